@@ -1,0 +1,306 @@
+"""Typed exceptions, named like OpenAI's, and the mapping from upstream errors to them.
+
+Every exception carries ``status_code``, ``message``, ``llm_provider`` and ``model``.
+Messages never contain credentials: callers pass text through :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "BadRequestError",
+    "UnsupportedParamsError",
+    "ContextWindowExceededError",
+    "ContentPolicyViolationError",
+    "JSONSchemaValidationError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "Timeout",
+    "APIConnectionError",
+    "MappingError",
+    "from_upstream",
+    "redact",
+]
+
+
+class APIError(Exception):
+    """Base of every error the engine raises for a call."""
+
+    status_code: int = 500
+    type: str = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        llm_provider: str | None = None,
+        model: str | None = None,
+        param: str | None = None,
+        response_headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        self.message = redact(message)
+        if status_code is not None:
+            self.status_code = status_code
+        self.llm_provider = llm_provider
+        self.model = model
+        self.param = param
+        self.response_headers = dict(response_headers or {})
+        self.body = body
+        super().__init__(self.message)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the upstream asked us to wait, from Retry-After or google.rpc.RetryInfo."""
+        value = self.response_headers.get("retry-after")
+        if value:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+        details = (self.body or {}).get("error", {}).get("details", []) if isinstance(self.body, dict) else []
+        for detail in details if isinstance(details, list) else []:
+            delay = isinstance(detail, dict) and detail.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return float(delay[:-1])
+                except ValueError:
+                    return None
+        return None
+
+    def __str__(self) -> str:
+        return f"engine.{type(self).__name__}: {self.message}"
+
+    def to_openai_error(self) -> dict[str, Any]:
+        """The OpenAI error JSON a gateway returns for this exception."""
+        return {
+            "error": {
+                "message": str(self),
+                "type": self.type,
+                "param": self.param,
+                "code": str(self.status_code),
+            }
+        }
+
+
+class BadRequestError(APIError):
+    status_code = 400
+    type = "invalid_request_error"
+
+
+class UnsupportedParamsError(BadRequestError):
+    """An OpenAI parameter the target model family cannot honour (and ``drop_params`` is off)."""
+
+
+class ContextWindowExceededError(BadRequestError):
+    pass
+
+
+class ContentPolicyViolationError(BadRequestError):
+    pass
+
+
+class JSONSchemaValidationError(APIError):
+    """The model's answer does not match the requested JSON schema (``enforce_validation``)."""
+
+    status_code = 500
+    type = "json_schema_validation_error"
+
+    def __init__(self, message: str, *, raw_response: str, schema: Any = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.raw_response = raw_response
+        self.schema = schema
+
+
+class AuthenticationError(APIError):
+    status_code = 401
+    type = "authentication_error"
+
+
+class PermissionDeniedError(APIError):
+    status_code = 403
+    type = "permission_error"
+
+
+class NotFoundError(APIError):
+    status_code = 404
+    type = "not_found_error"
+
+
+class UnprocessableEntityError(APIError):
+    status_code = 422
+    type = "unprocessable_entity_error"
+
+
+class RateLimitError(APIError):
+    status_code = 429
+    type = "rate_limit_error"
+
+
+class InternalServerError(APIError):
+    status_code = 500
+    type = "internal_server_error"
+
+
+class ServiceUnavailableError(APIError):
+    status_code = 503
+    type = "service_unavailable_error"
+
+
+class Timeout(APIError):
+    status_code = 408
+    type = "timeout"
+
+
+class APIConnectionError(APIError):
+    status_code = 500
+    type = "api_connection_error"
+
+
+class MappingError(Exception):
+    """A mapping file is invalid: carries the file, the key path and the reason."""
+
+    def __init__(self, file: str, path: str, reason: str) -> None:
+        self.file = file
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{file}: {path or '<root>'}: {reason}")
+
+
+RETRYABLE = (RateLimitError, InternalServerError, ServiceUnavailableError, Timeout, APIConnectionError)
+
+# --- redaction -------------------------------------------------------------------------
+
+_SECRET_PATTERNS = [
+    re.compile(r"(ya29\.)[A-Za-z0-9._\-]+"),  # Google OAuth access tokens
+    re.compile(r"(AIza)[A-Za-z0-9_\-]{10,}"),  # Google API keys
+    re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)"),
+    re.compile(r"(\"private_key\"\s*:\s*\")[^\"]*"),
+    re.compile(r"((?:[?&]key=))[^&\s\"']+"),
+    re.compile(r"((?:Bearer|bearer)\s+)[A-Za-z0-9._\-~+/=]{8,}"),
+    re.compile(r"(sk-)[A-Za-z0-9_\-]{6,}"),
+]
+_extra_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so :func:`redact` removes it wherever it appears."""
+    if value and len(value) >= 6:
+        _extra_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove tokens, API keys and private keys from a text."""
+    if not isinstance(text, str):
+        text = str(text)
+    for secret in _extra_secrets:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups >= 2:
+            text = pattern.sub(lambda m: m.group(1) + "[REDACTED]" + m.group(2), text)
+        else:
+            text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    return text
+
+
+# --- upstream error -> exception -------------------------------------------------------
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: Timeout,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    499: APIConnectionError,
+    500: InternalServerError,
+    502: ServiceUnavailableError,
+    503: ServiceUnavailableError,
+    504: Timeout,
+    529: ServiceUnavailableError,
+}
+
+_BY_GOOGLE_STATUS: dict[str, type[APIError]] = {
+    "INVALID_ARGUMENT": BadRequestError,
+    "FAILED_PRECONDITION": BadRequestError,
+    "OUT_OF_RANGE": BadRequestError,
+    "UNAUTHENTICATED": AuthenticationError,
+    "PERMISSION_DENIED": PermissionDeniedError,
+    "NOT_FOUND": NotFoundError,
+    "RESOURCE_EXHAUSTED": RateLimitError,
+    "CANCELLED": APIConnectionError,
+    "INTERNAL": InternalServerError,
+    "UNAVAILABLE": ServiceUnavailableError,
+    "DEADLINE_EXCEEDED": Timeout,
+}
+
+_BY_ANTHROPIC_TYPE: dict[str, type[APIError]] = {
+    "invalid_request_error": BadRequestError,
+    "authentication_error": AuthenticationError,
+    "permission_error": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "rate_limit_error": RateLimitError,
+    "api_error": InternalServerError,
+    "overloaded_error": ServiceUnavailableError,
+}
+
+_CONTEXT_WINDOW = ("exceeds the maximum number of tokens", "payload size exceeds", "prompt is too long")
+
+
+def from_upstream(
+    status: int,
+    body_text: str,
+    *,
+    headers: dict[str, str] | None = None,
+    llm_provider: str | None = None,
+    model: str | None = None,
+) -> APIError:
+    """Turn an upstream error response (Google or Anthropic JSON) into a typed exception.
+
+    Structural first (Google ``error.status``, Anthropic ``error.type``), then the HTTP status.
+    """
+    body: Any = None
+    message = body_text.strip() or f"upstream returned HTTP {status} with an empty body"
+    cls: type[APIError] | None = None
+    try:
+        body = json.loads(body_text) if body_text else None
+    except ValueError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict):  # some Google routes wrap errors in a list
+        body = body[0]
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        message = str(err.get("message") or message)
+        cls = _BY_GOOGLE_STATUS.get(str(err.get("status") or "")) or _BY_ANTHROPIC_TYPE.get(str(err.get("type") or ""))
+    lowered = message.lower()
+    if cls is None:
+        cls = _BY_STATUS.get(status) or (BadRequestError if 400 <= status < 500 else InternalServerError)
+    if cls is BadRequestError and any(s in lowered for s in _CONTEXT_WINDOW):
+        cls = ContextWindowExceededError
+    elif cls is BadRequestError and "api key not valid" in lowered:
+        cls = AuthenticationError
+    elif "output blocked by content filtering policy" in lowered:
+        cls = ContentPolicyViolationError
+    elif "the model is overloaded" in lowered:
+        cls = ServiceUnavailableError
+    provider = llm_provider or "vertex_ai"
+    return cls(
+        f"{provider} error (HTTP {status}): {message}",
+        status_code=status,
+        llm_provider=provider,
+        model=model,
+        response_headers={k.lower(): v for k, v in (headers or {}).items()},
+        body=body,
+    )
