@@ -1,0 +1,74 @@
+"""vertex-engine: every Vertex AI and AI Studio model through the OpenAI request/response format.
+
+Module-level settings (read on every call, LiteLLM's names):
+
+``vertex_project``, ``vertex_location``, ``vertex_credentials``, ``api_base``,
+``vertex_ai_safety_settings`` (default Gemini safety settings), ``drop_params``,
+``num_retries``, ``request_timeout``, ``set_verbose`` (log raw upstream traffic, redacted),
+``emulator_url`` (send Google traffic to ``vertex-engine emulate``), ``gemini_api_key``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api import acompletion, completion
+from engine.errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ContentPolicyViolationError,
+    ContextWindowExceededError,
+    InternalServerError,
+    JSONSchemaValidationError,
+    MappingError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+    Timeout,
+    UnprocessableEntityError,
+    UnsupportedParamsError,
+)
+from engine.spec.registry import add_mappings, get_registry
+from engine.types import ModelResponse, ModelResponseChunk
+
+__version__ = "0.1.0"
+
+vertex_project: str | None = None
+vertex_location: str | None = None
+vertex_credentials: Any = None
+api_base: str | None = None
+gemini_api_key: str | None = None
+vertex_ai_safety_settings: list[dict[str, Any]] | None = None
+drop_params: bool = False
+num_retries: int | None = None
+request_timeout: float | None = None
+set_verbose: bool = False
+emulator_url: str | None = None
+
+__all__ = [
+    "completion",
+    "acompletion",
+    "add_mappings",
+    "get_registry",
+    "ModelResponse",
+    "ModelResponseChunk",
+    "APIError",
+    "APIConnectionError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ContentPolicyViolationError",
+    "ContextWindowExceededError",
+    "InternalServerError",
+    "JSONSchemaValidationError",
+    "MappingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "Timeout",
+    "UnprocessableEntityError",
+    "UnsupportedParamsError",
+]

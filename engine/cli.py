@@ -1,0 +1,88 @@
+"""The ``vertex-engine`` command: check | explain | emulate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from engine.paths import MAPPINGS_DIR
+    from engine.spec.check import check
+
+    roots: list[Path] = [MAPPINGS_DIR]
+    env = os.environ.get("VERTEX_ENGINE_MAPPINGS")
+    if env:
+        roots += [Path(p) for p in env.split(os.pathsep) if p]
+    for path in args.paths:
+        p = Path(path)
+        if p.resolve() != MAPPINGS_DIR.resolve():
+            roots.append(p)
+    report = check(roots)
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    status = "FAILED" if report.problems else "ok"
+    print(
+        f"vertex-engine check: {report.documents} mapping file(s), {report.passed}/{report.examples} example(s) passed, "
+        f"{len(report.problems)} problem(s): {status}"
+    )
+    return 1 if report.problems else 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from engine.errors import APIError
+    from engine.runtime.prepare import describe, prepare
+
+    source = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
+    try:
+        request: Any = json.loads(source)
+    except ValueError as exc:
+        print(f"vertex-engine explain: {args.request} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(request, dict) or "model" not in request:
+        print("vertex-engine explain: expected a JSON object with at least \"model\" (an OpenAI request)", file=sys.stderr)
+        return 2
+    operation = args.operation or ("chat" if "messages" in request else "chat")
+    try:
+        prepared = prepare(operation, request, resolve_credentials=False)
+    except APIError as exc:
+        print(f"vertex-engine explain: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(describe(prepared), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_emulate(argv: list[str]) -> int:
+    from engine.emulator.cli import run
+
+    return run(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "emulate":
+        return _cmd_emulate(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="vertex-engine", description="OpenAI-format access to Google Vertex AI and AI Studio models."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_check = sub.add_parser("check", help="validate mappings and run their embedded examples")
+    p_check.add_argument("paths", nargs="*", help="extra mapping files or folders (the shipped ones are always included)")
+    p_check.set_defaults(fn=_cmd_check)
+    p_explain = sub.add_parser("explain", help="print the upstream request a call would send, without sending it")
+    p_explain.add_argument("request", help="a JSON file holding an OpenAI request (with model), or - for stdin")
+    p_explain.add_argument("--operation", choices=["chat"], default=None)
+    p_explain.set_defaults(fn=_cmd_explain)
+    sub.add_parser("emulate", help="run the fake Google server for offline development (see --help)")
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Cost of a call from its usage and the model's catalog entry (USD)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["completion_cost"]
+
+
+def _tiered(info: dict[str, Any], name: str, prompt_tokens: int) -> float | None:
+    # Google's rule: the prompt size picks the tier, for input and output prices alike.
+    if prompt_tokens > 200_000 and f"{name}_above_200k_tokens" in info:
+        return info[f"{name}_above_200k_tokens"]
+    if prompt_tokens > 128_000 and f"{name}_above_128k_tokens" in info:
+        return info[f"{name}_above_128k_tokens"]
+    return info.get(name)
+
+
+def completion_cost(usage: dict[str, Any] | None, info: dict[str, Any], *, images: int = 0) -> float | None:
+    """Token (and per-image) cost; ``None`` when the catalog has no price for the model.
+
+    Cached prompt tokens are priced at the cache-read price and *not* again at the input price;
+    reasoning tokens at the reasoning price when the catalog has one (they are part of
+    ``completion_tokens`` already).
+    """
+    if not info or ("input_cost_per_token" not in info and "output_cost_per_image" not in info):
+        return None
+    usage = usage or {}
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    pdetails = usage.get("prompt_tokens_details") or {}
+    cdetails = usage.get("completion_tokens_details") or {}
+    cached = int(pdetails.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0)
+    cache_creation = int(usage.get("cache_creation_input_tokens") or 0)
+    audio_in = int(pdetails.get("audio_tokens") or 0)
+    reasoning = int(cdetails.get("reasoning_tokens") or 0)
+
+    input_price = _tiered(info, "input_cost_per_token", prompt) or 0.0
+    output_price = _tiered(info, "output_cost_per_token", prompt) or 0.0
+    cache_price = _tiered(info, "cache_read_input_token_cost", prompt)
+    cache_write_price = _tiered(info, "cache_creation_input_token_cost", prompt)
+    audio_price = info.get("input_cost_per_audio_token", input_price)
+    reasoning_price = info.get("output_cost_per_reasoning_token", output_price)
+
+    fresh = max(prompt - cached - audio_in - cache_creation, 0)
+    cost = fresh * input_price
+    cost += cached * (cache_price if cache_price is not None else input_price)
+    cost += cache_creation * (cache_write_price if cache_write_price is not None else input_price)
+    cost += audio_in * audio_price
+    cost += max(completion - reasoning, 0) * output_price + reasoning * reasoning_price
+    cost += images * float(info.get("output_cost_per_image") or 0.0)
+    return round(cost, 12)

@@ -1,0 +1,215 @@
+"""Phase three of a call: upstream JSON (or stream events) -> OpenAI objects.
+
+The mapping's ``response`` section extracts the pieces; this module adds what OpenAI's format
+says regardless of family: ids, timestamps, choice indexes, ``tool_calls`` finish reasons,
+usage defaults, cost, and the stream rules (role on the first chunk only, ``finish_reason``
+null until the end, one usage chunk when asked).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from engine.costs import completion_cost
+from engine.errors import JSONSchemaValidationError, UnprocessableEntityError
+from engine.runtime.prepare import Prepared, new_id
+from engine.types import ModelResponse, ModelResponseChunk
+from engine.validation import first_violation
+
+__all__ = ["assemble_response", "StreamAssembler", "parse_json_body"]
+
+_EMPTY_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def parse_json_body(text: str | bytes, prepared: Prepared) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        snippet = (text[:200].decode("utf-8", "replace") if isinstance(text, bytes) else text[:200])
+        raise UnprocessableEntityError(
+            f"upstream returned a body that is not JSON (first bytes: {snippet!r})",
+            status_code=422,
+            llm_provider=prepared.host.provider,
+            model=prepared.model_string,
+        ) from None
+
+
+def _finish(choice: dict[str, Any], message: dict[str, Any] | None) -> None:
+    if message:
+        if message.get("function_call"):
+            choice["finish_reason"] = "function_call"
+        elif message.get("tool_calls") and choice.get("finish_reason") in (None, "stop"):
+            choice["finish_reason"] = "tool_calls"
+    if choice.get("finish_reason") is None:
+        choice["finish_reason"] = "stop"
+
+
+def _hidden(prepared: Prepared, parsed_hidden: dict[str, Any] | None, usage: dict[str, Any] | None) -> dict[str, Any]:
+    hidden: dict[str, Any] = {
+        "custom_llm_provider": prepared.host.provider,
+        "model": prepared.resolved.model,
+        "catalog_key": prepared.catalog_key,
+        "api_base": prepared.url.split("?", 1)[0],
+        "response_cost": completion_cost(usage, prepared.ctx.info),
+    }
+    if prepared.ctx.warnings:
+        hidden["warnings"] = list(prepared.ctx.warnings)
+    if parsed_hidden:
+        hidden.update(parsed_hidden)
+    return hidden
+
+
+def assemble_response(prepared: Prepared, upstream: Any) -> ModelResponse:
+    """A non-streaming upstream answer -> ``ModelResponse`` (``chat.completion``)."""
+    parsed = prepared.operation.response.parse(upstream, prepared.ctx)
+    choices = parsed["choices"]
+    for i, choice in enumerate(choices):
+        if choice.get("index") is None:
+            choice["index"] = i
+        message = choice.get("message")
+        if message is not None:
+            message.setdefault("role", "assistant")
+            message.setdefault("content", None)
+        _finish(choice, message)
+    usage = parsed.get("usage") or dict(_EMPTY_USAGE)
+    data = {
+        "id": parsed.get("id") or new_id(),
+        "created": int(time.time()),
+        "model": prepared.resolved.model,
+        "object": "chat.completion",
+        "system_fingerprint": None,
+        "choices": choices,
+        "usage": usage,
+    }
+    response = ModelResponse(data, _hidden(prepared, parsed.get("hidden"), usage))
+    _enforce_schema(prepared, response)
+    return response
+
+
+def _enforce_schema(prepared: Prepared, response: ModelResponse) -> None:
+    fmt = prepared.ctx.request.get("response_format")
+    if not isinstance(fmt, dict) or not fmt.get("enforce_validation"):
+        return
+    schema = fmt.get("response_schema") or (fmt.get("json_schema") or {}).get("schema")
+    if not schema:
+        return
+    for choice in response["choices"]:
+        raw = (choice.get("message") or {}).get("content")
+        if raw is None:
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            problem = "the answer is not valid JSON"
+        else:
+            problem = first_violation(value, schema)
+        if problem:
+            raise JSONSchemaValidationError(
+                f"response does not match response_format schema: {problem}",
+                raw_response=raw,
+                schema=schema,
+                llm_provider=prepared.host.provider,
+                model=prepared.model_string,
+            )
+
+
+class StreamAssembler:
+    """Upstream stream events -> OpenAI ``chat.completion.chunk`` objects, one state per stream."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.id: str | None = None
+        self.created = int(time.time())
+        self.model = prepared.resolved.model
+        self.usage: dict[str, Any] | None = None
+        self.hidden: dict[str, Any] = {}
+        self._roles_sent: set[int] = set()
+        self._finished: set[int] = set()
+        self._saw_tools: set[int] = set()
+        self._seen_choices: set[int] = set()
+        self._event = prepared.operation.stream_event
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ModelResponseChunk:
+        data = {
+            "id": self.id or new_id(),
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
+        return ModelResponseChunk(data)
+
+    def feed(self, event: Any) -> list[ModelResponseChunk]:
+        """One decoded upstream event -> zero or more chunks."""
+        ctx = self.prepared.ctx
+        if self._event == "response":
+            parsed = self.prepared.operation.response.parse(event, ctx, stream=True)
+        else:
+            parsed = self._event(event, ctx)  # a stream hook: same shape, or None for no output
+            if parsed is None:
+                return []
+        if self.id is None and parsed.get("id"):
+            self.id = parsed["id"]
+        if parsed.get("usage"):
+            self.usage = parsed["usage"]
+        if parsed.get("hidden"):
+            self.hidden.update(parsed["hidden"])
+        out_choices = []
+        for i, choice in enumerate(parsed.get("choices") or []):
+            index = choice.get("index")
+            if index is None:
+                index = i
+            delta = dict(choice.get("delta") or choice.get("message") or {})
+            if delta.get("content") is None:
+                delta.pop("content", None)
+            if index in self._roles_sent:
+                delta.pop("role", None)
+            else:
+                delta["role"] = "assistant"
+                self._roles_sent.add(index)
+            if delta.get("tool_calls") or delta.get("function_call"):
+                self._saw_tools.add(index)
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                if finish == "stop" and index in self._saw_tools:
+                    finish = "function_call" if ctx.state.get("saw_function_call") else "tool_calls"
+                self._finished.add(index)
+            self._seen_choices.add(index)
+            if len(delta) == 1 and "role" in delta and finish is None and delta.get("content") is None:
+                # Nothing to say yet but the role: still emit it, OpenAI clients expect a first chunk.
+                pass
+            out = {"index": index, "delta": delta, "finish_reason": finish}
+            if choice.get("logprobs") is not None:
+                out["logprobs"] = choice["logprobs"]
+            out_choices.append(out)
+        if not out_choices:
+            return []
+        chunk = self._chunk(out_choices)
+        if parsed.get("hidden"):
+            object.__setattr__(chunk, "_hidden_params", dict(parsed["hidden"]))
+        return [chunk]
+
+    def finish(self) -> list[ModelResponseChunk]:
+        """After the upstream stream ended: the closing finish chunk if none came, and usage."""
+        out = []
+        pending = [i for i in sorted(self._seen_choices or {0}) if i not in self._finished]
+        if pending:
+            choices = []
+            for index in pending:
+                delta: dict[str, Any] = {}
+                if index not in self._roles_sent:
+                    delta["role"] = "assistant"
+                    self._roles_sent.add(index)
+                reason = "tool_calls" if index in self._saw_tools else "stop"
+                choices.append({"index": index, "delta": delta, "finish_reason": reason})
+                self._finished.add(index)
+            out.append(self._chunk(choices))
+        if self.prepared.include_usage:
+            out.append(self._chunk([], usage=self.usage or dict(_EMPTY_USAGE)))
+        return out
+
+    def hidden_params(self) -> dict[str, Any]:
+        return _hidden(self.prepared, self.hidden, self.usage)

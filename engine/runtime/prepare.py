@@ -1,0 +1,246 @@
+"""Phase one of a call: route the model string and build the upstream request (no I/O).
+
+``prepare`` is what ``engine.completion`` runs before sending, what ``vertex-engine explain``
+prints, and what ``vertex-engine check`` runs each mapping example through.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from engine.errors import AuthenticationError, BadRequestError
+from engine.spec.compile import CompiledHost, CompiledOperation, SourceScope
+from engine.spec.context import Context
+from engine.spec.registry import Registry, Resolved, get_registry
+
+__all__ = ["ENGINE_KEYS", "Prepared", "prepare"]
+
+# Caller fields the engine itself consumes: routing, auth, transport, behaviour. They never
+# reach a mapping's params (and so never reach Google).
+ENGINE_KEYS = frozenset(
+    {
+        "model", "stream", "stream_options", "api_base", "base_url", "api_key", "api_version",
+        "vertex_project", "vertex_ai_project", "vertex_location", "vertex_ai_location",
+        "vertex_credentials", "vertex_ai_credentials", "project", "region_name",
+        "drop_params", "timeout", "request_timeout", "num_retries", "max_retries",
+        "extra_headers", "extra_body", "metadata", "tags", "base_model", "custom_llm_provider",
+        "mapping_options", "mock_response", "litellm_logging_obj", "proxy_server_request",
+        "use_psc_endpoint_format", "cache_control_injection_points", "litellm_metadata",
+    }
+)
+
+
+@dataclass
+class Prepared:
+    """Everything needed to send one call and read its answer."""
+
+    operation: CompiledOperation
+    host: CompiledHost
+    resolved: Resolved
+    ctx: Context
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    stream: bool
+    include_usage: bool
+    credentials: Any
+    settings: dict[str, Any]
+    call: dict[str, Any]
+    model_string: str
+    catalog_key: str | None
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def needs_google_token(self) -> bool:
+        return self.host.auth == "google_oauth"
+
+    def redacted_headers(self) -> dict[str, str]:
+        """Headers with every credential replaced, for logs, `explain` and errors."""
+        out = {}
+        for k, v in self.headers.items():
+            out[k] = "[REDACTED]" if any(s and s in v for s in self.secrets) else v
+        if self.needs_google_token:
+            out["Authorization"] = "Bearer [REDACTED]"
+        return out
+
+
+def _module() -> Any:
+    return sys.modules.get("engine")
+
+
+def _check_messages(messages: Any) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("messages: expected a non-empty list of message objects", param="messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise BadRequestError(f"messages[{i}]: expected an object with 'role' and 'content', got {type(m).__name__}",
+                                  param="messages")
+        if not isinstance(m.get("role"), str):
+            raise BadRequestError(f"messages[{i}].role: expected a string such as 'user' or 'assistant'", param="messages")
+
+
+def prepare(
+    operation: str,
+    call: dict[str, Any],
+    *,
+    registry: Registry | None = None,
+    module: Any = None,
+    resolve_credentials: bool = True,
+) -> Prepared:
+    """Caller kwargs (OpenAI params + engine settings) -> the upstream request for ``operation``."""
+    registry = registry or get_registry()
+    module = module if module is not None else _module()
+    model_string = call.get("model")
+    resolved = registry.resolve(model_string)
+    fmt = resolved.format
+    op = fmt.operations.get(operation)
+    if op is None:
+        raise BadRequestError(
+            f"model {model_string!r} ({fmt.name}) does not support {operation}; it supports {', '.join(fmt.operations)}",
+            param="model",
+            model=model_string,
+        )
+    host = registry.hosts[resolved.route.host]
+    catalog_key, info = registry.info(resolved.model)
+    if operation == "chat":
+        _check_messages(call.get("messages"))
+
+    # --- settings (project, location, credentials, api key, api base...) ---------------------
+    route_vars = resolved.vars
+    settings: dict[str, Any] = {}
+    credentials = None
+    if "credentials" in host.settings:
+        credentials = host.settings["credentials"].resolve(SourceScope(call, module, info, route_vars))
+
+    def credentials_project() -> Any:
+        if not resolve_credentials and credentials is None:
+            return None
+        from engine.auth import tokens
+
+        try:
+            return tokens.project(credentials)
+        except AuthenticationError:
+            if resolve_credentials:
+                raise
+            return None
+
+    scope = SourceScope(call, module, info, route_vars, credentials_project)
+    for name, sources in host.settings.items():
+        if name != "credentials":
+            settings[name] = sources.resolve(scope)
+    for name in host.required:
+        if settings.get(name) in (None, ""):
+            raise BadRequestError(
+                f"{name}: no value for {model_string!r} on {host.name}; set one of: "
+                + ", ".join(host.settings[name].names),
+                param=name,
+                model=model_string,
+            )
+    secrets = [str(settings[s]) for s in host.secrets if settings.get(s)]
+
+    # --- context and body ---------------------------------------------------------------------
+    params = {k: v for k, v in call.items() if k not in ENGINE_KEYS}
+    drop_params = call.get("drop_params")
+    if drop_params is None:
+        drop_params = bool(getattr(module, "drop_params", False))
+    options = fmt.options_for(resolved.model, host.name, info)
+    if call.get("mapping_options"):
+        options = {**options, **call["mapping_options"]}
+    ctx = Context(
+        request=params,
+        model=resolved.model,
+        model_string=model_string,
+        host=host.name,
+        info=info,
+        options=options,
+        drop_params=bool(drop_params),
+    )
+    stream = bool(call.get("stream"))
+    body = op.build_body(params, ctx, module)
+    extra_body = call.get("extra_body")
+    if extra_body:
+        if not isinstance(extra_body, dict):
+            raise BadRequestError("extra_body: expected an object", param="extra_body")
+        for k, v in extra_body.items():
+            if isinstance(v, dict) and isinstance(body.get(k), dict):
+                body[k].update(v)
+            else:
+                body[k] = v
+
+    # --- URL and headers ------------------------------------------------------------------------
+    variables = {**settings, **route_vars, "model": resolved.model, "stream": stream}
+    method = op.method(variables)
+    variables["method"] = method
+    api_base = settings.get("api_base")
+    resource_path = host.resources[resolved.route.resource](variables)
+    if api_base:
+        api_base = str(api_base).rstrip("/")
+        if urlsplit(api_base).path in ("", "/"):
+            url = f"{api_base}{resource_path}:{method}"  # a bare host: keep Google's path
+        else:
+            url = host.api_base_with_path({**variables, "api_base": api_base})
+    else:
+        url = f"{host.base(variables)}{resource_path}:{method}"
+    query = {k: v for k, produce in op.query if (v := produce(variables))}
+    if query:
+        url += ("&" if "?" in url else "?") + urlencode(query)
+
+    headers = {"Content-Type": "application/json"}
+    for name, produce in host.headers:
+        value = produce(variables)
+        if value:
+            headers[name] = str(value)
+    for name, produce in op.headers:
+        value = produce(variables)
+        if value:
+            headers[name] = str(value)
+    extra_headers = call.get("extra_headers")
+    if extra_headers:
+        if not isinstance(extra_headers, dict):
+            raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")
+        headers.update({str(k): str(v) for k, v in extra_headers.items()})
+
+    stream_options = call.get("stream_options") or {}
+    if not isinstance(stream_options, dict):
+        raise BadRequestError("stream_options: expected an object such as {\"include_usage\": true}", param="stream_options")
+    return Prepared(
+        operation=op,
+        host=host,
+        resolved=resolved,
+        ctx=ctx,
+        url=url,
+        headers=headers,
+        body=body,
+        stream=stream,
+        include_usage=bool(stream_options.get("include_usage")),
+        credentials=credentials,
+        settings=settings,
+        call=call,
+        model_string=model_string,
+        catalog_key=catalog_key,
+        secrets=secrets,
+    )
+
+
+def new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4()}"
+
+
+def describe(prepared: Prepared) -> dict[str, Any]:
+    """The upstream request as ``explain`` prints it: method, URL, redacted headers, body."""
+    return {
+        "method": "POST",
+        "url": prepared.url,
+        "headers": prepared.redacted_headers(),
+        "body": prepared.body,
+        "warnings": list(prepared.ctx.warnings),
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,266 @@
+"""Phase two of a call: send the prepared request (sync or async), with auth, retries and timeouts.
+
+- Vertex calls carry a google-auth access token; a 401 drops the cached token and retries once.
+- 429 / 5xx / timeouts / connection errors are retried ``num_retries`` times with exponential
+  backoff, honouring ``Retry-After`` (capped).
+- ``VERTEX_ENGINE_EMULATOR`` (or ``engine.emulator_url``) sends every ``*.googleapis.com`` URL to
+  the fake Google server, keeping the Google host as the first path segment.
+- ``engine.set_verbose = True`` logs each raw upstream request and response, redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from engine.auth import tokens
+from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact
+
+__all__ = ["Transport", "transport", "upstream_url", "logger"]
+
+logger = logging.getLogger("vertex_engine")
+
+DEFAULT_TIMEOUT = 600.0
+MAX_RETRY_AFTER = 60.0
+
+
+def _module() -> Any:
+    return sys.modules.get("engine")
+
+
+def upstream_url(url: str) -> str:
+    """The URL actually dialled: Google hosts are redirected to the emulator when one is configured."""
+    emulator = getattr(_module(), "emulator_url", None) or os.environ.get("VERTEX_ENGINE_EMULATOR")
+    if not emulator or not url.startswith("https://"):
+        return url
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.hostname.endswith("googleapis.com"):
+        return url
+    rest = url[len("https://") + len(parts.netloc):]
+    return f"{emulator.rstrip('/')}/{parts.netloc}{rest}"
+
+
+def _verbose() -> bool:
+    return bool(getattr(_module(), "set_verbose", False))
+
+
+_verbose_handler: logging.Handler | None = None
+
+
+def _log(text: str) -> None:
+    global _verbose_handler
+    if _verbose_handler is None:
+        _verbose_handler = logging.StreamHandler(sys.stderr)
+        _verbose_handler.setFormatter(logging.Formatter("vertex-engine: %(message)s"))
+        logger.addHandler(_verbose_handler)
+        if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
+            logger.setLevel(logging.DEBUG)
+    logger.debug(redact(text))
+
+
+def _setting(prepared: Any, names: tuple[str, ...], module_name: str, default: Any) -> Any:
+    for name in names:
+        value = prepared.call.get(name)
+        if value is not None:
+            return value
+    value = getattr(_module(), module_name, None)
+    return default if value is None else value
+
+
+def _backoff(attempt: int, error: APIError) -> float:
+    retry_after = error.retry_after
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    return min(0.5 * (2**attempt), 8.0) * (0.75 + random.random() / 2)
+
+
+class Transport:
+    """Shared HTTP clients (one sync, one async per event loop) and the send/retry loop."""
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+        self._async: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        self._lock = threading.Lock()
+
+    # --- clients -----------------------------------------------------------------------------------
+
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=200))
+        return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        hit = self._async.get(id(loop))
+        if hit is None or hit[0] is not loop:
+            for key, (other, client) in list(self._async.items()):
+                if other.is_closed():
+                    self._async.pop(key, None)
+            hit = (loop, httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=500)))
+            self._async[id(loop)] = hit
+        return hit[1]
+
+    # --- request pieces ------------------------------------------------------------------------------
+
+    def _timeout(self, prepared: Any) -> httpx.Timeout:
+        value = _setting(prepared, ("timeout", "request_timeout"), "request_timeout", DEFAULT_TIMEOUT)
+        if isinstance(value, httpx.Timeout):
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            from engine.errors import BadRequestError
+
+            raise BadRequestError(f"timeout: expected seconds as a number, got {value!r}", param="timeout") from None
+        return httpx.Timeout(seconds, connect=min(seconds, 30.0))
+
+    def _retries(self, prepared: Any) -> int:
+        value = _setting(prepared, ("num_retries", "max_retries"), "num_retries", 0)
+        try:
+            return max(int(value), 0)
+        except (TypeError, ValueError):
+            from engine.errors import BadRequestError
+
+            raise BadRequestError(f"num_retries: expected a whole number, got {value!r}", param="num_retries") from None
+
+    def _headers(self, prepared: Any, token: str | None) -> dict[str, str]:
+        if token is None:
+            return prepared.headers
+        return {**prepared.headers, "Authorization": f"Bearer {token}"}
+
+    def _log_request(self, prepared: Any, body: bytes) -> None:
+        if _verbose():
+            _log(
+                f"POST {prepared.url}\nheaders: {json.dumps(prepared.redacted_headers())}\n"
+                f"body: {body.decode('utf-8', 'replace')}"
+            )
+
+    def _log_response(self, status: int, text: str) -> None:
+        if _verbose():
+            _log(f"response HTTP {status}: {text}")
+
+    def _error(self, prepared: Any, response_status: int, text: str, headers: Any) -> APIError:
+        return from_upstream(
+            response_status,
+            text,
+            headers=dict(headers),
+            llm_provider=prepared.host.provider,
+            model=prepared.model_string,
+        )
+
+    def _network_error(self, prepared: Any, exc: Exception) -> APIError:
+        where = prepared.url.split("?", 1)[0]
+        if isinstance(exc, httpx.TimeoutException):
+            return Timeout(
+                f"request to {where} timed out ({type(exc).__name__})",
+                llm_provider=prepared.host.provider,
+                model=prepared.model_string,
+            )
+        return APIConnectionError(
+            f"could not reach {where}: {type(exc).__name__}: {exc}",
+            llm_provider=prepared.host.provider,
+            model=prepared.model_string,
+        )
+
+    # --- sync ----------------------------------------------------------------------------------------
+
+    def send(self, prepared: Any) -> httpx.Response:
+        """POST and return a successful (2xx) response, read in full; raise a typed error otherwise."""
+        return self._run(prepared, stream=False)
+
+    def open_stream(self, prepared: Any) -> httpx.Response:
+        """POST and return a 2xx streaming response whose body is not read yet (caller closes it)."""
+        return self._run(prepared, stream=True)
+
+    def _run(self, prepared: Any, *, stream: bool) -> httpx.Response:
+        body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        url = upstream_url(prepared.url)
+        timeout = self._timeout(prepared)
+        retries = self._retries(prepared)
+        client = self.client()
+        refreshed = False
+        attempt = 0
+        self._log_request(prepared, body)
+        while True:
+            token = tokens.token(prepared.credentials) if prepared.needs_google_token else None
+            try:
+                request = client.build_request("POST", url, content=body, headers=self._headers(prepared, token), timeout=timeout)
+                response = client.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = self._network_error(prepared, exc)
+            else:
+                if response.status_code < 400:
+                    if not stream:
+                        self._log_response(response.status_code, response.text)
+                    return response
+                text = response.read().decode("utf-8", "replace")
+                response.close()
+                self._log_response(response.status_code, text)
+                error = self._error(prepared, response.status_code, text, response.headers)
+                if response.status_code == 401 and prepared.needs_google_token and not refreshed:
+                    tokens.invalidate(prepared.credentials)
+                    refreshed = True
+                    continue
+            if isinstance(error, RETRYABLE) and attempt < retries:
+                time.sleep(_backoff(attempt, error))
+                attempt += 1
+                continue
+            raise error
+
+    # --- async ---------------------------------------------------------------------------------------
+
+    async def asend(self, prepared: Any) -> httpx.Response:
+        return await self._arun(prepared, stream=False)
+
+    async def aopen_stream(self, prepared: Any) -> httpx.Response:
+        return await self._arun(prepared, stream=True)
+
+    async def _arun(self, prepared: Any, *, stream: bool) -> httpx.Response:
+        body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        url = upstream_url(prepared.url)
+        timeout = self._timeout(prepared)
+        retries = self._retries(prepared)
+        client = self.async_client()
+        refreshed = False
+        attempt = 0
+        self._log_request(prepared, body)
+        while True:
+            token = await tokens.atoken(prepared.credentials) if prepared.needs_google_token else None
+            try:
+                request = client.build_request("POST", url, content=body, headers=self._headers(prepared, token), timeout=timeout)
+                response = await client.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = self._network_error(prepared, exc)
+            else:
+                if response.status_code < 400:
+                    if not stream:
+                        self._log_response(response.status_code, response.text)
+                    return response
+                text = (await response.aread()).decode("utf-8", "replace")
+                await response.aclose()
+                self._log_response(response.status_code, text)
+                error = self._error(prepared, response.status_code, text, response.headers)
+                if response.status_code == 401 and prepared.needs_google_token and not refreshed:
+                    tokens.invalidate(prepared.credentials)
+                    refreshed = True
+                    continue
+            if isinstance(error, RETRYABLE) and attempt < retries:
+                await asyncio.sleep(_backoff(attempt, error))
+                attempt += 1
+                continue
+            raise error
+
+
+transport = Transport()

@@ -1,0 +1,128 @@
+"""Read mapping YAML files and validate them against ``schemas/mapping.yaml`` with Cerberus.
+
+Every problem becomes a :class:`engine.errors.MappingError` naming the file, the key path and
+the reason, so ``vertex-engine check`` can point at it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import cerberus
+import yaml
+
+from engine.errors import MappingError
+from engine.paths import SCHEMAS_DIR
+
+__all__ = ["Document", "read_documents", "validate", "KINDS"]
+
+KINDS = ("format", "host", "catalog")
+
+
+class Document:
+    """One parsed mapping file: its kind (format / host / catalog), data and path."""
+
+    __slots__ = ("kind", "data", "path")
+
+    def __init__(self, kind: str, data: dict[str, Any], path: str) -> None:
+        self.kind = kind
+        self.data = data
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Document({self.kind!r}, {self.path!r})"
+
+
+_validators: dict[str, cerberus.Validator] | None = None
+
+
+def _load_validators() -> dict[str, cerberus.Validator]:
+    global _validators
+    if _validators is None:
+        with open(SCHEMAS_DIR / "mapping.yaml", encoding="utf-8") as fh:
+            grammar = yaml.safe_load(fh)
+        rules = cerberus.schema.RulesSetRegistry()
+        rules.extend(grammar["rules"].items())
+        _validators = {
+            kind: cerberus.Validator(schema, rules_set_registry=rules) for kind, schema in grammar["documents"].items()
+        }
+    return _validators
+
+
+def _iter_files(roots: Iterable[Path]) -> Iterator[Path]:
+    for root in roots:
+        root = Path(root)
+        if root.is_file():
+            yield root
+            continue
+        if not root.is_dir():
+            raise MappingError(str(root), "", "no such mapping file or folder")
+        yield from sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def read_documents(roots: Iterable[Path]) -> list[Document]:
+    """Parse every ``*.yaml`` under ``roots`` (files or folders) into kind-tagged documents."""
+    docs = []
+    for path in _iter_files(roots):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise MappingError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(data, dict):
+            raise MappingError(str(path), "", "a mapping file must be a YAML mapping (key: value) at the top")
+        kinds = [k for k in KINDS if k in data]
+        if len(kinds) != 1:
+            raise MappingError(
+                str(path), "", f"a mapping file declares exactly one of {', '.join(KINDS)} at the top (found {kinds or 'none'})"
+            )
+        docs.append(Document(kinds[0], data, str(path)))
+    return docs
+
+
+def validate(doc: Document) -> None:
+    """Check a document against its grammar; raise MappingError with the first error's key path."""
+    validator = _load_validators()[doc.kind]
+    if validator.validate(doc.data):
+        return
+    problems = sorted(_leaf_errors(validator._errors), key=lambda e: e[0])
+    path, reason = problems[0]
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    raise MappingError(doc.path, path, reason + more)
+
+
+def all_problems(doc: Document) -> list[tuple[str, str]]:
+    validator = _load_validators()[doc.kind]
+    if validator.validate(doc.data):
+        return []
+    return sorted(_leaf_errors(validator._errors), key=lambda e: e[0])
+
+
+def _leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    for error in errors:
+        if error.child_errors:
+            yield from _leaf_errors(error.child_errors)
+            continue
+        path = ".".join(str(p) for p in error.document_path)
+        yield path, _describe(error)
+
+
+def _describe(error: Any) -> str:
+    rule, constraint, value = error.rule, error.constraint, error.value
+    if rule == "required":
+        return "required field is missing"
+    if rule == "type":
+        types = constraint if isinstance(constraint, list) else [constraint]
+        return f"expected {' or '.join(types)}, got {type(value).__name__} {value!r}"
+    if rule == "allowed":
+        return f"{value!r} is not one of {constraint}"
+    if rule == "regex":
+        return f"{value!r} does not have the expected form ({constraint})"
+    if rule is None or rule == "unknown" or (error.code == 0x03):
+        return "unknown field (not part of the mapping language; see schemas/mapping.yaml)"
+    if rule in ("min", "minlength"):
+        return f"must be at least {constraint}, got {value!r}"
+    return f"fails rule {rule!r} ({constraint!r}) with value {value!r}"

@@ -1,0 +1,173 @@
+"""The loaded set of mappings: hosts, wire formats, the model catalog, and model-string routing."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from engine.errors import BadRequestError, MappingError
+from engine.paths import MAPPINGS_DIR
+from engine.spec.compile import CompiledFormat, CompiledHost, CompiledRoute, compile_format, compile_host
+from engine.spec.loader import Document, read_documents, validate
+
+__all__ = ["Registry", "Resolved", "get_registry", "add_mappings", "reset_registry"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A model string resolved to a format, a host and the upstream model id."""
+
+    route: CompiledRoute
+    model: str  # upstream model id
+    vars: dict[str, Any]
+
+    @property
+    def format(self) -> CompiledFormat:
+        return self.route.format
+
+
+class Registry:
+    """Compiled mappings from one or more folders (later folders' routes are tried first)."""
+
+    def __init__(self, roots: Iterable[Path | str]) -> None:
+        self.roots = [Path(r) for r in roots]
+        self.hosts: dict[str, CompiledHost] = {}
+        self.formats: dict[str, CompiledFormat] = {}
+        self.catalog: dict[str, dict[str, Any]] = {}
+        self.catalog_files: dict[str, str] = {}
+        self.routes: list[CompiledRoute] = []
+        self._route_cache: dict[str, Resolved | None] = {}
+        self._info_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self._prefixes: list[str] = []
+        docs = read_documents(self.roots)
+        for doc in docs:
+            validate(doc)
+        self._compile(docs)
+
+    def _compile(self, docs: list[Document]) -> None:
+        for doc in docs:
+            if doc.kind == "host":
+                host = compile_host(doc)
+                self.hosts[host.name] = host
+        for doc in docs:
+            if doc.kind == "catalog":
+                for key, entry in doc.data["catalog"].items():
+                    self.catalog[key] = dict(entry)
+                    self.catalog_files[key] = doc.path
+        # User folders come after the shipped one; their routes must win, so they go first.
+        by_root: dict[int, list[CompiledRoute]] = {}
+        for doc in docs:
+            if doc.kind == "format":
+                fmt = compile_format(doc, self.hosts)
+                if fmt.name in self.formats:
+                    other = self.formats[fmt.name].file
+                    raise MappingError(doc.path, "format", f"format {fmt.name!r} is already declared in {other}")
+                self.formats[fmt.name] = fmt
+                by_root.setdefault(self._root_index(doc.path), []).extend(fmt.routes)
+        for index in sorted(by_root, reverse=True):
+            self.routes.extend(by_root[index])
+        self._prefixes = sorted(self.catalog, key=len, reverse=True)
+
+    def _root_index(self, path: str) -> int:
+        p = Path(path).resolve()
+        for i, root in enumerate(self.roots):
+            r = root.resolve()
+            if p == r or r in p.parents:
+                return i
+        return 0
+
+    # --- routing ---------------------------------------------------------------------------------
+
+    def resolve(self, model_string: str) -> Resolved:
+        """Model string -> format, host, upstream id. Unknown -> BadRequestError listing what exists."""
+        resolved = self._route_cache.get(model_string)
+        if resolved is None:
+            if not isinstance(model_string, str) or not model_string:
+                raise BadRequestError(f"model: expected a non-empty string, got {model_string!r}", param="model")
+            for route in self.routes:
+                m = route.pattern.fullmatch(model_string)
+                if m:
+                    groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                    resolved = Resolved(route, groups["model"], {**route.vars, **groups})
+                    break
+            else:
+                raise BadRequestError(
+                    f"model: no mapping serves {model_string!r}. Known model families: {self.describe_routes()}",
+                    param="model",
+                    model=model_string,
+                )
+            if len(self._route_cache) < 10_000:
+                self._route_cache[model_string] = resolved
+        return resolved
+
+    def describe_routes(self) -> str:
+        parts = []
+        for name, fmt in sorted(self.formats.items()):
+            examples = ", ".join(f"{r.host}: {r.source}" for r in fmt.routes)
+            parts.append(f"{name} ({examples})")
+        return "; ".join(parts)
+
+    # --- catalog ----------------------------------------------------------------------------------
+
+    def info(self, model: str) -> tuple[str | None, dict[str, Any]]:
+        """Catalog entry for an upstream model id: exact, then without ``@version``, then longest prefix."""
+        hit = self._info_cache.get(model)
+        if hit is None:
+            key = None
+            if model in self.catalog:
+                key = model
+            else:
+                base = model.split("@", 1)[0]
+                if base in self.catalog:
+                    key = base
+                else:
+                    for prefix in self._prefixes:
+                        if base.startswith(prefix):
+                            key = prefix
+                            break
+            hit = (key, self.catalog[key] if key else {})
+            self._info_cache[model] = hit
+        return hit
+
+
+_lock = threading.Lock()
+_registry: Registry | None = None
+_extra_roots: list[Path] = []
+
+
+def _roots() -> list[Path]:
+    roots = [MAPPINGS_DIR]
+    env = os.environ.get("VERTEX_ENGINE_MAPPINGS")
+    if env:
+        roots += [Path(p) for p in env.split(os.pathsep) if p]
+    return roots + _extra_roots
+
+
+def get_registry() -> Registry:
+    """The process-wide registry: shipped mappings + $VERTEX_ENGINE_MAPPINGS + :func:`add_mappings`."""
+    global _registry
+    if _registry is None:
+        with _lock:
+            if _registry is None:
+                _registry = Registry(_roots())
+    return _registry
+
+
+def add_mappings(path: str | Path) -> Registry:
+    """Load extra mapping files or folders (new models, overrides) into the process-wide registry."""
+    global _registry
+    with _lock:
+        _extra_roots.append(Path(path))
+        _registry = Registry(_roots())
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget added folders and reload on next use (for tests)."""
+    global _registry
+    with _lock:
+        _extra_roots.clear()
+        _registry = None

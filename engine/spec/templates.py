@@ -1,0 +1,114 @@
+"""Jinja templates and expressions, compiled once when a mapping loads.
+
+A string containing ``{{`` is a template. A string that is exactly one ``{{ expr }}`` compiles
+to a native expression, so it yields the value's own type (dict, int, None...) without text
+round-trips; an expression that yields an undefined name gives ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import jinja2
+
+__all__ = ["ENV", "compile_template", "compile_expression", "compile_leaf", "is_template"]
+
+_SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+_NUMBER_AFTER_CACHE: dict[tuple[str, str], float | None] = {}
+
+
+def _number_after(value: Any, prefix: str) -> float | None:
+    """``'gemini-2.5-flash' | number_after('gemini-')`` -> 2.5; None when no number follows."""
+    key = (str(value), prefix)
+    if key not in _NUMBER_AFTER_CACHE:
+        text = key[0]
+        i = text.find(prefix)
+        number = None
+        if i >= 0:
+            m = re.match(r"\d+(?:\.\d+)?", text[i + len(prefix):])
+            if m:
+                number = float(m.group(0))
+        _NUMBER_AFTER_CACHE[key] = number
+    return _NUMBER_AFTER_CACHE[key]
+
+
+ENV = jinja2.Environment(
+    undefined=jinja2.ChainableUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+ENV.filters["number_after"] = _number_after
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
+    """Compile a Jinja expression (no braces); the callable returns a native value or None."""
+    compiled = ENV.compile_expression(expr, undefined_to_none=True)
+
+    def evaluate(variables: dict[str, Any]) -> Any:
+        value = compiled(**variables)
+        return None if isinstance(value, jinja2.Undefined) else value
+
+    return evaluate
+
+
+def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
+    """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
+    m = _SINGLE_EXPR.match(source)
+    if m:
+        return compile_expression(m.group("expr"))
+    template = ENV.from_string(source)
+    render = template.render
+
+    def evaluate(variables: dict[str, Any]) -> str:
+        return render(variables)
+
+    return evaluate
+
+
+def compile_leaf(value: Any) -> Callable[[dict[str, Any]], Any]:
+    """Compile a YAML value whose string leaves may be templates into a producer of fresh values."""
+    if is_template(value):
+        return compile_template(value)
+    if isinstance(value, dict):
+        items = [(k, compile_leaf(v)) for k, v in value.items()]
+        if not any(is_template_tree(v) for v in value.values()):
+            return _constant(value)
+
+        def build_dict(variables: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for k, produce in items:
+                v = produce(variables)
+                if v is not None:
+                    out[k] = v
+            return out
+
+        return build_dict
+    if isinstance(value, list):
+        if not any(is_template_tree(v) for v in value):
+            return _constant(value)
+        producers = [compile_leaf(v) for v in value]
+        return lambda variables: [p(variables) for p in producers]
+    return _constant(value)
+
+
+def is_template_tree(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(is_template_tree(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_template_tree(v) for v in value)
+    return is_template(value)
+
+
+def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
+    if isinstance(value, (dict, list)):
+        import copy
+
+        frozen = copy.deepcopy(value)
+        # Callers may mutate what they get (the body is built in place): hand out copies.
+        return lambda variables: copy.deepcopy(frozen)
+    return lambda variables: value

@@ -1,0 +1,107 @@
+"""Response objects: plain dicts in OpenAI's shape, readable as attributes too.
+
+``response.choices[0].message.content`` and ``response["choices"][0]["message"]["content"]``
+are the same value; a field the response does not carry reads as ``None`` (as LiteLLM's
+objects do), and ``json.dumps(response)`` gives the OpenAI JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "OpenAIObject",
+    "ModelResponse",
+    "ModelResponseChunk",
+    "Usage",
+    "wrap",
+]
+
+
+class OpenAIObject(dict):
+    """A dict with attribute access; nested dicts and lists of dicts are wrapped on construction."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            if name.startswith("__"):
+                raise AttributeError(name) from None
+            return None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = wrap(value)
+
+    def __delattr__(self, name: str) -> None:
+        self.pop(name, None)
+
+    def get(self, key: str, default: Any = None) -> Any:  # noqa: D401 - dict API
+        return dict.get(self, key, default)
+
+    def model_dump(self, **_: Any) -> dict[str, Any]:
+        """A deep plain-dict copy (pydantic-style name, as LiteLLM users call it)."""
+        return json.loads(json.dumps(self))
+
+    to_dict = model_dump
+    dict = model_dump  # type: ignore[assignment]
+
+    def json(self, **kwargs: Any) -> str:
+        return json.dumps(self, **kwargs)
+
+    model_dump_json = json
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+
+def wrap(value: Any) -> Any:
+    """Wrap dicts (recursively, also inside lists) as OpenAIObject."""
+    if isinstance(value, dict):
+        if not isinstance(value, OpenAIObject):
+            value = OpenAIObject(value)
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                dict.__setitem__(value, k, wrap(v))
+        return value
+    if isinstance(value, list):
+        return [wrap(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
+class _WithHidden(OpenAIObject):
+    """Carries ``_hidden_params`` (provider metadata, cost) outside the JSON body."""
+
+    __slots__ = ("_hidden_params", "_response_headers")
+
+    def __init__(self, data: dict[str, Any], hidden: dict[str, Any] | None = None) -> None:
+        super().__init__(data)
+        wrap(self)
+        object.__setattr__(self, "_hidden_params", hidden if hidden is not None else {})
+        object.__setattr__(self, "_response_headers", {})
+
+    def __getattr__(self, name: str) -> Any:
+        # Provider metadata LiteLLM exposes as attributes (vertex_ai_grounding_metadata, ...).
+        if not name.startswith("_") and name not in self:
+            hidden = object.__getattribute__(self, "_hidden_params")
+            if name in hidden:
+                return hidden[name]
+        return OpenAIObject.__getattr__(self, name)
+
+
+class ModelResponse(_WithHidden):
+    """An OpenAI ``chat.completion`` (or ``text_completion``) object."""
+
+    __slots__ = ()
+
+
+class ModelResponseChunk(_WithHidden):
+    """One OpenAI ``chat.completion.chunk``."""
+
+    __slots__ = ()
+
+
+class Usage(OpenAIObject):
+    __slots__ = ()
