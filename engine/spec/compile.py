@@ -517,6 +517,9 @@ class CompiledFormat:
         return opts
 
 
+_REQUEST_FIELD = re.compile(r"\brequest\.([A-Za-z_]\w*)")
+
+
 def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Context], Any]:
     if isinstance(spec, dict) and "hook" in spec:
         fn = (where / "hook").hook(spec["hook"])
@@ -573,6 +576,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         body.append((compile_setter(path), _body_producer(spec, bw)))
         if isinstance(spec, dict) and spec.get("from"):
             consumed.add(spec["from"])
+        consumed.update(_REQUEST_FIELD.findall(str(spec)))  # templates reading request.X consume X
     stream = op.get("stream")
     stream_event: Any = None
     if stream:
