@@ -1,0 +1,488 @@
+"""Response-side Gemini hooks: one ``GenerateContentResponse`` (or one stream event) -> OpenAI pieces.
+
+The generic engine builds the surrounding ``chat.completion`` / chunk and calls these for what
+YAML cannot say: the message of a candidate, its logprobs, the choices that replace a blocked or
+empty response, usage arithmetic and the provider metadata for ``_hidden_params``.
+Facts: shared/reference/04-gemini-response-mapping.md, 05-streaming.md §2.
+
+``ctx.state`` keys (per call; one stream shares one state across its events):
+
+* ``tool_call_index`` (int): the index the next tool call gets; cumulative across candidates
+  and stream events.
+* ``saw_tool_calls`` (bool): a ``tool_calls`` entry was produced.
+* ``saw_function_call`` (bool): a legacy ``function_call`` was produced.
+* ``block_reason`` (str): why the response was replaced by a content filter choice.
+* ``content_line_open`` (set[int]): candidate indexes whose content so far ends mid-line, so a
+  code block rendered in a later stream event starts on its own line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from engine.spec.context import Context
+from engine.spec.hooks import hook
+
+__all__ = [
+    "FINISH_REASONS",
+    "BLOCKING_FINISH_REASONS",
+    "gemini_message",
+    "gemini_logprobs",
+    "gemini_blocked",
+    "gemini_empty_candidates",
+    "gemini_grounding_hidden",
+    "gemini_usage",
+]
+
+#: Gemini ``finishReason`` -> OpenAI ``finish_reason``; anything else maps to ``stop``.
+FINISH_REASONS: dict[str, str] = {
+    "STOP": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
+    "OTHER": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "stop",
+}
+DEFAULT_FINISH_REASON = "stop"
+
+#: A first candidate finishing with one of these discards its content (reference 04 §2.3).
+BLOCKING_FINISH_REASONS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
+
+#: Joins a tool-call id and its thought signature so plain OpenAI clients round-trip the signature.
+THOUGHT_SEPARATOR = "__thought__"
+TOOL_CALL_ID_PREFIX = "call_"
+AUDIO_TTL_SECONDS = 86_400
+
+_AUDIO_URI_PREFIX = "data:audio/"
+_BASE64_MARKER = ";base64,"
+_CODE_LANGUAGES = {"PYTHON": "python", "LANGUAGE_UNSPECIFIED": ""}
+
+# Usage modalities (reference 04 §9).
+_TEXT, _AUDIO, _IMAGE = "TEXT", "AUDIO", "IMAGE"
+
+
+# --- message ---------------------------------------------------------------------------
+
+
+@hook("gemini.message")
+def gemini_message(candidate: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The OpenAI ``message`` (or stream delta source) for one Gemini candidate.
+
+    Always has ``role`` and ``content`` (None when there is no answer text); the other keys
+    (``reasoning_content``, ``tool_calls`` | ``function_call``, ``audio``, ``images``,
+    ``annotations``, ``thinking_blocks``, ``provider_specific_fields``) appear only when non-empty.
+    """
+    builder = _MessageBuilder(ctx, candidate.get("index", 0))
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        builder.add(part)
+    message = builder.build()
+    annotations = _annotations(candidate.get("groundingMetadata"))
+    if annotations:
+        message["annotations"] = annotations
+    if candidate.get("finishMessage"):
+        message.setdefault("provider_specific_fields", {})["finish_message"] = candidate["finishMessage"]
+    return message
+
+
+class _MessageBuilder:
+    """Collects the parts of one candidate, in order, into message fields."""
+
+    __slots__ = (
+        "ctx",
+        "candidate_index",
+        "line_open",
+        "content",
+        "reasoning",
+        "tool_calls",
+        "function_call",
+        "audio",
+        "images",
+        "thinking_blocks",
+        "thought_signatures",
+        "code_execution",
+    )
+
+    def __init__(self, ctx: Context, candidate_index: int) -> None:
+        self.ctx = ctx
+        self.candidate_index = candidate_index
+        open_lines = ctx.state.get("content_line_open")
+        self.line_open = bool(open_lines) and candidate_index in open_lines
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.function_call: dict[str, Any] | None = None
+        self.audio: dict[str, Any] | None = None
+        self.images: list[dict[str, Any]] = []
+        self.thinking_blocks: list[dict[str, Any]] = []
+        self.thought_signatures: list[str] = []
+        self.code_execution: list[dict[str, Any]] = []
+
+    def add(self, part: dict[str, Any]) -> None:
+        """Route one Gemini part to the field it belongs to."""
+        signature = part.get("thoughtSignature")
+        if signature:
+            self.thinking_blocks.append(_thinking_block(part, signature))
+        if "text" in part:
+            self._add_text(part, signature)
+        elif "functionCall" in part:
+            self._add_function_call(part["functionCall"] or {}, signature)
+        elif "inlineData" in part:
+            self._add_inline_data(part["inlineData"] or {})
+        elif "executableCode" in part:
+            code = part["executableCode"] or {}
+            language = code.get("language", "")
+            self._add_fenced(_CODE_LANGUAGES.get(language, language.lower()), code.get("code", ""))
+            self.code_execution.append(part)
+        elif "codeExecutionResult" in part:
+            self._add_fenced("output", (part["codeExecutionResult"] or {}).get("output", ""))
+            self.code_execution.append(part)
+        # functionResponse, fileData, videoMetadata... carry nothing an assistant message can hold.
+
+    def _add_text(self, part: dict[str, Any], signature: str | None) -> None:
+        text = part["text"]
+        if part.get("thought"):
+            self.reasoning.append(text)
+            return
+        if signature:
+            self.thought_signatures.append(signature)
+        if text.startswith(_AUDIO_URI_PREFIX) and _BASE64_MARKER in text:
+            self.audio = _audio(text.partition(",")[2])
+        elif text:
+            self._append_content(text)
+
+    def _add_function_call(self, call: dict[str, Any], signature: str | None) -> None:
+        if _uses_legacy_functions(self.ctx.request):
+            self._set_function_call(call, signature)
+            return
+        index = self.ctx.state.get("tool_call_index", 0)
+        self.ctx.state["tool_call_index"] = index + 1
+        call_id = call.get("id") or TOOL_CALL_ID_PREFIX + os.urandom(14).hex()  # "call_" + 28 hex
+        tool_call: dict[str, Any] = {
+            "id": (call_id + THOUGHT_SEPARATOR + signature) if signature else call_id,
+            "type": "function",
+            "index": index,
+            "function": {"name": call.get("name", ""), "arguments": _arguments(call)},
+        }
+        if signature:
+            tool_call["provider_specific_fields"] = {"thought_signature": signature}
+        self.tool_calls.append(tool_call)
+
+    def _set_function_call(self, call: dict[str, Any], signature: str | None) -> None:
+        # Legacy `functions` has room for one call per message: keep the first, say we dropped the rest.
+        if self.function_call is not None:
+            self.ctx.warnings.append(
+                f"legacy `functions` returns one function_call per message; dropped the call to {call.get('name')!r}"
+            )
+            return
+        self.function_call = {"name": call.get("name", ""), "arguments": _arguments(call)}
+        if signature:
+            self.function_call["provider_specific_fields"] = {"thought_signature": signature}
+
+    def _add_inline_data(self, blob: dict[str, Any]) -> None:
+        mime = blob.get("mimeType", "")
+        data = blob.get("data", "")
+        if mime.startswith("image/"):
+            url = f"data:{mime};base64,{data}"
+            self.images.append({"type": "image_url", "image_url": {"url": url, "detail": "auto"}, "index": len(self.images)})
+        elif mime.startswith("audio/"):
+            self.audio = _audio(data)
+        else:
+            self._append_content(f"data:{mime};base64,{data}")
+
+    def _add_fenced(self, info: str, body: str) -> None:
+        body = body.rstrip("\n")
+        block = f"```{info}\n{body}\n```\n" if body else f"```{info}\n```\n"
+        # A fence only opens a code block at the start of a line.
+        self._append_content("\n" + block if self.line_open else block)
+
+    def _append_content(self, text: str) -> None:
+        self.content.append(text)
+        self.line_open = not text.endswith("\n")
+
+    def build(self) -> dict[str, Any]:
+        """The message dict, without keys whose value would be empty (except ``content``)."""
+        content = "".join(self.content) or None
+        if self.audio is not None:
+            content = None  # an audio answer carries its text as audio (reference 04 §3)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        reasoning = "".join(self.reasoning)
+        if reasoning:
+            message["reasoning_content"] = reasoning
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+            self.ctx.state["saw_tool_calls"] = True
+        if self.function_call is not None:
+            message["function_call"] = self.function_call
+            self.ctx.state["saw_function_call"] = True
+        if self.audio is not None:
+            message["audio"] = self.audio
+        if self.images:
+            message["images"] = self.images
+        if self.thinking_blocks:
+            message["thinking_blocks"] = self.thinking_blocks
+        provider_fields = self._provider_fields()
+        if provider_fields:
+            message["provider_specific_fields"] = provider_fields
+        if content:
+            self._remember_line_state()
+        return message
+
+    def _provider_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.thinking_blocks:
+            fields["thinking_blocks"] = list(self.thinking_blocks)
+        if self.thought_signatures:
+            fields["thought_signatures"] = self.thought_signatures
+        if self.code_execution:
+            fields["code_execution"] = self.code_execution
+        return fields
+
+    def _remember_line_state(self) -> None:
+        open_lines: set[int] | None = self.ctx.state.get("content_line_open")
+        if self.line_open:
+            if open_lines is None:
+                self.ctx.state["content_line_open"] = {self.candidate_index}
+            else:
+                open_lines.add(self.candidate_index)
+        elif open_lines:
+            open_lines.discard(self.candidate_index)
+
+
+def _thinking_block(part: dict[str, Any], signature: str) -> dict[str, Any]:
+    """A signed part as an OpenAI thinking block; ``thinking`` is the part itself, replayable as is."""
+    unsigned = {key: value for key, value in part.items() if key != "thoughtSignature"}
+    return {"type": "thinking", "thinking": json.dumps(unsigned, ensure_ascii=False), "signature": signature}
+
+
+def _arguments(call: dict[str, Any]) -> str:
+    args = call.get("args")
+    return json.dumps(args, ensure_ascii=False) if args is not None else "{}"
+
+
+def _audio(data: str) -> dict[str, Any]:
+    return {"data": data, "expires_at": int(time.time()) + AUDIO_TTL_SECONDS, "transcript": ""}
+
+
+def _uses_legacy_functions(request: dict[str, Any] | None) -> bool:
+    return bool(request) and bool(request.get("functions")) and not request.get("tools")
+
+
+def _annotations(grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """``url_citation`` annotations: one per grounding support, from its first web chunk."""
+    if not grounding:
+        return []
+    chunks = grounding.get("groundingChunks") or []
+    annotations: list[dict[str, Any]] = []
+    for support in grounding.get("groundingSupports") or ():
+        segment = support.get("segment") or {}
+        indices = support.get("groundingChunkIndices")
+        if "endIndex" not in segment or not indices or not 0 <= indices[0] < len(chunks):
+            continue
+        web = chunks[indices[0]].get("web")
+        if not web:
+            continue
+        annotations.append(
+            {
+                "type": "url_citation",
+                "url_citation": {
+                    # proto3 JSON omits zero values: a segment starting the text has no startIndex.
+                    "start_index": segment.get("startIndex", 0),
+                    "end_index": segment["endIndex"],
+                    "url": web.get("uri", ""),
+                    "title": web.get("title", ""),
+                },
+            }
+        )
+    return annotations
+
+
+# --- logprobs --------------------------------------------------------------------------
+
+
+@hook("gemini.logprobs")
+def gemini_logprobs(candidate: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+    """OpenAI ``logprobs`` (``{"content": [...]}``) from ``logprobsResult``; None when absent."""
+    result = candidate.get("logprobsResult")
+    if not result:
+        return None
+    top = result.get("topCandidates") or []
+    content = []
+    for position, chosen in enumerate(result.get("chosenCandidates") or ()):
+        alternatives = (top[position].get("candidates") or ()) if position < len(top) else ()
+        content.append(
+            {
+                "token": chosen.get("token", ""),
+                "logprob": chosen.get("logProbability", 0.0),  # proto3 omits 0.0
+                "top_logprobs": [
+                    {"token": alt.get("token", ""), "logprob": alt.get("logProbability", 0.0)} for alt in alternatives
+                ],
+            }
+        )
+    return {"content": content}
+
+
+# --- whole-response replacements -------------------------------------------------------
+
+
+@hook("gemini.blocked")
+def gemini_blocked(response: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
+    """The single ``content_filter`` choice replacing a blocked response, or None when not blocked.
+
+    Blocked means ``promptFeedback.blockReason`` is set, or the first candidate finished with a
+    reason in :data:`BLOCKING_FINISH_REASONS` (its partial content is discarded). The reason is
+    kept in ``ctx.state["block_reason"]``.
+    """
+    reason = (response.get("promptFeedback") or {}).get("blockReason")
+    if not reason:
+        candidates = response.get("candidates")
+        finish = candidates[0].get("finishReason") if candidates else None
+        if finish not in BLOCKING_FINISH_REASONS:
+            return None
+        reason = finish
+    ctx.state["block_reason"] = reason
+    return [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}]
+
+
+@hook("gemini.empty_candidates")
+def gemini_empty_candidates(response: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
+    """One ``content: None`` choice when no candidate has parts (reference 04 §11), else None.
+
+    Without it a 200 with no candidates, or a ``MAX_TOKENS`` candidate whose budget went to
+    thoughts, would become a completion with zero choices. The finish reason is the first
+    candidate's, mapped by :data:`FINISH_REASONS`. In a stream an empty event is normal, so a
+    choice is returned only when the event carries a ``finishReason``.
+    """
+    candidates = response.get("candidates") or []
+    if any(_has_parts(candidate) for candidate in candidates):
+        return None
+    finish = candidates[0].get("finishReason") if candidates else None
+    if finish is None and ctx.request.get("stream"):
+        return None
+    finish_reason = FINISH_REASONS.get(finish, DEFAULT_FINISH_REASON) if finish else DEFAULT_FINISH_REASON
+    if finish_reason == "stop" and ctx.state.get("saw_tool_calls"):
+        finish_reason = "tool_calls"  # Gemini 3 sends STOP in a trailing event after the call (pitfall 13)
+    return [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": finish_reason}]
+
+
+def _has_parts(candidate: dict[str, Any]) -> bool:
+    return bool((candidate.get("content") or {}).get("parts"))
+
+
+# --- provider metadata -----------------------------------------------------------------
+
+# _hidden_params key -> candidate field it lists.
+_HIDDEN_LISTS = (
+    ("vertex_ai_grounding_metadata", "groundingMetadata"),
+    ("vertex_ai_url_context_metadata", "urlContextMetadata"),
+    ("vertex_ai_safety_results", "safetyRatings"),
+    ("vertex_ai_citation_metadata", "citationMetadata"),
+)
+
+
+@hook("gemini.grounding_hidden")
+def gemini_grounding_hidden(response: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Provider metadata for ``_hidden_params``: one list per field, of the candidates that have it.
+
+    Keys with nothing to list are omitted. ``web_search_requests`` (omitted when 0) counts the
+    candidates whose grounding ran web searches: Vertex bills one grounded prompt per request and
+    candidate, not per query, so the query count would overstate it.
+    """
+    candidates = response.get("candidates") or ()
+    hidden: dict[str, Any] = {}
+    for key, field in _HIDDEN_LISTS:
+        values = [candidate[field] for candidate in candidates if candidate.get(field)]
+        if values:
+            hidden[key] = values
+    searches = sum(1 for grounding in hidden.get("vertex_ai_grounding_metadata", ()) if grounding.get("webSearchQueries"))
+    if searches:
+        hidden["web_search_requests"] = searches
+    return hidden
+
+
+# --- usage -----------------------------------------------------------------------------
+
+
+@hook("gemini.usage")
+def gemini_usage(usage_metadata: dict[str, Any] | None, ctx: Context) -> dict[str, Any] | None:
+    """OpenAI ``usage`` from ``usageMetadata`` (reference 04 §9); None when it carries no counts.
+
+    Vertex's intermediate stream events carry only ``trafficType``: those give None so the
+    engine keeps the last real usage. A response replaced by :func:`gemini_blocked` (earlier in
+    the same call) gets only the three totals.
+    """
+    if not usage_metadata or ("totalTokenCount" not in usage_metadata and "promptTokenCount" not in usage_metadata):
+        return None
+    prompt = usage_metadata.get("promptTokenCount", 0)
+    candidates = usage_metadata.get("candidatesTokenCount", usage_metadata.get("responseTokenCount", 0))
+    thoughts = usage_metadata.get("thoughtsTokenCount")
+    total = usage_metadata.get("totalTokenCount", prompt + candidates + (thoughts or 0))
+    if ctx.state.get("block_reason"):
+        return {"prompt_tokens": prompt, "completion_tokens": candidates, "total_tokens": total}
+
+    # Whether candidatesTokenCount already includes thoughts differs by API and era (pitfall 8).
+    completion = candidates + thoughts if thoughts and prompt + candidates != total else candidates
+    cached = usage_metadata.get("cachedContentTokenCount")
+    # Explicit caching on Vertex sometimes reports a prompt count without the cached part (pitfall 11).
+    prompt_excludes_cache = bool(cached) and cached > prompt
+    if prompt_excludes_cache:
+        prompt += cached
+        total += cached
+
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "prompt_tokens_details": _prompt_details(usage_metadata, cached, prompt_excludes_cache),
+        "completion_tokens_details": _completion_details(usage_metadata, candidates, thoughts),
+    }
+    if thoughts is not None:
+        usage["reasoning_tokens"] = thoughts
+    return usage
+
+
+def _prompt_details(usage_metadata: dict[str, Any], cached: int | None, prompt_excludes_cache: bool) -> dict[str, Any]:
+    details: dict[str, Any] = {"cached_tokens": cached}
+    by_modality = _tokens_by_modality(usage_metadata.get("promptTokensDetails"))
+    text, audio = by_modality.get(_TEXT), by_modality.get(_AUDIO)
+    if text is not None:
+        # Cached tokens are counted inside TEXT; report the fresh text tokens (no audio to attribute them to).
+        if cached and not audio and not prompt_excludes_cache:
+            text = max(text - cached, 0)
+        details["text_tokens"] = text
+    if audio is not None:
+        details["audio_tokens"] = audio
+    return details
+
+
+def _completion_details(usage_metadata: dict[str, Any], candidates: int, thoughts: int | None) -> dict[str, Any]:
+    details: dict[str, Any] = {"reasoning_tokens": thoughts}
+    raw = usage_metadata.get("candidatesTokensDetails")
+    if not raw:
+        return details
+    by_modality = _tokens_by_modality(raw)
+    audio, image = by_modality.get(_AUDIO), by_modality.get(_IMAGE)
+    text = by_modality.get(_TEXT)
+    if text is None:
+        text = max(candidates - (image or 0) - (audio or 0), 0)
+    details["text_tokens"] = text
+    if audio is not None:
+        details["audio_tokens"] = audio
+    if image is not None:
+        details["image_tokens"] = image
+    return details
+
+
+def _tokens_by_modality(details: list[dict[str, Any]] | None) -> dict[str, int]:
+    """``[{"modality": "TEXT", "tokenCount": 9}, ...]`` -> ``{"TEXT": 9, ...}`` (missing count = 0)."""
+    if not details:
+        return {}
+    return {entry.get("modality", ""): entry.get("tokenCount", 0) for entry in details}

@@ -1,0 +1,461 @@
+"""Gemini response hooks: candidate -> message, logprobs, blocked/empty responses, metadata, usage."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from engine.hooks.gemini_response import (
+    FINISH_REASONS,
+    gemini_blocked,
+    gemini_empty_candidates,
+    gemini_grounding_hidden,
+    gemini_logprobs,
+    gemini_message,
+    gemini_usage,
+)
+from engine.spec.context import Context
+from engine.spec.hooks import HOOKS
+
+GENERATED_ID = re.compile(r"^call_[0-9a-f]{28}$")
+
+# Reference 04 §10.
+WORKED_EXAMPLE: dict[str, Any] = {
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "Thinking about units...", "thought": True},
+                    {"functionCall": {"name": "convert", "args": {"v": 3, "to": "km"}}},
+                ],
+            },
+            "finishReason": "STOP",
+            "index": 0,
+        }
+    ],
+    "usageMetadata": {"promptTokenCount": 50, "candidatesTokenCount": 12, "thoughtsTokenCount": 40, "totalTokenCount": 102},
+    "responseId": "r-77",
+}
+
+
+def make_ctx(**request: Any) -> Context:
+    return Context(request={"messages": [{"role": "user", "content": "hi"}], **request}, model="gemini-2.5-flash", host="vertex")
+
+
+def candidate(*parts: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"content": {"role": "model", "parts": list(parts)}, "index": 0, **fields}
+
+
+def test_hooks_are_registered_under_their_names() -> None:
+    assert HOOKS["gemini.message"] is gemini_message
+    assert HOOKS["gemini.logprobs"] is gemini_logprobs
+    assert HOOKS["gemini.blocked"] is gemini_blocked
+    assert HOOKS["gemini.empty_candidates"] is gemini_empty_candidates
+    assert HOOKS["gemini.grounding_hidden"] is gemini_grounding_hidden
+    assert HOOKS["gemini.usage"] is gemini_usage
+
+
+# --- message ---------------------------------------------------------------------------
+
+
+def test_worked_example_message() -> None:
+    ctx = make_ctx(tools=[{"type": "function", "function": {"name": "convert"}}])
+    message = gemini_message(WORKED_EXAMPLE["candidates"][0], ctx)
+    tool_call = message["tool_calls"][0]
+    assert GENERATED_ID.match(tool_call["id"])
+    assert message == {
+        "role": "assistant",
+        "content": None,
+        "reasoning_content": "Thinking about units...",
+        "tool_calls": [
+            {"id": tool_call["id"], "type": "function", "index": 0, "function": {"name": "convert", "arguments": '{"v": 3, "to": "km"}'}}
+        ],
+    }
+    assert ctx.state["saw_tool_calls"] is True
+
+
+def test_worked_example_usage() -> None:
+    usage = gemini_usage(WORKED_EXAMPLE["usageMetadata"], make_ctx())
+    assert usage == {
+        "prompt_tokens": 50,
+        "completion_tokens": 52,
+        "total_tokens": 102,
+        "completion_tokens_details": {"reasoning_tokens": 40},
+        "prompt_tokens_details": {"cached_tokens": None},
+        "reasoning_tokens": 40,
+    }
+
+
+def test_plain_text_is_concatenated_and_thoughts_kept_apart() -> None:
+    message = gemini_message(candidate({"text": "Il fait "}, {"text": "x", "thought": True}, {"text": "4 °C."}), make_ctx())
+    assert message == {"role": "assistant", "content": "Il fait 4 °C.", "reasoning_content": "x"}
+
+
+def test_no_text_gives_content_none_and_no_optional_keys() -> None:
+    assert gemini_message({"content": {"role": "model"}, "finishReason": "MAX_TOKENS"}, make_ctx()) == {"role": "assistant", "content": None}
+    # Gemini 3's trailing stream event: an empty text part.
+    assert gemini_message(candidate({"text": ""}, finishReason="STOP"), make_ctx()) == {"role": "assistant", "content": None}
+
+
+def test_tool_call_index_is_cumulative_across_calls_candidates_and_events() -> None:
+    ctx = make_ctx(tools=[{"type": "function", "function": {"name": "f"}}])
+    first = gemini_message(candidate({"functionCall": {"name": "f", "args": {"city": "Oslo"}}}, {"functionCall": {"name": "g"}}), ctx)
+    second = gemini_message(candidate({"functionCall": {"name": "f", "args": {"city": "Bergen"}}}, index=1), ctx)
+    calls = first["tool_calls"] + second["tool_calls"]
+    assert [call["index"] for call in calls] == [0, 1, 2]
+    assert [call["function"]["name"] for call in calls] == ["f", "g", "f"]
+    assert calls[1]["function"]["arguments"] == "{}"
+    assert all(GENERATED_ID.match(call["id"]) for call in calls)
+    assert len({call["id"] for call in calls}) == 3
+    assert ctx.state["tool_call_index"] == 3
+
+
+def test_arguments_keep_non_ascii_and_google_ids_are_reused() -> None:
+    message = gemini_message(candidate({"functionCall": {"id": "fc-1", "name": "f", "args": {"city": "Tromsø"}}}), make_ctx())
+    assert message["tool_calls"][0]["id"] == "fc-1"
+    assert message["tool_calls"][0]["function"]["arguments"] == '{"city": "Tromsø"}'
+
+
+def test_signed_function_call_carries_the_signature_three_ways() -> None:
+    part = {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}, "thoughtSignature": "CpYBAXLI2nw=="}
+    message = gemini_message(candidate(part), make_ctx())
+    call = message["tool_calls"][0]
+    call_id, separator, signature = call["id"].partition("__thought__")
+    assert GENERATED_ID.match(call_id) and separator and signature == "CpYBAXLI2nw=="
+    assert call["provider_specific_fields"] == {"thought_signature": "CpYBAXLI2nw=="}
+    block = message["thinking_blocks"][0]
+    assert block["type"] == "thinking" and block["signature"] == "CpYBAXLI2nw=="
+    # The block is the part minus its signature, so it can be replayed verbatim.
+    assert json.loads(block["thinking"]) == {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}
+    assert message["provider_specific_fields"]["thinking_blocks"] == message["thinking_blocks"]
+    assert "thought_signatures" not in message["provider_specific_fields"]
+
+
+def test_signed_text_parts_record_thought_signatures() -> None:
+    message = gemini_message(
+        candidate({"text": "plan", "thought": True, "thoughtSignature": "S1"}, {"text": "Answer", "thoughtSignature": "S2"}, {"text": "", "thoughtSignature": "S3"}),
+        make_ctx(),
+    )
+    assert message["content"] == "Answer"
+    assert message["reasoning_content"] == "plan"
+    assert [block["signature"] for block in message["thinking_blocks"]] == ["S1", "S2", "S3"]
+    assert json.loads(message["thinking_blocks"][0]["thinking"]) == {"text": "plan", "thought": True}
+    # Only answer-text parts (not thought parts) are listed as text signatures.
+    assert message["provider_specific_fields"]["thought_signatures"] == ["S2", "S3"]
+
+
+def test_legacy_functions_give_one_function_call() -> None:
+    ctx = make_ctx(functions=[{"name": "convert", "parameters": {"type": "object"}}])
+    message = gemini_message(
+        candidate(
+            {"functionCall": {"name": "convert", "args": {"v": 3}}, "thoughtSignature": "SIG"},
+            {"functionCall": {"name": "other", "args": {}}},
+        ),
+        ctx,
+    )
+    assert "tool_calls" not in message
+    assert message["function_call"] == {"name": "convert", "arguments": '{"v": 3}', "provider_specific_fields": {"thought_signature": "SIG"}}
+    assert "saw_tool_calls" not in ctx.state and ctx.state["saw_function_call"] is True
+    assert "tool_call_index" not in ctx.state
+    assert any("other" in warning for warning in ctx.warnings)
+
+
+def test_functions_alongside_tools_use_tool_calls() -> None:
+    ctx = make_ctx(functions=[{"name": "f"}], tools=[{"type": "function", "function": {"name": "f"}}])
+    message = gemini_message(candidate({"functionCall": {"name": "f", "args": {}}}), ctx)
+    assert "function_call" not in message and message["tool_calls"][0]["function"]["name"] == "f"
+
+
+def test_inline_data_images_audio_and_other_mime() -> None:
+    message = gemini_message(
+        candidate(
+            {"text": "Here: "},
+            {"inlineData": {"mimeType": "image/png", "data": "iVBORw0"}},
+            {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4A"}},
+            {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0"}},
+        ),
+        make_ctx(),
+    )
+    assert message["content"] == "Here: data:application/pdf;base64,JVBERi0"
+    assert message["images"] == [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0", "detail": "auto"}, "index": 0},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4A", "detail": "auto"}, "index": 1},
+    ]
+
+
+def test_audio_inline_data_and_audio_data_uri_text() -> None:
+    message = gemini_message(candidate({"inlineData": {"mimeType": "audio/L16;codec=pcm;rate=24000", "data": "AAEC"}}), make_ctx())
+    assert message["content"] is None
+    assert message["audio"]["data"] == "AAEC" and message["audio"]["transcript"] == ""
+    assert isinstance(message["audio"]["expires_at"], int)
+    message = gemini_message(candidate({"text": "data:audio/wav;base64,UklGR"}), make_ctx())
+    assert message["content"] is None and message["audio"]["data"] == "UklGR"
+
+
+def test_code_execution_is_rendered_and_kept_raw() -> None:
+    code = {"executableCode": {"language": "PYTHON", "code": "print(2 + 2)\n"}}
+    result = {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "4\n"}}
+    message = gemini_message(candidate({"text": "Computing:"}, code, result, {"text": "The answer is 4."}), make_ctx())
+    assert message["content"] == "Computing:\n```python\nprint(2 + 2)\n```\n```output\n4\n```\nThe answer is 4."
+    assert message["provider_specific_fields"]["code_execution"] == [code, result]
+
+
+def test_code_block_in_a_later_stream_event_starts_on_a_new_line() -> None:
+    ctx = make_ctx(stream=True)
+    assert gemini_message(candidate({"text": "Computing:"}), ctx)["content"] == "Computing:"
+    code = {"executableCode": {"language": "PYTHON", "code": "x = 1"}}
+    assert gemini_message(candidate(code), ctx)["content"] == "\n```python\nx = 1\n```\n"
+    # The block ended its line, so the next block needs no extra newline.
+    assert gemini_message(candidate(code), ctx)["content"] == "```python\nx = 1\n```\n"
+
+
+def test_grounding_supports_become_url_citations() -> None:
+    grounding = {
+        "webSearchQueries": ["weather oslo"],
+        "groundingChunks": [{"web": {"uri": "https://a.example", "title": "yr.no"}}, {"retrievedContext": {"uri": "gs://x"}}, {"web": {"uri": "https://b.example", "title": "met.no"}}],
+        "groundingSupports": [
+            {"segment": {"endIndex": 12, "text": "Il fait 4 °C"}, "groundingChunkIndices": [0, 2]},
+            {"segment": {"startIndex": 13, "endIndex": 20}, "groundingChunkIndices": [2]},
+            {"segment": {"startIndex": 21, "endIndex": 30}, "groundingChunkIndices": [1]},  # not a web chunk
+            {"segment": {"startIndex": 31, "endIndex": 40}, "groundingChunkIndices": []},
+            {"segment": {"startIndex": 41, "endIndex": 50}, "groundingChunkIndices": [9]},  # out of range
+        ],
+    }
+    message = gemini_message(candidate({"text": "Il fait 4 °C à Oslo."}, groundingMetadata=grounding), make_ctx())
+    assert message["annotations"] == [
+        {"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 12, "url": "https://a.example", "title": "yr.no"}},
+        {"type": "url_citation", "url_citation": {"start_index": 13, "end_index": 20, "url": "https://b.example", "title": "met.no"}},
+    ]
+
+
+# --- logprobs --------------------------------------------------------------------------
+
+
+def test_logprobs_pair_chosen_and_top_candidates() -> None:
+    logprobs = gemini_logprobs(
+        {
+            "logprobsResult": {
+                "topCandidates": [
+                    {"candidates": [{"token": "Il", "logProbability": -0.01}, {"token": "Le", "logProbability": -4.7}]},
+                    {"candidates": [{"token": " fait"}]},
+                ],
+                "chosenCandidates": [{"token": "Il", "logProbability": -0.01}, {"token": " fait"}, {"token": " 4", "logProbability": -0.5}],
+            },
+            "avgLogprobs": -0.12,
+        },
+        make_ctx(),
+    )
+    assert logprobs == {
+        "content": [
+            {"token": "Il", "logprob": -0.01, "top_logprobs": [{"token": "Il", "logprob": -0.01}, {"token": "Le", "logprob": -4.7}]},
+            {"token": " fait", "logprob": 0.0, "top_logprobs": [{"token": " fait", "logprob": 0.0}]},
+            {"token": " 4", "logprob": -0.5, "top_logprobs": []},
+        ]
+    }
+    assert gemini_logprobs(candidate({"text": "x"}), make_ctx()) is None
+
+
+# --- blocked and empty -----------------------------------------------------------------
+
+CONTENT_FILTER_CHOICES = [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}]
+
+
+def test_blocked_prompt_is_a_content_filter_choice_not_an_error() -> None:
+    ctx = make_ctx()
+    response = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}}
+    assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
+    assert ctx.state["block_reason"] == "PROHIBITED_CONTENT"
+    # Blocked responses report only the three counts.
+    assert gemini_usage(response["usageMetadata"], ctx) == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
+
+
+@pytest.mark.parametrize("finish", ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"])
+def test_safety_finish_discards_partial_content(finish: str) -> None:
+    ctx = make_ctx()
+    response = {"candidates": [candidate({"text": "partial answer"}, finishReason=finish)]}
+    assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
+    assert ctx.state["block_reason"] == finish
+
+
+@pytest.mark.parametrize("finish", ["STOP", "MAX_TOKENS", "OTHER", None])
+def test_unblocked_responses_are_left_alone(finish: str | None) -> None:
+    ctx = make_ctx()
+    fields = {"finishReason": finish} if finish else {}
+    assert gemini_blocked({"candidates": [candidate({"text": "ok"}, **fields)]}, ctx) is None
+    assert gemini_blocked({}, ctx) is None
+    assert "block_reason" not in ctx.state
+
+
+@pytest.mark.parametrize(
+    ("response", "finish_reason"),
+    [
+        ({}, "stop"),
+        ({"candidates": []}, "stop"),
+        ({"candidates": [{"finishReason": "MAX_TOKENS", "index": 0}]}, "length"),
+        ({"candidates": [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS"}]}, "length"),
+        ({"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "STOP"}]}, "stop"),
+        ({"candidates": [{"finishReason": "LANGUAGE"}]}, "content_filter"),
+        ({"candidates": [{"finishReason": "NO_IMAGE"}]}, "stop"),
+    ],
+)
+def test_empty_candidates_give_one_choice(response: dict[str, Any], finish_reason: str) -> None:
+    assert gemini_empty_candidates(response, make_ctx()) == [
+        {"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": finish_reason}
+    ]
+
+
+def test_candidates_with_parts_are_not_empty() -> None:
+    response = {"candidates": [{"finishReason": "MAX_TOKENS"}, candidate({"text": "hi"}, index=1)]}
+    assert gemini_empty_candidates(response, make_ctx()) is None
+
+
+def test_empty_stream_events_emit_a_choice_only_with_a_finish_reason() -> None:
+    ctx = make_ctx(stream=True)
+    assert gemini_empty_candidates({"usageMetadata": {"trafficType": "ON_DEMAND"}}, ctx) is None
+    ctx.state["saw_tool_calls"] = True
+    choices = gemini_empty_candidates({"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]}, ctx)
+    assert choices is not None and choices[0]["finish_reason"] == "tool_calls"
+
+
+def test_finish_reason_table_matches_reference() -> None:
+    assert FINISH_REASONS["MAX_TOKENS"] == "length"
+    assert FINISH_REASONS["MALFORMED_FUNCTION_CALL"] == "stop"
+    assert {key for key, value in FINISH_REASONS.items() if value == "content_filter"} == {
+        "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+    }
+
+
+# --- hidden metadata -------------------------------------------------------------------
+
+
+def test_grounding_hidden_lists_metadata_per_candidate() -> None:
+    grounded = {"webSearchQueries": ["weather oslo", "oslo forecast"], "groundingChunks": []}
+    ratings = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]
+    citations = {"citations": [{"startIndex": 0, "endIndex": 40, "uri": "https://c.example"}]}
+    url_context = {"urlMetadata": [{"retrievedUrl": "https://u.example", "urlRetrievalStatus": "URL_RETRIEVAL_STATUS_SUCCESS"}]}
+    response = {
+        "candidates": [
+            candidate({"text": "a"}, groundingMetadata=grounded, safetyRatings=ratings, citationMetadata=citations, urlContextMetadata=url_context),
+            candidate({"text": "b"}, index=1, safetyRatings=ratings, groundingMetadata={"groundingChunks": []}),
+        ]
+    }
+    assert gemini_grounding_hidden(response, make_ctx()) == {
+        "vertex_ai_grounding_metadata": [grounded, {"groundingChunks": []}],
+        "vertex_ai_url_context_metadata": [url_context],
+        "vertex_ai_safety_results": [ratings, ratings],
+        "vertex_ai_citation_metadata": [citations],
+        "web_search_requests": 1,  # one grounded candidate, not two queries
+    }
+
+
+def test_grounding_hidden_omits_empty_lists() -> None:
+    assert gemini_grounding_hidden({"candidates": [candidate({"text": "a"})]}, make_ctx()) == {}
+    assert gemini_grounding_hidden({}, make_ctx()) == {}
+
+
+# --- usage -----------------------------------------------------------------------------
+
+
+def test_usage_thoughts_not_added_when_candidates_already_include_them() -> None:
+    usage = gemini_usage({"promptTokenCount": 50, "candidatesTokenCount": 52, "thoughtsTokenCount": 40, "totalTokenCount": 102}, make_ctx())
+    assert (usage["completion_tokens"], usage["total_tokens"]) == (52, 102)
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == 40
+
+
+def test_usage_without_thoughts() -> None:
+    usage = gemini_usage({"promptTokenCount": 7, "candidatesTokenCount": 2, "totalTokenCount": 9}, make_ctx())
+    assert usage == {
+        "prompt_tokens": 7,
+        "completion_tokens": 2,
+        "total_tokens": 9,
+        "prompt_tokens_details": {"cached_tokens": None},
+        "completion_tokens_details": {"reasoning_tokens": None},
+    }
+
+
+def test_usage_cached_tokens_and_modality_details() -> None:
+    usage = gemini_usage(
+        {
+            "promptTokenCount": 120,
+            "candidatesTokenCount": 30,
+            "thoughtsTokenCount": 210,
+            "cachedContentTokenCount": 64,
+            "totalTokenCount": 360,
+            "toolUsePromptTokenCount": 0,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 100}, {"modality": "IMAGE", "tokenCount": 20}],
+            "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 30}],
+            "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 64}],
+            "trafficType": "ON_DEMAND",
+        },
+        make_ctx(),
+    )
+    assert usage == {
+        "prompt_tokens": 120,
+        "completion_tokens": 240,
+        "total_tokens": 360,
+        "prompt_tokens_details": {"cached_tokens": 64, "text_tokens": 36},
+        "completion_tokens_details": {"reasoning_tokens": 210, "text_tokens": 30},
+        "reasoning_tokens": 210,
+    }
+
+
+def test_usage_prompt_text_not_reduced_by_cache_when_audio_present() -> None:
+    usage = gemini_usage(
+        {
+            "promptTokenCount": 100,
+            "candidatesTokenCount": 10,
+            "totalTokenCount": 110,
+            "cachedContentTokenCount": 30,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 60}, {"modality": "AUDIO", "tokenCount": 40}],
+        },
+        make_ctx(),
+    )
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 30, "text_tokens": 60, "audio_tokens": 40}
+
+
+def test_usage_completion_text_derived_from_image_and_audio_when_missing() -> None:
+    usage = gemini_usage(
+        {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 1300,
+            "totalTokenCount": 1310,
+            "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}],
+        },
+        make_ctx(),
+    )
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": None, "text_tokens": 10, "image_tokens": 1290}
+
+
+def test_usage_cached_larger_than_prompt_is_added_back() -> None:
+    # Pitfall 11: explicit caching on Vertex sometimes reports only the fresh prompt tokens.
+    usage = gemini_usage(
+        {
+            "promptTokenCount": 20,
+            "candidatesTokenCount": 5,
+            "cachedContentTokenCount": 4096,
+            "totalTokenCount": 25,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}],
+        },
+        make_ctx(),
+    )
+    assert (usage["prompt_tokens"], usage["total_tokens"], usage["completion_tokens"]) == (4116, 4121, 5)
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 4096, "text_tokens": 20}
+
+
+def test_usage_live_api_response_token_count() -> None:
+    usage = gemini_usage({"promptTokenCount": 3, "responseTokenCount": 4, "totalTokenCount": 7}, make_ctx())
+    assert usage["completion_tokens"] == 4
+
+
+@pytest.mark.parametrize("metadata", [None, {}, {"trafficType": "ON_DEMAND"}, {"candidatesTokenCount": 3}])
+def test_usage_without_counts_is_none(metadata: dict[str, Any] | None) -> None:
+    assert gemini_usage(metadata, make_ctx()) is None
+
+
+def test_finish_message_is_kept_in_provider_fields() -> None:
+    message = gemini_message({"finishReason": "MALFORMED_FUNCTION_CALL", "finishMessage": "Malformed function call: f(x="}, make_ctx())
+    assert message == {"role": "assistant", "content": None, "provider_specific_fields": {"finish_message": "Malformed function call: f(x="}}
