@@ -19,18 +19,36 @@ __all__ = [
 ]
 
 
+def _wrap_in_place(container: dict, key: Any, value: Any) -> Any:
+    # Nested objects are wrapped when first read, not when built: most responses are only ever
+    # serialised, and wrapping them all up front would cost more than parsing them.
+    kind = type(value)
+    if kind is dict:
+        value = OpenAIObject(value)
+        dict.__setitem__(container, key, value)
+    elif kind is list:
+        for i, item in enumerate(value):
+            if type(item) is dict:
+                value[i] = OpenAIObject(item)
+    return value
+
+
 class OpenAIObject(dict):
-    """A dict with attribute access; nested dicts and lists of dicts are wrapped on construction."""
+    """A dict with attribute access; nested dicts (also inside lists) are wrapped on first read."""
 
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self[name]
+            value = dict.__getitem__(self, name)
         except KeyError:
             if name.startswith("__"):
                 raise AttributeError(name) from None
             return None
+        return _wrap_in_place(self, name, value)
+
+    def __getitem__(self, key: Any) -> Any:
+        return _wrap_in_place(self, key, dict.__getitem__(self, key))
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = wrap(value)
@@ -39,7 +57,9 @@ class OpenAIObject(dict):
         self.pop(name, None)
 
     def get(self, key: str, default: Any = None) -> Any:  # noqa: D401 - dict API
-        return dict.get(self, key, default)
+        if key in self:
+            return self[key]
+        return default
 
     def model_dump(self, **_: Any) -> dict[str, Any]:
         """A deep plain-dict copy (pydantic-style name, as LiteLLM users call it)."""
@@ -78,7 +98,6 @@ class _WithHidden(OpenAIObject):
 
     def __init__(self, data: dict[str, Any], hidden: dict[str, Any] | None = None) -> None:
         super().__init__(data)
-        wrap(self)
         object.__setattr__(self, "_hidden_params", hidden if hidden is not None else {})
         object.__setattr__(self, "_response_headers", {})
 

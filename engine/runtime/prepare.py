@@ -172,33 +172,20 @@ def prepare(
             else:
                 body[k] = v
 
-    # --- URL and headers ------------------------------------------------------------------------
-    variables = {**settings, **route_vars, "model": resolved.model, "stream": stream}
-    method = op.method(variables)
-    variables["method"] = method
-    api_base = settings.get("api_base")
-    resource_path = host.resources[resolved.route.resource](variables)
-    if api_base:
-        api_base = str(api_base).rstrip("/")
-        if urlsplit(api_base).path in ("", "/"):
-            url = f"{api_base}{resource_path}:{method}"  # a bare host: keep Google's path
-        else:
-            url = host.api_base_with_path({**variables, "api_base": api_base})
-    else:
-        url = f"{host.base(variables)}{resource_path}:{method}"
-    query = {k: v for k, produce in op.query if (v := produce(variables))}
-    if query:
-        url += ("&" if "?" in url else "?") + urlencode(query)
-
-    headers = {"Content-Type": "application/json"}
-    for name, produce in host.headers:
-        value = produce(variables)
-        if value:
-            headers[name] = str(value)
-    for name, produce in op.headers:
-        value = produce(variables)
-        if value:
-            headers[name] = str(value)
+    # --- URL and headers (templates run once per distinct route + settings, then cached) --------
+    url_key = (op.name, resolved.route.source, resolved.model, stream, tuple(settings.values()))
+    try:
+        cached = _URL_CACHE.get(url_key)
+    except TypeError:  # an unhashable setting value: build without caching
+        url_key, cached = None, None
+    if cached is None:
+        cached = _build_url(op, host, resolved, settings, stream)
+        if url_key is not None:
+            if len(_URL_CACHE) > 4096:
+                _URL_CACHE.clear()
+            _URL_CACHE[url_key] = cached
+    url, fixed_headers = cached
+    headers = dict(fixed_headers)
     extra_headers = call.get("extra_headers")
     if extra_headers:
         if not isinstance(extra_headers, dict):
@@ -225,6 +212,37 @@ def prepare(
         catalog_key=catalog_key,
         secrets=secrets,
     )
+
+
+_URL_CACHE: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
+
+
+def _build_url(
+    op: CompiledOperation, host: CompiledHost, resolved: Resolved, settings: dict[str, Any], stream: bool
+) -> tuple[str, dict[str, str]]:
+    """The upstream URL and the headers the mapping declares, for one route and settings."""
+    variables = {**settings, **resolved.vars, "model": resolved.model, "stream": stream}
+    method = op.method(variables)
+    variables["method"] = method
+    api_base = settings.get("api_base")
+    resource_path = host.resources[resolved.route.resource](variables)
+    if api_base:
+        api_base = str(api_base).rstrip("/")
+        if urlsplit(api_base).path in ("", "/"):
+            url = f"{api_base}{resource_path}:{method}"  # a bare host: keep Google's path
+        else:
+            url = host.api_base_with_path({**variables, "api_base": api_base})
+    else:
+        url = f"{host.base(variables)}{resource_path}:{method}"
+    query = {k: v for k, produce in op.query if (v := produce(variables))}
+    if query:
+        url += ("&" if "?" in url else "?") + urlencode(query)
+    headers = {"Content-Type": "application/json"}
+    for name, produce in [*host.headers, *op.headers]:
+        value = produce(variables)
+        if value:
+            headers[name] = str(value)
+    return url, headers
 
 
 def new_id() -> str:

@@ -56,10 +56,34 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     return evaluate
 
 
+_DOTTED = re.compile(r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*$")
+
+
+def _dotted_lookup(path: str) -> Callable[[dict[str, Any]], Any]:
+    """``{{ a.b.c }}`` without Jinja: the same value (None when missing), several times faster."""
+    first, *rest = path.split(".")
+
+    def lookup(variables: dict[str, Any]) -> Any:
+        value = variables.get(first)
+        for key in rest:
+            if isinstance(value, dict):
+                value = value.get(key)
+            else:
+                value = getattr(value, key, None) if value is not None else None
+            if value is None:
+                return None
+        return value
+
+    return lookup
+
+
 def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
     m = _SINGLE_EXPR.match(source)
     if m:
+        dotted = _DOTTED.match(m.group("expr"))
+        if dotted and dotted.group(1) not in ("true", "false", "none", "True", "False", "None"):
+            return _dotted_lookup(dotted.group(1))
         return compile_expression(m.group("expr"))
     template = ENV.from_string(source)
     render = template.render

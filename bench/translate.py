@@ -1,0 +1,283 @@
+"""Translation speed: µs per request build, response parse and stream chunk; whole-call overhead.
+
+    .venv/bin/python bench/translate.py [--rounds N] [--no-call]
+
+Prints figures only (no pass/fail). With LiteLLM importable in the same interpreter, also times
+LiteLLM's equivalent Gemini transformation on the same inputs and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.runtime.assemble import StreamAssembler, assemble_response  # noqa: E402
+from engine.runtime.prepare import prepare  # noqa: E402
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "City name"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "search_flights",
+            "description": "Find flights",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "origin": {"type": "string"},
+                    "destination": {"type": "string"},
+                    "date": {"type": "string", "format": "date-time"},
+                    "passengers": {"type": "integer", "minimum": 1, "default": 1},
+                },
+                "required": ["origin", "destination"],
+            },
+        },
+    },
+]
+
+MESSAGES = [
+    {"role": "system", "content": "You are a travel assistant. Answer briefly."},
+    {"role": "user", "content": "What's the weather in Oslo, and find me a flight from Oslo to Bergen tomorrow?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_a1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
+            {
+                "id": "call_b2",
+                "type": "function",
+                "function": {"name": "search_flights", "arguments": '{"origin": "OSL", "destination": "BGO"}'},
+            },
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_a1", "content": '{"temp_c": 4, "sky": "cloudy"}'},
+    {"role": "tool", "tool_call_id": "call_b2", "content": '{"flights": [{"no": "SK123", "dep": "08:00"}]}'},
+    {"role": "user", "content": "Book the first one."},
+]
+
+REQUEST = {
+    "model": "vertex_ai/gemini-2.5-flash",
+    "messages": MESSAGES,
+    "tools": TOOLS,
+    "tool_choice": "auto",
+    "temperature": 0.3,
+    "max_tokens": 512,
+    "vertex_project": "bench-project",
+    "vertex_location": "us-central1",
+}
+
+UPSTREAM = {
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "I'll book SK123 for you.", "thoughtSignature": "Q2lRQmR" * 8},
+                    {"functionCall": {"name": "search_flights", "args": {"origin": "OSL", "destination": "BGO"}}},
+                ],
+            },
+            "finishReason": "STOP",
+            "index": 0,
+            "safetyRatings": [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}],
+        }
+    ],
+    "usageMetadata": {
+        "promptTokenCount": 212,
+        "candidatesTokenCount": 31,
+        "thoughtsTokenCount": 120,
+        "totalTokenCount": 363,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 212}],
+    },
+    "modelVersion": "gemini-2.5-flash",
+    "responseId": "bench-1",
+}
+
+STREAM_EVENTS = [
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": word + " "}]}}], "usageMetadata": {"trafficType": "ON_DEMAND"},
+     "responseId": "bench-s"}
+    for word in "The weather in Oslo is cloudy and four degrees today".split()
+] + [
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": "."}]}, "finishReason": "STOP"}],
+     "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 11, "totalTokenCount": 31}, "responseId": "bench-s"}
+]
+SSE_BODY = b"".join(b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in STREAM_EVENTS)
+
+
+def timeit(fn: Callable[[], Any], rounds: int) -> tuple[float, float]:
+    """(median µs, p90 µs) of ``fn`` over ``rounds`` runs, after a warm-up."""
+    for _ in range(min(200, rounds)):
+        fn()
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            t0 = time.perf_counter_ns()
+            fn()
+            samples.append((time.perf_counter_ns() - t0) / 1000)
+    finally:
+        gc.enable()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.9)]
+
+
+def bench_engine(rounds: int) -> dict[str, float]:
+    os.environ.pop("VERTEX_ENGINE_EMULATOR", None)
+    prepared = prepare("chat", copy.deepcopy(REQUEST), resolve_credentials=False)
+    build_med, build_p90 = timeit(lambda: prepare("chat", REQUEST, resolve_credentials=False), rounds)
+    parse_med, parse_p90 = timeit(lambda: assemble_response(prepared, copy.deepcopy(UPSTREAM)), rounds)
+    copy_med, _ = timeit(lambda: copy.deepcopy(UPSTREAM), rounds)  # the parse timing includes a deepcopy
+    parse_med -= copy_med
+    parse_p90 -= copy_med
+
+    stream_prepared = prepare("chat", {**REQUEST, "stream": True}, resolve_credentials=False)
+    from engine.hooks.sse import SSEDecoder, iter_sse_json
+
+    def stream_once() -> None:
+        assembler = StreamAssembler(stream_prepared)
+        decoder = SSEDecoder()
+        for event in iter_sse_json(decoder.feed(SSE_BODY)):
+            assembler.feed(event)
+        assembler.finish()
+
+    stream_med, _ = timeit(stream_once, max(rounds // 5, 200))
+    per_chunk = stream_med / len(STREAM_EVENTS)
+    print("vertex-engine (compiled YAML mapping, realistic chat with 2 tools, 6 messages):")
+    print(f"  request build (route + settings + URL + body): median {build_med:7.1f} µs   p90 {build_p90:7.1f} µs")
+    print(f"  response parse (-> ModelResponse + cost):      median {parse_med:7.1f} µs   p90 {parse_p90:7.1f} µs")
+    print(f"  build + parse:                                 median {build_med + parse_med:7.1f} µs   (budget 100 µs)")
+    print(f"  stream chunk (SSE decode + JSON + chunk):      median {per_chunk:7.1f} µs per chunk")
+    return {"build": build_med, "parse": parse_med, "chunk": per_chunk}
+
+
+def bench_litellm(rounds: int) -> dict[str, float] | None:
+    try:
+        import httpx
+        import litellm  # noqa: F401
+        from litellm.llms.vertex_ai.gemini.transformation import _transform_request_body
+        from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
+        from litellm.litellm_core_utils.litellm_logging import Logging
+        from litellm.types.utils import ModelResponse as LiteModelResponse
+    except Exception as exc:  # LiteLLM is optional here
+        print(f"LiteLLM: not importable ({type(exc).__name__}: {exc}); install it to compare.")
+        return None
+    config = VertexGeminiConfig()
+    model = "gemini-2.5-flash"
+    optional_params = config.map_openai_params(
+        non_default_params={"tools": TOOLS, "tool_choice": "auto", "temperature": 0.3, "max_tokens": 512},
+        optional_params={},
+        model=model,
+        drop_params=False,
+    )
+
+    def build() -> Any:
+        return _transform_request_body(
+            messages=copy.deepcopy(MESSAGES),
+            model=model,
+            optional_params=copy.deepcopy(optional_params),
+            custom_llm_provider="vertex_ai",
+            litellm_params={},
+            cached_content=None,
+        )
+
+    logging_obj = Logging(
+        model=model, messages=MESSAGES, stream=False, call_type="completion", start_time=time.time(),
+        litellm_call_id="bench", function_id="bench",
+    )
+    raw = httpx.Response(200, json=UPSTREAM, request=httpx.Request("POST", "https://example.invalid"))
+
+    def parse() -> Any:
+        return config.transform_response(
+            model=model, raw_response=raw, model_response=LiteModelResponse(), logging_obj=logging_obj,
+            request_data={}, messages=MESSAGES, optional_params={}, litellm_params={}, encoding=None,
+        )
+
+    build_med, _ = timeit(build, rounds)
+    parse_med, _ = timeit(parse, rounds)
+    print(f"LiteLLM {getattr(litellm, 'version', '')} (same inputs):")
+    print(f"  _transform_request_body: median {build_med:7.1f} µs")
+    print(f"  transform_response:      median {parse_med:7.1f} µs")
+    return {"build": build_med, "parse": parse_med}
+
+
+def bench_call_overhead(rounds: int) -> None:
+    """Whole engine.completion call vs a bare httpx POST of the same body to the fake server."""
+    import tempfile
+
+    import httpx
+
+    import engine
+    from engine.emulator import FakeGoogle
+
+    with FakeGoogle() as fake, tempfile.TemporaryDirectory() as tmp:
+        sa = fake.write_service_account(os.path.join(tmp, "sa.json"))
+        os.environ["VERTEX_ENGINE_EMULATOR"] = fake.url
+        request = {**REQUEST, "vertex_credentials": sa}
+        engine.completion(**copy.deepcopy(request))  # warm: token, connection pool
+        prepared = prepare("chat", copy.deepcopy(request))
+        from engine.auth import tokens
+        from engine.runtime.transport import upstream_url
+
+        url = upstream_url(prepared.url)
+        headers = {**prepared.headers, "Authorization": f"Bearer {tokens.token(sa)}"}
+        body = json.dumps(prepared.body).encode()
+        client = httpx.Client()
+
+        def bare() -> Any:
+            return client.post(url, content=body, headers=headers).json()
+
+        def full() -> Any:
+            return engine.completion(**request)
+
+        n = max(rounds // 20, 100)
+        # Interleave the two so drift in the fake server's speed hits both equally.
+        bare_s, full_s = [], []
+        for _ in range(n):
+            t0 = time.perf_counter_ns(); bare(); bare_s.append((time.perf_counter_ns() - t0) / 1e6)
+            t0 = time.perf_counter_ns(); full(); full_s.append((time.perf_counter_ns() - t0) / 1e6)
+        os.environ.pop("VERTEX_ENGINE_EMULATOR", None)
+    b, f = statistics.median(bare_s), statistics.median(full_s)
+    print(f"Python API whole-call overhead over a bare httpx call to the fake server ({n} calls each):")
+    print(f"  bare httpx: median {b:6.3f} ms   engine.completion: median {f:6.3f} ms   overhead {f - b:6.3f} ms (budget 0.3 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5000)
+    parser.add_argument("--no-call", action="store_true", help="skip the whole-call overhead measurement")
+    args = parser.parse_args()
+    ours = bench_engine(args.rounds)
+    theirs = bench_litellm(max(args.rounds // 10, 200))
+    if theirs:
+        ratio = (theirs["build"] + theirs["parse"]) / (ours["build"] + ours["parse"])
+        print(f"  => LiteLLM build+parse takes {ratio:.1f}x as long as vertex-engine's")
+    if not args.no_call:
+        bench_call_overhead(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
