@@ -213,7 +213,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     if to is None and "accept" not in spec and spec.get("policy") not in ("drop", "error"):
         raise where.fail("a param needs `to` (where it goes), `accept` (values honoured natively) or `policy`")
     setter = compile_setter(to, merge=bool(spec.get("merge")), append=append is not None) if to else None
-    append_value = where.leaf(append) if append is not None else None
+    # `append: true` appends the (transformed) caller value; any other value is appended as given.
+    append_value = where.leaf(append) if append is not None and append is not True else None
 
     def transform(value: Any, ctx: Context) -> Any:
         if as_type == "list" and not isinstance(value, list):
