@@ -52,8 +52,12 @@ class HttpxRequest(google.auth.transport.Request):
         self._client = client or httpx.Client(timeout=30.0)
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):  # type: ignore[override]
+        # google-auth hard-codes https://oauth2.googleapis.com/token for user (authorized_user)
+        # credentials, whatever the file says: the emulator must get that traffic too.
+        from engine.runtime.transport import upstream_url
+
         try:
-            response = self._client.request(method, url, content=body, headers=headers, timeout=timeout or 30.0)
+            response = self._client.request(method, upstream_url(url), content=body, headers=headers, timeout=timeout or 30.0)
         except httpx.HTTPError as exc:
             raise google.auth.exceptions.TransportError(f"token request to {url} failed: {type(exc).__name__}") from None
         return _HttpxResponse(response)
@@ -71,7 +75,8 @@ class _Entry:
 def _parse_credentials(value: Any) -> tuple[str, dict[str, Any] | None]:
     """-> (cache key, parsed JSON info or None for ADC). Never puts secret text in errors."""
     if value is None or value == "":
-        return "adc", None
+        # ADC reads GOOGLE_APPLICATION_CREDENTIALS on load: a different file is a different credential.
+        return "adc:" + os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", ""), None
     if isinstance(value, dict):
         info = value
     elif isinstance(value, (str, os.PathLike)):
@@ -102,8 +107,9 @@ def _parse_credentials(value: Any) -> tuple[str, dict[str, Any] | None]:
         )
     if not isinstance(info, dict):
         raise BadRequestError("vertex_credentials: the JSON must be an object", param="vertex_credentials")
-    if info.get("private_key"):
-        register_secret(info["private_key"])
+    for secret_field in ("private_key", "refresh_token", "client_secret"):
+        if isinstance(info.get(secret_field), str):
+            register_secret(info[secret_field])
     key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()
     return key, info
 
@@ -116,10 +122,12 @@ def _load(info: dict[str, Any] | None) -> tuple[google.auth.credentials.Credenti
             raise AuthenticationError(
                 "no Google credentials: pass vertex_credentials (a service-account JSON string, dict or file path), "
                 "set GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login` "
-                f"({type(exc).__name__})",
+                f"({_safe_reason(exc)})",
                 llm_provider="vertex_ai",
             ) from None
-        return credentials, project
+        # google-auth reports no project for an ``authorized_user`` ADC file (the one
+        # `gcloud auth application-default login` writes); its quota project is the one to use.
+        return credentials, project or getattr(credentials, "quota_project_id", None)
     kind = info.get("type", "service_account")
     try:
         if kind == "authorized_user":
@@ -167,6 +175,11 @@ class TokenCache:
     def project(self, credentials: Any) -> str | None:
         """The project the credentials name (service account ``project_id``, user ``quota_project_id``, ADC)."""
         return self._entry(credentials).project
+
+    def quota_project(self, credentials: Any) -> str | None:
+        """The quota project user credentials bill to (sent as ``x-goog-user-project``), if any."""
+        value = getattr(self._entry(credentials).credentials, "quota_project_id", None)
+        return value if isinstance(value, str) and value else None
 
     def token(self, credentials: Any) -> str:
         """A valid access token (refreshing it when google-auth says it is expired or near expiry)."""

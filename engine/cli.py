@@ -35,6 +35,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _explicit_credentials(request: dict[str, Any]) -> bool:
+    """Whether credentials are named explicitly (a value, a file): then the project they carry can be
+    read without any network call. Bare ADC discovery may probe the GCE metadata server, so not then."""
+    import engine
+
+    return bool(
+        request.get("vertex_credentials")
+        or request.get("vertex_ai_credentials")
+        or getattr(engine, "vertex_credentials", None)
+        or os.environ.get("VERTEXAI_CREDENTIALS")
+        or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    )
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from engine.errors import APIError
     from engine.runtime.prepare import describe, prepare
@@ -50,7 +64,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         return 2
     operation = args.operation or ("chat" if "messages" in request else "chat")
     try:
-        prepared = prepare(operation, request, resolve_credentials=False)
+        prepared = prepare(operation, request, resolve_credentials=_explicit_credentials(request))
     except APIError as exc:
         print(f"vertex-engine explain: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 __all__ = [
@@ -64,10 +65,9 @@ class APIError(Exception):
         """Seconds the upstream asked us to wait, from Retry-After or google.rpc.RetryInfo."""
         value = self.response_headers.get("retry-after")
         if value:
-            try:
-                return float(value)
-            except ValueError:
-                return None
+            seconds = _parse_retry_after(value)
+            if seconds is not None:
+                return seconds
         details = (self.body or {}).get("error", {}).get("details", []) if isinstance(self.body, dict) else []
         for detail in details if isinstance(details, list) else []:
             delay = isinstance(detail, dict) and detail.get("retryDelay")
@@ -91,6 +91,26 @@ class APIError(Exception):
                 "code": str(self.status_code),
             }
         }
+
+
+def _parse_retry_after(value: str) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date (RFC 9110 §10.2.3)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds else None  # NaN is no answer
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
 class BadRequestError(APIError):
@@ -190,20 +210,38 @@ _SECRET_PATTERNS = [
     re.compile(r"((?:Bearer|bearer)\s+)[A-Za-z0-9._\-~+/=]{8,}"),
     re.compile(r"(sk-)[A-Za-z0-9_\-]{6,}"),
 ]
-_extra_secrets: set[str] = set()
+# Insertion-ordered; a secret registered again moves to the end. Keys and private keys are
+# registered on every call, access tokens once per refresh, so trimming the oldest entries only
+# forgets long-expired tokens (and keeps a process that rotates tokens for weeks bounded).
+_extra_secrets: dict[str, None] = {}
+_MAX_SECRETS = 2048
+_secrets_lock = threading.Lock()
+_longest_first: tuple[str, ...] = ()  # what redact() scans: a secret containing another goes first
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so :func:`redact` removes it wherever it appears."""
-    if value and len(value) >= 6:
-        _extra_secrets.add(value)
+    global _longest_first
+    if not value or len(value) < 6:
+        return
+    with _secrets_lock:
+        if value in _extra_secrets:
+            if next(reversed(_extra_secrets)) == value:
+                return
+            del _extra_secrets[value]
+            _extra_secrets[value] = None
+            return
+        _extra_secrets[value] = None
+        while len(_extra_secrets) > _MAX_SECRETS:
+            del _extra_secrets[next(iter(_extra_secrets))]
+        _longest_first = tuple(sorted(_extra_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Remove tokens, API keys and private keys from a text."""
     if not isinstance(text, str):
         text = str(text)
-    for secret in _extra_secrets:
+    for secret in _longest_first:  # an immutable snapshot: other threads may register meanwhile
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     for pattern in _SECRET_PATTERNS:
@@ -285,12 +323,15 @@ def from_upstream(
         message = str(err.get("message") or message)
         cls = _BY_GOOGLE_STATUS.get(str(err.get("status") or "")) or _BY_ANTHROPIC_TYPE.get(str(err.get("type") or ""))
     lowered = message.lower()
+    status_code = status
     if cls is None:
         cls = _BY_STATUS.get(status) or (BadRequestError if 400 <= status < 500 else InternalServerError)
     if cls is BadRequestError and any(s in lowered for s in _CONTEXT_WINDOW):
         cls = ContextWindowExceededError
     elif cls is BadRequestError and "api key not valid" in lowered:
-        cls = AuthenticationError
+        # AI Studio answers a bad key with 400 INVALID_ARGUMENT; it is an authentication failure
+        # and carries 401 like OpenAI's (and LiteLLM's) AuthenticationError.
+        cls, status_code = AuthenticationError, 401
     elif "output blocked by content filtering policy" in lowered:
         cls = ContentPolicyViolationError
     elif "the model is overloaded" in lowered:
@@ -298,7 +339,7 @@ def from_upstream(
     provider = llm_provider or "vertex_ai"
     return cls(
         f"{provider} error (HTTP {status}): {message}",
-        status_code=status,
+        status_code=status_code,
         llm_provider=provider,
         model=model,
         response_headers={k.lower(): v for k, v in (headers or {}).items()},

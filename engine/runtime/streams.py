@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import httpx
 
-from engine.errors import APIConnectionError, APIError
+from engine.errors import APIConnectionError, APIError, Timeout, UnprocessableEntityError
 from engine.hooks.sse import SSEDecoder, iter_sse_json
 from engine.runtime.assemble import StreamAssembler
 from engine.runtime.prepare import Prepared
@@ -45,13 +45,25 @@ class _StreamBase:
         out: list[ModelResponseChunk] = []
         start = self._events + 1
         self._events += len(events)
-        for event in iter_sse_json(events, start=start):
-            if _verbose():
-                _log(f"stream event: {event}")
-            out.extend(self.assembler.feed(event))
+        try:
+            for event in iter_sse_json(events, start=start):
+                if _verbose():
+                    _log(f"stream event: {event}")
+                out.extend(self.assembler.feed(event))
+        except UnprocessableEntityError as exc:  # a malformed event: say which call it belongs to
+            exc.llm_provider = exc.llm_provider or self.prepared.host.provider
+            exc.model = exc.model or self.prepared.model_string
+            raise
         return out
 
     def _cut(self, exc: Exception) -> APIError:
+        if isinstance(exc, httpx.TimeoutException):
+            return Timeout(
+                f"upstream stream stalled after {self._events} event(s): no data within the timeout "
+                f"({type(exc).__name__})",
+                llm_provider=self.prepared.host.provider,
+                model=self.prepared.model_string,
+            )
         return APIConnectionError(
             f"upstream stream ended unexpectedly after {self._events} event(s): {type(exc).__name__}",
             llm_provider=self.prepared.host.provider,
@@ -60,12 +72,17 @@ class _StreamBase:
 
 
 class ChatStream(_StreamBase):
-    """``for chunk in engine.completion(..., stream=True)``."""
+    """``for chunk in engine.completion(..., stream=True)``.
+
+    The upstream is opened on construction (as ``AsyncChatStream.start`` does), so errors before
+    the first byte (auth, 4xx, 429 after retries) surface at the ``completion`` call, as in LiteLLM.
+    """
 
     def __init__(self, prepared: Prepared) -> None:
         super().__init__(prepared)
         self._response: httpx.Response | None = None
         self._iter: Iterator[ModelResponseChunk] | None = None
+        self._response = transport.open_stream(prepared)
 
     def __iter__(self) -> Iterator[ModelResponseChunk]:
         return self
@@ -76,7 +93,8 @@ class ChatStream(_StreamBase):
         return next(self._iter)
 
     def _generate(self) -> Iterator[ModelResponseChunk]:
-        self._response = transport.open_stream(self.prepared)
+        if self._response is None:
+            self._response = transport.open_stream(self.prepared)
         try:
             try:
                 for data in self._response.iter_bytes():

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import socket
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.auth import tokens
-from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact
+from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
 __all__ = ["Transport", "transport", "upstream_url", "logger"]
 
@@ -32,6 +33,9 @@ logger = logging.getLogger("vertex_engine")
 
 DEFAULT_TIMEOUT = 600.0
 MAX_RETRY_AFTER = 60.0
+# httpcore writes request headers and body separately; with Nagle's algorithm on, the body can
+# wait for the server's delayed ACK of the headers (~40 ms on Linux).
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def _module() -> Any:
@@ -57,14 +61,33 @@ def _verbose() -> bool:
 _verbose_handler: logging.Handler | None = None
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (not the one current at creation), so
+    redirecting or capturing stderr later still shows the verbose log."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _log(text: str) -> None:
     global _verbose_handler
     if _verbose_handler is None:
-        _verbose_handler = logging.StreamHandler(sys.stderr)
+        _verbose_handler = _StderrHandler()
         _verbose_handler.setFormatter(logging.Formatter("vertex-engine: %(message)s"))
+    # Checked on every line, not once: logging configuration done after the first verbose call
+    # (a reset level, cleared handlers) must not silence what set_verbose asks for.
+    if _verbose_handler not in logger.handlers:
         logger.addHandler(_verbose_handler)
-        if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
-            logger.setLevel(logging.DEBUG)
+    if logger.getEffectiveLevel() > logging.DEBUG:
+        logger.setLevel(logging.DEBUG)
     logger.debug(redact(text))
 
 
@@ -98,7 +121,10 @@ class Transport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=200))
+                    self._client = httpx.Client(
+                        timeout=DEFAULT_TIMEOUT,
+                        transport=httpx.HTTPTransport(socket_options=_SOCKET_OPTIONS, limits=httpx.Limits(max_connections=200)),
+                    )
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:
@@ -108,7 +134,10 @@ class Transport:
             for key, (other, client) in list(self._async.items()):
                 if other.is_closed():
                     self._async.pop(key, None)
-            hit = (loop, httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=500)))
+            hit = (loop, httpx.AsyncClient(
+                timeout=DEFAULT_TIMEOUT,
+                transport=httpx.AsyncHTTPTransport(socket_options=_SOCKET_OPTIONS, limits=httpx.Limits(max_connections=500)),
+            ))
             self._async[id(loop)] = hit
         return hit[1]
 
@@ -138,7 +167,13 @@ class Transport:
     def _headers(self, prepared: Any, token: str | None) -> dict[str, str]:
         if token is None:
             return prepared.headers
-        return {**prepared.headers, "Authorization": f"Bearer {token}"}
+        headers = {**prepared.headers, "Authorization": f"Bearer {token}"}
+        # User credentials (ADC from `gcloud auth application-default login`) bill to their quota
+        # project; google-auth only adds this header when it builds the request itself.
+        quota_project = tokens.quota_project(prepared.credentials)
+        if quota_project and not any(k.lower() == "x-goog-user-project" for k in headers):
+            headers["x-goog-user-project"] = quota_project
+        return headers
 
     def _log_request(self, prepared: Any, body: bytes) -> None:
         if _verbose():
@@ -186,6 +221,8 @@ class Transport:
 
     def _run(self, prepared: Any, *, stream: bool) -> httpx.Response:
         body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        for secret in prepared.secrets:  # API keys: never in an exception or a log line
+            register_secret(secret)
         url = upstream_url(prepared.url)
         timeout = self._timeout(prepared)
         retries = self._retries(prepared)
@@ -229,6 +266,8 @@ class Transport:
 
     async def _arun(self, prepared: Any, *, stream: bool) -> httpx.Response:
         body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        for secret in prepared.secrets:  # API keys: never in an exception or a log line
+            register_secret(secret)
         url = upstream_url(prepared.url)
         timeout = self._timeout(prepared)
         retries = self._retries(prepared)

@@ -1,0 +1,150 @@
+"""``vertex-engine emulate``: run the fake Google server from the command line.
+
+::
+
+    vertex-engine emulate [--host 127.0.0.1] [--port 8090] [--sa-file PATH] [-- COMMAND ...]
+
+Prints the environment that points the engine at the emulator. With ``-- COMMAND`` it runs the
+command with that environment and returns its exit code; otherwise it serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from .fake import FakeGoogle
+
+__all__ = ["DEFAULT_SA_FILE", "build_parser", "emulator_env", "run"]
+
+DEFAULT_SA_FILE = "~/.cache/vertex-engine/emulator-service-account.json"
+FAKE_PROJECT = "fake-project"
+FAKE_LOCATION = "us-central1"
+FAKE_GEMINI_KEY = "fake-gemini-key"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for the options before ``--``."""
+    parser = argparse.ArgumentParser(
+        prog="vertex-engine emulate",
+        description="Serve a fake Google (OAuth, Vertex AI, AI Studio) for offline development.",
+        epilog="Everything after `--` is run as a command with the emulator environment set.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    add("--port", type=int, default=8090, help="port to bind, 0 = any free (default: %(default)s)")
+    add("--sa-file", default=DEFAULT_SA_FILE,
+        help="where to write the service-account key (default: %(default)s)")
+    add("--project", default=FAKE_PROJECT, help="project id for the key and VERTEXAI_PROJECT")
+    add("--location", default=FAKE_LOCATION, help="VERTEXAI_LOCATION to print")
+    add("--api-key", action="append", default=[], metavar="KEY",
+        help="accept only these AI Studio keys (repeatable; default: any key)")
+    add("--token-lifetime", type=int, default=3600, help="seconds issued tokens stay valid")
+    add("--access-log", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def emulator_env(
+    url: str, sa_file: str, project: str, location: str, api_key: str
+) -> dict[str, str]:
+    """The environment variables that send the engine's Google traffic to ``url``."""
+    return {
+        "VERTEX_ENGINE_EMULATOR": url,
+        "GOOGLE_APPLICATION_CREDENTIALS": sa_file,
+        "VERTEXAI_PROJECT": project,
+        "VERTEXAI_LOCATION": location,
+        "GEMINI_API_KEY": api_key,
+        "GEMINI_API_BASE": url,
+    }
+
+
+def _split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    args = list(argv)
+    if args[:1] == ["emulate"]:  # tolerate being handed the subcommand name too
+        args = args[1:]
+    if "--" in args:
+        cut = args.index("--")
+        return args[:cut], args[cut + 1:]
+    return args, []
+
+
+def run(
+    argv: Sequence[str], *, stop: threading.Event | None = None, out: TextIO | None = None
+) -> int:
+    """Run the emulator; return an exit code.
+
+    ``stop`` (for embedding and tests) ends serve-forever mode when set, as Ctrl-C does. The
+    environment is printed to ``out`` (default stdout; stderr when running a command, so the
+    command's own output stays clean).
+    """
+    own, command = _split_command(argv)
+    try:
+        args = build_parser().parse_args(own)
+    except SystemExit as exc:  # argparse exits on --help and on errors
+        return int(exc.code or 0)
+    if args.access_log:
+        _show_access_log()
+    fake = FakeGoogle(host=args.host, port=args.port, token_lifetime=args.token_lifetime,
+                      valid_api_keys=args.api_key, access_log=args.access_log)
+    try:
+        fake.start()
+    except OSError as exc:
+        where = f"{args.host}:{args.port}"
+        print(f"vertex-engine emulate: cannot listen on {where}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        sa_file = fake.write_service_account(args.sa_file, project_id=args.project)
+        env = emulator_env(fake.url, sa_file, args.project, args.location,
+                           args.api_key[0] if args.api_key else FAKE_GEMINI_KEY)
+        stream = out or (sys.stderr if command else sys.stdout)
+        print(f"# vertex-engine emulator listening on {fake.url}", file=stream)
+        for name, value in env.items():
+            print(f"{name}={value}", file=stream)
+        stream.flush()
+        if command:
+            return _run_command(command, env)
+        return _serve_until_stopped(stop, stream)
+    finally:
+        fake.stop()
+
+
+def _show_access_log() -> None:
+    # uvicorn runs with log_config=None (the host's logging is left alone), so give its access
+    # logger a handler of its own when the user asks for it.
+    logger = logging.getLogger("uvicorn.access")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _run_command(command: list[str], env: dict[str, str]) -> int:
+    try:
+        process = subprocess.Popen(command, env={**os.environ, **env})
+    except OSError as exc:
+        print(f"vertex-engine emulate: cannot run {command[0]!r}: {exc}", file=sys.stderr)
+        return 127
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # The child got the same SIGINT (same process group); let it finish its own cleanup.
+        return process.wait()
+
+
+def _serve_until_stopped(stop: threading.Event | None, stream: TextIO) -> int:
+    print("# serving; press Ctrl-C to stop", file=stream)
+    stream.flush()
+    event = stop or threading.Event()
+    try:
+        while not event.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    return 0

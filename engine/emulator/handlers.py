@@ -1,0 +1,57 @@
+"""Which handler answers which ``(api, Google method)`` when nothing is scripted.
+
+One module per method family supplies the handlers (:mod:`.gemini`, :mod:`.embeddings`); new
+families (``rawPredict``, ``predict``, OpenAI-compatible chat) register here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import embeddings, gemini
+from .call import ModelCall
+from .google_errors import error_body
+from .reply import Reply
+
+__all__ = ["Handler", "HANDLERS", "default_reply", "validate"]
+
+Handler = Callable[[ModelCall], Reply]
+
+_GEMINI: dict[str, Handler] = {
+    "generateContent": gemini.generate_content,
+    "streamGenerateContent": gemini.stream_generate_content,
+    "countTokens": gemini.count_tokens,
+}
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    **{("vertex", method): handler for method, handler in _GEMINI.items()},
+    **{("ai_studio", method): handler for method, handler in _GEMINI.items()},
+    ("ai_studio", "embedContent"): embeddings.embed_content,
+    ("ai_studio", "batchEmbedContents"): embeddings.batch_embed_contents,
+}
+
+_NEEDS_CONTENTS = {"generateContent", "streamGenerateContent"}
+
+
+def validate(call: ModelCall) -> Reply | None:
+    """The 400 Google returns for a request it cannot use, else ``None``."""
+    if call.route.method in _NEEDS_CONTENTS and not call.body.get("contents"):
+        return Reply.error(
+            400, "Unable to submit request because at least one contents field is required."
+        )
+    return None
+
+
+def default_reply(call: ModelCall) -> Reply:
+    """Answer ``call`` with its registered handler, or a 404 if the method is not emulated."""
+    handler = HANDLERS.get((call.route.api, call.route.method))
+    if handler is None:
+        return Reply(
+            status=404,
+            body=error_body(
+                404,
+                f"Method '{call.route.method}' is not emulated for {call.route.api} "
+                f"(vertex-engine emulator); script a response with FakeGoogle.script().",
+            ),
+        )
+    return validate(call) or handler(call)
