@@ -33,8 +33,20 @@ __all__ = [
 ]
 
 
-class APIError(Exception):
-    """Base of every error the engine raises for a call."""
+try:  # When the official client is installed, our errors are also its errors (as LiteLLM's are),
+    # so `except openai.RateLimitError` keeps working for code moved over from OpenAI or LiteLLM.
+    import openai as _openai
+except ImportError:  # pragma: no cover - openai is optional
+    _openai = None
+
+
+def _also(name: str) -> tuple[type, ...]:
+    cls = getattr(_openai, name, None) if _openai is not None else None
+    return (cls,) if isinstance(cls, type) else ()
+
+
+class APIError(*(_also("APIError") or (Exception,))):  # type: ignore[misc]
+    """Base of every error the engine raises for a call (an ``openai.APIError`` when openai is installed)."""
 
     status_code: int = 500
     type: str = "api_error"
@@ -58,7 +70,15 @@ class APIError(Exception):
         self.param = param
         self.response_headers = dict(response_headers or {})
         self.body = body
-        super().__init__(self.message)
+        self.code = str(self.status_code)
+        # The openai base classes' own __init__ wants an httpx request/response; give them stand-ins.
+        Exception.__init__(self, self.message)
+        if _openai is not None:
+            import httpx
+
+            self.request = httpx.Request("POST", "https://vertex-engine.invalid")
+            self.response = httpx.Response(self.status_code, request=self.request, headers=self.response_headers)
+            self.request_id = None
 
     @property
     def retry_after(self) -> float | None:
@@ -113,7 +133,7 @@ def _parse_retry_after(value: str) -> float | None:
     return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
-class BadRequestError(APIError):
+class BadRequestError(APIError, *_also("BadRequestError")):  # type: ignore[misc]
     status_code = 400
     type = "invalid_request_error"
 
@@ -142,47 +162,47 @@ class JSONSchemaValidationError(APIError):
         self.schema = schema
 
 
-class AuthenticationError(APIError):
+class AuthenticationError(APIError, *_also("AuthenticationError")):  # type: ignore[misc]
     status_code = 401
     type = "authentication_error"
 
 
-class PermissionDeniedError(APIError):
+class PermissionDeniedError(APIError, *_also("PermissionDeniedError")):  # type: ignore[misc]
     status_code = 403
     type = "permission_error"
 
 
-class NotFoundError(APIError):
+class NotFoundError(APIError, *_also("NotFoundError")):  # type: ignore[misc]
     status_code = 404
     type = "not_found_error"
 
 
-class UnprocessableEntityError(APIError):
+class UnprocessableEntityError(APIError, *_also("UnprocessableEntityError")):  # type: ignore[misc]
     status_code = 422
     type = "unprocessable_entity_error"
 
 
-class RateLimitError(APIError):
+class RateLimitError(APIError, *_also("RateLimitError")):  # type: ignore[misc]
     status_code = 429
     type = "rate_limit_error"
 
 
-class InternalServerError(APIError):
+class InternalServerError(APIError, *_also("InternalServerError")):  # type: ignore[misc]
     status_code = 500
     type = "internal_server_error"
 
 
-class ServiceUnavailableError(APIError):
+class ServiceUnavailableError(APIError, *_also("InternalServerError")):  # type: ignore[misc]
     status_code = 503
     type = "service_unavailable_error"
 
 
-class Timeout(APIError):
+class Timeout(APIError, *_also("APITimeoutError")):  # type: ignore[misc]
     status_code = 408
     type = "timeout"
 
 
-class APIConnectionError(APIError):
+class APIConnectionError(APIError, *_also("APIConnectionError")):  # type: ignore[misc]
     status_code = 500
     type = "api_connection_error"
 

@@ -91,12 +91,13 @@ def prepare(
     registry: Registry | None = None,
     module: Any = None,
     resolve_credentials: bool = True,
+    format: str | None = None,
 ) -> Prepared:
     """Caller kwargs (OpenAI params + engine settings) -> the upstream request for ``operation``."""
     registry = registry or get_registry()
     module = module if module is not None else _module()
     model_string = call.get("model")
-    resolved = registry.resolve(model_string)
+    resolved = registry.resolve(model_string, format=format)
     fmt = resolved.format
     op = fmt.operations.get(operation)
     if op is None:

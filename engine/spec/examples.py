@@ -127,7 +127,9 @@ def run_example(registry: Registry, ref: ExampleRef) -> list[str]:
     want_error = example.get("error")
     with _hermetic_env():
         try:
-            prepared = prepare(operation, call, registry=registry, module=_Settings(), resolve_credentials=False)
+            prepared = prepare(
+                operation, call, registry=registry, module=_Settings(), resolve_credentials=False, format=ref.format
+            )
             problems = _check_request(example, prepared)
             problems += _check_response(example, prepared)
         except errors_module.APIError as exc:

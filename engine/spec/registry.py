@@ -81,8 +81,14 @@ class Registry:
 
     # --- routing ---------------------------------------------------------------------------------
 
-    def resolve(self, model_string: str) -> Resolved:
-        """Model string -> format, host, upstream id. Unknown -> BadRequestError listing what exists."""
+    def resolve(self, model_string: str, *, format: str | None = None) -> Resolved:
+        """Model string -> format, host, upstream id. Unknown -> BadRequestError listing what exists.
+
+        ``format`` limits the search to one format's routes (a mapping's examples test that mapping,
+        even when another folder's mapping would take the model string).
+        """
+        if format is not None:
+            return self._resolve_in(model_string, self.formats[format].routes)
         resolved = self._route_cache.get(model_string)
         if resolved is None:
             if not isinstance(model_string, str) or not model_string:
@@ -102,6 +108,14 @@ class Registry:
             if len(self._route_cache) < 10_000:
                 self._route_cache[model_string] = resolved
         return resolved
+
+    def _resolve_in(self, model_string: str, routes: list[CompiledRoute]) -> Resolved:
+        for route in routes:
+            m = route.pattern.fullmatch(model_string)
+            if m:
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                return Resolved(route, groups["model"], {**route.vars, **groups})
+        raise BadRequestError(f"model: {model_string!r} is not served by this mapping", param="model", model=model_string)
 
     def describe_routes(self) -> str:
         parts = []
