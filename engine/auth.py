@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import google.auth
@@ -72,11 +73,43 @@ class _Entry:
         self.lock = threading.Lock()
 
 
+_PARSED: dict[str, tuple[float, int | None, tuple[str, dict[str, Any] | None]]] = {}
+_RECHECK_SECONDS = 5.0  # how long a credentials file's parse is trusted before its mtime is checked again
+
+
 def _parse_credentials(value: Any) -> tuple[str, dict[str, Any] | None]:
-    """-> (cache key, parsed JSON info or None for ADC). Never puts secret text in errors."""
+    """-> (cache key, parsed JSON info or None for ADC). Never puts secret text in errors.
+
+    A string (path or inline JSON) is parsed once: per call this is a dict lookup, not a file read
+    and a hash (syscalls cost tens of µs here). A file is re-read when its mtime changes, checked
+    at most every few seconds.
+    """
     if value is None or value == "":
         # ADC reads GOOGLE_APPLICATION_CREDENTIALS on load: a different file is a different credential.
         return "adc:" + os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", ""), None
+    if not isinstance(value, str):
+        return _parse_credentials_uncached(value)
+    now = time.monotonic()
+    hit = _PARSED.get(value)
+    if hit is not None and now - hit[0] < _RECHECK_SECONDS:
+        return hit[2]
+    mtime = None
+    if len(value) < 4096 and not value.lstrip().startswith("{"):
+        try:
+            mtime = os.stat(value).st_mtime_ns
+        except (OSError, ValueError):
+            mtime = None
+    if hit is not None and hit[1] == mtime:
+        _PARSED[value] = (now, mtime, hit[2])
+        return hit[2]
+    parsed = _parse_credentials_uncached(value)
+    if len(_PARSED) > 256:
+        _PARSED.clear()
+    _PARSED[value] = (now, mtime, parsed)
+    return parsed
+
+
+def _parse_credentials_uncached(value: Any) -> tuple[str, dict[str, Any] | None]:
     if isinstance(value, dict):
         info = value
     elif isinstance(value, (str, os.PathLike)):
@@ -225,6 +258,7 @@ class TokenCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            _PARSED.clear()
 
 
 def _safe_reason(exc: Exception) -> str:
