@@ -220,41 +220,22 @@ class Transport:
         return self._run(prepared, stream=True)
 
     def _run(self, prepared: Any, *, stream: bool) -> httpx.Response:
-        body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
-        for secret in prepared.secrets:  # API keys: never in an exception or a log line
-            register_secret(secret)
-        url = upstream_url(prepared.url)
-        timeout = self._timeout(prepared)
-        retries = self._retries(prepared)
+        attempts = _Attempts(self, prepared)
         client = self.client()
-        refreshed = False
-        attempt = 0
-        self._log_request(prepared, body)
         while True:
             token = tokens.token(prepared.credentials) if prepared.needs_google_token else None
             try:
-                request = client.build_request("POST", url, content=body, headers=self._headers(prepared, token), timeout=timeout)
-                response = client.send(request, stream=stream)
+                response = client.send(attempts.request(client, token), stream=stream)
             except httpx.HTTPError as exc:
-                error = self._network_error(prepared, exc)
+                wait = attempts.failed(self._network_error(prepared, exc))
             else:
                 if response.status_code < 400:
-                    if not stream:
-                        self._log_response(response.status_code, response.text)
-                    return response
+                    return attempts.succeeded(response, stream)
                 text = response.read().decode("utf-8", "replace")
                 response.close()
-                self._log_response(response.status_code, text)
-                error = self._error(prepared, response.status_code, text, response.headers)
-                if response.status_code == 401 and prepared.needs_google_token and not refreshed:
-                    tokens.invalidate(prepared.credentials)
-                    refreshed = True
-                    continue
-            if isinstance(error, RETRYABLE) and attempt < retries:
-                time.sleep(_backoff(attempt, error))
-                attempt += 1
-                continue
-            raise error
+                wait = attempts.failed(self._error(prepared, response.status_code, text, response.headers), text)
+            if wait:
+                time.sleep(wait)
 
     # --- async ---------------------------------------------------------------------------------------
 
@@ -265,41 +246,66 @@ class Transport:
         return await self._arun(prepared, stream=True)
 
     async def _arun(self, prepared: Any, *, stream: bool) -> httpx.Response:
-        body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
-        for secret in prepared.secrets:  # API keys: never in an exception or a log line
-            register_secret(secret)
-        url = upstream_url(prepared.url)
-        timeout = self._timeout(prepared)
-        retries = self._retries(prepared)
+        attempts = _Attempts(self, prepared)
         client = self.async_client()
-        refreshed = False
-        attempt = 0
-        self._log_request(prepared, body)
         while True:
             token = await tokens.atoken(prepared.credentials) if prepared.needs_google_token else None
             try:
-                request = client.build_request("POST", url, content=body, headers=self._headers(prepared, token), timeout=timeout)
-                response = await client.send(request, stream=stream)
+                response = await client.send(attempts.request(client, token), stream=stream)
             except httpx.HTTPError as exc:
-                error = self._network_error(prepared, exc)
+                wait = attempts.failed(self._network_error(prepared, exc))
             else:
                 if response.status_code < 400:
-                    if not stream:
-                        self._log_response(response.status_code, response.text)
-                    return response
+                    return attempts.succeeded(response, stream)
                 text = (await response.aread()).decode("utf-8", "replace")
                 await response.aclose()
-                self._log_response(response.status_code, text)
-                error = self._error(prepared, response.status_code, text, response.headers)
-                if response.status_code == 401 and prepared.needs_google_token and not refreshed:
-                    tokens.invalidate(prepared.credentials)
-                    refreshed = True
-                    continue
-            if isinstance(error, RETRYABLE) and attempt < retries:
-                await asyncio.sleep(_backoff(attempt, error))
-                attempt += 1
-                continue
-            raise error
+                wait = attempts.failed(self._error(prepared, response.status_code, text, response.headers), text)
+            if wait:
+                await asyncio.sleep(wait)
+
+
+class _Attempts:
+    """One call's retry policy, shared by the sync and async send loops.
+
+    ``failed`` says how long to wait before the next attempt, or raises: a 401 on Google OAuth
+    drops the cached token and retries once at once (not counted as a retry); retryable errors
+    (429, 5xx, timeouts, connection errors) back off up to ``num_retries`` times.
+    """
+
+    def __init__(self, transport: Transport, prepared: Any) -> None:
+        self.prepared = prepared
+        self.body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        for secret in prepared.secrets:  # API keys: never in an exception or a log line
+            register_secret(secret)
+        self.url = upstream_url(prepared.url)
+        self.timeout = transport._timeout(prepared)
+        self.retries = transport._retries(prepared)
+        self.transport = transport
+        self.refreshed = False
+        self.attempt = 0
+        transport._log_request(prepared, self.body)
+
+    def request(self, client: httpx.Client | httpx.AsyncClient, token: str | None) -> httpx.Request:
+        headers = self.transport._headers(self.prepared, token)
+        return client.build_request("POST", self.url, content=self.body, headers=headers, timeout=self.timeout)
+
+    def succeeded(self, response: httpx.Response, stream: bool) -> httpx.Response:
+        if not stream:
+            self.transport._log_response(response.status_code, response.text)
+        return response
+
+    def failed(self, error: APIError, text: str | None = None) -> float:
+        if text is not None:
+            self.transport._log_response(error.status_code, text)
+        if error.status_code == 401 and text is not None and self.prepared.needs_google_token and not self.refreshed:
+            tokens.invalidate(self.prepared.credentials)
+            self.refreshed = True
+            return 0.0
+        if isinstance(error, RETRYABLE) and self.attempt < self.retries:
+            wait = _backoff(self.attempt, error)
+            self.attempt += 1
+            return wait
+        raise error
 
 
 transport = Transport()
