@@ -23,6 +23,7 @@ import os
 import time
 from typing import Any
 
+from engine.errors import from_upstream
 from engine.spec.context import Context
 from engine.spec.hooks import hook
 
@@ -31,6 +32,7 @@ __all__ = [
     "BLOCKING_FINISH_REASONS",
     "gemini_message",
     "gemini_logprobs",
+    "gemini_error",
     "gemini_blocked",
     "gemini_empty_candidates",
     "gemini_grounding_hidden",
@@ -331,6 +333,29 @@ def gemini_logprobs(candidate: dict[str, Any], ctx: Context) -> dict[str, Any] |
 
 
 # --- whole-response replacements -------------------------------------------------------
+
+
+@hook("gemini.error")
+def gemini_error(response: dict[str, Any], ctx: Context) -> None:
+    """Raise the typed error for a Google error object that arrived with HTTP 200.
+
+    Once a stream has started (status 200 sent), Google reports a failure as one more SSE event
+    ``{"error": {"code": 503, "message": ..., "status": "UNAVAILABLE"}}``. Parsed as a response it
+    has no candidates, and the stream would end as an ordinary ``stop``; a unary 200 body of that
+    shape would become an empty completion. The exception is the one the same error with its HTTP
+    status gets (``engine.errors.from_upstream``). Returns None for every other response.
+    """
+    error = response.get("error") if isinstance(response, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code")
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
+    raise from_upstream(
+        status,
+        json.dumps(response, ensure_ascii=False),
+        llm_provider="gemini" if ctx.host == "ai_studio" else "vertex_ai",
+        model=ctx.model_string or ctx.model,
+    )
 
 
 @hook("gemini.blocked")

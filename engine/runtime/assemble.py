@@ -132,8 +132,11 @@ class StreamAssembler:
         self._event = prepared.operation.stream_event
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ModelResponseChunk:
+        if self.id is None:
+            # One id for the whole stream, also when the upstream sends no responseId.
+            self.id = new_id()
         data = {
-            "id": self.id or new_id(),
+            "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,

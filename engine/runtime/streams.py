@@ -37,24 +37,22 @@ class _StreamBase:
     def _hidden_params(self) -> dict[str, Any]:
         return self.assembler.hidden_params()
 
-    def _chunks(self, data: bytes) -> list[ModelResponseChunk]:
-        events = self.decoder.feed(data)
-        return self._from_events(events)
+    def _chunks(self, data: bytes) -> Iterator[ModelResponseChunk]:
+        return self._from_events(self.decoder.feed(data))
 
-    def _from_events(self, events: list[Any]) -> list[ModelResponseChunk]:
-        out: list[ModelResponseChunk] = []
+    def _from_events(self, events: list[Any]) -> Iterator[ModelResponseChunk]:
+        """Chunks one by one: when an event fails, the chunks of the events before it are already out."""
         start = self._events + 1
         self._events += len(events)
         try:
             for event in iter_sse_json(events, start=start):
                 if _verbose():
                     _log(f"stream event: {event}")
-                out.extend(self.assembler.feed(event))
+                yield from self.assembler.feed(event)
         except UnprocessableEntityError as exc:  # a malformed event: say which call it belongs to
             exc.llm_provider = exc.llm_provider or self.prepared.host.provider
             exc.model = exc.model or self.prepared.model_string
             raise
-        return out
 
     def _cut(self, exc: Exception) -> APIError:
         if isinstance(exc, httpx.TimeoutException):

@@ -12,11 +12,13 @@ from engine.hooks.gemini_response import (
     FINISH_REASONS,
     gemini_blocked,
     gemini_empty_candidates,
+    gemini_error,
     gemini_grounding_hidden,
     gemini_logprobs,
     gemini_message,
     gemini_usage,
 )
+from engine import errors
 from engine.spec.context import Context
 from engine.spec.hooks import HOOKS
 
@@ -57,6 +59,7 @@ def test_hooks_are_registered_under_their_names() -> None:
     assert HOOKS["gemini.empty_candidates"] is gemini_empty_candidates
     assert HOOKS["gemini.grounding_hidden"] is gemini_grounding_hidden
     assert HOOKS["gemini.usage"] is gemini_usage
+    assert HOOKS["gemini.error"] is gemini_error
 
 
 # --- message ---------------------------------------------------------------------------
@@ -459,3 +462,32 @@ def test_usage_without_counts_is_none(metadata: dict[str, Any] | None) -> None:
 def test_finish_message_is_kept_in_provider_fields() -> None:
     message = gemini_message({"finishReason": "MALFORMED_FUNCTION_CALL", "finishMessage": "Malformed function call: f(x="}, make_ctx())
     assert message == {"role": "assistant", "content": None, "provider_specific_fields": {"finish_message": "Malformed function call: f(x="}}
+
+
+# --- error objects sent with HTTP 200 ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "exception", "status"),
+    [
+        ({"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}, errors.ServiceUnavailableError, 503),
+        ({"code": 429, "message": "Resource exhausted.", "status": "RESOURCE_EXHAUSTED"}, errors.RateLimitError, 429),
+        ({"code": 500, "message": "Internal error.", "status": "INTERNAL"}, errors.InternalServerError, 500),
+        ({"message": "no code at all"}, errors.InternalServerError, 500),
+    ],
+)
+def test_error_object_raises_the_typed_error(error: dict[str, Any], exception: type, status: int) -> None:
+    with pytest.raises(exception) as caught:
+        gemini_error({"error": error}, make_ctx())
+    assert caught.value.status_code == status
+    assert caught.value.llm_provider == "vertex_ai"
+    assert error["message"] in str(caught.value)
+
+
+def test_error_hook_names_ai_studio_and_ignores_responses() -> None:
+    ctx = Context(request={}, model="gemini-2.5-flash", model_string="gemini/gemini-2.5-flash", host="ai_studio")
+    with pytest.raises(errors.APIError) as caught:
+        gemini_error({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}, ctx)
+    assert caught.value.llm_provider == "gemini" and caught.value.model == "gemini/gemini-2.5-flash"
+    assert gemini_error(WORKED_EXAMPLE, make_ctx()) is None
+    assert gemini_error({"candidates": [], "error": "text, not an object"}, make_ctx()) is None
