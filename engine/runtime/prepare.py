@@ -146,6 +146,18 @@ def prepare(
 
     # --- context and body ---------------------------------------------------------------------
     params = {k: v for k, v in call.items() if k not in ENGINE_KEYS}
+    extra_body = call.get("extra_body")
+    raw_extra: dict[str, Any] = {}
+    if extra_body:
+        if not isinstance(extra_body, dict):
+            raise BadRequestError("extra_body: expected an object", param="extra_body")
+        # OpenAI clients put provider params in extra_body (the seeds' safety_settings): the ones the
+        # mapping declares are translated like any param; the rest go into the upstream body as given.
+        for k, v in extra_body.items():
+            if k in op.param_names and params.get(k) is None:
+                params[k] = v
+            else:
+                raw_extra[k] = v
     drop_params = call.get("drop_params")
     if drop_params is None:
         drop_params = bool(getattr(module, "drop_params", False))
@@ -163,15 +175,11 @@ def prepare(
     )
     stream = bool(call.get("stream"))
     body = op.build_body(params, ctx, module)
-    extra_body = call.get("extra_body")
-    if extra_body:
-        if not isinstance(extra_body, dict):
-            raise BadRequestError("extra_body: expected an object", param="extra_body")
-        for k, v in extra_body.items():
-            if isinstance(v, dict) and isinstance(body.get(k), dict):
-                body[k].update(v)
-            else:
-                body[k] = v
+    for k, v in raw_extra.items():
+        if isinstance(v, dict) and isinstance(body.get(k), dict):
+            body[k].update(v)
+        else:
+            body[k] = v
 
     # --- URL and headers (templates run once per distinct route + settings, then cached) --------
     url_key = (op.name, resolved.route.source, resolved.model, stream, tuple(settings.values()))

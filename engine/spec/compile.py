@@ -403,6 +403,7 @@ class CompiledOperation:
     params: list[CompiledParam]
     body: list[tuple[Callable[[dict, Any], None], Callable[[dict[str, Any], Context], Any]]]
     consumed: set[str]  # caller fields the body reads (e.g. messages)
+    param_names: frozenset[str]  # every param the mapping declares (honoured or not)
     response: CompiledResponse
     stream_event: str | Callable[[Any, Context], Any] | None
     examples: list[dict[str, Any]]
@@ -597,6 +598,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         params=params,
         body=body,
         consumed=consumed,
+        param_names=frozenset(p.name for p in params),
         response=_compile_response(op["response"], w / "response"),
         stream_event=stream_event,
         examples=list(op.get("examples") or []),

@@ -549,3 +549,18 @@ async def test_location_picks_the_host(fake, mode, location, host):
     await complete(mode, model="vertex_ai/gemini-2.5-flash", messages=HI, vertex_location=location)
     sent = fake.last(":generateContent")
     assert (sent.host, sent.path) == (host, vertex_path("gemini-2.5-flash", location=location))
+
+
+def test_extra_body_declared_params_are_translated_and_others_sent_raw(fake):
+    engine.vertex_ai_safety_settings = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]
+    settings = [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}]
+    engine.completion(
+        model="vertex_ai/gemini-2.5-flash",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"safety_settings": settings, "generationConfig": {"audioTimestamp": True}},
+        temperature=0.5,
+    )
+    body = fake.last(":generateContent").json
+    assert body["safetySettings"] == settings  # translated, and it wins over the module default
+    assert "safety_settings" not in body
+    assert body["generationConfig"] == {"temperature": 0.5, "audioTimestamp": True}  # raw, shallow-merged
