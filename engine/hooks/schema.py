@@ -11,6 +11,8 @@ never data positions such as ``enum``, ``default`` or ``example``.
 
 from __future__ import annotations
 
+import json as _json
+
 from collections.abc import Callable
 from typing import Any
 
@@ -420,6 +422,30 @@ def to_vertex_schema(
     (``tools[0].function.parameters``). Raises ``BadRequestError`` for recursive or dangling
     ``$ref`` and for unions that allow only null.
     """
+    # The same tool schemas arrive with every call of a conversation: convert each distinct one
+    # once. The key keeps key order (propertyOrdering depends on it); a hit costs a dumps and a
+    # loads (a fresh copy the caller may change), about a third of a conversion.
+    try:
+        key = (_json.dumps(schema, separators=(",", ":")), property_ordering, ai_studio)
+    except (TypeError, ValueError):  # not JSON (a set, a circular dict): convert, do not memoise
+        key = None
+    if key is not None:
+        hit = _CONVERTED.get(key)
+        if hit is not None:
+            return _json.loads(hit)
+    converted = _convert(schema, property_ordering=property_ordering, ai_studio=ai_studio, field=field)
+    if key is not None:
+        if len(_CONVERTED) >= _CONVERTED_MAX:
+            _CONVERTED.clear()
+        _CONVERTED[key] = _json.dumps(converted, separators=(",", ":"))
+    return converted
+
+
+_CONVERTED: dict[tuple[str, bool, bool], str] = {}
+_CONVERTED_MAX = 1024
+
+
+def _convert(schema: dict[str, Any], *, property_ordering: bool, ai_studio: bool, field: str) -> dict[str, Any]:
     converted = inline_refs(schema, field=field)
     passes = _AI_STUDIO_PASSES if ai_studio else PASSES
     if property_ordering:
