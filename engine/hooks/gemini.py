@@ -657,6 +657,12 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
     tool is ``gemini.web_search_options``'s job.
     """
     param = _tools_param(tools, ctx)
+    request = ctx.request or {}
+    if request.get("tools") and request.get("functions"):
+        # Both land in Gemini's one `tools` list; taking one silently would lose the other's functions.
+        raise BadRequestError(
+            "functions: pass either `tools` or the legacy `functions`, not both", param="functions"
+        )
     if not isinstance(tools, list):
         raise BadRequestError(f"{param}: expected a list of tools, got {_type_name(tools)}", param=param)
     declarations: list[dict[str, Any]] = []
@@ -1036,6 +1042,35 @@ def _thinking_param(thinking: dict[str, Any], ctx: Any) -> dict[str, Any]:
 
 
 # --- modalities -------------------------------------------------------------------------------
+
+
+_PCM16 = ("pcm16",)
+
+
+@hook("gemini.audio")
+def gemini_audio(value: Any, ctx: Any) -> dict[str, Any]:
+    """OpenAI ``audio={"voice": ..., "format": "pcm16"}`` → generationConfig fields to merge:
+    ``speechConfig`` with the prebuilt voice, and ``responseModalities`` including ``AUDIO``
+    (Gemini only speaks when asked to answer in audio). Gemini returns 24 kHz PCM only, so any
+    other ``format`` is refused."""
+    if not isinstance(value, dict):
+        raise BadRequestError('audio: expected an object such as {"voice": "Kore", "format": "pcm16"}', param="audio")
+    voice = value.get("voice")
+    if not isinstance(voice, str) or not voice:
+        raise BadRequestError("audio.voice: expected a voice name such as 'Kore' or 'Puck'", param="audio.voice")
+    fmt = value.get("format", "pcm16")
+    if fmt not in _PCM16:
+        raise UnsupportedParamsError(
+            f"audio.format={fmt!r} is not supported by Gemini, which answers in 24 kHz 16-bit PCM; use 'pcm16'",
+            param="audio.format",
+        )
+    modalities = gemini_modalities(ctx.request.get("modalities") or ["text"], ctx) if ctx.request else ["TEXT"]
+    if "AUDIO" not in modalities:
+        modalities = [*[m for m in modalities if m != "TEXT"], "AUDIO"]
+    return {
+        "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}},
+        "responseModalities": modalities,
+    }
 
 
 @hook("gemini.modalities")

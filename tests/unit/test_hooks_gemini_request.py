@@ -1065,3 +1065,45 @@ def test_hooks_are_registered_under_the_names_the_mapping_uses():
         ("gemini.web_search_options", gemini.gemini_web_search_options),
     ]:
         assert HOOKS[name] is fn
+
+
+def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:
+    from engine.hooks.gemini import gemini_audio
+    from engine.spec.context import Context
+
+    ctx = Context(request={"audio": {"voice": "Kore", "format": "pcm16"}, "modalities": ["text", "audio"]},
+                  model="gemini-2.5-flash-preview-tts", host="vertex")
+    assert gemini_audio({"voice": "Kore", "format": "pcm16"}, ctx) == {
+        "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}},
+        "responseModalities": ["TEXT", "AUDIO"],
+    }
+    ctx = Context(request={"audio": {"voice": "Puck"}}, model="gemini-2.5-flash-preview-tts", host="vertex")
+    assert gemini_audio({"voice": "Puck"}, ctx)["responseModalities"] == ["AUDIO"]
+
+
+def test_audio_refuses_formats_gemini_cannot_produce_and_missing_voice() -> None:
+    import pytest
+
+    from engine.errors import BadRequestError, UnsupportedParamsError
+    from engine.hooks.gemini import gemini_audio
+    from engine.spec.context import Context
+
+    ctx = Context(request={}, model="gemini-2.5-flash-preview-tts", host="vertex")
+    with pytest.raises(UnsupportedParamsError, match="audio.format='mp3'"):
+        gemini_audio({"voice": "Kore", "format": "mp3"}, ctx)
+    with pytest.raises(BadRequestError, match="audio.voice"):
+        gemini_audio({"format": "pcm16"}, ctx)
+
+
+def test_tools_and_legacy_functions_together_are_refused() -> None:
+    import pytest
+
+    from engine.errors import BadRequestError
+    from engine.hooks.gemini import gemini_tools
+    from engine.spec.context import Context
+
+    tools = [{"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}]
+    functions = [{"name": "b"}]
+    ctx = Context(request={"tools": tools, "functions": functions}, model="gemini-2.5-flash", host="vertex")
+    with pytest.raises(BadRequestError, match="either `tools` or the legacy `functions`"):
+        gemini_tools(tools, ctx)
