@@ -210,8 +210,14 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         raise (where / "append").fail("`append` needs `to`: the list the value is appended to")
     if spec.get("merge") and to is None:
         raise (where / "merge").fail("`merge` needs `to`: the object the hook's result is merged into")
-    if to is None and "accept" not in spec and spec.get("policy") not in ("drop", "error"):
+    policy = spec.get("policy", "error")
+    if to is None and "accept" not in spec and policy not in ("drop", "error"):
         raise where.fail("a param needs `to` (where it goes), `accept` (values honoured natively) or `policy`")
+    # The policy names how a param the upstream lacks is handled; each needs the means to do it.
+    if policy == "coerce" and not ({"as", "map", "hook"} & spec.keys()):
+        raise (where / "policy").fail("`policy: coerce` needs `as`, `map` or `hook` to turn the value into one the upstream takes")
+    if policy == "emulate" and "hook" not in spec:
+        raise (where / "policy").fail("`policy: emulate` needs a `hook` that builds the emulation")
     setter = compile_setter(to, merge=bool(spec.get("merge")), append=append is not None) if to else None
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
     append_value = where.leaf(append) if append is not None and append is not True else None
@@ -258,7 +264,7 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         hosts=spec.get("hosts"),
         unsupported_if=(where / "unsupported_if").expression(spec["unsupported_if"]) if "unsupported_if" in spec else None,
         default=Sources([default], where / "default") if default is not None else None,
-        policy=spec.get("policy", "error"),
+        policy=policy,
     )
 
 

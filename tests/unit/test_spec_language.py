@@ -168,6 +168,9 @@ def test_unknown_model_lists_the_families(toy: Registry) -> None:
         (("host: vertex", "host: mars"), "routes.0.host", "unknown host 'mars'"),
         (("(?P<model>[a-z0-9\\-]+)", "([a-z]+)"), "routes.0.match", "named group"),
         (("content: text", "content: \"text[?\""), "operations.chat.response.choices.fields.message.fields.content", "invalid JMESPath"),
+        (("temperature: sampling.temp", "temperature: {to: sampling.temp, policy: coerce}"), "operations.chat.request.params.temperature.policy", "needs `as`, `map` or `hook`"),
+        (("temperature: sampling.temp", "temperature: {to: sampling.temp, policy: emulate}"), "operations.chat.request.params.temperature.policy", "needs a `hook`"),
+        (("temperature: sampling.temp", "temperature: {to: sampling.temp, policy: maybe}"), "operations.chat.request.params.temperature.policy", "is not one of"),
     ],
 )
 def test_broken_mapping_names_file_key_path_and_reason(tmp_path: Path, mutation, path, reason) -> None:
