@@ -181,9 +181,6 @@ class StreamAssembler:
                     finish = "function_call" if ctx.state.get("saw_function_call") else "tool_calls"
                 self._finished.add(index)
             self._seen_choices.add(index)
-            if len(delta) == 1 and "role" in delta and finish is None and delta.get("content") is None:
-                # Nothing to say yet but the role: still emit it, OpenAI clients expect a first chunk.
-                pass
             out = {"index": index, "delta": delta, "finish_reason": finish}
             if choice.get("logprobs") is not None:
                 out["logprobs"] = choice["logprobs"]

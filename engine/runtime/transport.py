@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,7 +113,7 @@ class Transport:
 
     def __init__(self) -> None:
         self._client: httpx.Client | None = None
-        self._async: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     # --- clients -----------------------------------------------------------------------------------
@@ -128,18 +129,19 @@ class Transport:
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:
+        """The async client of the running event loop (an httpx.AsyncClient cannot cross loops).
+
+        Keyed weakly by loop: a loop that is gone (``asyncio.run`` returned) takes its client along.
+        """
         loop = asyncio.get_running_loop()
-        hit = self._async.get(id(loop))
-        if hit is None or hit[0] is not loop:
-            for key, (other, client) in list(self._async.items()):
-                if other.is_closed():
-                    self._async.pop(key, None)
-            hit = (loop, httpx.AsyncClient(
+        client = self._async.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(
                 timeout=DEFAULT_TIMEOUT,
                 transport=httpx.AsyncHTTPTransport(socket_options=_SOCKET_OPTIONS, limits=httpx.Limits(max_connections=500)),
-            ))
-            self._async[id(loop)] = hit
-        return hit[1]
+            )
+            self._async[loop] = client
+        return client
 
     # --- request pieces ------------------------------------------------------------------------------
 
