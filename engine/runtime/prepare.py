@@ -15,25 +15,10 @@ from urllib.parse import urlencode, urlsplit
 
 from engine.errors import AuthenticationError, BadRequestError
 from engine.spec.compile import CompiledHost, CompiledOperation, SourceScope
-from engine.spec.context import Context
+from engine.spec.context import ENGINE_KEYS, Context
 from engine.spec.registry import Registry, Resolved, get_registry
 
 __all__ = ["ENGINE_KEYS", "Prepared", "prepare"]
-
-# Caller fields the engine itself consumes: routing, auth, transport, behaviour. They never
-# reach a mapping's params (and so never reach Google).
-ENGINE_KEYS = frozenset(
-    {
-        "model", "stream", "stream_options", "api_base", "base_url", "api_key", "api_version",
-        "vertex_project", "vertex_ai_project", "vertex_location", "vertex_ai_location",
-        "vertex_credentials", "vertex_ai_credentials", "project", "region_name",
-        "drop_params", "timeout", "request_timeout", "num_retries", "max_retries",
-        "extra_headers", "extra_body", "metadata", "tags", "base_model", "custom_llm_provider",
-        "mapping_options", "mock_response", "litellm_logging_obj", "proxy_server_request",
-        "use_psc_endpoint_format", "cache_control_injection_points", "litellm_metadata",
-    }
-)
-
 
 @dataclass
 class Prepared:
@@ -145,7 +130,8 @@ def prepare(
     secrets = [str(settings[s]) for s in host.secrets if settings.get(s)]
 
     # --- context and body ---------------------------------------------------------------------
-    params = {k: v for k, v in call.items() if k not in ENGINE_KEYS}
+    not_params = registry.engine_keys
+    params = {k: v for k, v in call.items() if k not in not_params}
     extra_body = call.get("extra_body")
     raw_extra: dict[str, Any] = {}
     if extra_body:

@@ -5,7 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Context"]
+__all__ = ["Context", "ENGINE_KEYS"]
+
+# Caller fields the engine itself consumes (transport, behaviour, bookkeeping). With the settings
+# the hosts read from the call (`call.vertex_project`, `call.api_key`...: see Registry.call_settings)
+# they never reach a mapping's params, and so never reach Google.
+ENGINE_KEYS = frozenset(
+    {
+        "model", "stream", "stream_options", "base_url", "api_version",
+        "drop_params", "timeout", "request_timeout", "num_retries", "max_retries",
+        "extra_headers", "extra_body", "metadata", "tags", "base_model", "custom_llm_provider",
+        "mapping_options", "mock_response", "litellm_logging_obj", "proxy_server_request",
+        "use_psc_endpoint_format", "cache_control_injection_points", "litellm_metadata",
+    }
+)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from engine.errors import BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
+from engine.spec.context import ENGINE_KEYS
 from engine.spec.compile import CompiledFormat, CompiledHost, CompiledRoute, compile_format, compile_host
 from engine.spec.loader import Document, read_documents, validate
 
@@ -70,6 +71,15 @@ class Registry:
         for index in sorted(by_root, reverse=True):
             self.routes.extend(by_root[index])
         self._prefixes = sorted(self.catalog, key=len, reverse=True)
+        self.engine_keys = ENGINE_KEYS | self.call_settings()
+
+    def call_settings(self) -> frozenset[str]:
+        """Caller fields some host reads as a setting (``call.vertex_project``...): not OpenAI params."""
+        names = set()
+        for host in self.hosts.values():
+            for sources in host.settings.values():
+                names.update(n.split(".", 1)[1] for n in sources.names if n.startswith("call."))
+        return frozenset(names)
 
     def _root_index(self, path: str) -> int:
         p = Path(path).resolve()
