@@ -187,14 +187,15 @@ def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
         elif role == "assistant":
             builder.add("model", builder.model_parts(message, field))
         else:
-            builder.add("tool", [builder.function_response_part(message, field)])
+            builder.add("tool", builder.function_response_parts(message, field))
     schema_prompt = ctx.state.get("schema_prompt")
     if schema_prompt:
         builder.add("user", [{"text": schema_prompt}])
     contents = builder.finish()
     if not contents:
-        # Google: "at least one contents field is required" (e.g. only system messages were sent).
-        contents.append({"role": "user", "parts": [{"text": " "}]})
+        # Google: "at least one contents field is required" (e.g. only system messages were sent);
+        # "." is the filler LiteLLM sends for a system-only conversation (pitfall 2).
+        contents.append({"role": "user", "parts": [{"text": "."}]})
     return contents
 
 
@@ -268,7 +269,14 @@ class _ContentsBuilder:
                     _add_unique(parts, part, len(parts))
         replayed = len(parts)  # parts[:replayed] came from reasoning_content / thinking_blocks
 
-        for part in _assistant_content_parts(message, field, self.ctx):
+        # Gemini returns each signature on exactly one part; a second copy is billed again. Only
+        # needed when the content text may take a signature from provider_specific_fields.
+        used_signatures: set[str] = set()
+        provider_fields = message.get("provider_specific_fields")
+        if isinstance(provider_fields, dict) and provider_fields.get("thought_signatures"):
+            used_signatures = {part["thoughtSignature"] for part in parts if part.get("thoughtSignature")}
+            used_signatures.update(_message_call_signatures(message))
+        for part in _assistant_content_parts(message, field, self.ctx, used_signatures):
             _add_unique(parts, part, replayed)
 
         images = message.get("images")
@@ -353,7 +361,7 @@ class _ContentsBuilder:
                 f"{field}.function: expected an object with 'name' and 'arguments'", param=f"{field}.function"
             )
         name = _function_name(function, f"{field}.function")
-        call_id, id_signature = _split_thought_id(call.get("id"))
+        call_id, _ = _split_thought_id(call.get("id"))
         if call_id:
             self.call_names[call["id"]] = name
             self.call_names[call_id] = name
@@ -364,13 +372,7 @@ class _ContentsBuilder:
         if call_id and self.send_ids:
             function_call["id"] = call_id
         part: dict[str, Any] = {"functionCall": function_call}
-        # reference 03 §2.3 lookup order.
-        signature = (
-            _nested_str(call, "provider_specific_fields", "thought_signature")
-            or _nested_str(function, "provider_specific_fields", "thought_signature")
-            or _nested_str(call, "extra_content", "google", "thought_signature")
-            or id_signature
-        )
+        signature = _call_signature(call)
         if signature:
             part["thoughtSignature"] = signature
         return part
@@ -391,8 +393,13 @@ class _ContentsBuilder:
 
     # -- tool results --------------------------------------------------------------------------
 
-    def function_response_part(self, message: dict[str, Any], field: str) -> dict[str, Any]:
-        """A ``tool``/``function`` message → ``{"functionResponse": {name, response, parts?, id?}}``."""
+    def function_response_parts(self, message: dict[str, Any], field: str) -> list[dict[str, Any]]:
+        """A ``tool``/``function`` message → ``[{"functionResponse": {name, response, parts?, id?}}]``.
+
+        Media in the result (screenshots...) goes into ``functionResponse.parts`` on Gemini 3,
+        the first generation with multimodal function responses; older models get it as sibling
+        parts of the same tool-result turn, after the ``functionResponse``.
+        """
         raw_id = message.get("tool_call_id")
         if raw_id is not None and not isinstance(raw_id, str):
             raise BadRequestError(
@@ -423,10 +430,38 @@ class _ContentsBuilder:
         function_response: dict[str, Any] = {"name": name, "response": response}
         if call_id and self.send_ids:
             function_response["id"] = call_id
-        if media:
+        if media and self.generation >= 3:
             # Multimodal function response: media belongs inside the functionResponse, not next to it.
             function_response["parts"] = media
-        return {"functionResponse": function_response}
+            media = []
+        return [{"functionResponse": function_response}, *media]
+
+
+def _call_signature(call: dict[str, Any]) -> str | None:
+    """The thought signature an OpenAI tool call carries (reference 03 §2.3 lookup order)."""
+    function = call.get("function")
+    return (
+        _nested_str(call, "provider_specific_fields", "thought_signature")
+        or _nested_str(function, "provider_specific_fields", "thought_signature")
+        or _nested_str(call, "extra_content", "google", "thought_signature")
+        or _split_thought_id(call.get("id"))[1]
+    )
+
+
+def _message_call_signatures(message: dict[str, Any]) -> set[str]:
+    """Signatures the message's tool calls / legacy function call will carry."""
+    found: set[str] = set()
+    tool_calls = message.get("tool_calls")
+    if isinstance(tool_calls, list):
+        for call in tool_calls:
+            if isinstance(call, dict):
+                signature = _call_signature(call)
+                if signature:
+                    found.add(signature)
+    signature = _nested_str(message.get("function_call"), "provider_specific_fields", "thought_signature")
+    if signature:
+        found.add(signature)
+    return found
 
 
 def _part_identity(part: dict[str, Any]) -> dict[str, Any]:
@@ -499,7 +534,9 @@ def _user_parts(message: dict[str, Any], ctx: Any, field: str) -> list[dict[str,
     )
 
 
-def _assistant_content_parts(message: dict[str, Any], field: str, ctx: Any) -> list[dict[str, Any]]:
+def _assistant_content_parts(
+    message: dict[str, Any], field: str, ctx: Any, used_signatures: set[str]
+) -> list[dict[str, Any]]:
     content = message.get("content")
     if content is None:
         return []
@@ -507,10 +544,15 @@ def _assistant_content_parts(message: dict[str, Any], field: str, ctx: Any) -> l
         if not content:
             return []
         part: dict[str, Any] = {"text": content}
+        # The response side lists every signature of the answer in provider_specific_fields;
+        # the text gets the first one no thinking block or tool call of this message carries.
         signatures = message.get("provider_specific_fields", {})
         signatures = signatures.get("thought_signatures") if isinstance(signatures, dict) else None
-        if isinstance(signatures, list) and signatures and isinstance(signatures[0], str) and signatures[0]:
-            part["thoughtSignature"] = signatures[0]
+        if isinstance(signatures, list):
+            for signature in signatures:
+                if isinstance(signature, str) and signature and signature not in used_signatures:
+                    part["thoughtSignature"] = signature
+                    break
         return [part]
     if isinstance(content, list):
         parts = []
@@ -642,8 +684,9 @@ def _system_text(message: dict[str, Any], ctx: Any, field: str) -> str:
 
 @hook("gemini.tools")
 def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
-    """OpenAI ``tools`` (or legacy ``functions``) → Gemini ``tools``: a list with ONE Tool object
-    holding ``functionDeclarations`` and any built-in Google tools; ``[]`` for an empty list.
+    """OpenAI ``tools`` (or legacy ``functions``) → Gemini ``tools``: one Tool object holding all
+    ``functionDeclarations``, then one Tool object per built-in Google tool (the Vertex API wants
+    exactly one kind of tool per Tool object); ``[]`` for an empty list.
 
     Entries: ``{"type": "function", "function": {...}}``, legacy ``{"name", "parameters"...}``,
     ``{"type": "web_search" | "web_search_preview"}`` (→ ``googleSearch``), and built-in tools as
@@ -689,8 +732,11 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
             tool[key] = config
     if declarations:
         _check_search_conflict(tool, param, ctx)
-        tool = {"functionDeclarations": declarations, **tool}
-    return [tool] if tool else []
+    # "A Tool object should contain exactly one type of Tool" (Vertex API): the function
+    # declarations share one Tool object, each built-in tool gets its own.
+    result = [{"functionDeclarations": declarations}] if declarations else []
+    result.extend({key: config} for key, config in tool.items())
+    return result
 
 
 def _tools_param(tools: Any, ctx: Any) -> str:

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from engine.errors import from_upstream
+from engine.hooks.media import gemini_generation
 from engine.spec.context import Context
 from engine.spec.hooks import hook
 
@@ -37,6 +38,8 @@ __all__ = [
     "gemini_empty_candidates",
     "gemini_grounding_hidden",
     "gemini_usage",
+    "gemini_response_usage",
+    "web_search_requests",
 ]
 
 #: Gemini ``finishReason`` -> OpenAI ``finish_reason``; anything else maps to ``stop``.
@@ -69,7 +72,7 @@ _BASE64_MARKER = ";base64,"
 _CODE_LANGUAGES = {"PYTHON": "python", "LANGUAGE_UNSPECIFIED": ""}
 
 # Usage modalities (reference 04 §9).
-_TEXT, _AUDIO, _IMAGE = "TEXT", "AUDIO", "IMAGE"
+_TEXT, _AUDIO, _IMAGE, _VIDEO, _DOCUMENT = "TEXT", "AUDIO", "IMAGE", "VIDEO", "DOCUMENT"
 
 
 # --- message ---------------------------------------------------------------------------
@@ -132,6 +135,9 @@ class _MessageBuilder:
         """Route one Gemini part to the field it belongs to."""
         signature = part.get("thoughtSignature")
         if signature:
+            # Every signature, whatever part carries it, in order (replayed by the request side).
+            self.thought_signatures.append(signature)
+        if signature and part.get("thought") is True:
             self.thinking_blocks.append(_thinking_block(part, signature))
         if "text" in part:
             self._add_text(part, signature)
@@ -154,8 +160,6 @@ class _MessageBuilder:
         if part.get("thought"):
             self.reasoning.append(text)
             return
-        if signature:
-            self.thought_signatures.append(signature)
         if text.startswith(_AUDIO_URI_PREFIX) and _BASE64_MARKER in text:
             self.audio = _audio(text.partition(",")[2])
         elif text:
@@ -240,8 +244,6 @@ class _MessageBuilder:
 
     def _provider_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        if self.thinking_blocks:
-            fields["thinking_blocks"] = list(self.thinking_blocks)
         if self.thought_signatures:
             fields["thought_signatures"] = self.thought_signatures
         if self.code_execution:
@@ -260,9 +262,14 @@ class _MessageBuilder:
 
 
 def _thinking_block(part: dict[str, Any], signature: str) -> dict[str, Any]:
-    """A signed part as an OpenAI thinking block; ``thinking`` is the part itself, replayable as is."""
-    unsigned = {key: value for key, value in part.items() if key != "thoughtSignature"}
-    return {"type": "thinking", "thinking": json.dumps(unsigned, ensure_ascii=False), "signature": signature}
+    """A signed ``thought: true`` part as an OpenAI thinking block: its text and its signature.
+
+    An unsigned thought has nothing to add to ``reasoning_content`` (the seeds' reasoning answers
+    carry no thinking blocks). A signature on any other part (a function call, answer text) is
+    not thinking: it is kept in ``provider_specific_fields.thought_signatures`` (and on the tool
+    call) instead.
+    """
+    return {"type": "thinking", "thinking": part.get("text", ""), "signature": signature}
 
 
 def _arguments(call: dict[str, Any]) -> str:
@@ -279,31 +286,33 @@ def _uses_legacy_functions(request: dict[str, Any] | None) -> bool:
 
 
 def _annotations(grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """``url_citation`` annotations: one per grounding support, from its first web chunk."""
+    """``url_citation`` annotations: one per grounding support and web chunk it cites, in order."""
     if not grounding:
         return []
     chunks = grounding.get("groundingChunks") or []
     annotations: list[dict[str, Any]] = []
     for support in grounding.get("groundingSupports") or ():
         segment = support.get("segment") or {}
-        indices = support.get("groundingChunkIndices")
-        if "endIndex" not in segment or not indices or not 0 <= indices[0] < len(chunks):
+        if "endIndex" not in segment:
             continue
-        web = chunks[indices[0]].get("web")
-        if not web:
-            continue
-        annotations.append(
-            {
-                "type": "url_citation",
-                "url_citation": {
-                    # proto3 JSON omits zero values: a segment starting the text has no startIndex.
-                    "start_index": segment.get("startIndex", 0),
-                    "end_index": segment["endIndex"],
-                    "url": web.get("uri", ""),
-                    "title": web.get("title", ""),
-                },
-            }
-        )
+        for index in support.get("groundingChunkIndices") or ():
+            if not isinstance(index, int) or not 0 <= index < len(chunks):
+                continue
+            web = (chunks[index] or {}).get("web")
+            if not web:
+                continue
+            annotations.append(
+                {
+                    "type": "url_citation",
+                    "url_citation": {
+                        # proto3 JSON omits zero values: a segment starting the text has no startIndex.
+                        "start_index": segment.get("startIndex", 0),
+                        "end_index": segment["endIndex"],
+                        "url": web.get("uri", ""),
+                        "title": web.get("title", ""),
+                    },
+                }
+            )
     return annotations
 
 
@@ -417,9 +426,8 @@ _HIDDEN_LISTS = (
 def gemini_grounding_hidden(response: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Provider metadata for ``_hidden_params``: one list per field, of the candidates that have it.
 
-    Keys with nothing to list are omitted. ``web_search_requests`` (omitted when 0) counts the
-    candidates whose grounding ran web searches: Vertex bills one grounded prompt per request and
-    candidate, not per query, so the query count would overstate it.
+    Keys with nothing to list are omitted. ``web_search_requests`` (omitted when 0) is
+    :func:`web_search_requests` (also reported in ``usage.prompt_tokens_details``).
     """
     candidates = response.get("candidates") or ()
     hidden: dict[str, Any] = {}
@@ -427,13 +435,67 @@ def gemini_grounding_hidden(response: dict[str, Any], ctx: Context) -> dict[str,
         values = [candidate[field] for candidate in candidates if candidate.get(field)]
         if values:
             hidden[key] = values
-    searches = sum(1 for grounding in hidden.get("vertex_ai_grounding_metadata", ()) if grounding.get("webSearchQueries"))
-    if searches:
-        hidden["web_search_requests"] = searches
+    if "vertex_ai_grounding_metadata" in hidden:
+        searches = web_search_requests(response, ctx)
+        if searches:
+            hidden["web_search_requests"] = searches
     return hidden
 
 
+def _groundings(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        candidate["groundingMetadata"]
+        for candidate in response.get("candidates") or ()
+        if isinstance(candidate, dict) and isinstance(candidate.get("groundingMetadata"), dict)
+    ]
+
+
+def web_search_requests(response: dict[str, Any], ctx: Context) -> int:
+    """Billable Google Search grounding requests in one response (0 when none).
+
+    Google bills Gemini ≤ 2.5 per grounded prompt and Gemini 3 per search query: before
+    Gemini 3 this counts the candidates whose grounding ran searches, from Gemini 3 on the
+    distinct non-empty queries across candidates.
+    """
+    groundings = [grounding for grounding in _groundings(response) if grounding.get("webSearchQueries")]
+    if not groundings:
+        return 0
+    if gemini_generation(ctx) >= 3:
+        return len({query for grounding in groundings for query in grounding["webSearchQueries"] if query})
+    return len(groundings)
+
+
+def _billable_grounding(response: dict[str, Any]) -> bool:
+    """Search or Maps grounding ran: its retrieved tokens are billed per request, not as input."""
+    for grounding in _groundings(response):
+        if grounding.get("webSearchQueries"):
+            return True
+        if any(isinstance(chunk, dict) and "maps" in chunk for chunk in grounding.get("groundingChunks") or ()):
+            return True
+    return False
+
+
 # --- usage -----------------------------------------------------------------------------
+
+
+@hook("gemini.response_usage")
+def gemini_response_usage(response: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+    """OpenAI ``usage`` for a whole response (or stream event): :func:`gemini_usage` of its
+    ``usageMetadata``, with what only the whole response tells: whether search grounding ran
+    (its ``toolUsePromptTokenCount`` is then not input) and the web search request count."""
+    if not isinstance(response, dict):
+        return None
+    usage_metadata = response.get("usageMetadata")
+    if not usage_metadata or ("totalTokenCount" not in usage_metadata and "promptTokenCount" not in usage_metadata):
+        return None  # e.g. Vertex's intermediate stream events: {"trafficType": ...}
+    if not _groundings(response):
+        return _usage(usage_metadata, ctx)
+    return _usage(
+        usage_metadata,
+        ctx,
+        grounded=_billable_grounding(response),
+        web_searches=web_search_requests(response, ctx),
+    )
 
 
 @hook("gemini.usage")
@@ -442,72 +504,131 @@ def gemini_usage(usage_metadata: dict[str, Any] | None, ctx: Context) -> dict[st
 
     Vertex's intermediate stream events carry only ``trafficType``: those give None so the
     engine keeps the last real usage. A response replaced by :func:`gemini_blocked` (earlier in
-    the same call) gets only the three totals.
+    the same call) gets only the three totals. ``toolUsePromptTokenCount`` (URL context, code
+    execution) is input billed at the input price, so it is part of ``prompt_tokens``.
     """
+    return _usage(usage_metadata, ctx)
+
+
+def _usage(
+    usage_metadata: dict[str, Any] | None,
+    ctx: Context,
+    *,
+    grounded: bool = False,
+    web_searches: int = 0,
+) -> dict[str, Any] | None:
     if not usage_metadata or ("totalTokenCount" not in usage_metadata and "promptTokenCount" not in usage_metadata):
         return None
     prompt = usage_metadata.get("promptTokenCount", 0)
     candidates = usage_metadata.get("candidatesTokenCount", usage_metadata.get("responseTokenCount", 0))
     thoughts = usage_metadata.get("thoughtsTokenCount")
-    total = usage_metadata.get("totalTokenCount", prompt + candidates + (thoughts or 0))
+    tool_use = usage_metadata.get("toolUsePromptTokenCount") or 0
+    total = usage_metadata.get("totalTokenCount", prompt + candidates + tool_use + (thoughts or 0))
     if ctx.state.get("block_reason"):
         return {"prompt_tokens": prompt, "completion_tokens": candidates, "total_tokens": total}
 
     # Whether candidatesTokenCount already includes thoughts differs by API and era (pitfall 8).
-    completion = candidates + thoughts if thoughts and prompt + candidates != total else candidates
+    inclusive = prompt + candidates + tool_use == total
+    completion = candidates + thoughts if thoughts and not inclusive else candidates
+    # Tool-use prompt tokens (URL context, code execution) are input; search grounding's are not
+    # billed as tokens (Google charges per grounded request instead).
+    billable_tool_use = 0 if grounded else tool_use
+    prompt += billable_tool_use
     cached = usage_metadata.get("cachedContentTokenCount")
     # Explicit caching on Vertex sometimes reports a prompt count without the cached part (pitfall 11).
-    prompt_excludes_cache = bool(cached) and cached > prompt
+    prompt_excludes_cache = bool(cached) and cached > usage_metadata.get("promptTokenCount", 0)
     if prompt_excludes_cache:
         prompt += cached
         total += cached
 
+    prompt_details = _prompt_details(usage_metadata, cached, prompt_excludes_cache, billable_tool_use)
+    if tool_use:
+        prompt_details["tool_use_tokens"] = tool_use
+    if web_searches:
+        prompt_details["web_search_requests"] = web_searches
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": total,
-        "prompt_tokens_details": _prompt_details(usage_metadata, cached, prompt_excludes_cache),
-        "completion_tokens_details": _completion_details(usage_metadata, candidates, thoughts),
+        "prompt_tokens_details": prompt_details,
+        "completion_tokens_details": _completion_details(
+            usage_metadata, candidates, thoughts, thoughts if inclusive else None
+        ),
     }
+    if cached is not None:
+        usage["cache_read_input_tokens"] = cached
     if thoughts is not None:
         usage["reasoning_tokens"] = thoughts
     return usage
 
 
-def _prompt_details(usage_metadata: dict[str, Any], cached: int | None, prompt_excludes_cache: bool) -> dict[str, Any]:
+def _prompt_details(
+    usage_metadata: dict[str, Any], cached: int | None, prompt_excludes_cache: bool, tool_use: int
+) -> dict[str, Any]:
     details: dict[str, Any] = {"cached_tokens": cached}
     by_modality = _tokens_by_modality(usage_metadata.get("promptTokensDetails"))
+    cached_by_modality = _tokens_by_modality(usage_metadata.get("cacheTokensDetails"))
     text, audio = by_modality.get(_TEXT), by_modality.get(_AUDIO)
+    image, video = by_modality.get(_IMAGE), by_modality.get(_VIDEO)
     if text is not None:
-        # Cached tokens are counted inside TEXT; report the fresh text tokens (no audio to attribute them to).
-        if cached and not audio and not prompt_excludes_cache:
+        # promptTokensDetails counts cached tokens too; report the fresh ones. cacheTokensDetails
+        # says how many were text; without it they are attributed to text when there is no audio.
+        if _TEXT in cached_by_modality:
+            text = max(text - cached_by_modality[_TEXT], 0)
+        elif cached and not audio and not cached_by_modality and not prompt_excludes_cache:
             text = max(text - cached, 0)
-        details["text_tokens"] = text
-    if audio is not None:
-        details["audio_tokens"] = audio
-    return details
-
-
-def _completion_details(usage_metadata: dict[str, Any], candidates: int, thoughts: int | None) -> dict[str, Any]:
-    details: dict[str, Any] = {"reasoning_tokens": thoughts}
-    raw = usage_metadata.get("candidatesTokensDetails")
-    if not raw:
-        return details
-    by_modality = _tokens_by_modality(raw)
-    audio, image = by_modality.get(_AUDIO), by_modality.get(_IMAGE)
-    text = by_modality.get(_TEXT)
-    if text is None:
-        text = max(candidates - (image or 0) - (audio or 0), 0)
-    details["text_tokens"] = text
+        details["text_tokens"] = text + tool_use
     if audio is not None:
         details["audio_tokens"] = audio
     if image is not None:
         details["image_tokens"] = image
+    if video is not None:
+        if _VIDEO in cached_by_modality:
+            video = max(video - cached_by_modality[_VIDEO], 0)
+        details["video_tokens"] = video
+    cached_details = {
+        name: cached_by_modality[modality]
+        for name, modality in (("text_tokens", _TEXT), ("audio_tokens", _AUDIO), ("image_tokens", _IMAGE))
+        if modality in cached_by_modality
+    }
+    if cached_details:
+        details["cached_tokens_details"] = cached_details
+    return details
+
+
+def _completion_details(
+    usage_metadata: dict[str, Any], candidates: int, thoughts: int | None, thoughts_inside: int | None
+) -> dict[str, Any]:
+    details: dict[str, Any] = {"reasoning_tokens": thoughts}
+    by_modality = _tokens_by_modality(usage_metadata.get("candidatesTokensDetails"))
+    audio, image, video = by_modality.get(_AUDIO), by_modality.get(_IMAGE), by_modality.get(_VIDEO)
+    text = by_modality.get(_TEXT)
+    if text is None and candidates:
+        # candidatesTokenCount covers every output modality (and the thoughts, when it includes them).
+        text = max(candidates - (image or 0) - (audio or 0) - (video or 0) - (thoughts_inside or 0), 0)
+    if text is not None:
+        details["text_tokens"] = text
+    if audio is not None:
+        details["audio_tokens"] = audio
+    if image is not None:
+        details["image_tokens"] = image
+    if video is not None:
+        details["video_tokens"] = video
     return details
 
 
 def _tokens_by_modality(details: list[dict[str, Any]] | None) -> dict[str, int]:
-    """``[{"modality": "TEXT", "tokenCount": 9}, ...]`` -> ``{"TEXT": 9, ...}`` (missing count = 0)."""
+    """``[{"modality": "TEXT", "tokenCount": 9}, ...]`` -> ``{"TEXT": 9, ...}`` (missing count = 0;
+    DOCUMENT counts as TEXT; repeated modalities add up)."""
     if not details:
         return {}
-    return {entry.get("modality", ""): entry.get("tokenCount", 0) for entry in details}
+    counts: dict[str, int] = {}
+    for entry in details:
+        if not isinstance(entry, dict):
+            continue
+        modality = str(entry.get("modality", "")).upper()
+        if modality == _DOCUMENT:
+            modality = _TEXT
+        count = entry.get("tokenCount", 0)
+        counts[modality] = counts.get(modality, 0) + (count if isinstance(count, int) else 0)
+    return counts

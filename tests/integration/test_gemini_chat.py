@@ -80,7 +80,7 @@ async def test_only_a_system_message_still_sends_a_user_turn(fake, mode):
     await complete(mode, model="vertex_ai/gemini-2.0-flash", messages=[{"role": "system", "content": "Be nice."}])
     body = fake.last(":generateContent").json
     assert body["systemInstruction"] == {"parts": [{"text": "Be nice."}]}
-    assert body["contents"] == [{"role": "user", "parts": [{"text": " "}]}]  # pitfall 2
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "."}]}]  # pitfall 2 (LiteLLM's filler)
 
 
 async def test_multi_turn_history_alternates_and_merges_consecutive_turns(fake, mode):
@@ -292,6 +292,7 @@ async def test_usage_with_reasoning_and_cached_tokens(fake, mode):
         "total_tokens": 1500,
         "prompt_tokens_details": {"cached_tokens": 600, "text_tokens": 400},
         "completion_tokens_details": {"reasoning_tokens": 400, "text_tokens": 100},
+        "cache_read_input_tokens": 600,
         "reasoning_tokens": 400,
     }
     # 400 fresh input at 3e-7, 600 cached at 3e-8, 100 output + 400 reasoning at 2.5e-6 (catalog).

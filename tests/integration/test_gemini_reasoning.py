@@ -3,8 +3,6 @@ reasoning in the answer (reasoning_content, thinking_blocks, reasoning tokens)."
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import engine
@@ -115,13 +113,14 @@ async def test_candidates_count_already_including_thoughts_is_not_double_counted
     assert response.usage.completion_tokens_details.reasoning_tokens == 40
 
 
-async def test_signed_text_part_gives_thinking_blocks_and_round_trips(fake, mode):
+async def test_signed_text_part_gives_thought_signatures_and_round_trips(fake, mode):
     fake.script(":generateContent", json=gemini_response(candidate([{"text": "Paris.", "thoughtSignature": "U0lHLTE="}])))
     response = await complete(mode, model="vertex_ai/gemini-3-pro-preview", messages=ASK)
     message = response.choices[0].message
     assert message.content == "Paris."
-    assert dump(message)["thinking_blocks"] == [
-        {"type": "thinking", "thinking": json.dumps({"text": "Paris."}), "signature": "U0lHLTE="}]
+    # A signed answer is not thinking: the signature is listed, not turned into a thinking block.
+    assert "thinking_blocks" not in dump(message)
+    assert dump(message)["provider_specific_fields"] == {"thought_signatures": ["U0lHLTE="]}
 
     fake.script(":generateContent", json=text_response("Lyon."))
     await complete(mode, model="vertex_ai/gemini-3-pro-preview",

@@ -364,8 +364,9 @@ async def test_search_with_functions_refused_before_gemini_3(fake, mode):
     assert fake.last(":generateContent").json["tools"] == [{"functionDeclarations": [WEATHER_DECLARATION]}]
     # Gemini 3 accepts both together (pitfall 15).
     await complete(mode, model="vertex_ai/gemini-3-pro-preview", messages=ASK, tools=[WEATHER_TOOL, {"googleSearch": {}}])
+    # One kind of tool per Tool object (Vertex API).
     assert fake.last(":generateContent").json["tools"] == [
-        {"functionDeclarations": [WEATHER_DECLARATION], "googleSearch": {}}]
+        {"functionDeclarations": [WEATHER_DECLARATION]}, {"googleSearch": {}}]
 
 
 async def test_google_maps_location_goes_to_tool_config(fake, mode):

@@ -233,7 +233,8 @@ def test_pitfall_1_empty_text_parts_are_never_emitted():
 
 def test_pitfall_2_only_system_messages_still_produce_contents():
     messages = [{"role": "system", "content": "You are terse."}]
-    assert contents(messages) == [{"role": "user", "parts": [{"text": " "}]}]
+    # "." is LiteLLM's filler for a system-only conversation (found by bench/diff_litellm.py).
+    assert contents(messages) == [{"role": "user", "parts": [{"text": "."}]}]
     assert gemini.gemini_system_instruction(messages, make_ctx()) == {"parts": [{"text": "You are terse."}]}
 
 
@@ -424,13 +425,15 @@ def test_function_response_object_rules(content, response):
     assert result[2]["parts"][0]["functionResponse"]["response"] == response
 
 
-def test_images_in_tool_results_go_inside_the_function_response():
+def test_images_in_tool_results_go_inside_the_function_response_on_gemini_3():
     content = [
         {"type": "text", "text": "screenshot taken"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
         {"type": "text", "text": "data:image/jpeg;base64,/9j/"},
     ]
-    result = contents([user("x"), assistant_calls(call("c1", name="computer")), tool("c1", content)])
+    messages = [user("x"), assistant_calls(call("c1", name="computer")), tool("c1", content)]
+    result = contents(messages, make_ctx("gemini-3-pro-preview"))
+    assert result[1]["parts"][0]["thoughtSignature"] == DUMMY
     assert result[2] == {
         "role": "user",
         "parts": [
@@ -683,20 +686,23 @@ def test_google_maps_needs_both_coordinates():
     assert "tools[0].googleMaps.longitude" in err.value.message
 
 
-def test_function_and_built_in_tools_share_one_tool_object_on_gemini_3():
+def test_functions_share_one_tool_object_and_each_built_in_tool_gets_its_own_on_gemini_3():
+    # Vertex: "A Tool object should contain exactly one type of Tool" (found by bench/diff_litellm.py).
     tools = [
         fn_tool("f", {"type": "object", "properties": {"a": {"type": "string"}}}),
         {"googleSearch": {}},
+        fn_tool("g"),
         {"url_context": {}},
     ]
     assert gemini.gemini_tools(tools, make_ctx("gemini-3-pro-preview")) == [
         {
             "functionDeclarations": [
-                {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}
-            ],
-            "googleSearch": {},
-            "urlContext": {},
-        }
+                {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}},
+                {"name": "g"},
+            ]
+        },
+        {"googleSearch": {}},
+        {"urlContext": {}},
     ]
 
 
@@ -711,7 +717,7 @@ def test_pitfall_15_search_plus_functions_on_gemini_2_is_refused():
 def test_pitfall_15_with_drop_params_the_search_tool_is_dropped_with_a_warning():
     ctx = make_ctx("gemini-2.5-flash", drop_params=True)
     tools = [fn_tool("f"), {"type": "web_search"}, {"codeExecution": {}}]
-    assert gemini.gemini_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}], "codeExecution": {}}]
+    assert gemini.gemini_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}]}, {"codeExecution": {}}]
     assert any("googleSearch" in warning for warning in ctx.warnings)
 
 
@@ -736,7 +742,8 @@ def test_pitfall_15_web_search_options_plus_functions_on_gemini_2():
 
 def test_search_tools_alone_are_fine_on_gemini_2():
     assert gemini.gemini_tools([{"googleSearch": {}}, {"enterpriseWebSearch": {}}], make_ctx()) == [
-        {"googleSearch": {}, "enterpriseWebSearch": {}}
+        {"googleSearch": {}},
+        {"enterpriseWebSearch": {}},
     ]
 
 
@@ -1107,3 +1114,50 @@ def test_tools_and_legacy_functions_together_are_refused() -> None:
     ctx = Context(request={"tools": tools, "functions": functions}, model="gemini-2.5-flash", host="vertex")
     with pytest.raises(BadRequestError, match="either `tools` or the legacy `functions`"):
         gemini_tools(tools, ctx)
+
+
+# --- found by bench/diff_litellm.py (differential check against LiteLLM) ----------------
+
+
+def test_images_in_tool_results_are_sibling_parts_before_gemini_3():
+    # Multimodal function responses (media inside functionResponse.parts) are a Gemini 3 feature.
+    content = [
+        {"type": "text", "text": "screenshot taken"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+    ]
+    messages = [
+        user("x"),
+        assistant_calls(call("c1", name="computer"), call("c2", name="computer")),
+        tool("c1", content),
+        tool("c2", "done"),
+    ]
+    assert contents(messages, make_ctx("gemini-2.5-flash"))[2] == {
+        "role": "user",
+        "parts": [
+            {"functionResponse": {"name": "computer", "response": {"content": "screenshot taken"}}},
+            {"inlineData": {"mimeType": "image/png", "data": "AAAA"}},
+            {"functionResponse": {"name": "computer", "response": {"content": "done"}}},
+        ],
+    }
+
+
+def test_content_text_gets_the_first_signature_no_other_part_of_the_message_carries():
+    signed_call = call("call_1__thought__SIGCALL")
+    message = {
+        "role": "assistant",
+        "content": "Checking.",
+        "tool_calls": [signed_call],
+        "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "SIGTHINK"}],
+        "provider_specific_fields": {"thought_signatures": ["SIGTHINK", "SIGCALL", "SIGTEXT"]},
+    }
+    parts = contents([user("x"), message, tool("call_1__thought__SIGCALL", "ok")])[1]["parts"]
+    assert parts == [
+        {"text": "hmm", "thought": True, "thoughtSignature": "SIGTHINK"},
+        {"text": "Checking.", "thoughtSignature": "SIGTEXT"},
+        {"functionCall": {"name": "lookup", "args": {"q": "cat"}}, "thoughtSignature": "SIGCALL"},
+    ]
+    # A signature already on the tool call is not copied onto the text (Gemini would bill it twice).
+    message = {"role": "assistant", "content": "Checking.", "tool_calls": [signed_call],
+               "provider_specific_fields": {"thought_signatures": ["SIGCALL"]}}
+    parts = contents([user("x"), message, tool("call_1__thought__SIGCALL", "ok")])[1]["parts"]
+    assert parts[0] == {"text": "Checking."}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from engine.hooks.gemini_response import (
     gemini_grounding_hidden,
     gemini_logprobs,
     gemini_message,
+    gemini_response_usage,
     gemini_usage,
 )
 from engine import errors
@@ -59,6 +59,7 @@ def test_hooks_are_registered_under_their_names() -> None:
     assert HOOKS["gemini.empty_candidates"] is gemini_empty_candidates
     assert HOOKS["gemini.grounding_hidden"] is gemini_grounding_hidden
     assert HOOKS["gemini.usage"] is gemini_usage
+    assert HOOKS["gemini.response_usage"] is gemini_response_usage
     assert HOOKS["gemini.error"] is gemini_error
 
 
@@ -87,7 +88,8 @@ def test_worked_example_usage() -> None:
         "prompt_tokens": 50,
         "completion_tokens": 52,
         "total_tokens": 102,
-        "completion_tokens_details": {"reasoning_tokens": 40},
+        # text = candidatesTokenCount (minus image/audio/video) when Google gives no TEXT detail.
+        "completion_tokens_details": {"reasoning_tokens": 40, "text_tokens": 12},
         "prompt_tokens_details": {"cached_tokens": None},
         "reasoning_tokens": 40,
     }
@@ -130,12 +132,9 @@ def test_signed_function_call_carries_the_signature_three_ways() -> None:
     call_id, separator, signature = call["id"].partition("__thought__")
     assert GENERATED_ID.match(call_id) and separator and signature == "CpYBAXLI2nw=="
     assert call["provider_specific_fields"] == {"thought_signature": "CpYBAXLI2nw=="}
-    block = message["thinking_blocks"][0]
-    assert block["type"] == "thinking" and block["signature"] == "CpYBAXLI2nw=="
-    # The block is the part minus its signature, so it can be replayed verbatim.
-    assert json.loads(block["thinking"]) == {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}
-    assert message["provider_specific_fields"]["thinking_blocks"] == message["thinking_blocks"]
-    assert "thought_signatures" not in message["provider_specific_fields"]
+    # A signed function call is not thinking: no thinking block, the signature is listed instead.
+    assert "thinking_blocks" not in message
+    assert message["provider_specific_fields"] == {"thought_signatures": ["CpYBAXLI2nw=="]}
 
 
 def test_signed_text_parts_record_thought_signatures() -> None:
@@ -145,10 +144,9 @@ def test_signed_text_parts_record_thought_signatures() -> None:
     )
     assert message["content"] == "Answer"
     assert message["reasoning_content"] == "plan"
-    assert [block["signature"] for block in message["thinking_blocks"]] == ["S1", "S2", "S3"]
-    assert json.loads(message["thinking_blocks"][0]["thinking"]) == {"text": "plan", "thought": True}
-    # Only answer-text parts (not thought parts) are listed as text signatures.
-    assert message["provider_specific_fields"]["thought_signatures"] == ["S2", "S3"]
+    # Thought parts become thinking blocks (text + signature); every signature is listed in order.
+    assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "plan", "signature": "S1"}]
+    assert message["provider_specific_fields"] == {"thought_signatures": ["S1", "S2", "S3"]}
 
 
 def test_legacy_functions_give_one_function_call() -> None:
@@ -216,7 +214,7 @@ def test_code_block_in_a_later_stream_event_starts_on_a_new_line() -> None:
     assert gemini_message(candidate(code), ctx)["content"] == "```python\nx = 1\n```\n"
 
 
-def test_grounding_supports_become_url_citations() -> None:
+def test_grounding_supports_become_url_citations_one_per_cited_web_chunk() -> None:
     grounding = {
         "webSearchQueries": ["weather oslo"],
         "groundingChunks": [{"web": {"uri": "https://a.example", "title": "yr.no"}}, {"retrievedContext": {"uri": "gs://x"}}, {"web": {"uri": "https://b.example", "title": "met.no"}}],
@@ -229,8 +227,10 @@ def test_grounding_supports_become_url_citations() -> None:
         ],
     }
     message = gemini_message(candidate({"text": "Il fait 4 °C à Oslo."}, groundingMetadata=grounding), make_ctx())
+    # The first support cites two web chunks: one annotation each (a missing startIndex is 0).
     assert message["annotations"] == [
         {"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 12, "url": "https://a.example", "title": "yr.no"}},
+        {"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 12, "url": "https://b.example", "title": "met.no"}},
         {"type": "url_citation", "url_citation": {"start_index": 13, "end_index": 20, "url": "https://b.example", "title": "met.no"}},
     ]
 
@@ -376,7 +376,7 @@ def test_usage_without_thoughts() -> None:
         "completion_tokens": 2,
         "total_tokens": 9,
         "prompt_tokens_details": {"cached_tokens": None},
-        "completion_tokens_details": {"reasoning_tokens": None},
+        "completion_tokens_details": {"reasoning_tokens": None, "text_tokens": 2},
     }
 
 
@@ -400,8 +400,15 @@ def test_usage_cached_tokens_and_modality_details() -> None:
         "prompt_tokens": 120,
         "completion_tokens": 240,
         "total_tokens": 360,
-        "prompt_tokens_details": {"cached_tokens": 64, "text_tokens": 36},
+        # cacheTokensDetails says the 64 cached tokens are text: text_tokens are the fresh ones.
+        "prompt_tokens_details": {
+            "cached_tokens": 64,
+            "text_tokens": 36,
+            "image_tokens": 20,
+            "cached_tokens_details": {"text_tokens": 64},
+        },
         "completion_tokens_details": {"reasoning_tokens": 210, "text_tokens": 30},
+        "cache_read_input_tokens": 64,
         "reasoning_tokens": 210,
     }
 
@@ -491,3 +498,87 @@ def test_error_hook_names_ai_studio_and_ignores_responses() -> None:
     assert caught.value.llm_provider == "gemini" and caught.value.model == "gemini/gemini-2.5-flash"
     assert gemini_error(WORKED_EXAMPLE, make_ctx()) is None
     assert gemini_error({"candidates": [], "error": "text, not an object"}, make_ctx()) is None
+
+
+# --- found by bench/diff_litellm.py (differential check against LiteLLM) ----------------
+
+
+def test_tool_use_prompt_tokens_are_input_unless_search_grounding_ran() -> None:
+    usage_metadata = {"promptTokenCount": 10, "candidatesTokenCount": 5, "toolUsePromptTokenCount": 50, "totalTokenCount": 65}
+    # URL context / code execution: the fetched content is billed as input.
+    usage = gemini_response_usage({"candidates": [candidate({"text": "x"})], "usageMetadata": usage_metadata}, make_ctx())
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (60, 5, 65)
+    assert usage["prompt_tokens_details"] == {"cached_tokens": None, "tool_use_tokens": 50}
+    # Candidates + tool use + prompt == total: thoughts (none here) are not inside candidates.
+    assert usage["completion_tokens_details"]["text_tokens"] == 5
+    # Search grounding is billed per request, its retrieved tokens are not input.
+    grounded = candidate({"text": "x"}, groundingMetadata={"webSearchQueries": ["q"]})
+    usage = gemini_response_usage({"candidates": [grounded], "usageMetadata": usage_metadata}, make_ctx())
+    assert usage["prompt_tokens"] == 10
+    assert usage["prompt_tokens_details"] == {"cached_tokens": None, "tool_use_tokens": 50, "web_search_requests": 1}
+
+
+def test_web_search_requests_per_grounded_prompt_before_gemini_3_per_query_after() -> None:
+    grounding = {"webSearchQueries": ["a", "b", "a", ""]}
+    response = {
+        "candidates": [candidate({"text": "x"}, groundingMetadata=grounding)],
+        "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
+    }
+    assert gemini_response_usage(response, make_ctx())["prompt_tokens_details"]["web_search_requests"] == 1
+    gemini_3 = Context(request={}, model="gemini-3-pro-preview", host="vertex")
+    assert gemini_response_usage(response, gemini_3)["prompt_tokens_details"]["web_search_requests"] == 2
+    assert gemini_grounding_hidden(response, gemini_3)["web_search_requests"] == 2
+
+
+def test_response_usage_without_usage_metadata_is_none() -> None:
+    assert gemini_response_usage({"candidates": [candidate({"text": "x"})]}, make_ctx()) is None
+    assert gemini_response_usage({"usageMetadata": {"trafficType": "ON_DEMAND"}}, make_ctx()) is None
+
+
+def test_usage_document_video_image_modalities_and_cache_without_details() -> None:
+    usage = gemini_usage(
+        {
+            "promptTokenCount": 900,
+            "candidatesTokenCount": 2,
+            "totalTokenCount": 902,
+            "cachedContentTokenCount": 50,
+            "promptTokensDetails": [
+                {"modality": "TEXT", "tokenCount": 10},
+                {"modality": "DOCUMENT", "tokenCount": 90},  # a PDF's text counts as text
+                {"modality": "VIDEO", "tokenCount": 700},
+                {"modality": "IMAGE", "tokenCount": 100},
+            ],
+        },
+        make_ctx(),
+    )
+    # No cacheTokensDetails and no audio: the cached tokens are taken out of the text count.
+    assert usage["prompt_tokens_details"] == {
+        "cached_tokens": 50,
+        "text_tokens": 50,
+        "image_tokens": 100,
+        "video_tokens": 700,
+    }
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": None, "text_tokens": 2}
+
+
+def test_usage_text_tokens_exclude_thoughts_counted_inside_candidates() -> None:
+    # prompt + candidates == total: candidatesTokenCount already contains the 20 thought tokens.
+    usage = gemini_usage({"promptTokenCount": 10, "candidatesTokenCount": 30, "thoughtsTokenCount": 20, "totalTokenCount": 40}, make_ctx())
+    assert usage["completion_tokens"] == 30
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 20, "text_tokens": 10}
+
+
+def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None:
+    message = gemini_message(
+        candidate(
+            {"text": "first", "thought": True},
+            {"text": "second", "thought": True, "thoughtSignature": "T2"},
+            {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "F1"},
+        ),
+        make_ctx(tools=[{"type": "function", "function": {"name": "f"}}]),
+    )
+    assert message["reasoning_content"] == "firstsecond"
+    # Only the signed thought is a block: the unsigned one adds nothing to reasoning_content.
+    assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "second", "signature": "T2"}]
+    assert message["provider_specific_fields"] == {"thought_signatures": ["T2", "F1"]}
+    assert message["tool_calls"][0]["provider_specific_fields"] == {"thought_signature": "F1"}
