@@ -1,3 +1,3 @@
 """Built-in hooks. Importing this package registers every hook with ``engine.spec.hooks``."""
 
-from engine.hooks import gemini, gemini_response, media, schema, sse  # noqa: F401
+from engine.hooks import gemini, media, schema, sse  # noqa: F401

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.hooks.gemini_response import (
+from engine.hooks.gemini.response import (
     FINISH_REASONS,
     gemini_blocked,
     gemini_empty_candidates,

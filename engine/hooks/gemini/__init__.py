@@ -1,0 +1,52 @@
+"""Hooks for Gemini ``generateContent`` (Vertex AI and AI Studio share them).
+
+Facts: shared/reference/03-gemini-request-mapping.md. Each hook turns one OpenAI param (or the
+whole ``messages`` list) into the Gemini body fragment a mapping places with ``to:``:
+
+* :mod:`.contents`: ``gemini.contents``, ``gemini.system_instruction``
+* :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options``, ``gemini.tool_choice``
+* :mod:`.config`: ``gemini.response_format``, ``gemini.thinking``, ``gemini.modalities``, ``gemini.audio``
+* :mod:`.response`: the response side (reference 04, 05): ``gemini.message``, ``gemini.usage``...
+
+Per-call ``ctx.state`` keys: ``schema_prompt`` (response_format → contents; the engine applies
+params before body) and ``tool_config_retrieval`` (tools → ``toolConfig.retrievalConfig``).
+"""
+
+from engine.hooks.gemini import response  # noqa: F401  (registers the response-side hooks)
+from engine.hooks.gemini.config import (
+    gemini_audio,
+    gemini_modalities,
+    gemini_response_format,
+    gemini_thinking,
+)
+from engine.hooks.gemini.contents import (
+    DUMMY_THOUGHT_SIGNATURE,
+    THOUGHT_SEPARATOR,
+    gemini_contents,
+    gemini_system_instruction,
+)
+from engine.hooks.gemini.tools import (
+    BUILTIN_TOOLS,
+    SEARCH_TOOLS,
+    gemini_tool_choice,
+    gemini_tools,
+    gemini_web_search_options,
+)
+from engine.hooks.media import gemini_generation
+
+__all__ = [
+    "DUMMY_THOUGHT_SIGNATURE",
+    "THOUGHT_SEPARATOR",
+    "BUILTIN_TOOLS",
+    "SEARCH_TOOLS",
+    "gemini_contents",
+    "gemini_system_instruction",
+    "gemini_tools",
+    "gemini_web_search_options",
+    "gemini_tool_choice",
+    "gemini_response_format",
+    "gemini_thinking",
+    "gemini_modalities",
+    "gemini_audio",
+    "gemini_generation",
+]

@@ -1,0 +1,288 @@
+"""``gemini.tools``, ``gemini.web_search_options`` and ``gemini.tool_choice`` (reference 03 §5):
+function declarations with converted schemas, Google's built-in tools, and the calling mode.
+
+``ctx.state["tool_config_retrieval"]``: a ``googleMaps`` location, placed by the mapping at
+``toolConfig.retrievalConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import BadRequestError, UnsupportedParamsError
+from engine.hooks.gemini._common import _function_name, _type_name
+from engine.hooks.media import gemini_generation
+from engine.hooks.schema import to_vertex_schema
+from engine.spec.hooks import hook
+
+#: Accepted spellings of Google's built-in tools → the camelCase key we emit.
+BUILTIN_TOOLS: dict[str, str] = {
+    "googleSearch": "googleSearch",
+    "google_search": "googleSearch",
+    "googleSearchRetrieval": "googleSearchRetrieval",
+    "google_search_retrieval": "googleSearchRetrieval",
+    "enterpriseWebSearch": "enterpriseWebSearch",
+    "enterprise_web_search": "enterpriseWebSearch",
+    "codeExecution": "codeExecution",
+    "code_execution": "codeExecution",
+    "urlContext": "urlContext",
+    "url_context": "urlContext",
+    "googleMaps": "googleMaps",
+    "google_maps": "googleMaps",
+}
+
+
+#: Built-in tools Gemini ≤ 2.5 refuses to combine with function declarations
+#: ("Multiple tools are supported only when they are all search tools").
+SEARCH_TOOLS = ("googleSearch", "googleSearchRetrieval", "enterpriseWebSearch")
+
+_OPENAI_WEB_SEARCH_TYPES = frozenset({"web_search", "web_search_preview"})
+
+
+_TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+
+@hook("gemini.tools")
+def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
+    """OpenAI ``tools`` (or legacy ``functions``) → Gemini ``tools``: one Tool object holding all
+    ``functionDeclarations``, then one Tool object per built-in Google tool (the Vertex API wants
+    exactly one kind of tool per Tool object); ``[]`` for an empty list.
+
+    Entries: ``{"type": "function", "function": {...}}``, legacy ``{"name", "parameters"...}``,
+    ``{"type": "web_search" | "web_search_preview"}`` (→ ``googleSearch``), and built-in tools as
+    ``{"<key>": config}`` (optionally with ``type``), keys in :data:`BUILTIN_TOOLS`. A ``googleMaps``
+    location (``latitude``/``longitude``/``languageCode``, flat or under ``retrievalConfig``) is
+    moved to ``ctx.state["tool_config_retrieval"]`` for ``toolConfig.retrievalConfig``.
+
+    Gemini < 3 refuses search tools next to function declarations: UnsupportedParamsError naming
+    ``tools``, or with ``drop_params`` the search tools are dropped with a warning. The same
+    conflict with the request's ``web_search_options`` is refused here too; dropping that search
+    tool is ``gemini.web_search_options``'s job.
+    """
+    param = _tools_param(tools, ctx)
+    request = ctx.request or {}
+    if request.get("tools") and request.get("functions"):
+        # Both land in Gemini's one `tools` list; taking one silently would lose the other's functions.
+        raise BadRequestError(
+            "functions: pass either `tools` or the legacy `functions`, not both", param="functions"
+        )
+    if not isinstance(tools, list):
+        raise BadRequestError(f"{param}: expected a list of tools, got {_type_name(tools)}", param=param)
+    declarations: list[dict[str, Any]] = []
+    tool: dict[str, Any] = {}
+    for index, entry in enumerate(tools):
+        field = f"{param}[{index}]"
+        if not isinstance(entry, dict):
+            raise BadRequestError(f"{field}: expected a tool object, got {_type_name(entry)}", param=field)
+        entry_type = entry.get("type")
+        # {"type": "function", "googleSearch": {}} (seen in the wild) is a built-in tool, not a function.
+        if entry_type == "function" and ("function" in entry or BUILTIN_TOOLS.keys().isdisjoint(entry)):
+            function = entry.get("function")
+            if not isinstance(function, dict):
+                raise BadRequestError(
+                    f"{field}.function: expected an object with 'name' and 'parameters'", param=f"{field}.function"
+                )
+            declarations.append(_function_declaration(function, f"{field}.function", ctx))
+        elif entry_type is None and "name" in entry:
+            declarations.append(_function_declaration(entry, field, ctx))  # legacy `functions` entry
+        elif entry_type in _OPENAI_WEB_SEARCH_TYPES:
+            tool["googleSearch"] = {}
+        else:
+            key, config = _builtin_tool(entry, field, ctx)
+            tool[key] = config
+    if declarations:
+        _check_search_conflict(tool, param, ctx)
+    # "A Tool object should contain exactly one type of Tool" (Vertex API): the function
+    # declarations share one Tool object, each built-in tool gets its own.
+    result = [{"functionDeclarations": declarations}] if declarations else []
+    result.extend({key: config} for key, config in tool.items())
+    return result
+
+
+def _tools_param(tools: Any, ctx: Any) -> str:
+    # The engine runs this hook for `tools` and for legacy `functions`; errors name the right one.
+    request = ctx.request or {}
+    if request.get("functions") is tools or ("functions" in request and "tools" not in request):
+        return "functions"
+    return "tools"
+
+
+def _function_declaration(function: dict[str, Any], field: str, ctx: Any) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": _function_name(function, field)}
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise BadRequestError(f"{field}.description: expected a string", param=f"{field}.description")
+    if description:
+        declaration["description"] = description
+    parameters = _declaration_parameters(function.get("parameters"), f"{field}.parameters", ctx)
+    if parameters is not None:
+        declaration["parameters"] = parameters
+    return declaration
+
+
+def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, Any] | None:
+    """Function ``parameters`` → an OBJECT schema, or None for a tool without arguments (Gemini
+    rejects non-OBJECT parameters and, in some versions, OBJECT without properties)."""
+    if parameters is None or parameters == "" or parameters == {}:
+        return None
+    if not isinstance(parameters, dict):
+        raise BadRequestError(f"{field}: expected a JSON Schema object, got {_type_name(parameters)}", param=field)
+    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.host == "ai_studio", field=field)
+    schema_type = schema.get("type")
+    if schema_type is None and "anyOf" not in schema:
+        return None  # e.g. {"description": "..."}: no arguments described
+    if not (isinstance(schema_type, str) and schema_type.lower() == "object"):
+        raise BadRequestError(
+            f"{field}: function parameters must be an object schema (type 'object' with properties), "
+            f"got {('type ' + repr(schema_type)) if schema_type else 'an anyOf union'}",
+            param=field,
+        )
+    if not schema.get("properties"):
+        return None
+    return schema
+
+
+def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dict[str, Any]]:
+    keys = [key for key in entry if key != "type"]
+    if len(keys) != 1 or keys[0] not in BUILTIN_TOOLS:
+        raise BadRequestError(
+            f"{field}: unsupported tool {_describe_tool(entry)}; expected {{'type': 'function', 'function': {{...}}}}, "
+            f"{{'type': 'web_search'}} or one built-in Google tool such as {{'googleSearch': {{}}}} "
+            f"({', '.join(sorted(set(BUILTIN_TOOLS.values())))})",
+            param=field,
+        )
+    key = keys[0]
+    config = entry[key]
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise BadRequestError(
+            f"{field}.{key}: expected a config object, got {_type_name(config)}", param=f"{field}.{key}"
+        )
+    emitted = BUILTIN_TOOLS[key]
+    if emitted == "googleMaps":
+        return emitted, _google_maps_config(config, f"{field}.{key}", ctx)
+    return emitted, dict(config)
+
+
+def _describe_tool(entry: dict[str, Any]) -> str:
+    if "type" in entry:
+        return f"of type {entry['type']!r}"
+    return f"with keys {sorted(entry)!r}"
+
+
+def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[str, Any]:
+    # Google wants the user's location in toolConfig.retrievalConfig, not in the tool itself.
+    config = dict(config)
+    nested = config.pop("retrievalConfig", None)
+    if nested is None:
+        nested = config.pop("retrieval_config", None)
+    if nested is not None and not isinstance(nested, dict):
+        raise BadRequestError(f"{field}.retrievalConfig: expected an object", param=f"{field}.retrievalConfig")
+    source = dict(nested or {})
+    for key in ("latitude", "longitude", "languageCode", "language_code"):
+        if key in config:
+            source[key] = config.pop(key)
+    retrieval: dict[str, Any] = {}
+    latitude, longitude = source.get("latitude"), source.get("longitude")
+    if latitude is not None or longitude is not None:
+        for name, value in (("latitude", latitude), ("longitude", longitude)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadRequestError(
+                    f"{field}.{name}: expected a number (latitude and longitude go together), got {value!r}",
+                    param=f"{field}.{name}",
+                )
+        retrieval["latLng"] = {"latitude": latitude, "longitude": longitude}
+    elif isinstance(source.get("latLng"), dict):
+        retrieval["latLng"] = dict(source["latLng"])
+    language = source.get("languageCode", source.get("language_code"))
+    if language:
+        retrieval["languageCode"] = language
+    if retrieval:
+        ctx.state["tool_config_retrieval"] = retrieval
+    return config
+
+
+def _conflict_message(subject: str, param: str) -> str:
+    return (
+        f"{param}: Gemini models before Gemini 3 cannot combine {subject} with function tools "
+        "(Google: 'Multiple tools are supported only when they are all search tools'); remove one of them, "
+        "use a Gemini 3 model, or set drop_params to drop the search tool"
+    )
+
+
+def _check_search_conflict(tool: dict[str, Any], param: str, ctx: Any) -> None:
+    if gemini_generation(ctx) >= 3:
+        return
+    search_keys = [key for key in SEARCH_TOOLS if key in tool]
+    if search_keys:
+        if not ctx.drop_params:
+            raise UnsupportedParamsError(_conflict_message(" / ".join(search_keys), param), param=param)
+        for key in search_keys:
+            del tool[key]
+        ctx.warnings.append(
+            f"{param}: dropped {', '.join(search_keys)}: Gemini < 3 cannot combine search with function tools"
+        )
+    if (ctx.request or {}).get("web_search_options") is not None and not ctx.drop_params:
+        raise UnsupportedParamsError(
+            _conflict_message("web_search_options (Google Search)", f"{param}, web_search_options"),
+            param="web_search_options",
+        )
+
+
+@hook("gemini.web_search_options")
+def gemini_web_search_options(value: Any, ctx: Any) -> dict[str, Any] | None:
+    """OpenAI ``web_search_options`` → the Tool object ``{"googleSearch": {}}`` to append to
+    ``tools`` (``user_location``/``search_context_size`` have no Gemini equivalent and are ignored).
+
+    On Gemini < 3 with function tools in the request: UnsupportedParamsError, or with
+    ``drop_params`` None (nothing appended) plus a warning.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequestError(
+            f"web_search_options: expected an object, got {_type_name(value)}", param="web_search_options"
+        )
+    request = ctx.request or {}
+    has_functions = bool(request.get("functions")) or any(
+        isinstance(entry, dict) and (entry.get("type") == "function" or (entry.get("type") is None and "name" in entry))
+        for entry in request.get("tools") or ()
+    )
+    if has_functions and gemini_generation(ctx) < 3:
+        if not ctx.drop_params:
+            raise UnsupportedParamsError(
+                _conflict_message("web_search_options (Google Search)", "web_search_options"),
+                param="web_search_options",
+            )
+        ctx.warnings.append("web_search_options: dropped: Gemini < 3 cannot combine Google Search with function tools")
+        return None
+    return {"googleSearch": {}}
+
+
+@hook("gemini.tool_choice")
+def gemini_tool_choice(value: Any, ctx: Any) -> dict[str, Any] | None:
+    """OpenAI ``tool_choice`` → ``toolConfig.functionCallingConfig``: ``auto`` → AUTO, ``none`` →
+    NONE, ``required`` → ANY, ``{"type": "function", "function": {"name": f}}`` → ANY with
+    ``allowedFunctionNames: [f]``. Anything else: UnsupportedParamsError, or None plus a warning
+    with ``drop_params``."""
+    if isinstance(value, str) and value in _TOOL_CHOICE_MODES:
+        return {"mode": _TOOL_CHOICE_MODES[value]}
+    if isinstance(value, dict) and value.get("type") == "function":
+        function = value.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise BadRequestError(
+                "tool_choice.function.name: expected the name of one of the request's functions",
+                param="tool_choice.function.name",
+            )
+        return {"mode": "ANY", "allowedFunctionNames": [name]}
+    if ctx.drop_params:
+        ctx.warnings.append(f"tool_choice: dropped unsupported value {value!r}")
+        return None
+    raise UnsupportedParamsError(
+        f"tool_choice: Gemini does not support {value!r}; accepted values are 'auto', 'none', 'required' "
+        "and {'type': 'function', 'function': {'name': ...}}",
+        param="tool_choice",
+    )
+
