@@ -12,7 +12,6 @@ never data positions such as ``enum``, ``default`` or ``example``.
 from __future__ import annotations
 
 import json as _json
-
 from collections.abc import Callable
 from typing import Any
 
