@@ -34,10 +34,12 @@ _SNIPPET = 200
 
 @dataclass(frozen=True)
 class Answer:
-    """The content of a default answer: exactly one of ``text`` or ``function_call``."""
+    """The content of a default answer: exactly one of ``text`` or ``function_call``, and the
+    model's thought summary when the request asked for thoughts (``includeThoughts``)."""
 
     text: str | None = None
     function_call: dict[str, Any] | None = None
+    thought: str | None = None
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -55,6 +57,26 @@ def _last_user_text(body: dict[str, Any]) -> str:
             if text:
                 return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "\u2026"
     return "(no text)"
+
+
+def _last_function_response(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The last turn's ``functionResponse`` when the conversation ends with tool results."""
+    contents = pick(body, "contents")
+    if not isinstance(contents, list) or not contents or not isinstance(contents[-1], dict):
+        return None
+    for part in reversed(contents[-1].get("parts") or []):
+        response = pick(part, "functionResponse", "function_response") if isinstance(part, dict) else None
+        if isinstance(response, dict):
+            return response
+    return None
+
+
+def _thought(body: dict[str, Any]) -> str | None:
+    config = pick(body, "generationConfig", "generation_config") or {}
+    thinking = pick(config, "thinkingConfig", "thinking_config") or {}
+    if not pick(thinking, "includeThoughts", "include_thoughts"):
+        return None
+    return f"Thinking about the request: {_last_user_text(body)}"
 
 
 def _forced_function(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -80,13 +102,14 @@ def _forced_function(body: dict[str, Any]) -> dict[str, Any] | None:
 def plan_answer(call: ModelCall) -> Answer:
     """Decide the default answer: forced function call, JSON for JSON mode, else echo text."""
     body = call.body
+    thought = _thought(body)
     declaration = _forced_function(body)
     if declaration is not None:
         schema = pick(declaration, "parameters", "parametersJsonSchema", "parameters_json_schema")
         args = sample_from_schema(schema) if schema else {}
         if not isinstance(args, dict):
             args = {}
-        return Answer(function_call={"name": declaration["name"], "args": args})
+        return Answer(function_call={"name": declaration["name"], "args": args}, thought=thought)
     config = pick(body, "generationConfig", "generation_config") or {}
     if pick(config, "responseMimeType", "response_mime_type") == "application/json":
         schema = pick(
@@ -94,11 +117,20 @@ def plan_answer(call: ModelCall) -> Answer:
             "responseSchema", "response_schema",
         )
         value = sample_from_schema(schema) if schema else {}
-        return Answer(text=json.dumps(value, ensure_ascii=False))
+        return Answer(text=json.dumps(value, ensure_ascii=False), thought=thought)
     label = call.route.target or "unknown-model"
+    result = _last_function_response(body)
+    if result is not None:
+        # After tool results, answer from them, as a model would.
+        return Answer(
+            text=f"{label} read the result of {result.get('name', 'the tool')}: "
+            f"{json.dumps(result.get('response'), ensure_ascii=False)}",
+            thought=thought,
+        )
     return Answer(
         text=f"Hello from the vertex-engine emulator, answering as {label}. "
-        f"You said: {_last_user_text(body)}"
+        f"You said: {_last_user_text(body)}",
+        thought=thought,
     )
 
 
@@ -120,14 +152,16 @@ def split_text(text: str, pieces: int = 3) -> list[str]:
     return out
 
 
-def _usage(call: ModelCall, prompt: int, output: int) -> dict[str, Any]:
+def _usage(call: ModelCall, prompt: int, output: int, thoughts: int = 0) -> dict[str, Any]:
     usage: dict[str, Any] = {
         "promptTokenCount": prompt,
         "candidatesTokenCount": output,
-        "totalTokenCount": prompt + output,
+        "totalTokenCount": prompt + output + thoughts,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
         "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": output}],
     }
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts  # not part of candidatesTokenCount, as on Vertex
     if call.route.api == "vertex":
         usage["trafficType"] = "ON_DEMAND"
     return usage
@@ -165,6 +199,14 @@ class _Envelope:
         return event
 
 
+def _thought_parts(answer: Answer) -> list[dict[str, Any]]:
+    return [{"text": answer.thought, "thought": True}] if answer.thought else []
+
+
+def _thought_tokens(answer: Answer) -> int:
+    return len(answer.thought.split()) if answer.thought else 0
+
+
 def _answer_parts(answer: Answer) -> list[dict[str, Any]]:
     if answer.function_call is not None:
         return [{"functionCall": answer.function_call}]
@@ -180,18 +222,21 @@ def _output_tokens(answer: Answer) -> int:
 def generate_content(call: ModelCall) -> Reply:
     """Unary ``generateContent``."""
     answer = plan_answer(call)
-    usage = _usage(call, _prompt_tokens(call.body), _output_tokens(answer))
-    return Reply(body=_Envelope.new(call).wrap(_answer_parts(answer), True, usage))
+    usage = _usage(call, _prompt_tokens(call.body), _output_tokens(answer), _thought_tokens(answer))
+    return Reply(body=_Envelope.new(call).wrap(_thought_parts(answer) + _answer_parts(answer), True, usage))
 
 
 def stream_generate_content(call: ModelCall) -> Reply:
     """``streamGenerateContent``: text split over ≥3 events; a function call comes whole in one."""
     answer = plan_answer(call)
     envelope = _Envelope.new(call)
-    prompt, output = _prompt_tokens(call.body), _output_tokens(answer)
+    prompt, output, thoughts = _prompt_tokens(call.body), _output_tokens(answer), _thought_tokens(answer)
     events: list[StreamEvent] = []
+    if answer.thought:  # thoughts stream before the answer
+        early = {"trafficType": "ON_DEMAND"} if call.route.api == "vertex" else _usage(call, prompt, 0, thoughts)
+        events.append(envelope.wrap(_thought_parts(answer), False, early))
     if answer.function_call is not None:
-        events.append(envelope.wrap(_answer_parts(answer), True, _usage(call, prompt, output)))
+        events.append(envelope.wrap(_answer_parts(answer), True, _usage(call, prompt, output, thoughts)))
     else:
         fragments = split_text(answer.text or "")
         sent = 0
@@ -199,11 +244,11 @@ def stream_generate_content(call: ModelCall) -> Reply:
             last = index == len(fragments) - 1
             sent += len(fragment.split())
             if last:
-                usage = _usage(call, prompt, output)
+                usage = _usage(call, prompt, output, thoughts)
             elif call.route.api == "vertex":
                 usage = {"trafficType": "ON_DEMAND"}  # Vertex sends counts on the last event only
             else:
-                usage = _usage(call, prompt, sent)  # AI Studio sends running counts
+                usage = _usage(call, prompt, sent, thoughts)  # AI Studio sends running counts
             events.append(envelope.wrap([{"text": fragment}], last, usage))
     return Reply(events=events, stream=stream_format(call.route.method, call.query, None))
 

@@ -690,3 +690,40 @@ def test_cli_reports_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
 def test_fake_google_restart_is_refused_on_a_busy_port(server: FakeGoogle) -> None:
     with pytest.raises(OSError):
         FakeGoogle(port=server.port).start()
+
+
+# -- thoughts and tool results in default answers -------------------------------------------
+
+
+def test_default_answer_includes_thoughts_when_asked(client: httpx.Client) -> None:
+    body = {**BODY, "generationConfig": {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}}
+    answer = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()
+    parts = answer["candidates"][0]["content"]["parts"]
+    assert parts[0]["thought"] is True and USER_TEXT in parts[0]["text"]
+    assert "thought" not in parts[1]
+    usage = answer["usageMetadata"]
+    assert usage["thoughtsTokenCount"] == len(parts[0]["text"].split())
+    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"] + usage["thoughtsTokenCount"]
+    plain = client.post(f"{VERTEX_MODEL}:generateContent", json=BODY).json()
+    assert all("thought" not in p for p in plain["candidates"][0]["content"]["parts"])
+    assert "thoughtsTokenCount" not in plain["usageMetadata"]
+
+
+def test_default_stream_sends_thoughts_first(client: httpx.Client) -> None:
+    body = {**BODY, "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    response = client.post(f"{VERTEX_MODEL}:streamGenerateContent?alt=sse", json=body)
+    events = sse_events(response.text)
+    assert events[0]["candidates"][0]["content"]["parts"][0]["thought"] is True
+    assert "thought" not in events[1]["candidates"][0]["content"]["parts"][0]
+    assert events[-1]["usageMetadata"]["thoughtsTokenCount"] > 0
+
+
+def test_default_answer_after_tool_results_reads_them(client: httpx.Client) -> None:
+    body = {"contents": [
+        {"role": "user", "parts": [{"text": "weather?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 4}}}]},
+    ]}
+    answer = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()
+    text = answer["candidates"][0]["content"]["parts"][0]["text"]
+    assert "get_weather" in text and '{"temp_c": 4}' in text
