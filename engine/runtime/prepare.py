@@ -82,6 +82,10 @@ def prepare(
     registry = registry or get_registry()
     module = module if module is not None else _module()
     model_string = call.get("model")
+    provider = call.get("custom_llm_provider")
+    if isinstance(provider, str) and provider and isinstance(model_string, str) and not model_string.startswith(provider + "/"):
+        # LiteLLM's spelling of a provider prefix: model="gemini-2.5-flash", custom_llm_provider="gemini".
+        model_string = f"{provider}/{model_string}"
     resolved = registry.resolve(model_string, format=format)
     fmt = resolved.format
     op = fmt.operations.get(operation)

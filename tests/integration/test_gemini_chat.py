@@ -565,3 +565,12 @@ def test_extra_body_declared_params_are_translated_and_others_sent_raw(fake):
     assert body["safetySettings"] == settings  # translated, and it wins over the module default
     assert "safety_settings" not in body
     assert body["generationConfig"] == {"temperature": 0.5, "audioTimestamp": True}  # raw, shallow-merged
+
+
+def test_custom_llm_provider_acts_as_the_model_prefix(fake, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "studio-key")
+    engine.completion(model="gemini-2.5-flash", custom_llm_provider="gemini", messages=[{"role": "user", "content": "hi"}])
+    sent = fake.last(":generateContent")
+    assert sent.host == "generativelanguage.googleapis.com" and sent.headers["x-goog-api-key"] == "studio-key"
+    engine.completion(model="gemini-2.5-flash", custom_llm_provider="vertex_ai", messages=[{"role": "user", "content": "hi"}])
+    assert fake.last(":generateContent").host == "us-central1-aiplatform.googleapis.com"
