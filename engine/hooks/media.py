@@ -100,7 +100,7 @@ def gemini_generation(ctx: Any) -> int:
     if configured is not None:
         try:
             return int(configured)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
             raise BadRequestError(
                 f"options.gemini_generation: expected an integer like 2 or 3, got {configured!r}",
                 param="options.gemini_generation",

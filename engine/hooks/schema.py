@@ -76,6 +76,10 @@ _KEYWORDS_BY_TYPE: dict[str, tuple[str, ...]] = {
 #: Upper bound on schema nodes produced by inlining; guards against exponential ``$ref`` fan-out.
 MAX_INLINED_NODES = 20_000
 
+#: Upper bound on nesting (dicts and lists, ``properties`` maps included): far beyond any schema
+#: Gemini accepts, well within Python's recursion limit for the conversion and ``json.dumps``.
+MAX_SCHEMA_DEPTH = 100
+
 Path = list[tuple[Any, ...]]  # ("properties", name) | ("items",) | ("anyOf", index)
 
 
@@ -83,9 +87,14 @@ Path = list[tuple[Any, ...]]  # ("properties", name) | ("items",) | ("anyOf", in
 
 
 class _RefInliner:
-    """Deep-copies a schema, replacing each local ``$ref`` with a copy of its target."""
+    """Deep-copies a schema, replacing each local ``$ref`` with a copy of its target.
 
-    __slots__ = ("root", "field", "expanding", "nodes")
+    The copy is bounded: nesting deeper than :data:`MAX_SCHEMA_DEPTH`, more than
+    :data:`MAX_INLINED_NODES` schema nodes, and a Python object that contains itself (which no
+    JSON document can) are refused with ``BadRequestError`` instead of exhausting the stack.
+    """
+
+    __slots__ = ("root", "field", "expanding", "nodes", "ancestors")
 
     def __init__(self, root: dict[str, Any], field: str) -> None:
         self.root = root
@@ -93,10 +102,28 @@ class _RefInliner:
         # The root itself is being expanded, so "$ref": "#" anywhere inside is a cycle.
         self.expanding: list[str] = ["#"]
         self.nodes = 0
+        # ids of the dicts and lists being copied (the current path): one met again is a cycle.
+        self.ancestors: set[int] = set()
+
+    def _enter(self, node: dict[str, Any] | list[Any]) -> None:
+        if id(node) in self.ancestors:
+            raise BadRequestError(
+                f"{self.field}: the schema contains itself (a circular reference between Python objects); "
+                "a JSON Schema is a finite tree: use $defs and $ref for shared parts",
+                param=self.field,
+            )
+        if len(self.ancestors) >= MAX_SCHEMA_DEPTH:
+            raise BadRequestError(
+                f"{self.field}: the schema is nested deeper than {MAX_SCHEMA_DEPTH} levels", param=self.field
+            )
+        self.ancestors.add(id(node))
+
+    def _leave(self, node: dict[str, Any] | list[Any]) -> None:
+        self.ancestors.discard(id(node))
 
     def schema(self, node: Any) -> Any:
         if not isinstance(node, dict):
-            return _copy_data(node)
+            return self.data(node)
         self.nodes += 1
         if self.nodes > MAX_INLINED_NODES:
             raise BadRequestError(
@@ -105,18 +132,38 @@ class _RefInliner:
             )
         if "$ref" in node:
             return self._resolve(node)
-        return {key: self._value(key, value) for key, value in node.items() if key not in _DEFINITION_KEYS}
+        self._enter(node)
+        try:
+            return {key: self._value(key, value) for key, value in node.items() if key not in _DEFINITION_KEYS}
+        finally:
+            self._leave(node)
 
     def _value(self, key: str, value: Any) -> Any:
         if key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
-            return {name: self.schema(sub) for name, sub in value.items()}
+            return self._each(value, self.schema)
         if key in _SCHEMA_LIST_KEYS and isinstance(value, list):
-            return [self.schema(sub) for sub in value]
+            return self._each(value, self.schema)
         if key in _SCHEMA_VALUE_KEYS:
             if isinstance(value, list):  # tuple-form "items"
-                return [self.schema(sub) for sub in value]
+                return self._each(value, self.schema)
             return self.schema(value)
-        return _copy_data(value)
+        return self.data(value)
+
+    def _each(self, container: dict[str, Any] | list[Any], convert: Callable[[Any], Any]) -> Any:
+        """A copy of a dict's values or a list's items, each through ``convert``."""
+        self._enter(container)
+        try:
+            if isinstance(container, dict):
+                return {name: convert(sub) for name, sub in container.items()}
+            return [convert(sub) for sub in container]
+        finally:
+            self._leave(container)
+
+    def data(self, value: Any) -> Any:
+        """A deep copy of a data value (``enum``, ``default``, ``example``...), within the same bounds."""
+        if isinstance(value, (dict, list)):
+            return self._each(value, self.data)
+        return value
 
     def _resolve(self, node: dict[str, Any]) -> Any:
         ref = node["$ref"]
@@ -125,22 +172,28 @@ class _RefInliner:
                 f"{self.field}: unsupported $ref {ref!r}; only local references such as '#/$defs/Name' are supported",
                 param=self.field,
             )
-        if ref in self.expanding:
+        target = self._lookup(ref)
+        # A target on the current path is recursion even when that path did not reach it through
+        # this $ref (e.g. "#/properties/a" inside a): caught here, before the copy loops.
+        if ref in self.expanding or id(target) in self.ancestors:
             chain = " -> ".join([*self.expanding[1:], ref])
             raise BadRequestError(
                 f"{self.field}: recursive $ref {ref!r} ({chain}); Gemini schemas cannot express recursion, "
                 "flatten the schema to a fixed depth",
                 param=self.field,
             )
-        target = self._lookup(ref)
         self.expanding.append(ref)
+        self._enter(node)
         try:
             resolved = self.schema(target)
+            siblings = {
+                key: self._value(key, value)
+                for key, value in node.items()
+                if key != "$ref" and key not in _DEFINITION_KEYS
+            }
         finally:
+            self._leave(node)
             self.expanding.pop()
-        siblings = {
-            key: self._value(key, value) for key, value in node.items() if key != "$ref" and key not in _DEFINITION_KEYS
-        }
         if not siblings:
             return resolved
         if not isinstance(resolved, dict):
@@ -160,14 +213,6 @@ class _RefInliner:
             else:
                 raise BadRequestError(f"{self.field}: $ref {ref!r} does not resolve to a definition", param=self.field)
         return target
-
-
-def _copy_data(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _copy_data(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_data(item) for item in value]
-    return value
 
 
 def inline_refs(schema: dict[str, Any], *, field: str = "schema") -> dict[str, Any]:
@@ -325,7 +370,7 @@ def properties_imply_object(node: dict[str, Any], field: str, path: Path) -> Non
         del node["required"]
 
 
-def _allowlist(node: dict[str, Any], kept_formats: frozenset[str]) -> None:
+def _allowlist(node: dict[str, Any], kept_formats: frozenset[str], field: str, path: Path) -> None:
     if "anyOf" in node:
         # Vertex rejects siblings of anyOf (default, type...); title/description move into members.
         members = node["anyOf"]
@@ -338,18 +383,25 @@ def _allowlist(node: dict[str, Any], kept_formats: frozenset[str]) -> None:
         return
     for key in [key for key in node if key not in VERTEX_SCHEMA_KEYS]:
         del node[key]
-    if "format" in node and node["format"] not in kept_formats:
-        del node["format"]
+    if "format" in node:
+        if not isinstance(node["format"], str):
+            where = _location(field, path)
+            raise BadRequestError(
+                f"{where}.format: expected a string such as 'date-time', got {type(node['format']).__name__}",
+                param=field,
+            )
+        if node["format"] not in kept_formats:
+            del node["format"]
 
 
 def allowlist_keys(node: dict[str, Any], field: str, path: Path) -> None:
     """Keep only :data:`VERTEX_SCHEMA_KEYS`; ``format`` only when Google knows it; a node with
     ``anyOf`` keeps nothing else (its title/description are copied into the members)."""
-    _allowlist(node, KEPT_FORMATS["vertex"])
+    _allowlist(node, KEPT_FORMATS["vertex"], field, path)
 
 
 def _allowlist_ai_studio(node: dict[str, Any], field: str, path: Path) -> None:
-    _allowlist(node, KEPT_FORMATS["ai_studio"])
+    _allowlist(node, KEPT_FORMATS["ai_studio"], field, path)
 
 
 def add_property_ordering(node: dict[str, Any], field: str, path: Path) -> None:
@@ -426,7 +478,9 @@ def to_vertex_schema(
     # loads (a fresh copy the caller may change), about a third of a conversion.
     try:
         key = (_json.dumps(schema, separators=(",", ":")), property_ordering, ai_studio)
-    except (TypeError, ValueError):  # not JSON (a set, a circular dict): convert, do not memoise
+    except (TypeError, ValueError, RecursionError):
+        # Not JSON (a set, a circular dict) or nested too deep to encode: convert (which names the
+        # problem), do not memoise.
         key = None
     if key is not None:
         hit = _CONVERTED.get(key)

@@ -1161,3 +1161,62 @@ def test_content_text_gets_the_first_signature_no_other_part_of_the_message_carr
                "provider_specific_fields": {"thought_signatures": ["SIGCALL"]}}
     parts = contents([user("x"), message, tool("call_1__thought__SIGCALL", "ok")])[1]["parts"]
     assert parts[0] == {"text": "Checking."}
+
+
+# --- found by tests/unit/test_fuzz_inputs.py ----------------------------------------------------
+
+
+def _deep_json(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+def test_arguments_nested_too_deeply_to_decode_are_a_bad_request():
+    message = assistant_calls(call("call_1", arguments=_deep_json(100_000)))
+    with pytest.raises(BadRequestError) as err:
+        contents([user("x"), message])
+    assert err.value.param == "messages[1].tool_calls[0].function.arguments"
+    assert "nested too deeply" in err.value.message
+
+
+def test_tool_output_and_thinking_nested_too_deeply_to_decode_are_sent_as_text():
+    deep = _deep_json(100_000)
+    messages = [
+        user("x"),
+        {**assistant_calls(call("call_1")), "thinking_blocks": [{"type": "thinking", "thinking": deep, "signature": "S"}]},
+        tool("call_1", deep),
+    ]
+    turns = contents(messages)
+    assert turns[1]["parts"][0] == {"text": deep, "thought": True, "thoughtSignature": "S"}
+    assert turns[2]["parts"][0]["functionResponse"]["response"] == {"content": deep}
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"type": {"nested": "dict"}}, "unsupported tool of type {'nested': 'dict'}"),
+        ({"type": ["web_search"]}, "unsupported tool of type ['web_search']"),
+        ({1: {}, "googleSearch": {}}, "unsupported tool with keys [1, 'googleSearch']"),
+    ],
+)
+def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entry, message):
+    with pytest.raises(BadRequestError) as err:
+        gemini.gemini_tools([entry], make_ctx())
+    assert err.value.param == "tools[0]"
+    assert message in err.value.message
+
+
+@pytest.mark.parametrize("tools", [5, True, "googleSearch"])
+def test_web_search_options_ignores_a_tools_value_that_is_not_a_list(tools):
+    # gemini.tools refuses such a value itself; this hook must not crash iterating it.
+    ctx = make_ctx(request={"tools": tools, "web_search_options": {}})
+    assert gemini.gemini_web_search_options({}, ctx) == {"googleSearch": {}}
+
+
+@pytest.mark.parametrize("format_type", ["text", "json_object", "json_schema"])
+def test_response_format_json_schema_that_is_not_an_object_is_refused_for_every_type(format_type):
+    # Found by the fuzzing work: with enforce_validation the engine reads json_schema.schema
+    # whatever the type, so a string here used to pass the hook and crash on the answer.
+    value = {"type": format_type, "enforce_validation": True, "json_schema": "x"}
+    with pytest.raises(BadRequestError) as err:
+        gemini.gemini_response_format(value, make_ctx())
+    assert err.value.param == "response_format.json_schema"

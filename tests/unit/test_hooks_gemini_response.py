@@ -582,3 +582,119 @@ def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None
     assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "second", "signature": "T2"}]
     assert message["provider_specific_fields"] == {"thought_signatures": ["T2", "F1"]}
     assert message["tool_calls"][0]["provider_specific_fields"] == {"thought_signature": "F1"}
+
+
+# --- found by tests/unit/test_fuzz_inputs.py: malformed upstream JSON ---------------------------
+
+
+def _with_part(part: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"role": "model", "parts": [part]}}]}
+
+
+@pytest.mark.parametrize(
+    "response, where",
+    [
+        ([], "the response: expected an object, got array"),
+        (None, "the response: expected an object, got null"),
+        ({"candidates": {"0": {}}}, "candidates: expected an array, got object"),
+        ({"candidates": ["text"]}, "candidates[0]: expected an object, got string"),
+        ({"candidates": [None]}, "candidates[0]: expected an object, got null"),
+        ({"candidates": [{"index": "0"}]}, "candidates[0].index: expected an integer, got string"),
+        ({"candidates": [{"finishReason": ["STOP"]}]}, "candidates[0].finishReason: expected a string, got array"),
+        ({"candidates": [{"content": "hi"}]}, "candidates[0].content: expected an object, got string"),
+        ({"candidates": [{"content": {"parts": "hi"}}]}, "candidates[0].content.parts: expected an array"),
+        (_with_part(7), "candidates[0].content.parts[0]: expected an object, got number"),
+        (_with_part({"text": 5}), "candidates[0].content.parts[0].text: expected a string, got number"),
+        (_with_part({"text": "t", "thought": "yes"}), "parts[0].thought: expected a boolean, got string"),
+        (_with_part({"functionCall": {"name": "f", "args": [1]}}), "parts[0].functionCall.args: expected an object, got array"),
+        (_with_part({"functionCall": {"args": {}}}), "parts[0].functionCall.name: expected a non-empty string, got null"),
+        (_with_part({"functionCall": "f()"}), "parts[0].functionCall: expected an object, got string"),
+        (_with_part({"inlineData": {"mimeType": 5}}), "parts[0].inlineData.mimeType: expected a string"),
+        (_with_part({"executableCode": {"code": ["x"]}}), "parts[0].executableCode.code: expected a string"),
+        (_with_part({"codeExecutionResult": {"output": 1}}), "parts[0].codeExecutionResult.output: expected a string"),
+        ({"usageMetadata": [1]}, "usageMetadata: expected an object, got array"),
+        ({"usageMetadata": {"promptTokenCount": "12"}}, "usageMetadata.promptTokenCount: expected an integer, got string"),
+        ({"usageMetadata": {"totalTokenCount": True}}, "usageMetadata.totalTokenCount: expected an integer, got boolean"),
+        ({"usageMetadata": {"promptTokensDetails": 3.5}}, "usageMetadata.promptTokensDetails: expected an array"),
+        (
+            {"usageMetadata": {"candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": "3"}]}},
+            "usageMetadata.candidatesTokensDetails[0].tokenCount: expected an integer",
+        ),
+        ({"promptFeedback": "blocked"}, "promptFeedback: expected an object, got string"),
+        ({"promptFeedback": {"blockReason": {}}}, "promptFeedback.blockReason: expected a string, got object"),
+        ({"responseId": 42}, "responseId: expected a string, got number"),
+        (
+            {"candidates": [{"groundingMetadata": {"webSearchQueries": [["q"]]}}]},
+            "candidates[0].groundingMetadata.webSearchQueries[0]: expected a string, got array",
+        ),
+        (
+            {"candidates": [{"groundingMetadata": {"groundingChunks": [{"web": "https://x"}]}}]},
+            "groundingChunks[0].web: expected an object, got string",
+        ),
+        (
+            {"candidates": [{"groundingMetadata": {"groundingSupports": [{"segment": {"endIndex": "3"}}]}}]},
+            "groundingSupports[0].segment.endIndex: expected an integer",
+        ),
+        (
+            {"candidates": [{"logprobsResult": {"chosenCandidates": [None]}}]},
+            "candidates[0].logprobsResult.chosenCandidates[0]: expected an object, got null",
+        ),
+        (
+            {"candidates": [{"logprobsResult": {"topCandidates": [{"candidates": [{"logProbability": "low"}]}]}}]},
+            "topCandidates[0].candidates[0].logProbability: expected a number, got string",
+        ),
+    ],
+)
+def test_a_malformed_response_is_unprocessable_naming_the_field(response, where):
+    for hook in (gemini_error, gemini_blocked, gemini_empty_candidates, gemini_grounding_hidden, gemini_response_usage):
+        with pytest.raises(errors.UnprocessableEntityError) as caught:
+            hook(response, make_ctx())
+        assert caught.value.message.startswith("vertex_ai returned a response the engine cannot read: ")
+        assert where in caught.value.message
+        assert caught.value.status_code == 422
+
+
+def test_null_fields_read_as_absent():
+    response = {
+        "candidates": [
+            {
+                "content": {"role": None, "parts": [{"text": None, "functionCall": None, "inlineData": None}, {"text": "hi"}]},
+                "finishReason": None,
+                "index": None,
+                "groundingMetadata": {"groundingChunks": [None], "groundingSupports": [{"segment": {"endIndex": None}}]},
+                "logprobsResult": {"chosenCandidates": [{"token": None, "logProbability": None}]},
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": None, "totalTokenCount": None},
+        "promptFeedback": {"blockReason": None},
+        "responseId": None,
+    }
+    ctx = make_ctx()
+    assert gemini_error(response, ctx) is None
+    assert gemini_blocked(response, ctx) is None
+    assert gemini_message(response["candidates"][0], ctx) == {"role": "assistant", "content": "hi"}
+    assert gemini_logprobs(response["candidates"][0], ctx) == {"content": [{"token": "", "logprob": 0.0, "top_logprobs": []}]}
+    usage = gemini_response_usage(response, ctx)
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (3, 0, 3)
+
+
+def test_the_engine_reports_a_malformed_response_for_the_call():
+    from engine.runtime.assemble import StreamAssembler, assemble_response
+    from engine.runtime.prepare import prepare
+
+    call = {"model": "gemini/gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi"}], "api_key": "k-123456"}
+    body = _with_part({"functionCall": {"name": "f", "args": "{}"}})
+    with pytest.raises(errors.UnprocessableEntityError) as caught:
+        assemble_response(prepare("chat", call, resolve_credentials=False), body)
+    assert caught.value.llm_provider == "gemini" and caught.value.model == "gemini/gemini-2.5-flash"
+    assert "candidates[0].content.parts[0].functionCall.args: expected an object, got string" in caught.value.message
+    stream = StreamAssembler(prepare("chat", {**call, "stream": True}, resolve_credentials=False))
+    assert stream.feed({"candidates": [{"content": {"parts": [{"text": "Hel"}]}}]})
+    with pytest.raises(errors.UnprocessableEntityError, match=r"usageMetadata\.totalTokenCount"):
+        stream.feed({"usageMetadata": {"totalTokenCount": "9"}})
+
+
+def test_usage_hook_on_its_own_refuses_malformed_usage_metadata():
+    with pytest.raises(errors.UnprocessableEntityError, match=r"usageMetadata\.promptTokensDetails\[0\]: expected an object"):
+        gemini_usage({"promptTokenCount": 1, "promptTokensDetails": ["TEXT"]}, make_ctx())
+    assert gemini_usage(None, make_ctx()) is None

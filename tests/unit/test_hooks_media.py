@@ -345,3 +345,10 @@ def test_gemini_generation_option_must_be_an_integer():
     with pytest.raises(BadRequestError) as err:
         media.gemini_generation(Context(request={}, options={"gemini_generation": "three"}))
     assert "options.gemini_generation" in err.value.message
+
+
+def test_gemini_generation_option_infinity_is_a_bad_request_not_an_overflow():
+    # Found by tests/unit/test_fuzz_inputs.py: int(float("inf")) raises OverflowError.
+    with pytest.raises(BadRequestError) as err:
+        media.gemini_generation(Context(request={}, options={"gemini_generation": float("inf")}))
+    assert err.value.param == "options.gemini_generation"

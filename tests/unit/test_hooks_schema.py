@@ -386,3 +386,69 @@ def test_schema_vertex_hook_is_registered():
     assert result == {"properties": {"a": {"type": "string"}}, "type": "object", "propertyOrdering": ["a"]}
     ctx.options["property_ordering"] = False
     assert "propertyOrdering" not in HOOKS["schema.vertex"]({"properties": {"a": {}}}, ctx)
+
+
+# --- found by tests/unit/test_fuzz_inputs.py ----------------------------------------------------
+
+
+def _self_containing(where: str) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "object", "properties": {}}
+    if where == "properties":
+        node["properties"]["self"] = node
+    elif where == "items":
+        node["items"] = node
+    elif where == "anyOf list":
+        members: list[Any] = [{"type": "string"}]
+        members.append({"anyOf": members})
+        node["anyOf"] = members
+    else:  # a data position: the copy of `enum` must not loop either
+        values: list[Any] = ["a"]
+        values.append(values)
+        node["properties"]["e"] = {"type": "string", "enum": values}
+    return node
+
+
+@pytest.mark.parametrize("where", ["properties", "items", "anyOf list", "enum"])
+@pytest.mark.parametrize("convert_with", ["vertex", "inline_refs"])
+def test_a_schema_that_contains_itself_is_refused_not_a_recursion_error(where, convert_with):
+    value = _self_containing(where)
+    with pytest.raises(BadRequestError) as err:
+        if convert_with == "vertex":
+            convert(value, field="response_format.response_schema")
+        else:
+            schema.inline_refs(value, field="response_format.response_schema")
+    assert err.value.message.startswith("response_format.response_schema: the schema contains itself")
+    assert err.value.param == "response_format.response_schema"
+
+
+@pytest.mark.parametrize("key", ["items", "properties"])
+def test_a_schema_nested_too_deep_is_refused_not_a_recursion_error(key):
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):
+        node = {"type": "array", "items": node} if key == "items" else {"type": "object", "properties": {"a": node}}
+    with pytest.raises(BadRequestError) as err:
+        convert(node, field="tools[0].function.parameters")
+    assert f"nested deeper than {schema.MAX_SCHEMA_DEPTH} levels" in err.value.message
+    assert err.value.param == "tools[0].function.parameters"
+
+
+def test_a_schema_within_the_depth_limit_converts():
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(30):
+        node = {"type": "object", "properties": {"a": node}}
+    assert convert(node)["properties"]["a"]["type"] == "object"
+
+
+def test_a_ref_to_an_enclosing_schema_is_recursive():
+    value = {"type": "object", "properties": {"a": {"type": "array", "items": {"$ref": "#/properties/a"}}}}
+    with pytest.raises(BadRequestError) as err:
+        convert(value, field="f")
+    assert "recursive $ref '#/properties/a'" in err.value.message
+
+
+@pytest.mark.parametrize("fmt", [{}, ["date-time"], 5])
+def test_a_format_that_is_not_a_string_is_refused_naming_the_property(fmt):
+    value = {"type": "object", "properties": {"when": {"type": "string", "format": fmt}}}
+    with pytest.raises(BadRequestError) as err:
+        convert(value, field="tools[0].function.parameters")
+    assert err.value.message.startswith("tools[0].function.parameters.properties.when.format: expected a string")

@@ -71,6 +71,13 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
             f"response_format: expected an object like {{'type': 'json_object'}}, got {_type_name(value)}",
             param="response_format",
         )
+    if value.get("json_schema") is not None and not isinstance(value["json_schema"], dict):
+        # Refused whatever the type: the engine reads json_schema.schema for enforce_validation.
+        raise BadRequestError(
+            "response_format.json_schema: expected an object with 'name' and 'schema', "
+            f"got {_type_name(value['json_schema'])}",
+            param="response_format.json_schema",
+        )
     format_type = value.get("type")
     if format_type == "text":
         return {"responseMimeType": "text/plain"}

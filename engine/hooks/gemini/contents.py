@@ -253,7 +253,7 @@ class _ContentsBuilder:
             # The response side stores the signed Gemini part as json.dumps(part) (reference 04 §5).
             try:
                 loaded = json.loads(thinking)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to be a part
                 loaded = None
             if isinstance(loaded, dict) and not _PART_KEYS.isdisjoint(loaded):
                 part = loaded
@@ -426,6 +426,8 @@ def _arguments(arguments: Any, field: str) -> dict[str, Any]:
         args = json.loads(arguments)
     except ValueError as exc:
         raise BadRequestError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})", param=field) from None
+    except RecursionError:
+        raise BadRequestError(f"{field}: the JSON is nested too deeply to decode", param=field) from None
     if not isinstance(args, dict):
         raise BadRequestError(f"{field}: expected a JSON object, got a JSON {_type_name(args)}", param=field)
     return args
@@ -504,7 +506,7 @@ def _response_object(text: str) -> dict[str, Any]:
     if text.lstrip()[:1] in ("{", "["):
         try:
             loaded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to decode: sent as text
             loaded = None
         if isinstance(loaded, dict):
             return loaded

@@ -14,6 +14,11 @@ Facts: shared/reference/04-gemini-response-mapping.md, 05-streaming.md §2.
 * ``block_reason`` (str): why the response was replaced by a content filter choice.
 * ``content_line_open`` (set[int]): candidate indexes whose content so far ends mid-line, so a
   code block rendered in a later stream event starts on its own line.
+* ``checked_response`` (dict): the response (or stream event) :func:`check_response` last passed.
+
+Malformed upstream JSON (a field of the wrong type) is an ``UnprocessableEntityError`` naming the
+field, raised by :func:`check_response` before any hook reads the response; absent and null
+fields read as absent.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import os
 import time
 from typing import Any
 
-from engine.errors import from_upstream
+from engine.errors import UnprocessableEntityError, from_upstream
 from engine.hooks.media import gemini_generation
 from engine.spec.context import Context
 from engine.spec.hooks import hook
@@ -40,6 +45,7 @@ __all__ = [
     "gemini_usage",
     "gemini_response_usage",
     "web_search_requests",
+    "check_response",
 ]
 
 #: Gemini ``finishReason`` -> OpenAI ``finish_reason``; anything else maps to ``stop``.
@@ -75,6 +81,181 @@ _CODE_LANGUAGES = {"PYTHON": "python", "LANGUAGE_UNSPECIFIED": ""}
 _TEXT, _AUDIO, _IMAGE, _VIDEO, _DOCUMENT = "TEXT", "AUDIO", "IMAGE", "VIDEO", "DOCUMENT"
 
 
+# --- shape check -----------------------------------------------------------------------
+# Every whole-response hook calls check_response first (once per response object: the first
+# one to run does the walk), so the hooks, and the engine after them, read only fields of the
+# types declared in _RESPONSE below. Absent and null fields are fine (proto3 JSON omits
+# defaults; proxies write null), unknown fields are ignored; a field of another type is an
+# UnprocessableEntityError naming its path.
+
+
+class _Type:
+    """A JSON leaf type: ``kinds`` to accept (booleans only where the type is boolean)."""
+
+    __slots__ = ("kinds", "name")
+
+    def __init__(self, kinds: tuple[type, ...], name: str) -> None:
+        self.kinds, self.name = kinds, name
+
+
+class _ArrayOf:
+    """A JSON array whose entries match ``item`` (null entries only when ``nullable``)."""
+
+    __slots__ = ("item", "nullable")
+
+    def __init__(self, item: Any, *, nullable: bool = False) -> None:
+        self.item, self.nullable = item, nullable
+
+
+_STRING = _Type((str,), "a string")
+_INTEGER = _Type((int,), "an integer")
+_NUMBER = _Type((int, float), "a number")
+_BOOLEAN = _Type((bool,), "a boolean")
+_OBJECT = _Type((dict,), "an object")
+_ARRAY = _Type((list,), "an array")
+_REQUIRED = "__required__"  # in an object spec: keys that must be present and non-empty
+
+_LOGPROB = {"token": _STRING, "logProbability": _NUMBER}
+_PART = {
+    "text": _STRING,
+    "thought": _BOOLEAN,
+    "thoughtSignature": _STRING,
+    "functionCall": {_REQUIRED: ("name",), "name": _STRING, "args": _OBJECT, "id": _STRING},
+    "inlineData": {"mimeType": _STRING, "data": _STRING},
+    "executableCode": {"language": _STRING, "code": _STRING},
+    "codeExecutionResult": {"output": _STRING},
+}
+_CANDIDATE = {
+    "index": _INTEGER,
+    "finishReason": _STRING,
+    "finishMessage": _STRING,
+    "content": {"parts": _ArrayOf(_PART)},
+    "groundingMetadata": {
+        "groundingChunks": _ArrayOf({"web": {"uri": _STRING, "title": _STRING}}, nullable=True),
+        "groundingSupports": _ArrayOf(
+            {"segment": {"startIndex": _INTEGER, "endIndex": _INTEGER}, "groundingChunkIndices": _ARRAY}
+        ),
+        "webSearchQueries": _ArrayOf(_STRING),
+    },
+    "logprobsResult": {
+        "topCandidates": _ArrayOf({"candidates": _ArrayOf(_LOGPROB)}),
+        "chosenCandidates": _ArrayOf(_LOGPROB),
+    },
+}
+_MODALITY_COUNT = _ArrayOf({"modality": _STRING, "tokenCount": _INTEGER})
+_USAGE_COUNTS = (
+    "promptTokenCount", "candidatesTokenCount", "responseTokenCount", "thoughtsTokenCount",
+    "toolUsePromptTokenCount", "totalTokenCount", "cachedContentTokenCount",
+)  # fmt: skip
+_USAGE = {
+    **dict.fromkeys(_USAGE_COUNTS, _INTEGER),
+    "promptTokensDetails": _MODALITY_COUNT,
+    "cacheTokensDetails": _MODALITY_COUNT,
+    "candidatesTokensDetails": _MODALITY_COUNT,
+}
+_RESPONSE = {
+    "responseId": _STRING,
+    "promptFeedback": {"blockReason": _STRING},
+    "candidates": _ArrayOf(_CANDIDATE),
+    "usageMetadata": _USAGE,
+}
+
+
+class _Malformed(Exception):
+    """Raised at the offending value; each enclosing level adds its key on the way out."""
+
+    def __init__(self, expected: str, value: Any) -> None:
+        self.expected, self.value = expected, value
+        self.path: list[str | int] = []
+
+
+def _walk(value: Any, spec: Any) -> None:
+    """Raise :class:`_Malformed` where ``value`` does not match ``spec`` (an object spec is a
+    dict of field specs, an array spec an :class:`_ArrayOf`, a leaf a :class:`_Type`)."""
+    kind = type(spec)
+    if kind is _Type:
+        if not isinstance(value, spec.kinds) or (value.__class__ is bool and spec is not _BOOLEAN):
+            raise _Malformed(spec.name, value)
+    elif kind is dict:
+        if not isinstance(value, dict):
+            raise _Malformed("an object", value)
+        for key in spec.get(_REQUIRED, ()):
+            if not value.get(key):
+                error = _Malformed("a non-empty string", value.get(key))
+                error.path.append(key)
+                raise error
+        for key, item in value.items():
+            sub = spec.get(key)
+            if sub is None or item is None:
+                continue
+            if type(sub) is _Type:  # leaves inline: most fields are leaves, and calls cost
+                if isinstance(item, sub.kinds) and (item.__class__ is not bool or sub is _BOOLEAN):
+                    continue
+                error = _Malformed(sub.name, item)
+            else:
+                try:
+                    _walk(item, sub)
+                    continue
+                except _Malformed as raised:
+                    error = raised
+            error.path.append(key)
+            raise error
+    else:
+        if not isinstance(value, list):
+            raise _Malformed("an array", value)
+        item_spec = spec.item
+        for index, item in enumerate(value):
+            if item is None:
+                if spec.nullable:
+                    continue
+                error = _Malformed(item_spec.name if type(item_spec) is _Type else "an object", None)
+            else:
+                try:
+                    _walk(item, item_spec)
+                    continue
+                except _Malformed as raised:
+                    error = raised
+            error.path.append(index)
+            raise error
+
+
+_JSON_TYPE_NAMES = (("object", dict), ("array", list), ("string", str), ("boolean", bool), ("number", (int, float)))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    for name, kinds in _JSON_TYPE_NAMES:
+        if isinstance(value, kinds):
+            return name
+    return type(value).__name__
+
+
+def check_response(response: Any, ctx: Context) -> None:
+    """Raise ``UnprocessableEntityError`` naming the first field of a ``GenerateContentResponse``
+    (or stream event) of a type the response hooks cannot read."""
+    if isinstance(response, dict) and ctx.state.get("checked_response") is response:
+        return
+    _check(response, _RESPONSE, "", ctx)
+    ctx.state["checked_response"] = response
+
+
+def _check(value: Any, spec: Any, where: str, ctx: Context) -> None:
+    try:
+        _walk(value, spec)
+    except _Malformed as error:
+        steps = (f"[{step}]" if isinstance(step, int) else f".{step}" for step in reversed(error.path))
+        path = where + "".join(steps)
+        provider = "gemini" if ctx.host == "ai_studio" else "vertex_ai"
+        raise UnprocessableEntityError(
+            f"{provider} returned a response the engine cannot read: {path.lstrip('.') or 'the response'}: "
+            f"expected {error.expected}, got {_json_type(error.value)}",
+            status_code=422,
+            llm_provider=provider,
+            model=ctx.model_string or ctx.model,
+        ) from None
+
+
 # --- message ---------------------------------------------------------------------------
 
 
@@ -86,7 +267,7 @@ def gemini_message(candidate: dict[str, Any], ctx: Context) -> dict[str, Any]:
     (``reasoning_content``, ``tool_calls`` | ``function_call``, ``audio``, ``images``,
     ``annotations``, ``thinking_blocks``, ``provider_specific_fields``) appear only when non-empty.
     """
-    builder = _MessageBuilder(ctx, candidate.get("index", 0))
+    builder = _MessageBuilder(ctx, candidate.get("index") or 0)
     for part in (candidate.get("content") or {}).get("parts") or ():
         builder.add(part)
     message = builder.build()
@@ -139,19 +320,20 @@ class _MessageBuilder:
             self.thought_signatures.append(signature)
         if signature and part.get("thought") is True:
             self.thinking_blocks.append(_thinking_block(part, signature))
-        if "text" in part:
+        # A null field is an absent one (check_response has ruled out other wrong types).
+        if part.get("text") is not None:
             self._add_text(part, signature)
-        elif "functionCall" in part:
-            self._add_function_call(part["functionCall"] or {}, signature)
-        elif "inlineData" in part:
-            self._add_inline_data(part["inlineData"] or {})
-        elif "executableCode" in part:
-            code = part["executableCode"] or {}
-            language = code.get("language", "")
-            self._add_fenced(_CODE_LANGUAGES.get(language, language.lower()), code.get("code", ""))
+        elif part.get("functionCall") is not None:
+            self._add_function_call(part["functionCall"], signature)
+        elif part.get("inlineData") is not None:
+            self._add_inline_data(part["inlineData"])
+        elif part.get("executableCode") is not None:
+            code = part["executableCode"]
+            language = code.get("language") or ""
+            self._add_fenced(_CODE_LANGUAGES.get(language, language.lower()), code.get("code") or "")
             self.code_execution.append(part)
-        elif "codeExecutionResult" in part:
-            self._add_fenced("output", (part["codeExecutionResult"] or {}).get("output", ""))
+        elif part.get("codeExecutionResult") is not None:
+            self._add_fenced("output", part["codeExecutionResult"].get("output") or "")
             self.code_execution.append(part)
         # functionResponse, fileData, videoMetadata... carry nothing an assistant message can hold.
 
@@ -176,7 +358,7 @@ class _MessageBuilder:
             "id": (call_id + THOUGHT_SEPARATOR + signature) if signature else call_id,
             "type": "function",
             "index": index,
-            "function": {"name": call.get("name", ""), "arguments": _arguments(call)},
+            "function": {"name": call.get("name") or "", "arguments": _arguments(call)},
         }
         if signature:
             tool_call["provider_specific_fields"] = {"thought_signature": signature}
@@ -189,13 +371,13 @@ class _MessageBuilder:
                 f"legacy `functions` returns one function_call per message; dropped the call to {call.get('name')!r}"
             )
             return
-        self.function_call = {"name": call.get("name", ""), "arguments": _arguments(call)}
+        self.function_call = {"name": call.get("name") or "", "arguments": _arguments(call)}
         if signature:
             self.function_call["provider_specific_fields"] = {"thought_signature": signature}
 
     def _add_inline_data(self, blob: dict[str, Any]) -> None:
-        mime = blob.get("mimeType", "")
-        data = blob.get("data", "")
+        mime = blob.get("mimeType") or ""
+        data = blob.get("data") or ""
         if mime.startswith("image/"):
             url = f"data:{mime};base64,{data}"
             self.images.append({"type": "image_url", "image_url": {"url": url, "detail": "auto"}, "index": len(self.images)})
@@ -269,7 +451,7 @@ def _thinking_block(part: dict[str, Any], signature: str) -> dict[str, Any]:
     not thinking: it is kept in ``provider_specific_fields.thought_signatures`` (and on the tool
     call) instead.
     """
-    return {"type": "thinking", "thinking": part.get("text", ""), "signature": signature}
+    return {"type": "thinking", "thinking": part.get("text") or "", "signature": signature}
 
 
 def _arguments(call: dict[str, Any]) -> str:
@@ -293,10 +475,10 @@ def _annotations(grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
     annotations: list[dict[str, Any]] = []
     for support in grounding.get("groundingSupports") or ():
         segment = support.get("segment") or {}
-        if "endIndex" not in segment:
+        if segment.get("endIndex") is None:
             continue
         for index in support.get("groundingChunkIndices") or ():
-            if not isinstance(index, int) or not 0 <= index < len(chunks):
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(chunks):
                 continue
             web = (chunks[index] or {}).get("web")
             if not web:
@@ -306,10 +488,10 @@ def _annotations(grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
                     "type": "url_citation",
                     "url_citation": {
                         # proto3 JSON omits zero values: a segment starting the text has no startIndex.
-                        "start_index": segment.get("startIndex", 0),
+                        "start_index": segment.get("startIndex") or 0,
                         "end_index": segment["endIndex"],
-                        "url": web.get("uri", ""),
-                        "title": web.get("title", ""),
+                        "url": web.get("uri") or "",
+                        "title": web.get("title") or "",
                     },
                 }
             )
@@ -331,10 +513,11 @@ def gemini_logprobs(candidate: dict[str, Any], ctx: Context) -> dict[str, Any] |
         alternatives = (top[position].get("candidates") or ()) if position < len(top) else ()
         content.append(
             {
-                "token": chosen.get("token", ""),
-                "logprob": chosen.get("logProbability", 0.0),  # proto3 omits 0.0
+                "token": chosen.get("token") or "",
+                "logprob": chosen.get("logProbability") or 0.0,  # proto3 omits 0.0
                 "top_logprobs": [
-                    {"token": alt.get("token", ""), "logprob": alt.get("logProbability", 0.0)} for alt in alternatives
+                    {"token": alt.get("token") or "", "logprob": alt.get("logProbability") or 0.0}
+                    for alt in alternatives
                 ],
             }
         )
@@ -352,10 +535,13 @@ def gemini_error(response: dict[str, Any], ctx: Context) -> None:
     ``{"error": {"code": 503, "message": ..., "status": "UNAVAILABLE"}}``. Parsed as a response it
     has no candidates, and the stream would end as an ordinary ``stop``; a unary 200 body of that
     shape would become an empty completion. The exception is the one the same error with its HTTP
-    status gets (``engine.errors.from_upstream``). Returns None for every other response.
+    status gets (``engine.errors.from_upstream``). Returns None for every other response, once
+    :func:`check_response` has passed it (this hook runs first, so a malformed response is
+    refused before the other hooks read it).
     """
     error = response.get("error") if isinstance(response, dict) else None
     if not isinstance(error, dict):
+        check_response(response, ctx)
         return None
     code = error.get("code")
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
@@ -375,6 +561,7 @@ def gemini_blocked(response: dict[str, Any], ctx: Context) -> list[dict[str, Any
     reason in :data:`BLOCKING_FINISH_REASONS` (its partial content is discarded). The reason is
     kept in ``ctx.state["block_reason"]``.
     """
+    check_response(response, ctx)
     reason = (response.get("promptFeedback") or {}).get("blockReason")
     if not reason:
         candidates = response.get("candidates")
@@ -395,6 +582,7 @@ def gemini_empty_candidates(response: dict[str, Any], ctx: Context) -> list[dict
     candidate's, mapped by :data:`FINISH_REASONS`. In a stream an empty event is normal, so a
     choice is returned only when the event carries a ``finishReason``.
     """
+    check_response(response, ctx)
     candidates = response.get("candidates") or []
     if any(_has_parts(candidate) for candidate in candidates):
         return None
@@ -429,6 +617,7 @@ def gemini_grounding_hidden(response: dict[str, Any], ctx: Context) -> dict[str,
     Keys with nothing to list are omitted. ``web_search_requests`` (omitted when 0) is
     :func:`web_search_requests` (also reported in ``usage.prompt_tokens_details``).
     """
+    check_response(response, ctx)
     candidates = response.get("candidates") or ()
     hidden: dict[str, Any] = {}
     for key, field in _HIDDEN_LISTS:
@@ -483,10 +672,9 @@ def gemini_response_usage(response: dict[str, Any], ctx: Context) -> dict[str, A
     """OpenAI ``usage`` for a whole response (or stream event): :func:`gemini_usage` of its
     ``usageMetadata``, with what only the whole response tells: whether search grounding ran
     (its ``toolUsePromptTokenCount`` is then not input) and the web search request count."""
-    if not isinstance(response, dict):
-        return None
+    check_response(response, ctx)
     usage_metadata = response.get("usageMetadata")
-    if not usage_metadata or ("totalTokenCount" not in usage_metadata and "promptTokenCount" not in usage_metadata):
+    if not _has_counts(usage_metadata):
         return None  # e.g. Vertex's intermediate stream events: {"trafficType": ...}
     if not _groundings(response):
         return _usage(usage_metadata, ctx)
@@ -507,7 +695,15 @@ def gemini_usage(usage_metadata: dict[str, Any] | None, ctx: Context) -> dict[st
     the same call) gets only the three totals. ``toolUsePromptTokenCount`` (URL context, code
     execution) is input billed at the input price, so it is part of ``prompt_tokens``.
     """
+    if usage_metadata is not None:
+        _check(usage_metadata, _USAGE, "usageMetadata", ctx)
     return _usage(usage_metadata, ctx)
+
+
+def _has_counts(usage_metadata: dict[str, Any] | None) -> bool:
+    return bool(usage_metadata) and (
+        usage_metadata.get("totalTokenCount") is not None or usage_metadata.get("promptTokenCount") is not None
+    )
 
 
 def _usage(
@@ -517,13 +713,18 @@ def _usage(
     grounded: bool = False,
     web_searches: int = 0,
 ) -> dict[str, Any] | None:
-    if not usage_metadata or ("totalTokenCount" not in usage_metadata and "promptTokenCount" not in usage_metadata):
+    if not _has_counts(usage_metadata):
         return None
-    prompt = usage_metadata.get("promptTokenCount", 0)
-    candidates = usage_metadata.get("candidatesTokenCount", usage_metadata.get("responseTokenCount", 0))
+    # Absent and null counts are zero (proto3 JSON omits zero values).
+    prompt = usage_metadata.get("promptTokenCount") or 0
+    candidates = usage_metadata.get("candidatesTokenCount")
+    if candidates is None:
+        candidates = usage_metadata.get("responseTokenCount") or 0
     thoughts = usage_metadata.get("thoughtsTokenCount")
     tool_use = usage_metadata.get("toolUsePromptTokenCount") or 0
-    total = usage_metadata.get("totalTokenCount", prompt + candidates + tool_use + (thoughts or 0))
+    total = usage_metadata.get("totalTokenCount")
+    if total is None:
+        total = prompt + candidates + tool_use + (thoughts or 0)
     if ctx.state.get("block_reason"):
         return {"prompt_tokens": prompt, "completion_tokens": candidates, "total_tokens": total}
 
@@ -536,7 +737,7 @@ def _usage(
     prompt += billable_tool_use
     cached = usage_metadata.get("cachedContentTokenCount")
     # Explicit caching on Vertex sometimes reports a prompt count without the cached part (pitfall 11).
-    prompt_excludes_cache = bool(cached) and cached > usage_metadata.get("promptTokenCount", 0)
+    prompt_excludes_cache = bool(cached) and cached > (usage_metadata.get("promptTokenCount") or 0)
     if prompt_excludes_cache:
         prompt += cached
         total += cached
@@ -626,9 +827,9 @@ def _tokens_by_modality(details: list[dict[str, Any]] | None) -> dict[str, int]:
     for entry in details:
         if not isinstance(entry, dict):
             continue
-        modality = str(entry.get("modality", "")).upper()
+        modality = str(entry.get("modality") or "").upper()
         if modality == _DOCUMENT:
             modality = _TEXT
-        count = entry.get("tokenCount", 0)
+        count = entry.get("tokenCount") or 0
         counts[modality] = counts.get(modality, 0) + (count if isinstance(count, int) else 0)
     return counts

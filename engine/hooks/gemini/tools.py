@@ -85,7 +85,7 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
             declarations.append(_function_declaration(function, f"{field}.function", ctx))
         elif entry_type is None and "name" in entry:
             declarations.append(_function_declaration(entry, field, ctx))  # legacy `functions` entry
-        elif entry_type in _OPENAI_WEB_SEARCH_TYPES:
+        elif isinstance(entry_type, str) and entry_type in _OPENAI_WEB_SEARCH_TYPES:
             tool["googleSearch"] = {}
         else:
             key, config = _builtin_tool(entry, field, ctx)
@@ -168,7 +168,7 @@ def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dic
 def _describe_tool(entry: dict[str, Any]) -> str:
     if "type" in entry:
         return f"of type {entry['type']!r}"
-    return f"with keys {sorted(entry)!r}"
+    return f"with keys {sorted(entry, key=str)!r}"  # key=str: Python callers may mix key types
 
 
 def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[str, Any]:
@@ -245,9 +245,10 @@ def gemini_web_search_options(value: Any, ctx: Any) -> dict[str, Any] | None:
             f"web_search_options: expected an object, got {_type_name(value)}", param="web_search_options"
         )
     request = ctx.request or {}
+    tools = request.get("tools")
     has_functions = bool(request.get("functions")) or any(
         isinstance(entry, dict) and (entry.get("type") == "function" or (entry.get("type") is None and "name" in entry))
-        for entry in request.get("tools") or ()
+        for entry in (tools if isinstance(tools, list) else ())
     )
     if has_functions and gemini_generation(ctx) < 3:
         if not ctx.drop_params:
