@@ -92,8 +92,9 @@ def _enforce_schema(prepared: Prepared, response: ModelResponse) -> None:
     fmt = prepared.ctx.request.get("response_format")
     if not isinstance(fmt, dict) or not fmt.get("enforce_validation"):
         return
-    schema = fmt.get("response_schema") or (fmt.get("json_schema") or {}).get("schema")
-    if not schema:
+    json_schema = fmt.get("json_schema")
+    schema = fmt.get("response_schema") or (json_schema.get("schema") if isinstance(json_schema, dict) else None)
+    if not isinstance(schema, dict):
         return
     for choice in response["choices"]:
         raw = (choice.get("message") or {}).get("content")
@@ -163,7 +164,7 @@ class StreamAssembler:
         out_choices = []
         for i, choice in enumerate(parsed.get("choices") or []):
             index = choice.get("index")
-            if index is None:
+            if not isinstance(index, int) or isinstance(index, bool):
                 index = i
             delta = dict(choice.get("delta") or choice.get("message") or {})
             if delta.get("content") is None:

@@ -40,6 +40,17 @@ class Prepared:
     catalog_key: str | None
     secrets: list[str] = field(default_factory=list)
 
+    def body_bytes(self) -> bytes:
+        """The body as JSON, encoded once; a value JSON cannot carry is refused naming its field."""
+        encoded = self.__dict__.get("_body_bytes")
+        if encoded is None:
+            try:
+                encoded = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+            except (TypeError, ValueError, RecursionError):
+                raise BadRequestError(_unencodable(self.body), model=self.model_string) from None
+            self.__dict__["_body_bytes"] = encoded
+        return encoded
+
     @property
     def needs_google_token(self) -> bool:
         return self.host.auth == "google_oauth"
@@ -52,6 +63,16 @@ class Prepared:
         if self.needs_google_token:
             out["Authorization"] = "Bearer [REDACTED]"
         return out
+
+
+def _unencodable(body: dict[str, Any]) -> str:
+    for key, value in body.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return f"request: the value that becomes upstream field {key!r} cannot be sent as JSON ({reason})"
+    return "request: the upstream body cannot be encoded as JSON"
 
 
 def _module() -> Any:
@@ -123,6 +144,15 @@ def prepare(
     for name, sources in host.settings.items():
         if name != "credentials":
             settings[name] = sources.resolve(scope)
+    for name, value in settings.items():
+        # Settings end up in URLs and headers: a number or an object there is a caller mistake.
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(
+                f"{name}: expected a string, got {type(value).__name__} {value!r:.60} "
+                f"(from one of: {', '.join(host.settings[name].names)})",
+                param=name,
+                model=model_string,
+            )
     for name in host.required:
         if settings.get(name) in (None, ""):
             raise BadRequestError(
@@ -151,9 +181,17 @@ def prepare(
     drop_params = call.get("drop_params")
     if drop_params is None:
         drop_params = bool(getattr(module, "drop_params", False))
+    elif not isinstance(drop_params, bool):
+        raise BadRequestError(f"drop_params: expected true or false, got {drop_params!r}", param="drop_params")
     options = fmt.options_for(resolved.model, host.name, info)
-    if call.get("mapping_options"):
-        options = {**options, **call["mapping_options"]}
+    mapping_options = call.get("mapping_options")
+    if mapping_options is not None:
+        if not isinstance(mapping_options, dict):
+            raise BadRequestError(
+                f"mapping_options: expected an object of mapping option names to values, got {type(mapping_options).__name__}",
+                param="mapping_options",
+            )
+        options = {**options, **mapping_options}
     ctx = Context(
         request=params,
         model=resolved.model,
@@ -163,7 +201,10 @@ def prepare(
         options=options,
         drop_params=bool(drop_params),
     )
-    stream = bool(call.get("stream"))
+    stream = call.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequestError(f"stream: expected true or false, got {stream!r}", param="stream")
+    stream = bool(stream)
     body = op.build_body(params, ctx, module)
     for k, v in raw_extra.items():
         if isinstance(v, dict) and isinstance(body.get(k), dict):

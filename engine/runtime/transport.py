@@ -291,7 +291,7 @@ class _Attempts:
 
     def __init__(self, transport: Transport, prepared: Any) -> None:
         self.prepared = prepared
-        self.body = json.dumps(prepared.body, ensure_ascii=False, separators=(",", ":")).encode()
+        self.body = prepared.body_bytes()
         for secret in prepared.secrets:  # API keys: never in an exception or a log line
             register_secret(secret)
         self.url = dial_url(prepared.url)

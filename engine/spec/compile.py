@@ -222,7 +222,11 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
     append_value = where.leaf(append) if append is not None and append is not True else None
 
+    check_type = _type_checker(name, spec.get("type"), spec.get("items"))
+
     def transform(value: Any, ctx: Context) -> Any:
+        if check_type is not None:
+            check_type(value)
         if as_type == "list" and not isinstance(value, list):
             value = [value]
         elif as_type in _CASTS:
@@ -269,6 +273,41 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
 
 
 _CASTS = {"str": str, "int": int, "float": float, "bool": bool}
+
+# JSON types a param may declare with `type:` (bool is not a number here, as in JSON Schema).
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v not in (float("inf"), float("-inf")),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "boolean": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _type_checker(name: str, types: Any, items: Any) -> Callable[[Any], None] | None:
+    """`type: number` / `type: [string, list]` (+ `items: string`) -> a check raising BadRequestError."""
+    if types is None:
+        return None
+    names = [types] if isinstance(types, str) else list(types)
+    checks = [_JSON_TYPES[t] for t in names]
+    item_check = _JSON_TYPES[items] if items else None
+    expected = " or ".join(f"a list of {items}s" if t == "list" and items else ("an " if t[0] in "aeiou" else "a ") + t for t in names)
+
+    def check(value: Any) -> None:
+        if not any(c(value) for c in checks):
+            raise BadRequestError(f"{name}: expected {expected}, got {_describe(value)}", param=name)
+        if item_check is not None and isinstance(value, list):
+            for i, item in enumerate(value):
+                if not item_check(item):
+                    raise BadRequestError(f"{name}[{i}]: expected a {items}, got {_describe(item)}", param=name)
+
+    return check
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def _cast(name: str, value: Any, as_type: str) -> Any:
@@ -323,7 +362,8 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
         if hook is not None:
             value = hook(value, ctx)
         if value_map is not None and value is not None:
-            value = value_map.get(value, default)
+            # An unhashable upstream value (a list where a string belongs) is not in the map either.
+            value = value_map.get(value, default) if isinstance(value, (str, int, float, bool)) else default
         return default if value is None else value
 
     return extract
