@@ -471,29 +471,31 @@ def _assistant_content_parts(
                     break
         return [part]
     if isinstance(content, list):
-        parts = []
-        for index, item in enumerate(content):
-            item_field = f"{field}.content[{index}]"
-            if not isinstance(item, dict):
-                raise BadRequestError(
-                    f"{item_field}: expected a content object, got {_type_name(item)}", param=item_field
-                )
-            if item.get("type") == "text":
-                text = item.get("text")
-                if not isinstance(text, str):
-                    raise BadRequestError(f"{item_field}.text: expected a string", param=f"{item_field}.text")
-                if text:
-                    parts.append({"text": text})
-            else:
-                # Only text can be replayed as model output (refusals, audio references... cannot).
-                ctx.warnings.append(
-                    f"{item_field}: assistant content of type {item.get('type')!r} is not sent to Gemini"
-                )
-        return parts
+        # Only text can be replayed as model output (refusals, audio references... cannot).
+        texts = _content_texts(content, ctx, field, "assistant content of this type is not sent to Gemini")
+        return [{"text": text} for text in texts if text]
     raise BadRequestError(
         f"{field}.content: expected a string, a list of content parts or null, got {_type_name(content)}",
         param=f"{field}.content",
     )
+
+
+def _content_texts(content: list[Any], ctx: Any, field: str, dropped: str) -> list[str]:
+    """The ``text`` of each text item of a content list; other items are dropped with a warning
+    (``<field>.content[i]: <dropped> ('<type>')``)."""
+    texts = []
+    for index, item in enumerate(content):
+        item_field = f"{field}.content[{index}]"
+        if not isinstance(item, dict):
+            raise BadRequestError(f"{item_field}: expected a content object, got {_type_name(item)}", param=item_field)
+        if item.get("type") == "text":
+            text = item.get("text")
+            if not isinstance(text, str):
+                raise BadRequestError(f"{item_field}.text: expected a string", param=f"{item_field}.text")
+            texts.append(text)
+        else:
+            ctx.warnings.append(f"{item_field}: {dropped} ({item.get('type')!r})")
+    return texts
 
 
 def _is_data_uri(text: str) -> bool:
@@ -569,23 +571,7 @@ def _system_text(message: dict[str, Any], ctx: Any, field: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = []
-        for index, item in enumerate(content):
-            item_field = f"{field}.content[{index}]"
-            if not isinstance(item, dict):
-                raise BadRequestError(
-                    f"{item_field}: expected a content object, got {_type_name(item)}", param=item_field
-                )
-            if item.get("type") == "text":
-                text = item.get("text")
-                if not isinstance(text, str):
-                    raise BadRequestError(f"{item_field}.text: expected a string", param=f"{item_field}.text")
-                texts.append(text)
-            else:
-                ctx.warnings.append(
-                    f"{item_field}: only text is sent in the system instruction; {item.get('type')!r} dropped"
-                )
-        return "".join(texts)
+        return "".join(_content_texts(content, ctx, field, "only text is sent in the system instruction"))
     raise BadRequestError(
         f"{field}.content: expected a string or a list of text parts, got {_type_name(content)}",
         param=f"{field}.content",
