@@ -298,7 +298,3 @@ def describe(prepared: Prepared) -> dict[str, Any]:
         "body": prepared.body,
         "warnings": list(prepared.ctx.warnings),
     }
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
