@@ -283,6 +283,11 @@ def weather_turns(call_id: str = "call_1", result: Any = '{"temp_c": 4}', **call
 # --------------------------------------------------------------------------------------------
 
 
+def _user(*parts: dict[str, Any]) -> list[dict[str, Any]]:
+    """One user message whose content is ``parts``."""
+    return [{"role": "user", "content": list(parts)}]
+
+
 def _req(model: str = V25, messages: list | None = None, **params: Any) -> dict[str, Any]:
     return {"model": model, "messages": messages if messages is not None else HI, **params}
 
@@ -333,39 +338,18 @@ REQUESTS: dict[str, dict[str, Any]] = {
         ]
     ),
     # --- multimodal ---
-    "media/gs-png": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "What is this?"},
-                    {"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}},
-                ],
-            }
-        ]
-    ),
-    "media/https-jpg": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Describe"},
-                    {"type": "image_url", "image_url": {"url": "https://example.com/a/cat.jpg"}},
-                ],
-            }
-        ]
-    ),
-    "media/data-uri": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Describe"},
-                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}},
-                ],
-            }
-        ]
-    ),
+    "media/gs-png": _req(messages=_user(
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}},
+    )),
+    "media/https-jpg": _req(messages=_user(
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a/cat.jpg"}},
+    )),
+    "media/data-uri": _req(messages=_user(
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}},
+    )),
     "media/image-url-string": _req(
         messages=[
             {
@@ -374,119 +358,49 @@ REQUESTS: dict[str, dict[str, Any]] = {
             }
         ]
     ),
-    "media/format-override": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Watch"},
-                    {"type": "image_url", "image_url": {"url": "gs://bucket/clip", "format": "video/mp4"}},
-                ],
-            }
-        ]
-    ),
-    "media/input-audio": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Transcribe"},
-                    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
-                ],
-            }
-        ]
-    ),
-    "media/file-id-gs-pdf": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Summarise"},
-                    {"type": "file", "file": {"file_id": "gs://bucket/report.pdf"}},
-                ],
-            }
-        ]
-    ),
-    "media/file-data-uri": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Summarise"},
-                    {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjQ="}},
-                ],
-            }
-        ]
-    ),
-    "media/file-https-mp4-format": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Watch"},
-                    {"type": "file", "file": {"file_id": "https://example.com/v.mp4", "format": "video/mp4"}},
-                ],
-            }
-        ]
-    ),
-    "media/https-no-extension": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Describe"},
-                    {"type": "image_url", "image_url": {"url": "https://example.invalid/render?id=7"}},
-                ],
-            }
-        ]
-    ),
-    "media/https-no-extension-format": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Describe"},
-                    {"type": "image_url", "image_url": {"url": "https://example.invalid/render?id=7", "format": "image/png"}},
-                ],
-            }
-        ]
-    ),
-    "media/file-bare-base64-format": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Read"},
-                    {"type": "file", "file": {"file_data": "JVBERi0xLjQ=", "format": "application/pdf"}},
-                ],
-            }
-        ]
-    ),
-    "media/gs-mp3-wav-mov": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Listen and watch"},
-                    {"type": "file", "file": {"file_id": "gs://b/a.mp3"}},
-                    {"type": "file", "file": {"file_id": "gs://b/a.wav"}},
-                    {"type": "file", "file": {"file_id": "gs://b/v.mov"}},
-                ],
-            }
-        ]
-    ),
-    "media/https-pdf-mp4": _req(
-        messages=[
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Read and watch"},
-                    {"type": "image_url", "image_url": {"url": "https://example.com/doc.pdf"}},
-                    {"type": "image_url", "image_url": {"url": "https://example.com/v.mp4"}},
-                ],
-            }
-        ]
-    ),
+    "media/format-override": _req(messages=_user(
+        {"type": "text", "text": "Watch"},
+        {"type": "image_url", "image_url": {"url": "gs://bucket/clip", "format": "video/mp4"}},
+    )),
+    "media/input-audio": _req(messages=_user(
+        {"type": "text", "text": "Transcribe"},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+    )),
+    "media/file-id-gs-pdf": _req(messages=_user(
+        {"type": "text", "text": "Summarise"},
+        {"type": "file", "file": {"file_id": "gs://bucket/report.pdf"}},
+    )),
+    "media/file-data-uri": _req(messages=_user(
+        {"type": "text", "text": "Summarise"},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjQ="}},
+    )),
+    "media/file-https-mp4-format": _req(messages=_user(
+        {"type": "text", "text": "Watch"},
+        {"type": "file", "file": {"file_id": "https://example.com/v.mp4", "format": "video/mp4"}},
+    )),
+    "media/https-no-extension": _req(messages=_user(
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": "https://example.invalid/render?id=7"}},
+    )),
+    "media/https-no-extension-format": _req(messages=_user(
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": "https://example.invalid/render?id=7", "format": "image/png"}},
+    )),
+    "media/file-bare-base64-format": _req(messages=_user(
+        {"type": "text", "text": "Read"},
+        {"type": "file", "file": {"file_data": "JVBERi0xLjQ=", "format": "application/pdf"}},
+    )),
+    "media/gs-mp3-wav-mov": _req(messages=_user(
+        {"type": "text", "text": "Listen and watch"},
+        {"type": "file", "file": {"file_id": "gs://b/a.mp3"}},
+        {"type": "file", "file": {"file_id": "gs://b/a.wav"}},
+        {"type": "file", "file": {"file_id": "gs://b/v.mov"}},
+    )),
+    "media/https-pdf-mp4": _req(messages=_user(
+        {"type": "text", "text": "Read and watch"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/doc.pdf"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/v.mp4"}},
+    )),
     "media/image-only-turn": _req(
         messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}}]}]
     ),

@@ -11,17 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import google.auth.transport as google_auth_transport
 import httpx
 import pytest
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
 
 from engine.emulator import FakeGoogle, NoMatchingRequest
 from engine.emulator.cli import run as cli_run
-
-google_auth_transport = pytest.importorskip("google.auth.transport")
-pytest.importorskip("cryptography")
-from google.auth import exceptions as google_auth_exceptions  # noqa: E402
-from google.oauth2 import credentials as user_credentials  # noqa: E402
-from google.oauth2 import service_account  # noqa: E402
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 USER_TEXT = "What is the weather in Oslo today"

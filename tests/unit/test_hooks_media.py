@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.errors import BadRequestError
+from engine.hooks import media  # noqa: E402
 from engine.spec.context import Context
-
-
-def _load_hooks_module(name: str) -> types.ModuleType:
-    """Import engine.hooks.<name>; if a sibling hook module (owned elsewhere) breaks the package
-    import, load ours without running engine/hooks/__init__.py."""
-    try:
-        return importlib.import_module(f"engine.hooks.{name}")
-    except ImportError:
-        if "engine.hooks" not in sys.modules:
-            package = types.ModuleType("engine.hooks")
-            package.__path__ = [str(Path(__file__).resolve().parents[2] / "engine" / "hooks")]
-            sys.modules["engine.hooks"] = package
-        return importlib.import_module(f"engine.hooks.{name}")
-
-
-media = _load_hooks_module("media")
 
 FIELD = "messages[0].content[1]"
 
