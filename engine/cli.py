@@ -1,4 +1,4 @@
-"""The ``vertex-engine`` command: check | explain | emulate."""
+"""The ``vertex-engine`` command: check | explain | emulate | serve."""
 
 from __future__ import annotations
 
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "emulate":
         return _cmd_emulate(argv[1:])
+    if argv and argv[0] == "serve":
+        from engine.gateway.server import serve_main
+
+        return serve_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="vertex-engine", description="OpenAI-format access to Google Vertex AI and AI Studio models."
     )
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p_explain.add_argument("--operation", choices=["chat"], default=None)
     p_explain.set_defaults(fn=_cmd_explain)
     sub.add_parser("emulate", help="run the fake Google server for offline development (see --help)")
+    sub.add_parser("serve", help="run the OpenAI-compatible gateway: serve --config config.yaml (see --help)")
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

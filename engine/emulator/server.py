@@ -37,9 +37,11 @@ class BackgroundServer:
     """
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False,
+        lifespan: str = "off",
     ) -> None:
         self.app = app
+        self.lifespan = lifespan
         self.host = host
         self.port = port
         self.access_log = access_log
@@ -74,7 +76,7 @@ class BackgroundServer:
             self.app,
             log_config=None,  # leave the host process's logging configuration alone
             access_log=self.access_log,
-            lifespan="off",
+            lifespan=self.lifespan,
             # h11 closes the socket on a mid-body exception, which is what cut_stream needs.
             http=_no_delay_h11(),
             ws="none",

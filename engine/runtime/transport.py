@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import weakref
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,9 +29,13 @@ import httpx
 from engine.auth import tokens
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
-__all__ = ["Transport", "transport", "upstream_url", "logger"]
+__all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock"]
 
 logger = logging.getLogger("vertex_engine")
+
+# Set by the gateway to a one-item list: every send adds the seconds spent waiting on Google
+# (token fetch, request, retries) so the gateway can report its own overhead apart from them.
+upstream_clock: ContextVar[list[float] | None] = ContextVar("upstream_clock", default=None)
 
 DEFAULT_TIMEOUT = 600.0
 MAX_RETRY_AFTER = 60.0
@@ -263,6 +268,16 @@ class Transport:
         return await self._arun(prepared, stream=True)
 
     async def _arun(self, prepared: Any, *, stream: bool) -> httpx.Response:
+        clock = upstream_clock.get()
+        if clock is None:
+            return await self._arun_timed(prepared, stream)
+        started = time.perf_counter()
+        try:
+            return await self._arun_timed(prepared, stream)
+        finally:
+            clock[0] += time.perf_counter() - started
+
+    async def _arun_timed(self, prepared: Any, stream: bool) -> httpx.Response:
         attempts = _Attempts(self, prepared)
         client = self.async_client()
         while True:

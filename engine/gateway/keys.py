@@ -1,0 +1,341 @@
+"""Who is calling: the master key, virtual keys, and the checks on each request.
+
+Keys are stored as SHA-256 hashes (:func:`~engine.gateway.store.hash_key`); the raw value exists
+only in the response to ``/key/generate``. Lookups go through a short-lived in-memory cache so
+the hot path does not touch the database; spend and rate windows live in the shared state, so
+several gateway instances enforce one budget.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import GatewayError
+from .store import KeyRecord, Store, hash_key, parse_duration
+
+__all__ = ["Caller", "KeyManager", "KEY_FIELDS"]
+
+# Fields /key/generate and /key/update accept, with the JSON types they must have.
+KEY_FIELDS: dict[str, tuple[type, ...]] = {
+    "models": (list,),
+    "max_budget": (int, float),
+    "budget_duration": (str,),
+    "duration": (str,),
+    "expires": (str, int, float),
+    "rpm_limit": (int,),
+    "tpm_limit": (int,),
+    "metadata": (dict,),
+    "key_alias": (str,),
+}
+
+
+@dataclass(slots=True)
+class Caller:
+    """The authenticated caller of one request."""
+
+    is_master: bool
+    record: KeyRecord | None = None
+
+    @property
+    def token_hash(self) -> str | None:
+        return self.record.token_hash if self.record else None
+
+    @property
+    def alias(self) -> str | None:
+        if self.record is None:
+            return "master" if self.is_master else None
+        return self.record.key_alias or self.record.key_preview
+
+
+def _bearer(headers: Any) -> str | None:
+    value = headers.get("authorization")
+    if value:
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else value.strip()
+    for name in ("x-api-key", "api-key", "x-goog-api-key"):
+        if headers.get(name):
+            return headers.get(name).strip()
+    return None
+
+
+def _preview(raw: str) -> str:
+    return f"{raw[:3]}...{raw[-4:]}" if len(raw) > 10 else "sk-...****"
+
+
+class KeyManager:
+    """Authenticates requests and enforces each virtual key's models, budget, expiry and limits."""
+
+    def __init__(self, store: Store, shared: Any, master_key: str | None, cache_ttl: float = 2.0) -> None:
+        self.store = store
+        self.shared = shared
+        self.master_key = master_key
+        self.master_hash = hash_key(master_key) if master_key else None
+        self.cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests need a key at all (only when a master key is configured)."""
+        return self.master_key is not None
+
+    # --- authentication ------------------------------------------------------------------------
+
+    async def authenticate(self, headers: Any, *, admin: bool = False) -> Caller:
+        """The caller behind the request's bearer key; raises 401 for a missing, unknown or expired key."""
+        if not self.enabled:
+            return Caller(is_master=True)
+        raw = _bearer(headers)
+        if not raw:
+            raise GatewayError(401, "no API key: send 'Authorization: Bearer <key>' (the master key or a virtual key)", "authentication_error", code="missing_api_key")
+        if hmac.compare_digest(hash_key(raw), self.master_hash or ""):
+            return Caller(is_master=True)
+        if admin:
+            raise GatewayError(403, "this route needs the master key", "permission_error", code="master_key_required")
+        record = await self.lookup(hash_key(raw))
+        if record is None:
+            raise GatewayError(401, f"invalid API key {_preview(raw)}: not the master key and no virtual key has this value", "authentication_error", code="invalid_api_key")
+        if record.expires is not None and record.expires <= time.time():
+            raise GatewayError(401, f"API key {record.key_alias or record.key_preview} expired at {_iso(record.expires)}", "authentication_error", code="expired_api_key")
+        return Caller(is_master=False, record=record)
+
+    async def lookup(self, token_hash: str) -> KeyRecord | None:
+        """The key record, from the cache while it is fresh, else from the store."""
+        now = time.monotonic()
+        hit = self._cache.get(token_hash)
+        if hit is not None and now - hit[0] < self.cache_ttl:
+            return hit[1]
+        record = await self.store.get_key(token_hash)
+        self._cache[token_hash] = (now, record)
+        return record
+
+    def forget(self, token_hash: str) -> None:
+        """Drop a key from the cache after it changed."""
+        self._cache.pop(token_hash, None)
+
+    # --- per-request checks ----------------------------------------------------------------------
+
+    async def authorize(self, caller: Caller, model: str) -> None:
+        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise."""
+        record = caller.record
+        if record is None:
+            return
+        if record.models and model not in record.models and "*" not in record.models:
+            raise GatewayError(
+                403,
+                f"key {caller.alias} may not call model {model!r}; it is allowed: {', '.join(record.models)}",
+                "permission_error", code="model_not_allowed", param="model",
+            )
+        if record.max_budget is not None:
+            spend = await self.current_spend(record)
+            if spend >= record.max_budget:
+                raise GatewayError(
+                    429,
+                    f"key {caller.alias} is over its budget: spent ${spend:.6f} of max_budget ${record.max_budget:.6f}"
+                    + (f" (resets every {record.budget_duration})" if record.budget_duration else ""),
+                    "insufficient_quota", code="budget_exceeded",
+                )
+        if record.rpm_limit is not None:
+            allowed, used = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
+            if not allowed:
+                raise GatewayError(
+                    429, f"key {caller.alias} is over its rate limit: rpm_limit {record.rpm_limit} requests per minute reached",
+                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                )
+        if record.tpm_limit is not None:
+            used = await self.shared.current(f"key-tpm:{record.token_hash}")
+            if used >= record.tpm_limit:
+                raise GatewayError(
+                    429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached ({used} used)",
+                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                )
+
+    async def current_spend(self, record: KeyRecord) -> float:
+        """Spend in the key's current budget period, shared across instances."""
+        if record.budget_duration and record.budget_reset_at and record.budget_reset_at <= time.time():
+            await self._reset_period(record)
+            return 0.0
+        spend = await self.shared.get_spend(record.token_hash)
+        if spend is None:
+            # First sight of this key in this shared state: seed it from the durable store.
+            fresh = await self.store.get_key(record.token_hash)
+            spend = fresh.spend if fresh else record.spend
+            await self.shared.set_spend(record.token_hash, spend)
+        return spend
+
+    async def _reset_period(self, record: KeyRecord) -> None:
+        next_reset = time.time() + parse_duration(record.budget_duration or "30d")
+        await self.store.reset_spend(record.token_hash, next_reset)
+        await self.shared.set_spend(record.token_hash, 0.0)
+        record.spend = 0.0
+        record.budget_reset_at = next_reset
+        self.forget(record.token_hash)
+
+    async def charge(self, caller: Caller, cost: float, tokens: int) -> None:
+        """Add a finished request's cost and tokens to the key's shared counters."""
+        record = caller.record
+        if record is None:
+            return
+        if cost:
+            if await self.shared.get_spend(record.token_hash) is None:
+                await self.current_spend(record)
+            await self.shared.add_spend(record.token_hash, cost)
+        if tokens and record.tpm_limit is not None:
+            await self.shared.add(f"key-tpm:{record.token_hash}", tokens)
+
+    # --- management ------------------------------------------------------------------------------
+
+    async def generate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a virtual key; the only time its raw value is returned."""
+        fields = _key_fields(body)
+        raw = body.get("key")
+        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
+            raise GatewayError(400, "key: expected a string of at least 8 characters (or omit it to get a generated key)", param="key")
+        raw = raw or "sk-" + secrets.token_urlsafe(24)
+        if self.master_key and hmac.compare_digest(raw, self.master_key):
+            raise GatewayError(400, "key: may not equal the master key", param="key")
+        alias = fields.get("key_alias")
+        if alias and await self.store.get_key_by_alias(alias) is not None:
+            raise GatewayError(400, f"key_alias {alias!r} is already used by another key", param="key_alias")
+        now = time.time()
+        record = KeyRecord(token_hash=hash_key(raw), key_preview=_preview(raw), created_at=now, updated_at=now, **fields)
+        if record.budget_duration:
+            record.budget_reset_at = now + parse_duration(record.budget_duration)
+        try:
+            await self.store.insert_key(record)
+        except ValueError:
+            raise GatewayError(400, "key: a key with this value already exists", param="key") from None
+        return {"key": raw, **public_info(record)}
+
+    async def update(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Change a key's settings; identified by ``key`` (raw value or its hash)."""
+        record = await self._find(body.get("key"))
+        fields = _key_fields({k: v for k, v in body.items() if k != "key"})
+        if "budget_duration" in fields and fields["budget_duration"]:
+            fields["budget_reset_at"] = time.time() + parse_duration(fields["budget_duration"])
+        fields["updated_at"] = time.time()
+        updated = await self.store.update_key(record.token_hash, fields)
+        self.forget(record.token_hash)
+        assert updated is not None
+        return public_info(updated)
+
+    async def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Delete keys by value/hash (``keys``) or by ``key_aliases``."""
+        keys = body.get("keys") or []
+        aliases = body.get("key_aliases") or []
+        if not isinstance(keys, list) or not isinstance(aliases, list) or not (keys or aliases):
+            raise GatewayError(400, "keys: expected a non-empty list of keys (or key_aliases: a list of aliases)", param="keys")
+        hashes = [(await self._find(k)).token_hash for k in keys]
+        for alias in aliases:
+            record = await self.store.get_key_by_alias(str(alias))
+            if record is None:
+                raise GatewayError(404, f"no key has key_alias {alias!r}", "not_found_error", param="key_aliases")
+            hashes.append(record.token_hash)
+        count = await self.store.delete_keys(hashes)
+        for token_hash in hashes:
+            self.forget(token_hash)
+        return {"deleted_keys": [k if not str(k).startswith("sk-") else _preview(str(k)) for k in keys] + list(aliases), "count": count}
+
+    async def info(self, key: str | None, caller: Caller) -> dict[str, Any]:
+        """A key's settings and spend; a virtual key may read only itself."""
+        if key is None:
+            if caller.record is None:
+                raise GatewayError(400, "key: pass ?key=<virtual key> (the master key has no key info)", param="key")
+            record = caller.record
+        else:
+            record = await self._find(key)
+            if not caller.is_master and record.token_hash != caller.token_hash:
+                raise GatewayError(403, "a virtual key may only read its own /key/info", "permission_error")
+        fresh = await self.store.get_key(record.token_hash) or record
+        info = public_info(fresh)
+        info["spend"] = max(fresh.spend, await self.shared.get_spend(fresh.token_hash) or 0.0)
+        info["spend_summary"] = await self.store.spend_by_key(fresh.token_hash)
+        return {"key": fresh.token_hash, "info": info}
+
+    async def _find(self, key: Any) -> KeyRecord:
+        if not isinstance(key, str) or not key:
+            raise GatewayError(400, "key: expected the virtual key (or its token hash) as a string", param="key")
+        record = await self.store.get_key(hash_key(key))
+        if record is None and len(key) == 64:
+            record = await self.store.get_key(key)
+        if record is None:
+            raise GatewayError(404, f"no virtual key matches {_preview(key) if key.startswith('sk-') else key!r}", "not_found_error", param="key")
+        return record
+
+
+def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in body.items():
+        if name in ("key", "keys", "user_id", "team_id", "key_name", "permissions", "tags", "spend"):
+            continue
+        if name not in KEY_FIELDS:
+            raise GatewayError(400, f"{name}: not a key setting; expected one of {', '.join(KEY_FIELDS)}", param=name)
+        if value is None:
+            fields[name] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, KEY_FIELDS[name]):
+            kinds = " or ".join(t.__name__.replace("str", "string").replace("int", "integer") for t in KEY_FIELDS[name])
+            raise GatewayError(400, f"{name}: expected {kinds}, got {type(value).__name__}", param=name)
+        fields[name] = value
+    if "models" in fields and fields["models"] is not None and not all(isinstance(m, str) for m in fields["models"]):
+        raise GatewayError(400, "models: expected a list of model_name strings", param="models")
+    for name in ("max_budget", "rpm_limit", "tpm_limit"):
+        if fields.get(name) is not None and fields[name] < 0:
+            raise GatewayError(400, f"{name}: must be >= 0", param=name)
+    for name in ("budget_duration", "duration"):
+        if fields.get(name):
+            try:
+                parse_duration(fields[name])
+            except ValueError as exc:
+                raise GatewayError(400, f"{name}: {exc}", param=name) from None
+    duration = fields.pop("duration", None)
+    if duration:
+        fields["expires"] = time.time() + parse_duration(duration)
+    if isinstance(fields.get("expires"), str):
+        fields["expires"] = _parse_time(fields["expires"])
+    if "models" in fields and fields["models"] is None:
+        fields["models"] = []
+    if "metadata" in fields and fields["metadata"] is None:
+        fields["metadata"] = {}
+    return fields
+
+
+def _parse_time(text: str) -> float:
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise GatewayError(400, f"expires: expected an ISO 8601 time (2026-12-31T00:00:00Z), got {text!r}", param="expires") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _iso(epoch: float | None) -> str | None:
+    from datetime import datetime, timezone
+
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def public_info(record: KeyRecord) -> dict[str, Any]:
+    """What the key routes show about a key (never its raw value)."""
+    return {
+        "token": record.token_hash,
+        "key_alias": record.key_alias,
+        "key_name": record.key_preview,
+        "models": list(record.models),
+        "max_budget": record.max_budget,
+        "budget_duration": record.budget_duration,
+        "budget_reset_at": _iso(record.budget_reset_at),
+        "expires": _iso(record.expires),
+        "rpm_limit": record.rpm_limit,
+        "tpm_limit": record.tpm_limit,
+        "metadata": dict(record.metadata),
+        "spend": record.spend,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+    }
