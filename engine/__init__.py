@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api import acompletion, completion
+from engine.api import (
+    acompletion,
+    aembedding,
+    aimage_generation,
+    aspeech,
+    completion,
+    embedding,
+    image_generation,
+    speech,
+)
 from engine.errors import (
     APIConnectionError,
     APIError,
@@ -32,7 +41,7 @@ from engine.errors import (
     UnsupportedParamsError,
 )
 from engine.spec.registry import add_mappings, get_registry
-from engine.types import ModelResponse, ModelResponseChunk
+from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
 __version__ = "0.1.0"
 
@@ -51,6 +60,15 @@ emulator_url: str | None = None
 __all__ = [
     "completion",
     "acompletion",
+    "embedding",
+    "aembedding",
+    "image_generation",
+    "aimage_generation",
+    "speech",
+    "aspeech",
+    "EmbeddingResponse",
+    "ImageResponse",
+    "SpeechResponse",
     "add_mappings",
     "get_registry",
     "ModelResponse",

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.errors import BadRequestError
+from engine.runtime import operations
 from engine.runtime.assemble import assemble_response, parse_json_body
 from engine.runtime.prepare import prepare
 from engine.runtime.streams import AsyncChatStream, ChatStream
 from engine.runtime.transport import transport
-from engine.types import ModelResponse
+from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, SpeechResponse
 
-__all__ = ["completion", "acompletion"]
+__all__ = [
+    "completion", "acompletion",
+    "embedding", "aembedding", "image_generation", "aimage_generation", "speech", "aspeech",
+]
 
 
 def completion(model: str, messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> ModelResponse | ChatStream:
@@ -34,3 +39,44 @@ async def acompletion(
         return await AsyncChatStream(prepared).start()
     response = await transport.asend(prepared)
     return assemble_response(prepared, parse_json_body(response.content, prepared))
+
+
+def _required(name: str, value: Any, expected: str) -> None:
+    if value is None or value == "" or value == []:
+        raise BadRequestError(f"{name}: required; expected {expected}", param=name)
+
+
+def embedding(model: str, input: Any = None, **kwargs: Any) -> EmbeddingResponse:
+    """OpenAI embeddings: ``input`` a string or a list; long lists are split per the catalog limit."""
+    _required("input", input, "a string or a non-empty list of strings")
+    return operations.run("embedding", {"model": model, "input": input, **kwargs})
+
+
+async def aembedding(model: str, input: Any = None, **kwargs: Any) -> EmbeddingResponse:
+    """Async :func:`embedding`; the batches of a long list are sent concurrently."""
+    _required("input", input, "a string or a non-empty list of strings")
+    return await operations.arun("embedding", {"model": model, "input": input, **kwargs})
+
+
+def image_generation(prompt: str | None = None, model: str | None = None, **kwargs: Any) -> ImageResponse:
+    """OpenAI images.generate: ``data[i].b64_json`` per generated image."""
+    _required("prompt", prompt, "a text description of the image")
+    return operations.run("image_generation", {"model": model, "prompt": prompt, **kwargs})
+
+
+async def aimage_generation(prompt: str | None = None, model: str | None = None, **kwargs: Any) -> ImageResponse:
+    """Async :func:`image_generation`."""
+    _required("prompt", prompt, "a text description of the image")
+    return await operations.arun("image_generation", {"model": model, "prompt": prompt, **kwargs})
+
+
+def speech(model: str, input: str | None = None, voice: Any = None, **kwargs: Any) -> SpeechResponse:
+    """OpenAI audio.speech: the audio bytes as ``.content``, their MIME type as ``.content_type``."""
+    _required("input", input, "the text (or SSML) to speak")
+    return operations.run("speech", {"model": model, "input": input, "voice": voice, **kwargs})
+
+
+async def aspeech(model: str, input: str | None = None, voice: Any = None, **kwargs: Any) -> SpeechResponse:
+    """Async :func:`speech`."""
+    _required("input", input, "the text (or SSML) to speak")
+    return await operations.arun("speech", {"model": model, "input": input, "voice": voice, **kwargs})

@@ -16,6 +16,9 @@ __all__ = [
     "ModelResponseChunk",
     "Usage",
     "wrap",
+    "EmbeddingResponse",
+    "ImageResponse",
+    "SpeechResponse",
 ]
 
 
@@ -124,3 +127,61 @@ class ModelResponseChunk(_WithHidden):
 
 class Usage(OpenAIObject):
     __slots__ = ()
+
+
+class EmbeddingResponse(_WithHidden):
+    """An OpenAI embeddings ``list``: ``data[i] = {"object": "embedding", "index", "embedding"}``."""
+
+    __slots__ = ()
+
+
+class ImageResponse(_WithHidden):
+    """An OpenAI images response: ``created`` and ``data[i] = {"b64_json", "revised_prompt"?}``."""
+
+    __slots__ = ()
+
+
+class SpeechResponse:
+    """Audio from a speech call, shaped like the OpenAI SDK's binary response.
+
+    ``content`` holds the raw audio bytes, ``content_type`` their MIME type (what a gateway sends
+    as ``Content-Type``); ``stream_to_file(path)`` writes the bytes to ``path``.
+    """
+
+    __slots__ = ("content", "content_type", "response_headers", "_hidden_params")
+
+    def __init__(
+        self,
+        content: bytes,
+        content_type: str,
+        hidden: dict[str, Any] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.content = content
+        self.content_type = content_type
+        self.response_headers = dict(response_headers or {})
+        self._hidden_params = hidden if hidden is not None else {}
+
+    def read(self) -> bytes:
+        return self.content
+
+    def iter_bytes(self, chunk_size: int = 65536) -> Any:
+        for start in range(0, len(self.content), chunk_size):
+            yield self.content[start : start + chunk_size]
+
+    def stream_to_file(self, file: Any) -> None:
+        """Write the audio bytes to ``file`` (a path)."""
+        with open(file, "wb") as fh:
+            fh.write(self.content)
+
+    write_to_file = stream_to_file
+
+    def model_dump(self, **_: Any) -> dict[str, Any]:
+        """JSON-safe view: the MIME type and the audio as base64."""
+        import base64
+
+        return {"object": "audio.speech", "content_type": self.content_type,
+                "b64_content": base64.b64encode(self.content).decode("ascii")}
+
+    def __repr__(self) -> str:
+        return f"SpeechResponse(content_type={self.content_type!r}, {len(self.content)} bytes)"

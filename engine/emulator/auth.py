@@ -66,6 +66,7 @@ def authorize(record: Recorded, tokens: TokenStore, valid_keys: Collection[str])
     """Apply the check for the record's API family; unknown families are not checked."""
     checks: dict[str, Callable[[], Reply | None]] = {
         "vertex": lambda: check_bearer(record, tokens),
+        "texttospeech": lambda: check_bearer(record, tokens),
         "ai_studio": lambda: check_api_key(record, valid_keys),
     }
     check = checks.get(record.api or "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import embeddings, gemini
+from . import embeddings, gemini, predict, texttospeech
 from .call import ModelCall
 from .google_errors import error_body
 from .reply import Reply
@@ -28,6 +28,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **{("ai_studio", method): handler for method, handler in _GEMINI.items()},
     ("ai_studio", "embedContent"): embeddings.embed_content,
     ("ai_studio", "batchEmbedContents"): embeddings.batch_embed_contents,
+    # Shared by embeddings, Imagen and other :predict families: see predict.register.
+    ("vertex", "predict"): predict.predict,
+    ("texttospeech", "synthesize"): texttospeech.synthesize,
 }
 
 _NEEDS_CONTENTS = {"generateContent", "streamGenerateContent"}

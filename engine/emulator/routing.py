@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .hosts import AI_STUDIO_HOST, vertex_host_for
+from .hosts import AI_STUDIO_HOST, TEXTTOSPEECH_HOST, vertex_host_for
 
 __all__ = [
     "Api",
@@ -26,7 +26,7 @@ __all__ = [
     "stream_format",
 ]
 
-Api = Literal["vertex", "ai_studio"]
+Api = Literal["vertex", "ai_studio", "texttospeech"]
 StreamFormat = Literal["sse", "json-array"]
 
 # google-auth posts to ``token_uri``; ``/oauth2/v4/token`` is the legacy www.googleapis.com form.
@@ -88,6 +88,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         re.compile(rf"/(?P<version>v1beta|v1alpha|v1)/models/(?P<model>{_SEG}):(?P<method>\w+)"),
     ),
     RouteSpec(
+        "texttospeech.text",
+        "texttospeech",
+        re.compile(r"/(?P<version>v1|v1beta1)/text:(?P<method>synthesize)"),
+    ),
+    RouteSpec(
         "ai_studio.tuned_model",
         "ai_studio",
         re.compile(
@@ -112,6 +117,8 @@ def host_serves(host: str, match: RouteMatch) -> bool:
     """Whether Google would serve ``match`` on ``host`` (a wrong host is an HTML 404 upstream)."""
     if match.api == "vertex":
         return match.location is not None and host == vertex_host_for(match.location)
+    if match.api == "texttospeech":
+        return host == TEXTTOSPEECH_HOST
     return host == AI_STUDIO_HOST
 
 

@@ -107,7 +107,7 @@ def prepare(
     if isinstance(provider, str) and provider and isinstance(model_string, str) and not model_string.startswith(provider + "/"):
         # LiteLLM's spelling of a provider prefix: model="gemini-2.5-flash", custom_llm_provider="gemini".
         model_string = f"{provider}/{model_string}"
-    resolved = registry.resolve(model_string, format=format)
+    resolved = registry.resolve(model_string, format=format, operation=operation)
     fmt = resolved.format
     op = fmt.operations.get(operation)
     if op is None:

@@ -194,6 +194,8 @@ class CompiledParam:
     unsupported_if: Callable[[dict[str, Any]], Any] | None
     default: Sources | None
     policy: str
+    # A param without `to` that declares a `type` is read by the body (request.X): only checked.
+    check: Callable[[Any], None] | None = None
 
 
 def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
@@ -269,6 +271,7 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         unsupported_if=(where / "unsupported_if").expression(spec["unsupported_if"]) if "unsupported_if" in spec else None,
         default=Sources([default], where / "default") if default is not None else None,
         policy=policy,
+        check=check_type if setter is None else None,
     )
 
 
@@ -391,6 +394,17 @@ class CompiledResponse:
     stream_choices: Extractor | None
     usage: Extractor | None
     hidden: Extractor | None
+    data: Extractor | None = None
+    content_type: Extractor | None = None
+
+    def parse_result(self, upstream: Any, ctx: Context) -> dict[str, Any]:
+        """Upstream JSON of a non-chat operation -> {"data", "usage", "hidden", "content_type"}."""
+        return {
+            "data": self.data(upstream, ctx) if self.data is not None else None,
+            "usage": self.usage(upstream, ctx) if self.usage is not None else None,
+            "hidden": self.hidden(upstream, ctx) if self.hidden is not None else None,
+            "content_type": self.content_type(upstream, ctx) if self.content_type is not None else None,
+        }
 
     def parse(self, upstream: Any, ctx: Context, *, stream: bool = False) -> dict[str, Any]:
         """Upstream JSON -> {"id", "choices", "usage", "hidden"} (plain dicts, OpenAI field names)."""
@@ -433,6 +447,8 @@ def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
         stream_choices=_compile_extractor(stream_spec, where / "choices") if stream_spec is not None else None,
         usage=_compile_extractor(spec["usage"], where / "usage") if "usage" in spec else None,
         hidden=_compile_extractor(spec["hidden"], where / "hidden") if "hidden" in spec else None,
+        data=_compile_extractor(spec["data"], where / "data") if "data" in spec else None,
+        content_type=_compile_extractor(spec["content_type"], where / "content_type") if "content_type" in spec else None,
     )
 
 
@@ -454,6 +470,8 @@ class CompiledOperation:
     stream_event: str | Callable[[Any, Context], Any] | None
     examples: list[dict[str, Any]]
     _tables: dict[tuple[str, str], ParamTable] = field(default_factory=dict)
+    # (request field, catalog key of the per-call limit): see `batch` in schemas/mapping.yaml.
+    batch: tuple[str, str] | None = None
 
     def param_table(self, ctx: Context) -> ParamTable:
         """Which params apply for this model and host; computed once per (model, host)."""
@@ -495,6 +513,8 @@ class CompiledOperation:
                 continue
             if p.apply is not None:
                 p.apply(body, value, ctx)
+            elif p.check is not None:
+                p.check(value)
         if seen + len(self.consumed) < len(params):  # something the format does not declare
             known = {p.name for p in table.active} | self.consumed
             for name, value in params.items():
@@ -569,6 +589,8 @@ _REQUEST_FIELD = re.compile(r"\brequest\.([A-Za-z_]\w*)")
 
 
 def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Context], Any]:
+    if isinstance(spec, dict) and "each" in spec:
+        return _each_producer(spec, where)
     if isinstance(spec, dict) and "hook" in spec:
         fn = (where / "hook").hook(spec["hook"])
         source = spec.get("from")
@@ -577,6 +599,30 @@ def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Contex
         return lambda variables, ctx: fn(variables["request"].get(source), ctx)
     produce = where.leaf(spec)
     return lambda variables, ctx: produce(variables)
+
+
+def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, Any], Context], Any]:
+    """`{each: field, item: template}`: one item per element of the request's list field."""
+    if set(spec) != {"each", "item"} or not isinstance(spec["each"], str):
+        raise where.fail("`each` takes a request field name and an `item` template, nothing else")
+    source = spec["each"]
+    produce = (where / "item").leaf(spec["item"])
+
+    def each(variables: dict[str, Any], ctx: Context) -> list[Any] | None:
+        values = variables["request"].get(source)
+        if values is None:
+            return None
+        if not isinstance(values, list):
+            values = [values]
+        out = []
+        for i, value in enumerate(values):
+            variables["item"], variables["index"] = value, i
+            out.append(produce(variables))
+        variables.pop("item", None)
+        variables.pop("index", None)
+        return out
+
+    return each
 
 
 def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFormat:
@@ -624,7 +670,10 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         body.append((compile_setter(path), _body_producer(spec, bw)))
         if isinstance(spec, dict) and spec.get("from"):
             consumed.add(spec["from"])
+        if isinstance(spec, dict) and isinstance(spec.get("each"), str):
+            consumed.add(spec["each"])
         consumed.update(_REQUEST_FIELD.findall(str(spec)))  # templates reading request.X consume X
+    consumed -= {p.name for p in params}  # a declared param the body also reads is counted once
     stream = op.get("stream")
     stream_event: Any = None
     if stream:
@@ -648,4 +697,5 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         response=_compile_response(op["response"], w / "response"),
         stream_event=stream_event,
         examples=list(op.get("examples") or []),
+        batch=(op["batch"]["field"], op["batch"]["size"]) if "batch" in op else None,
     )

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import engine.errors as errors_module
 from engine.runtime.assemble import StreamAssembler, assemble_response
 from engine.runtime.prepare import prepare
+from engine.runtime.results import NON_CHAT_OPERATIONS, assemble_result
 from engine.spec.registry import Registry
 
 __all__ = ["ExampleRef", "iter_examples", "run_example", "subset_problems"]
@@ -169,7 +170,10 @@ def _check_request(example: dict[str, Any], prepared: Any) -> list[str]:
 def _check_response(example: dict[str, Any], prepared: Any) -> list[str]:
     problems = []
     if "upstream_response" in example:
-        response = assemble_response(prepared, example["upstream_response"])
+        if prepared.operation.name in NON_CHAT_OPERATIONS:
+            response = _result_view(assemble_result([prepared], [example["upstream_response"]]))
+        else:
+            response = assemble_response(prepared, example["upstream_response"])
         problems += subset_problems(example.get("openai_response") or {}, response, "openai_response")
     if "upstream_events" in example:
         assembler = StreamAssembler(prepared)
@@ -179,3 +183,8 @@ def _check_response(example: dict[str, Any], prepared: Any) -> list[str]:
         chunks.extend(assembler.finish())
         problems += subset_problems(example.get("openai_chunks") or [], chunks, "openai_chunks")
     return problems
+
+
+def _result_view(result: Any) -> Any:
+    """What an example's ``openai_response`` is matched against (speech: MIME type and base64 audio)."""
+    return result if isinstance(result, dict) else result.model_dump()

@@ -41,6 +41,7 @@ class Registry:
         self.catalog_files: dict[str, str] = {}
         self.routes: list[CompiledRoute] = []
         self._route_cache: dict[str, Resolved | None] = {}
+        self._operation_cache: dict[tuple[str, str], Resolved] = {}
         self._info_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
         self._prefixes: list[str] = []
         docs = read_documents(self.roots)
@@ -91,19 +92,25 @@ class Registry:
 
     # --- routing ---------------------------------------------------------------------------------
 
-    def resolve(self, model_string: str, *, format: str | None = None) -> Resolved:
+    def resolve(self, model_string: str, *, format: str | None = None, operation: str | None = None) -> Resolved:
         """Model string -> format, host, upstream id. Unknown -> BadRequestError listing what exists.
 
         ``format`` limits the search to one format's routes (a mapping's examples test that mapping,
-        even when another folder's mapping would take the model string).
+        even when another folder's mapping would take the model string). With ``operation`` other
+        than chat, the first route whose format has that operation wins (``vertex_ai/gemini-embedding-001``
+        is Gemini for chat and a ``:predict`` embedding model for ``embedding``).
         """
         if format is not None:
             return self._resolve_in(model_string, self.formats[format].routes)
+        if operation is not None and operation != "chat":
+            return self._resolve_for(model_string, operation)
         resolved = self._route_cache.get(model_string)
         if resolved is None:
             if not isinstance(model_string, str) or not model_string:
                 raise BadRequestError(f"model: expected a non-empty string, got {model_string!r}", param="model")
             for route in self.routes:
+                if route.operation is not None and route.operation != "chat":
+                    continue  # a route for one other operation only (Cloud TTS's vertex_ai/<anything>)
                 m = route.pattern.fullmatch(model_string)
                 if m:
                     groups = {k: v for k, v in m.groupdict().items() if v is not None}
@@ -117,6 +124,27 @@ class Registry:
                 )
             if len(self._route_cache) < 10_000:
                 self._route_cache[model_string] = resolved
+        return resolved
+
+    def _resolve_for(self, model_string: str, operation: str) -> Resolved:
+        """The first route that matches and whose format has ``operation`` (routes declaring an
+        ``operation`` serve only that one); else the plain match, whose format then says what it supports."""
+        key = (model_string, operation)
+        resolved = self._operation_cache.get(key)
+        if resolved is None:
+            if isinstance(model_string, str):
+                for route in self.routes:
+                    if route.operation not in (None, operation) or operation not in route.format.operations:
+                        continue
+                    m = route.pattern.fullmatch(model_string)
+                    if m:
+                        groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                        resolved = Resolved(route, groups["model"], {**route.vars, **groups})
+                        break
+            if resolved is None:
+                return self.resolve(model_string)
+            if len(self._operation_cache) < 10_000:
+                self._operation_cache[key] = resolved
         return resolved
 
     def _resolve_in(self, model_string: str, routes: list[CompiledRoute]) -> Resolved:

@@ -1,0 +1,56 @@
+"""AI Studio embeddings (`gemini/...`, batchEmbedContents) against the fake Google."""
+
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine.emulator import FakeGoogle
+from engine.emulator.embeddings import embed_vector
+
+pytestmark = pytest.mark.anyio
+
+
+def test_one_string_is_one_request_entry(fake: FakeGoogle) -> None:
+    response = engine.embedding(model="gemini/text-embedding-004", input="hello", api_key="k-1")
+    call = fake.last(":batchEmbedContents")
+    assert call.host == "generativelanguage.googleapis.com"
+    assert call.path == "/v1beta/models/text-embedding-004:batchEmbedContents"
+    assert call.headers["x-goog-api-key"] == "k-1" and "key" not in call.query
+    assert call.json == {"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "hello"}]}}]}
+    assert response.data == [{"object": "embedding", "index": 0, "embedding": embed_vector("hello")}]
+    assert response.usage == {"prompt_tokens": 0, "total_tokens": 0}
+    assert response._hidden_params["custom_llm_provider"] == "gemini"
+
+
+def test_params_reach_every_request_entry_and_indexes_are_positions(fake: FakeGoogle, monkeypatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "env-key")
+    response = engine.embedding(model="gemini/gemini-embedding-001", input=["a", "b", "c"], dimensions=3,
+                                input_type="SEMANTIC_SIMILARITY")
+    requests = fake.last(":batchEmbedContents").json["requests"]
+    assert [r["content"]["parts"][0]["text"] for r in requests] == ["a", "b", "c"]
+    assert all(r["outputDimensionality"] == 3 and r["taskType"] == "SEMANTIC_SIMILARITY" for r in requests)
+    assert [d.index for d in response.data] == [0, 1, 2]
+    assert [d.embedding for d in response.data] == [embed_vector(t, 3) for t in "abc"]
+
+
+async def test_async_splits_at_the_ai_studio_limit(fake: FakeGoogle) -> None:
+    inputs = [f"t{i}" for i in range(250)]
+    response = await engine.aembedding(model="gemini/text-embedding-004", input=inputs, api_key="k", dimensions=2)
+    assert [len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")] == [100, 100, 50]
+    assert [d.embedding for d in response.data] == [embed_vector(t, 2) for t in inputs]
+
+
+def test_vertex_only_params_are_refused(fake: FakeGoogle) -> None:
+    with pytest.raises(engine.UnsupportedParamsError, match="auto_truncate"):
+        engine.embedding(model="gemini/text-embedding-004", input="x", api_key="k", auto_truncate=True)
+
+
+def test_missing_key_names_where_to_set_it(fake: FakeGoogle) -> None:
+    with pytest.raises(engine.BadRequestError, match="GEMINI_API_KEY"):
+        engine.embedding(model="gemini/text-embedding-004", input="x")
+
+
+def test_chat_on_gemini_prefix_still_goes_to_generate_content(fake: FakeGoogle) -> None:
+    engine.completion(model="gemini/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], api_key="k")
+    assert fake.last().path == "/v1beta/models/gemini-2.5-flash:generateContent"
