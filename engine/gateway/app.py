@@ -150,10 +150,15 @@ class Gateway:
         for deployment in self.config.deployments:
             if "*" in deployment.model:
                 continue
-            try:
-                registry.resolve(deployment.model)
-            except APIError as exc:
-                log.warning("deployment %s: %s", deployment.id, exc.message)
+            problem = None
+            for operation in ("chat", "embedding", "image_generation", "speech", "text_completion"):
+                try:
+                    registry.resolve(deployment.model, operation=operation)
+                    break
+                except APIError as exc:
+                    problem = problem or exc.message
+            else:
+                log.warning("deployment %s: %s", deployment.id, problem)
 
     async def stop(self) -> None:
         """Flush spend and close connections; nothing recorded is lost."""
@@ -278,7 +283,13 @@ class Gateway:
                 return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
 
             if stream:
-                result, call.deployment = await self.router.call(model, invoke)
+                opening = asyncio.ensure_future(self.router.call(model, invoke))
+                done, _ = await asyncio.wait({opening}, timeout=self.config.heartbeat_interval)
+                if not done:
+                    # Google is slow to answer: start the SSE response now and keep the client's
+                    # connection alive with comments; a failure to open then arrives as an error event.
+                    return self._stream_response(call, None, opening)
+                result, call.deployment = opening.result()
                 return self._stream_response(call, result)
             result, call.deployment = await self._unless_disconnected(request, self.router.call(model, invoke))
         except (APIError, GatewayError) as exc:
@@ -326,13 +337,36 @@ class Gateway:
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
-    def _stream_response(self, call: _Call, stream: Any) -> StreamingResponse:
+    def _stream_response(self, call: _Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
-        return StreamingResponse(self._sse(call, stream), media_type="text/event-stream", headers=headers)
+        started: list[bool] = []
 
-    async def _sse(self, call: _Call, stream: Any) -> AsyncIterator[bytes]:
+        async def never_started() -> None:
+            # The client left before the first byte: the generator's own cleanup never ran.
+            if started:
+                return
+            if opening is not None:
+                opening.cancel()
+            if stream is not None:
+                await stream.aclose()
+            await self._record(call, 499, None, "ClientDisconnected")
+
+        return _EventStream(self._sse(call, stream, opening, started), never_started, media_type="text/event-stream", headers=headers)
+
+    async def _sse(
+        self, call: _Call, stream: Any, opening: asyncio.Future[Any] | None = None, started: list[bool] | None = None
+    ) -> AsyncIterator[bytes]:
+        if started is not None:
+            started.append(True)
         status, error_type = 200, None
         try:
+            while opening is not None:
+                done, _ = await asyncio.wait({opening}, timeout=self.config.heartbeat_interval)
+                if not done:
+                    yield HEARTBEAT
+                    continue
+                stream, call.deployment = opening.result()
+                opening = None
             async for chunk in _with_heartbeats(stream, self.config.heartbeat_interval):
                 yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
@@ -349,7 +383,10 @@ class Gateway:
         finally:
             # Runs on normal end, on error and when the client disconnects (the task is cancelled):
             # the upstream stream is closed and what was used so far is still recorded.
-            await stream.aclose()
+            if opening is not None:
+                opening.cancel()
+            if stream is not None:
+                await stream.aclose()
             await self._record(call, status, stream, error_type)
 
     # --- after the answer --------------------------------------------------------------------------
@@ -564,6 +601,30 @@ class Gateway:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+class _EventStream(StreamingResponse):
+    """A streaming response that runs ``cleanup`` however it ends (also before its first byte)."""
+
+    def __init__(self, content: Any, cleanup: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.cleanup = cleanup
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Watch for the client leaving while the upstream is silent too (not only when a write
+        # fails): cancelling the writer closes the upstream stream in the generator's finally.
+        writer = asyncio.ensure_future(self.stream_response(send))
+        watcher = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            done, _ = await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if writer not in done:
+                writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        finally:
+            watcher.cancel()
+            if not writer.done():
+                writer.cancel()
+            await self.cleanup()
 
 
 async def _disconnected(request: Request) -> None:

@@ -47,6 +47,8 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every upstream request at INFO; one line per call is the access log's job.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         config = load_config(args.config)  # fail here, once, before any worker starts
     except ConfigError as exc:

@@ -67,7 +67,8 @@ class GatewayHandle:
 
     def client(self, key: str | None = MASTER, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, headers=headers, **kw)
 
 
 @pytest.fixture()
