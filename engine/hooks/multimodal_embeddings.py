@@ -1,0 +1,106 @@
+"""``multimodalembedding@001``: OpenAI ``input`` -> Vertex instances, predictions -> vectors.
+
+Instances (reference 08 §4): a text, image or video element each; a text immediately followed by
+a media element shares its instance (``{"text", "image"}``). Media are ``gs://`` URIs (a video
+extension makes it a video) or ``data:`` URIs; an object is used as the instance verbatim.
+Google embeds at most one image and one video per request: more is refused here, naming the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import BadRequestError
+from engine.hooks.media import HTTPS_EXTENSION_MIME, mime_from_extension, parse_data_uri
+from engine.spec.hooks import hook
+
+__all__ = ["instances", "embeddings", "usage", "MEDIA_LIMIT"]
+
+MEDIA_LIMIT = {"image": 1, "video": 1}
+
+
+def _element(value: Any, field: str) -> tuple[str, Any]:
+    """One input element -> (kind, instance value): kind is text, image, video or instance."""
+    if isinstance(value, dict):
+        return "instance", dict(value)
+    if not isinstance(value, str):
+        raise BadRequestError(
+            f"{field}: expected a text, a gs:// URI, a data: URI or an instance object, got {type(value).__name__}",
+            param="input",
+        )
+    if value.startswith("gs://"):
+        mime = mime_from_extension(value, HTTPS_EXTENSION_MIME) or ""
+        return ("video" if mime.startswith("video/") else "image"), {"gcsUri": value}
+    if value.startswith("data:"):
+        mime, data = parse_data_uri(value, field=field)
+        if mime.startswith("video/"):
+            return "video", {"bytesBase64Encoded": data}
+        if mime and not mime.startswith("image/"):
+            raise BadRequestError(f"{field}: {mime} data cannot be embedded; expected an image or a video", param="input")
+        return "image", ({"bytesBase64Encoded": data, "mimeType": mime} if mime else {"bytesBase64Encoded": data})
+    return "text", value
+
+
+@hook("multimodal.instances")
+def instances(value: Any, ctx: Any) -> list[dict[str, Any]]:
+    """OpenAI ``input`` (a string or a list) -> ``instances``, enforcing one image and one video."""
+    items = value if isinstance(value, list) else [value]
+    out: list[dict[str, Any]] = []
+    counts = {"image": 0, "video": 0}
+    for i, item in enumerate(items):
+        field = f"input[{i}]" if isinstance(value, list) else "input"
+        kind, content = _element(item, field)
+        if kind == "instance":
+            out.append(content)
+        elif kind == "text":
+            out.append({"text": content})
+        elif out and set(out[-1]) == {"text"}:
+            out[-1][kind] = content  # text followed by media: one instance
+        else:
+            out.append({kind: content})
+    for instance in out:
+        for kind in counts:
+            counts[kind] += kind in instance
+    for kind, limit in MEDIA_LIMIT.items():
+        if counts[kind] > limit:
+            raise BadRequestError(
+                f"input: {ctx.model} embeds at most {limit} {kind} per request (got {counts[kind]}); "
+                f"send each {kind} in its own call",
+                param="input",
+                model=ctx.model_string,
+            )
+    return out
+
+
+@hook("multimodal.embeddings")
+def embeddings(response: Any, ctx: Any) -> list[dict[str, Any]]:
+    """Per prediction, in order: the text vector, the image vector, then each video segment's."""
+    out: list[dict[str, Any]] = []
+    for prediction in (response.get("predictions") if isinstance(response, dict) else None) or []:
+        if not isinstance(prediction, dict):
+            continue
+        for key in ("textEmbedding", "imageEmbedding"):
+            if prediction.get(key) is not None:
+                out.append({"embedding": prediction[key]})
+        for segment in prediction.get("videoEmbeddings") or []:
+            if isinstance(segment, dict) and segment.get("embedding") is not None:
+                out.append({"embedding": segment["embedding"]})
+    return out
+
+
+@hook("multimodal.usage")
+def usage(response: Any, ctx: Any) -> dict[str, Any]:
+    """No tokens; the billing units Google prices: characters, images, video seconds."""
+    sent = (ctx.state.get("body") or {}).get("instances") or []
+    characters = sum(len(i["text"]) for i in sent if isinstance(i, dict) and isinstance(i.get("text"), str))
+    images = sum(1 for i in sent if isinstance(i, dict) and "image" in i)
+    seconds = 0.0
+    for prediction in (response.get("predictions") if isinstance(response, dict) else None) or []:
+        for segment in (prediction.get("videoEmbeddings") if isinstance(prediction, dict) else None) or []:
+            if isinstance(segment, dict):
+                seconds += float(segment.get("endOffsetSec") or 0) - float(segment.get("startOffsetSec") or 0)
+    return {
+        "prompt_tokens": 0,
+        "total_tokens": 0,
+        "prompt_tokens_details": {"character_count": characters, "image_count": images, "video_length_seconds": seconds},
+    }
