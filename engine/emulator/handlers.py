@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import embeddings, gemini, predict, texttospeech
+from . import anthropic, embeddings, gemini, openai_compat, palm, predict, texttospeech
 from .call import ModelCall
 from .google_errors import error_body
 from .reply import Reply
@@ -31,7 +31,29 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     # Shared by embeddings, Imagen and other :predict families: see predict.register.
     ("vertex", "predict"): predict.predict,
     ("texttospeech", "synthesize"): texttospeech.synthesize,
+    ("vertex", "embeddings"): embeddings.openai_embeddings,
+    ("vertex", "chat/completions"): openai_compat.chat_completions,
 }
+
+# rawPredict / streamRawPredict: the publisher says which wire format the body is in.
+_RAW_PREDICT: dict[tuple[str, str], Handler] = {
+    ("anthropic", "rawPredict"): anthropic.raw_predict,
+    ("anthropic", "streamRawPredict"): anthropic.stream_raw_predict,
+    **{(publisher, method): openai_compat.raw_predict
+       for publisher in ("mistralai", "ai21") for method in ("rawPredict", "streamRawPredict")},
+}
+
+
+def _raw_predict(call: ModelCall) -> Reply:
+    handler = _RAW_PREDICT.get((call.route.publisher or "", call.route.method))
+    if handler is None:
+        return Reply.error(400, f"{call.route.method} is not emulated for publisher {call.route.publisher!r} "
+                                "(vertex-engine emulator: anthropic, mistralai, ai21).")
+    return handler(call)
+
+
+HANDLERS[("vertex", "rawPredict")] = _raw_predict
+HANDLERS[("vertex", "streamRawPredict")] = _raw_predict
 
 _NEEDS_CONTENTS = {"generateContent", "streamGenerateContent"}
 

@@ -61,13 +61,22 @@ def _hidden(prepared: Prepared, parsed_hidden: dict[str, Any] | None, usage: dic
     return hidden
 
 
+def _is_text_completion(prepared: Prepared) -> bool:
+    # OpenAI's legacy completions: choices carry `text`, the object is `text_completion`.
+    return prepared.operation.name == "text_completion"
+
+
 def assemble_response(prepared: Prepared, upstream: Any) -> ModelResponse:
-    """A non-streaming upstream answer -> ``ModelResponse`` (``chat.completion``)."""
+    """A non-streaming upstream answer -> ``ModelResponse`` (``chat.completion`` or ``text_completion``)."""
     parsed = prepared.operation.response.parse(upstream, prepared.ctx)
     choices = parsed["choices"]
+    text_completion = _is_text_completion(prepared)
     for i, choice in enumerate(choices):
         if choice.get("index") is None:
             choice["index"] = i
+        if text_completion:
+            choice.setdefault("text", "")
+            choice.setdefault("logprobs", None)
         message = choice.get("message")
         if message is not None:
             message.setdefault("role", "assistant")
@@ -78,7 +87,7 @@ def assemble_response(prepared: Prepared, upstream: Any) -> ModelResponse:
         "id": parsed.get("id") or new_id(),
         "created": int(time.time()),
         "model": prepared.resolved.model,
-        "object": "chat.completion",
+        "object": "text_completion" if text_completion else "chat.completion",
         "system_fingerprint": None,
         "choices": choices,
         "usage": usage,
@@ -131,6 +140,7 @@ class StreamAssembler:
         self._saw_tools: set[int] = set()
         self._seen_choices: set[int] = set()
         self._event = prepared.operation.stream_event
+        self._text = _is_text_completion(prepared)
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> ModelResponseChunk:
         if self.id is None:
@@ -138,7 +148,7 @@ class StreamAssembler:
             self.id = new_id()
         data = {
             "id": self.id,
-            "object": "chat.completion.chunk",
+            "object": "text_completion" if self._text else "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": choices,
@@ -166,6 +176,9 @@ class StreamAssembler:
             index = choice.get("index")
             if not isinstance(index, int) or isinstance(index, bool):
                 index = i
+            if self._text:
+                out_choices.append(self._text_choice(index, choice))
+                continue
             delta = dict(choice.get("delta") or choice.get("message") or {})
             if delta.get("content") is None:
                 delta.pop("content", None)
@@ -193,6 +206,14 @@ class StreamAssembler:
             object.__setattr__(chunk, "_hidden_params", dict(parsed["hidden"]))
         return [chunk]
 
+    def _text_choice(self, index: int, choice: dict[str, Any]) -> dict[str, Any]:
+        """A text-completion stream choice: the text piece, and the finish reason on the last."""
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            self._finished.add(index)
+        self._seen_choices.add(index)
+        return {"index": index, "text": choice.get("text") or "", "finish_reason": finish, "logprobs": None}
+
     def finish(self) -> list[ModelResponseChunk]:
         """After the upstream stream ended: the closing finish chunk if none came, and usage."""
         out = []
@@ -200,6 +221,10 @@ class StreamAssembler:
         if pending:
             choices = []
             for index in pending:
+                if self._text:
+                    choices.append({"index": index, "text": "", "finish_reason": "stop", "logprobs": None})
+                    self._finished.add(index)
+                    continue
                 delta: dict[str, Any] = {}
                 if index not in self._roles_sent:
                     delta["role"] = "assistant"

@@ -117,7 +117,8 @@ def prepare(
             model=model_string,
         )
     host = registry.hosts[resolved.route.host]
-    catalog_key, info = registry.info(resolved.model)
+    # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
+    catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
     if operation == "chat":
         _check_messages(call.get("messages"))
 
@@ -192,6 +193,10 @@ def prepare(
                 param="mapping_options",
             )
         options = {**options, **mapping_options}
+    extra_headers = call.get("extra_headers")
+    if extra_headers and not isinstance(extra_headers, dict):
+        raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")
+    caller_headers = {str(k): str(v) for k, v in (extra_headers or {}).items()}
     ctx = Context(
         request=params,
         model=resolved.model,
@@ -200,11 +205,13 @@ def prepare(
         info=info,
         options=options,
         drop_params=bool(drop_params),
+        route=route_vars,
+        headers=caller_headers,
     )
     stream = call.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise BadRequestError(f"stream: expected true or false, got {stream!r}", param="stream")
-    stream = bool(stream)
+    stream = ctx.stream = bool(stream)
     body = op.build_body(params, ctx, module)
     for k, v in raw_extra.items():
         if isinstance(v, dict) and isinstance(body.get(k), dict):
@@ -226,11 +233,9 @@ def prepare(
             _URL_CACHE[url_key] = cached
     url, fixed_headers = cached
     headers = dict(fixed_headers)
-    extra_headers = call.get("extra_headers")
-    if extra_headers:
-        if not isinstance(extra_headers, dict):
-            raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")
-        headers.update({str(k): str(v) for k, v in extra_headers.items()})
+    if caller_headers:
+        # Headers the mapping moves into the body (op.consume_headers) are not sent as headers.
+        headers.update({k: v for k, v in caller_headers.items() if k.lower() not in op.consume_headers})
 
     stream_options = call.get("stream_options") or {}
     if not isinstance(stream_options, dict):
@@ -266,14 +271,17 @@ def _build_url(
     variables["method"] = method
     api_base = settings.get("api_base")
     resource_path = host.resources[resolved.route.resource](variables)
+    # A method starting with "/" is a path below the resource (OpenAI-compatible
+    # `endpoints/openapi/chat/completions`), not a `:verb`.
+    suffix = method if str(method).startswith("/") else f":{method}"
     if api_base:
         api_base = str(api_base).rstrip("/")
         if urlsplit(api_base).path in ("", "/"):
-            url = f"{api_base}{resource_path}:{method}"  # a bare host: keep Google's path
+            url = f"{api_base}{resource_path}{suffix}"  # a bare host: keep Google's path
         else:
             url = host.api_base_with_path({**variables, "api_base": api_base})
     else:
-        url = f"{host.base(variables)}{resource_path}:{method}"
+        url = f"{host.base(variables)}{resource_path}{suffix}"
     query = {k: v for k, produce in op.query if (v := produce(variables))}
     if query:
         url += ("&" if "?" in url else "?") + urlencode(query)

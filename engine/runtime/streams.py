@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Iterator
 import httpx
 
 from engine.errors import APIConnectionError, APIError, Timeout, UnprocessableEntityError
-from engine.hooks.sse import SSEDecoder, iter_sse_json
+from engine.hooks.sse import SSEDecoder, SSEEvent, iter_sse_json
 from engine.runtime.assemble import StreamAssembler
 from engine.runtime.prepare import Prepared
 from engine.runtime.transport import _log, _verbose, transport
@@ -21,11 +21,29 @@ from engine.types import ModelResponseChunk
 __all__ = ["ChatStream", "AsyncChatStream"]
 
 
+class WholeBodyDecoder:
+    """``stream.decoder: json``: the upstream cannot stream; its one JSON answer is one event."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        self._parts.append(data)
+        return []
+
+    def flush(self) -> list[SSEEvent]:
+        body = b"".join(self._parts).decode("utf-8", "replace")
+        self._parts.clear()
+        return [SSEEvent(None, body, None)] if body.strip() else []
+
+
 class _StreamBase:
     def __init__(self, prepared: Prepared) -> None:
         self.prepared = prepared
         self.assembler = StreamAssembler(prepared)
-        self.decoder = SSEDecoder()
+        self.decoder: SSEDecoder | WholeBodyDecoder = (
+            WholeBodyDecoder() if prepared.operation.stream_decoder == "json" else SSEDecoder()
+        )
         self._events = 0
 
     @property

@@ -470,6 +470,9 @@ class CompiledOperation:
     stream_event: str | Callable[[Any, Context], Any] | None
     examples: list[dict[str, Any]]
     _tables: dict[tuple[str, str], ParamTable] = field(default_factory=dict)
+    # Caller headers the body carries instead (lower-case names), and how the stream is decoded.
+    consume_headers: frozenset[str] = frozenset()
+    stream_decoder: str = "sse"
     # (request field, catalog key of the per-call limit): see `batch` in schemas/mapping.yaml.
     batch: tuple[str, str] | None = None
 
@@ -528,7 +531,8 @@ class CompiledOperation:
         for setter, produce in self.body:
             if variables is None:
                 variables = {"request": params, "state": ctx.state, "model": ctx.model, "info": ctx.info,
-                             "options": ctx.options, "host": ctx.host}
+                             "options": ctx.options, "host": ctx.host, "route": ctx.route,
+                             "stream": ctx.stream}
             value = produce(variables, ctx)
             if value is not None:
                 setter(body, value)
@@ -697,5 +701,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         response=_compile_response(op["response"], w / "response"),
         stream_event=stream_event,
         examples=list(op.get("examples") or []),
+        consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),
+        stream_decoder=stream["decoder"] if stream else "sse",
         batch=(op["batch"]["field"], op["batch"]["size"]) if "batch" in op else None,
     )

@@ -33,6 +33,9 @@ class Context:
     ``options``: the mapping's ``options`` merged with the route's and the caller's overrides.
     ``state``: scratch space for one call; stream hooks keep their state machine here.
     ``drop_params``: the caller accepts that unsupported params are dropped.
+    ``route``: the matched route's ``vars`` and named regex groups (``model_name``...).
+    ``headers``: the caller's ``extra_headers`` (hooks may move some into the body).
+    ``stream``: the caller asked for a stream (some wire formats say so in the body).
     """
 
     request: dict[str, Any]
@@ -44,3 +47,6 @@ class Context:
     state: dict[str, Any] = field(default_factory=dict)
     drop_params: bool = False
     warnings: list[str] = field(default_factory=list)
+    route: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False

@@ -48,19 +48,55 @@ def compile_getter(expression: str) -> Callable[[Any], Any]:
     return compiled.search
 
 
+def _child(node: Any, key: str, kind: type) -> Any:
+    """``node[key]`` (a list index when ``key`` is numeric), created as an empty ``kind`` if missing."""
+    if isinstance(node, list):
+        index = int(key)
+        node.extend({} for _ in range(index + 1 - len(node)))
+        if not isinstance(node[index], kind):
+            node[index] = kind()
+        return node[index]
+    child = node.get(key)
+    if not isinstance(child, kind):
+        child = node[key] = kind()
+    return child
+
+
 def compile_setter(path: str, *, merge: bool = False, append: bool = False) -> Callable[[dict, Any], None]:
     """Compile a dotted path into ``fn(body, value)`` that writes (or merges / appends) the value."""
     keys = split_path(path)
     parents, last = keys[:-1], keys[-1]
+    # A numeric segment is a list index (``instances.0.prompt``): the list grows to reach it.
+    steps = [(key, keys[i + 1].isdigit()) for i, key in enumerate(parents)]
+    if not any(k.isdigit() for k in keys):
 
-    def container(body: dict) -> dict:
-        node = body
-        for key in parents:
-            child = node.get(key)
-            if not isinstance(child, dict):
-                child = node[key] = {}
-            node = child
-        return node
+        def container(body: dict) -> Any:
+            node = body
+            for key in parents:
+                child = node.get(key)
+                if not isinstance(child, dict):
+                    child = node[key] = {}
+                node = child
+            return node
+
+    else:
+
+        def container(body: dict) -> Any:
+            node: Any = body
+            for key, wants_list in steps:
+                node = _child(node, key, list if wants_list else dict)
+            return node
+
+        if last.isdigit():
+            index = int(last)
+
+            def set_item(body: dict, value: Any) -> None:
+                node = container(body)
+                node.extend({} for _ in range(index + 1 - len(node)))
+                node[index] = value
+
+            if not merge and not append:
+                return set_item
 
     if merge:
 

@@ -1,0 +1,125 @@
+"""Anthropic Messages response -> OpenAI message and usage (reference 06 §5, §6)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.errors import UnprocessableEntityError, from_upstream
+from engine.hooks.anthropic.params import JSON_TOOL_NAME
+from engine.spec.hooks import hook
+
+__all__ = ["FINISH_REASONS", "anthropic_message", "anthropic_usage", "usage_from", "json_answer"]
+
+#: ``stop_reason`` -> OpenAI ``finish_reason``; ``tool_use`` becomes ``tool_calls`` only when a
+#: tool call is returned (not when the JSON-mode tool carried the answer).
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "pause_turn": "stop",
+    "refusal": "content_filter",
+}
+
+
+# Anthropic error types -> the HTTP status the same error has when it is not inside a 200 body.
+_ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529, "not_found_error": 404}
+
+
+def json_answer(tool_input: Any) -> str:
+    """The JSON-mode tool's input as the message text (a lone ``values`` key is unwrapped, as LiteLLM does)."""
+    if isinstance(tool_input, dict) and list(tool_input) == ["values"]:
+        tool_input = tool_input["values"]
+    return json.dumps(tool_input, ensure_ascii=False)
+
+
+def _blocks(response: Any) -> list[dict[str, Any]]:
+    content = response.get("content") if isinstance(response, dict) else None
+    if content is None:
+        return []
+    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
+        raise UnprocessableEntityError("upstream response: content: expected a list of content blocks", status_code=422)
+    return content
+
+
+@hook("anthropic.message")
+def anthropic_message(response: Any, ctx: Any) -> dict[str, Any]:
+    """Content blocks -> ``content`` (text joined), ``tool_calls``, ``reasoning_content`` and ``thinking_blocks``."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    thinking: list[dict[str, Any]] = []
+    citations: list[Any] = []
+    for block in _blocks(response):
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(str(block.get("text") or ""))
+            if block.get("citations"):
+                citations += block["citations"]
+        elif kind in ("tool_use", "server_tool_use"):
+            calls.append({
+                "id": block.get("id"),
+                "type": "function",
+                "index": len(calls),
+                "function": {"name": block.get("name"), "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)},
+            })
+        elif kind == "thinking":
+            thinking.append({"type": "thinking", "thinking": block.get("thinking") or "", "signature": block.get("signature")})
+        elif kind == "redacted_thinking":
+            thinking.append({"type": "redacted_thinking", "data": block.get("data")})
+    if ctx.state.get("json_mode") and len(calls) == 1 and calls[0]["function"]["name"] == JSON_TOOL_NAME:
+        texts = [json_answer(json.loads(calls[0]["function"]["arguments"]))]
+        calls = []
+    content = "".join(texts)
+    messages = ctx.request.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if last.get("role") == "assistant" and last.get("prefix") and isinstance(last.get("content"), str):
+        content = last["content"] + content  # assistant prefill: the answer continues the prefix
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = calls
+    if thinking:
+        message["reasoning_content"] = "".join(b.get("thinking") or "" for b in thinking)
+        message["thinking_blocks"] = thinking
+    message["provider_specific_fields"] = {"citations": citations or None, "thinking_blocks": thinking or None}
+    return message
+
+
+def usage_from(raw: Any) -> dict[str, Any] | None:
+    """Anthropic ``usage`` -> OpenAI usage; the prompt counts cache reads and writes too."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        fresh = int(raw.get("input_tokens") or 0)
+        read = int(raw.get("cache_read_input_tokens") or 0)
+        written = int(raw.get("cache_creation_input_tokens") or 0)
+        output = int(raw.get("output_tokens") or 0)
+    except (TypeError, ValueError):
+        raise UnprocessableEntityError(f"upstream response: usage: expected token counts, got {raw!r:.120}", status_code=422) from None
+    prompt = fresh + read + written
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": {"cached_tokens": read},
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
+    }
+    searches = (raw.get("server_tool_use") or {}).get("web_search_requests") if isinstance(raw.get("server_tool_use"), dict) else None
+    if searches:
+        usage["server_tool_use"] = {"web_search_requests": searches}
+    return usage
+
+
+@hook("anthropic.usage")
+def anthropic_usage(response: Any, ctx: Any) -> dict[str, Any] | None:
+    return usage_from(response.get("usage") if isinstance(response, dict) else None)
+
+
+@hook("anthropic.error")
+def anthropic_error(response: Any, ctx: Any) -> None:
+    """A body (or stream event) ``{"type": "error", "error": {...}}``: raise it, typed by ``error.type``."""
+    if isinstance(response, dict) and response.get("type") == "error" and isinstance(response.get("error"), dict):
+        status = _ERROR_STATUS.get(str(response["error"].get("type")), 500)
+        raise from_upstream(status, json.dumps(response), llm_provider="vertex_ai", model=ctx.model_string)
+    return None
