@@ -31,7 +31,6 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     # Shared by embeddings, Imagen and other :predict families: see predict.register.
     ("vertex", "predict"): predict.predict,
     ("texttospeech", "synthesize"): texttospeech.synthesize,
-    ("vertex", "embeddings"): embeddings.openai_embeddings,
     ("vertex", "chat/completions"): openai_compat.chat_completions,
 }
 
