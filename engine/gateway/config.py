@@ -19,6 +19,8 @@ import yaml
 
 from engine.paths import SCHEMAS_DIR
 
+from .shared import redis_url_from
+
 __all__ = ["ConfigError", "Deployment", "GatewayConfig", "load_config", "parse_config", "CLIENT_FORBIDDEN"]
 
 log = logging.getLogger("vertex_engine.gateway")
@@ -92,6 +94,7 @@ class GatewayConfig:
     context_window_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     content_policy_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     redis_url: str | None = None
+    redis_namespace: str = "vertex-engine:"
     default_vertex_config: dict[str, Any] = field(default_factory=dict)
     set_verbose: bool = False
     key_cache_ttl: float = 2.0
@@ -179,20 +182,6 @@ def _credentials_path(value: Any, config_dir: Path, where: str) -> Any:
         return str(beside)
     log.warning("%s: credentials file %s not found; calls to this deployment will fail until it exists", where, value)
     return value
-
-
-def _redis_url(router: dict[str, Any], env: Mapping[str, str]) -> str | None:
-    if router.get("redis_url"):
-        return str(router["redis_url"])
-    if env.get("REDIS_URL"):
-        return env["REDIS_URL"]
-    host = router.get("redis_host") or env.get("REDIS_HOST")
-    if not host:
-        return None
-    port = router.get("redis_port") or env.get("REDIS_PORT") or 6379
-    password = router.get("redis_password") or env.get("REDIS_PASSWORD")
-    auth = f":{password}@" if password else ""
-    return f"redis://{auth}{host}:{port}/0"
 
 
 def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -305,7 +294,8 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         context_window_fallbacks=_fallback_map(settings.get("context_window_fallbacks"))
         | _fallback_map(router.get("context_window_fallbacks")),
         content_policy_fallbacks=_fallback_map(settings.get("content_policy_fallbacks")),
-        redis_url=_redis_url(router, env),
+        redis_url=redis_url_from(router, env),
+        redis_namespace=str(general.get("redis_namespace", "vertex-engine")).rstrip(":") + ":",
         default_vertex_config=dict(doc.get("default_vertex_config") or {}),
         set_verbose=bool(settings.get("set_verbose", False)),
         key_cache_ttl=float(general.get("key_cache_ttl", 2.0)),
