@@ -1,5 +1,6 @@
-"""Default embedding answers: AI Studio ``embedContent`` / ``batchEmbedContents`` and Vertex
-text-embedding ``:predict`` (publisher models with ``content`` instances, endpoints with ``inputs``).
+"""Default embedding answers: AI Studio ``embedContent`` / ``batchEmbedContents``, Vertex
+text-embedding ``:predict`` (publisher models with ``content`` instances, endpoints with ``inputs``)
+and the OpenAI-compatible ``/embeddings`` of a Model Garden endpoint.
 
 Vectors are unit length and deterministic per text (same text, same vector), so tests can
 compare them.
@@ -15,7 +16,9 @@ from typing import Any
 from .call import ModelCall, pick, texts
 from .reply import Reply
 
-__all__ = ["embed_vector", "embed_content", "batch_embed_contents", "predict_text", "predict_inputs"]
+__all__ = [
+    "embed_vector", "embed_content", "batch_embed_contents", "predict_text", "predict_inputs", "openai_embeddings",
+]
 
 DEFAULT_DIMENSIONS = 768
 
@@ -86,3 +89,19 @@ def predict_inputs(call: ModelCall) -> Reply:
         "predictions": [[embed_vector(str(i["inputs"]))] for i in call.body["instances"]],
         "deployedModelId": "1234567890",
     })
+
+
+def openai_embeddings(call: ModelCall) -> Reply:
+    """A Model Garden OpenAI-compatible server: OpenAI's embeddings list."""
+    value = call.body.get("input")
+    inputs = value if isinstance(value, list) else [value]
+    if not inputs or any(not isinstance(i, (str, list)) for i in inputs):
+        return Reply.error(400, "input must be a string or a list of strings or token arrays.")
+    dims = call.body.get("dimensions") or DEFAULT_DIMENSIONS
+    data = [
+        {"object": "embedding", "index": i, "embedding": embed_vector(str(text), int(dims))}
+        for i, text in enumerate(inputs)
+    ]
+    tokens = sum(len(t.split()) if isinstance(t, str) else len(t) for t in inputs)
+    return Reply(body={"object": "list", "data": data, "model": call.body.get("model", ""),
+                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})

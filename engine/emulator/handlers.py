@@ -31,6 +31,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     # Shared by embeddings, Imagen and other :predict families: see predict.register.
     ("vertex", "predict"): predict.predict,
     ("texttospeech", "synthesize"): texttospeech.synthesize,
+    ("vertex", "embeddings"): embeddings.openai_embeddings,
     ("vertex", "chat/completions"): openai_compat.chat_completions,
 }
 

@@ -88,6 +88,12 @@ ROUTES: tuple[RouteSpec, ...] = (
         "vertex",
         re.compile(_VERTEX_PREFIX + rf"/endpoints/(?P<endpoint>{_SEG})/(?P<method>chat/completions)"),
     ),
+    # OpenAI-compatible embeddings of a Model Garden deployment.
+    RouteSpec(
+        "vertex.endpoint_embeddings",
+        "vertex",
+        re.compile(_VERTEX_PREFIX + rf"/endpoints/(?P<endpoint>{_SEG})/(?P<method>embeddings)"),
+    ),
     RouteSpec(
         "ai_studio.model",
         "ai_studio",

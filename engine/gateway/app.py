@@ -21,6 +21,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -122,7 +124,12 @@ class Gateway:
             register_secret(config.master_key)
         if config.set_verbose:
             engine.set_verbose = True
-        self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
+        self.app = Starlette(
+            routes=self._routes(),
+            lifespan=self._lifespan,
+            middleware=[Middleware(_Stamp)],
+            exception_handlers={HTTPException: _http_error},
+        )
         self.app.state.gateway = self
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -601,6 +608,48 @@ class Gateway:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 / 405 in OpenAI's error shape."""
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        message = f"no route {request.method} {request.url.path}; see the README's gateway section for the routes"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(getattr(exc, "detail", "")) or "error"
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": str(status)}}
+    return Response(json.dumps(body).encode(), status_code=status, media_type=JSON, headers=getattr(exc, "headers", None))
+
+
+class _Stamp:
+    """ASGI middleware: every answer (models, keys, health, 404s...) carries a request id and the
+    gateway's time; model-call handlers set both themselves, with the upstream time taken out."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def stamped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                if b"x-request-id" not in names:
+                    given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+                    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+                    headers.append((b"x-request-id", rid.encode()))
+                if b"x-vertex-engine-overhead-ms" not in names:
+                    headers.append((b"x-vertex-engine-overhead-ms", f"{(time.perf_counter() - started) * 1000:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
 
 
 class _EventStream(StreamingResponse):

@@ -339,6 +339,15 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     if "fields" in spec and "each" not in spec and not ({"path", "hook", "expr", "value"} & spec.keys()):
         fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in spec["fields"].items()]
         return _object_builder(fields)
+    if "each" in spec and "sum" in spec:
+        items, term = where.getter(spec["each"]), where.getter(spec["sum"])
+
+        def total(node: Any, ctx: Context) -> int | float:
+            found = items(node)
+            values = (term(item) for item in found) if isinstance(found, list) else ()
+            return sum(v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+        return total
     if "each" in spec:
         items = where.getter(spec["each"])
         fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items()]
@@ -610,7 +619,13 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
     if set(spec) != {"each", "item"} or not isinstance(spec["each"], str):
         raise where.fail("`each` takes a request field name and an `item` template, nothing else")
     source = spec["each"]
-    produce = (where / "item").leaf(spec["item"])
+    item = spec["item"]
+    if not isinstance(item, dict):
+        produce = (where / "item").leaf(item)
+        fields = None
+    else:
+        # Fields that do not read `item`/`index` are the same for every element: computed once per call.
+        fields = [(k, (where / "item" / k).leaf(v), bool(_PER_ITEM.search(str(v)))) for k, v in item.items()]
 
     def each(variables: dict[str, Any], ctx: Context) -> list[Any] | None:
         values = variables["request"].get(source)
@@ -618,15 +633,28 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
             return None
         if not isinstance(values, list):
             values = [values]
+        if fields is not None:
+            shared = {k: f(variables) for k, f, per_item in fields if not per_item}
         out = []
         for i, value in enumerate(values):
             variables["item"], variables["index"] = value, i
-            out.append(produce(variables))
+            if fields is None:
+                out.append(produce(variables))
+                continue
+            built = {}
+            for key, f, per_item in fields:
+                v = f(variables) if per_item or isinstance(shared[key], (dict, list)) else shared[key]
+                if v is not None:
+                    built[key] = v
+            out.append(built)
         variables.pop("item", None)
         variables.pop("index", None)
         return out
 
     return each
+
+
+_PER_ITEM = re.compile(r"\b(item|index)\b")
 
 
 def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFormat:

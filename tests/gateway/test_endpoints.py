@@ -173,3 +173,22 @@ def test_concurrent_requests_are_all_answered(start_gateway, fake):
     for t in threads:
         t.join()
     assert results == [200] * 40
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/v1/models"), ("GET", "/health/liveliness"), ("GET", "/metrics"),
+                                          ("GET", "/no/such/route"), ("POST", "/key/info")])
+def test_request_id_and_overhead_on_every_route(start_gateway, fake, method, path):
+    gw = start_gateway(two_locations())
+    with gw.client() as c:
+        r = c.request(method, path, headers={"x-request-id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    assert float(r.headers["x-vertex-engine-overhead-ms"]) >= 0
+
+
+def test_unknown_route_and_wrong_method_are_openai_errors(start_gateway, fake):
+    gw = start_gateway(two_locations())
+    with gw.client() as c:
+        missing = c.get("/v1/nope")
+        wrong = c.get("/chat/completions")
+    assert missing.status_code == 404 and "/v1/nope" in missing.json()["error"]["message"]
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "405"

@@ -173,3 +173,13 @@ def test_chat_on_gemini_embedding_model_still_routes_to_gemini(fake: FakeGoogle)
     # The embedding route for vertex_ai/<anything> must not take chat calls.
     engine.completion(model="vertex_ai/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}])
     assert fake.last().path.endswith("gemini-2.5-flash:generateContent")
+
+
+def test_model_garden_openai_endpoint(fake: FakeGoogle) -> None:
+    response = engine.embedding(model="vertex_ai/openai/5464397967697903616", input=["one two", "three"], dimensions=3)
+    call = fake.last("/embeddings")
+    assert call.path == "/v1beta1/projects/fake-project/locations/us-central1/endpoints/5464397967697903616/embeddings"
+    assert call.bearer
+    assert call.json == {"model": "", "input": ["one two", "three"], "dimensions": 3}
+    assert [d.embedding for d in response.data] == [embed_vector("one two", 3), embed_vector("three", 3)]
+    assert response.usage == {"prompt_tokens": 3, "total_tokens": 3}
