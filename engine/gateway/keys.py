@@ -164,7 +164,9 @@ class KeyManager:
             fresh = await self.store.get_key(record.token_hash)
             spend = fresh.spend if fresh else record.spend
             await self.shared.set_spend(record.token_hash, spend)
-        return spend
+        # The stored spend (refreshed with the cached record) also counts what other processes
+        # wrote, so workers without Redis still converge on one budget, a flush interval late.
+        return max(spend, record.spend)
 
     async def _reset_period(self, record: KeyRecord) -> None:
         next_reset = time.time() + parse_duration(record.budget_duration or "30d")

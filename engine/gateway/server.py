@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import socket
 import sys
@@ -29,6 +30,18 @@ class NoDelayH11Protocol(H11Protocol):
         super().connection_made(transport)
 
 
+def _log_config(level: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        # httpx logs every upstream request at INFO; one line per call is the access log's job.
+        "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    }
+
+
 def app_from_env() -> Any:
     """ASGI app factory for uvicorn workers: the config path comes from ``VERTEX_ENGINE_CONFIG``."""
     from .app import create_app
@@ -46,15 +59,19 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every upstream request at INFO; one line per call is the access log's job.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    log_config = _log_config(args.log_level.upper())
+    logging.config.dictConfig(log_config)
     try:
         config = load_config(args.config)  # fail here, once, before any worker starts
     except ConfigError as exc:
         print(f"vertex-engine serve: bad config: {exc}", file=sys.stderr)
         return 2
     import uvicorn
+
+    if args.workers > 1 and not config.redis_url:
+        logging.getLogger("vertex_engine.gateway").warning(
+            "%d workers without Redis: rate limits, cooldowns and in-flight counts are per worker "
+            "(budgets converge through the database); set REDIS_URL to share them", args.workers)
 
     os.environ[CONFIG_ENV] = os.path.abspath(args.config)
     groups = ", ".join(config.groups()) or "none"
@@ -69,7 +86,7 @@ def serve_main(argv: list[str]) -> int:
         ws="none",
         log_level=args.log_level,
         access_log=args.access_log,
-        log_config=None,
+        log_config=log_config,  # applied in every worker process too
         timeout_graceful_shutdown=5,
     )
     return 0
