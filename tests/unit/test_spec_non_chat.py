@@ -20,7 +20,7 @@ TOY_EMBED = """
 format: toy-embed
 description: A toy embedding wire format.
 routes:
-  - match: '^toy/(?P<model>[a-z0-9\\-]+)$'
+  - match: '^toy/(?P<model>[a-z0-9-]+)$'  # not the chat tests' pattern: prepare caches URLs by pattern
     host: vertex
     resource: publisher
     vars: {publisher: toyco}
@@ -47,7 +47,7 @@ TOY_CHAT = """
 format: toy-chat
 description: A chat format on the same model strings.
 routes:
-  - match: '^toy/(?P<model>[a-z0-9\\-]+)$'
+  - match: '^toy/(?P<model>[a-z0-9-]+)$'  # not the chat tests' pattern: prepare caches URLs by pattern
     host: vertex
     resource: publisher
     vars: {publisher: toyco}
