@@ -21,6 +21,8 @@ from engine.api import (
     embedding,
     image_generation,
     speech,
+    atext_completion,
+    text_completion,
 )
 from engine.errors import (
     APIConnectionError,
@@ -66,6 +68,8 @@ __all__ = [
     "aimage_generation",
     "speech",
     "aspeech",
+    "text_completion",
+    "atext_completion",
     "EmbeddingResponse",
     "ImageResponse",
     "SpeechResponse",

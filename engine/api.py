@@ -12,11 +12,12 @@ from engine.runtime import operations
 from engine.runtime.assemble import assemble_response, parse_json_body
 from engine.runtime.prepare import prepare
 from engine.runtime.streams import AsyncChatStream, ChatStream
+from engine.runtime.text_completion import AsyncTextChunks, TextChunks, check_prompt, text_from_chat
 from engine.runtime.transport import transport
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, SpeechResponse
 
 __all__ = [
-    "completion", "acompletion",
+    "completion", "acompletion", "text_completion", "atext_completion",
     "embedding", "aembedding", "image_generation", "aimage_generation", "speech", "aspeech",
 ]
 
@@ -39,6 +40,49 @@ async def acompletion(
         return await AsyncChatStream(prepared).start()
     response = await transport.asend(prepared)
     return assemble_response(prepared, parse_json_body(response.content, prepared))
+
+
+def _has_operation(operation: str, call: dict[str, Any]) -> bool:
+    """Whether the model's mapping has ``operation`` (else text completions go through chat)."""
+    from engine.spec.registry import get_registry
+
+    model, provider = call.get("model"), call.get("custom_llm_provider")
+    if isinstance(provider, str) and provider and isinstance(model, str) and not model.startswith(provider + "/"):
+        model = f"{provider}/{model}"
+    try:
+        resolved = get_registry().resolve(model, operation=operation)
+    except BadRequestError:
+        return False  # prepare() reports the unknown model
+    return operation in resolved.format.operations
+
+
+def text_completion(model: str, prompt: Any = None, **kwargs: Any) -> ModelResponse | ChatStream | TextChunks:
+    """OpenAI text completion (``choices[i].text``): Codestral FIM (``suffix``...) through its
+    mapping; any chat model answers ``prompt`` as one user message."""
+    call = {"model": model, "prompt": check_prompt(prompt), **kwargs}
+    if _has_operation("text_completion", call):
+        prepared = prepare("text_completion", call)
+        if prepared.stream:
+            return ChatStream(prepared)
+        response = transport.send(prepared)
+        return assemble_response(prepared, parse_json_body(response.content, prepared))
+    messages = [{"role": "user", "content": call.pop("prompt")}]
+    chat = completion(model=call.pop("model"), messages=messages, **call)
+    return TextChunks(chat) if isinstance(chat, ChatStream) else text_from_chat(chat)
+
+
+async def atext_completion(model: str, prompt: Any = None, **kwargs: Any) -> ModelResponse | AsyncChatStream | AsyncTextChunks:
+    """Async :func:`text_completion`."""
+    call = {"model": model, "prompt": check_prompt(prompt), **kwargs}
+    if _has_operation("text_completion", call):
+        prepared = prepare("text_completion", call)
+        if prepared.stream:
+            return await AsyncChatStream(prepared).start()
+        response = await transport.asend(prepared)
+        return assemble_response(prepared, parse_json_body(response.content, prepared))
+    messages = [{"role": "user", "content": call.pop("prompt")}]
+    chat = await acompletion(model=call.pop("model"), messages=messages, **call)
+    return AsyncTextChunks(chat) if isinstance(chat, AsyncChatStream) else text_from_chat(chat)
 
 
 def _required(name: str, value: Any, expected: str) -> None:

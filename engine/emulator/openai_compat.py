@@ -38,7 +38,7 @@ def _check_chat(call: ModelCall) -> Reply | None:
         return openai_error(400, "model: field required")
     if call.route.endpoint == _OPENAPI_ENDPOINT and "/" not in str(body["model"]):
         return openai_error(400, f"model {body['model']!r}: expected a publisher model such as 'meta/llama-3.3-70b-instruct-maas'")
-    if call.route.publisher is not None and (not body["model"] or "@" in str(body["model"])):
+    if call.route.publisher == "mistralai" and (not body["model"] or "@" in str(body["model"])):
         return openai_error(400, f"model {body['model']!r}: expected the model name without its @version")
     return None
 
