@@ -18,6 +18,7 @@ import cerberus
 import yaml
 
 from engine.paths import SCHEMAS_DIR
+from engine.spec.loader import load_yaml
 
 from .shared import redis_url_from
 
@@ -119,7 +120,7 @@ def _get_validator() -> cerberus.Validator:
     global _validator
     if _validator is None:
         with open(SCHEMAS_DIR / "config.yaml", encoding="utf-8") as fh:
-            grammar = yaml.safe_load(fh)
+            grammar = load_yaml(fh)
         rules = cerberus.schema.RulesSetRegistry()
         rules.extend(grammar["rules"].items())
         _validator = cerberus.Validator(grammar["document"], rules_set_registry=rules, allow_unknown=False)
@@ -315,7 +316,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     except OSError as exc:
         raise ConfigError(file, "", f"cannot read the config file: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -15,7 +15,16 @@ import yaml
 from engine.errors import MappingError
 from engine.paths import SCHEMAS_DIR
 
-__all__ = ["Document", "read_documents", "validate", "KINDS"]
+__all__ = ["Document", "read_documents", "validate", "KINDS", "load_yaml"]
+
+# libyaml's parser when PyYAML was built with it: parsing the shipped mappings is most of the
+# start-up time with the pure-Python one.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(stream: Any) -> Any:
+    """``yaml.safe_load`` with the C parser when available."""
+    return yaml.load(stream, Loader=_SafeLoader)
 
 KINDS = ("format", "host", "catalog")
 
@@ -41,7 +50,7 @@ def _load_validators() -> dict[str, cerberus.Validator]:
     global _validators
     if _validators is None:
         with open(SCHEMAS_DIR / "mapping.yaml", encoding="utf-8") as fh:
-            grammar = yaml.safe_load(fh)
+            grammar = load_yaml(fh)
         rules = cerberus.schema.RulesSetRegistry()
         rules.extend(grammar["rules"].items())
         _validators = {
@@ -67,7 +76,7 @@ def read_documents(roots: Iterable[Path]) -> list[Document]:
     for path in _iter_files(roots):
         try:
             with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
+                data = load_yaml(fh)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -101,21 +101,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(config_path: Path) -> tuple[subprocess.Popen, str]:
+def _spawn(config_path: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"gateway exited: {proc.stderr.read()}")
         try:
             if httpx.get(url + "/health/readiness", timeout=1).status_code == 200:
-                return proc, url
+                return
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
@@ -127,8 +130,10 @@ def test_two_gateway_processes_share_one_budget(fake, shared_backends, tmp_path)
     config["general_settings"].update(master_key=MASTER, spend_flush_interval=0.1)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    procs = [_serve(path), _serve(path)]
+    procs = [_spawn(path), _spawn(path)]  # started together: each takes seconds to import
     try:
+        for proc, url in procs:
+            _wait_ready(proc, url)
         (_, url_a), (_, url_b) = procs
         headers = {"Authorization": f"Bearer {MASTER}"}
         # One call costs ~2.8e-05 USD: the budget allows two calls in all, not two per process.
