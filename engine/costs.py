@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["completion_cost"]
+__all__ = ["completion_cost", "media_units_cost"]
 
 
 def _tiered(info: dict[str, Any], name: str, prompt_tokens: int) -> float | None:
@@ -49,4 +49,17 @@ def completion_cost(usage: dict[str, Any] | None, info: dict[str, Any], *, image
     cost += audio_in * audio_price
     cost += max(completion - reasoning, 0) * output_price + reasoning * reasoning_price
     cost += images * float(info.get("output_cost_per_image") or 0.0)
+    return round(cost, 12)
+
+
+def media_units_cost(usage: dict[str, Any] | None, info: dict[str, Any]) -> float | None:
+    """Cost of input billed per character, image and video second (multimodal embeddings), from
+    ``usage.prompt_tokens_details``; ``None`` when the catalog prices none of them."""
+    prices = ("input_cost_per_character", "input_cost_per_image", "input_cost_per_video_per_second")
+    if not info or not any(p in info for p in prices):
+        return None
+    details = (usage or {}).get("prompt_tokens_details") or {}
+    cost = float(details.get("character_count") or 0) * float(info.get("input_cost_per_character") or 0.0)
+    cost += float(details.get("image_count") or 0) * float(info.get("input_cost_per_image") or 0.0)
+    cost += float(details.get("video_length_seconds") or 0) * float(info.get("input_cost_per_video_per_second") or 0.0)
     return round(cost, 12)

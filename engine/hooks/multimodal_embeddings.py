@@ -72,17 +72,28 @@ def instances(value: Any, ctx: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _predictions(response: Any) -> list[dict[str, Any]]:
+    found = _list(response.get("predictions")) if isinstance(response, dict) else []
+    return [p for p in found if isinstance(p, dict)]
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
 @hook("multimodal.embeddings")
 def embeddings(response: Any, ctx: Any) -> list[dict[str, Any]]:
     """Per prediction, in order: the text vector, the image vector, then each video segment's."""
     out: list[dict[str, Any]] = []
-    for prediction in (response.get("predictions") if isinstance(response, dict) else None) or []:
-        if not isinstance(prediction, dict):
-            continue
+    for prediction in _predictions(response):
         for key in ("textEmbedding", "imageEmbedding"):
             if prediction.get(key) is not None:
                 out.append({"embedding": prediction[key]})
-        for segment in prediction.get("videoEmbeddings") or []:
+        for segment in _list(prediction.get("videoEmbeddings")):
             if isinstance(segment, dict) and segment.get("embedding") is not None:
                 out.append({"embedding": segment["embedding"]})
     return out
@@ -95,10 +106,10 @@ def usage(response: Any, ctx: Any) -> dict[str, Any]:
     characters = sum(len(i["text"]) for i in sent if isinstance(i, dict) and isinstance(i.get("text"), str))
     images = sum(1 for i in sent if isinstance(i, dict) and "image" in i)
     seconds = 0.0
-    for prediction in (response.get("predictions") if isinstance(response, dict) else None) or []:
-        for segment in (prediction.get("videoEmbeddings") if isinstance(prediction, dict) else None) or []:
+    for prediction in _predictions(response):
+        for segment in _list(prediction.get("videoEmbeddings")):
             if isinstance(segment, dict):
-                seconds += float(segment.get("endOffsetSec") or 0) - float(segment.get("startOffsetSec") or 0)
+                seconds += _number(segment.get("endOffsetSec")) - _number(segment.get("startOffsetSec"))
     return {
         "prompt_tokens": 0,
         "total_tokens": 0,

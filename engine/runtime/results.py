@@ -14,7 +14,7 @@ import struct
 import time
 from typing import Any
 
-from engine.costs import completion_cost
+from engine.costs import completion_cost, media_units_cost
 from engine.errors import BadRequestError, UnprocessableEntityError
 from engine.runtime.assemble import _hidden
 from engine.runtime.prepare import Prepared
@@ -82,8 +82,12 @@ def _embeddings(batches: list[Prepared], answers: list[Any]) -> EmbeddingRespons
             vector = item.get("embedding")
             if not isinstance(vector, list) or not vector:
                 raise _bad_answer(prepared, f"has no embedding vector at position {len(data)}")
-            data.append({**item, "object": "embedding", "index": len(data),
-                         "embedding": encode(vector) if encode else vector})
+            if encode is not None:
+                try:
+                    vector = encode(vector)
+                except (struct.error, TypeError, OverflowError):
+                    raise _bad_answer(prepared, f"has a vector of non-numbers at position {len(data)}") from None
+            data.append({**item, "object": "embedding", "index": len(data), "embedding": vector})
         _add_usage(usage, parsed["usage"])
         hidden.update(parsed["hidden"] or {})
     if not data:
@@ -91,7 +95,10 @@ def _embeddings(batches: list[Prepared], answers: list[Any]) -> EmbeddingRespons
     usage.setdefault("prompt_tokens", 0)
     usage.setdefault("total_tokens", usage["prompt_tokens"])
     response = {"object": "list", "data": data, "model": first.resolved.model, "usage": usage}
-    return EmbeddingResponse(response, _hidden(first, hidden, usage))
+    meta = _hidden(first, hidden, usage)
+    if meta["response_cost"] is None:  # priced per character / image / video second, not per token
+        meta["response_cost"] = media_units_cost(usage, first.ctx.info)
+    return EmbeddingResponse(response, meta)
 
 
 def _images(batches: list[Prepared], answers: list[Any]) -> ImageResponse:

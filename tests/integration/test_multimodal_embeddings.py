@@ -81,3 +81,11 @@ def test_an_instance_object_is_sent_verbatim(fake: FakeGoogle) -> None:
 def test_a_dimension_google_refuses_is_its_400(fake: FakeGoogle) -> None:
     with pytest.raises(engine.BadRequestError, match="dimension"):
         engine.embedding(model=MODEL, input="hi", dimensions=100)
+
+
+def test_cost_from_characters_images_and_video_seconds(fake: FakeGoogle) -> None:
+    response = engine.embedding(model=MODEL, input=["hey", VIDEO])
+    # 3 characters, 32 video seconds at the catalog's multimodalembedding prices
+    assert response._hidden_params["response_cost"] == pytest.approx(3 * 2.0e-07 + 32 * 5.0e-04)
+    response = engine.embedding(model=MODEL, input=IMAGE)
+    assert response._hidden_params["response_cost"] == pytest.approx(1.0e-04)
