@@ -21,8 +21,9 @@ def test_readme_has_python_examples() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_python_block_runs(index: int, fake, monkeypatch) -> None:
+def test_readme_python_block_runs(index: int, fake, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", "readme-key")
+    monkeypatch.chdir(tmp_path)  # examples may write files (speech.stream_to_file)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(BLOCKS[index], f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
