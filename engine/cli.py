@@ -49,6 +49,13 @@ def _explicit_credentials(request: dict[str, Any]) -> bool:
     )
 
 
+def _operation_of(request: dict[str, Any]) -> str:
+    """The operation an OpenAI request body is for, from its fields (``--operation`` overrides)."""
+    if "messages" not in request and "input" in request:
+        return "speech" if "voice" in request else "embedding"
+    return "chat"
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from engine.errors import APIError
     from engine.runtime.prepare import describe, prepare
@@ -62,7 +69,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if not isinstance(request, dict) or "model" not in request:
         print("vertex-engine explain: expected a JSON object with at least \"model\" (an OpenAI request)", file=sys.stderr)
         return 2
-    operation = args.operation or ("chat" if "messages" in request else "chat")
+    operation = args.operation or _operation_of(request)
     try:
         prepared = prepare(operation, request, resolve_credentials=_explicit_credentials(request))
     except APIError as exc:
@@ -95,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     p_check.set_defaults(fn=_cmd_check)
     p_explain = sub.add_parser("explain", help="print the upstream request a call would send, without sending it")
     p_explain.add_argument("request", help="a JSON file holding an OpenAI request (with model), or - for stdin")
-    p_explain.add_argument("--operation", choices=["chat"], default=None)
+    p_explain.add_argument(
+        "--operation", choices=["chat", "text_completion", "embedding", "image_generation", "speech"], default=None,
+        help="default: speech with `voice`, embedding with `input`, else chat",
+    )
     p_explain.set_defaults(fn=_cmd_explain)
     sub.add_parser("emulate", help="run the fake Google server for offline development (see --help)")
     sub.add_parser("serve", help="run the OpenAI-compatible gateway: serve --config config.yaml (see --help)")

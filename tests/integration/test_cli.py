@@ -45,6 +45,23 @@ def test_explain_ai_studio_redacts_key_and_sends_nothing(fake: FakeGoogle, tmp_p
     assert fake.requests == []  # the emulator was reachable (VERTEX_ENGINE_EMULATOR) and got nothing
 
 
+@pytest.mark.parametrize(
+    ("request_", "flags", "url_end", "body_key"),
+    [
+        ({"model": "vertex_ai/text-embedding-004", "input": ["a"]}, [], "text-embedding-004:predict", "instances"),
+        ({"model": "vertex_ai/", "input": "hi", "voice": "alloy"}, [], "/v1/text:synthesize", "audioConfig"),
+        ({"model": "vertex_ai/imagen-3.0-generate-001", "prompt": "a fox"}, ["--operation", "image_generation"],
+         "imagen-3.0-generate-001:predict", "instances"),
+    ],
+)
+def test_explain_non_chat_operations(fake: FakeGoogle, request_: dict, flags: list[str], url_end: str, body_key: str) -> None:
+    result = run(["explain", *flags, "-"], stdin=json.dumps({**request_, "vertex_project": "p"}))
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["url"].endswith(url_end) and body_key in shown["body"]
+    assert fake.requests == []
+
+
 def test_explain_vertex_from_stdin(fake: FakeGoogle) -> None:
     request = {"model": "vertex_ai/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}],
                "vertex_location": "eu"}
