@@ -37,7 +37,8 @@ def test_params_reach_every_request_entry_and_indexes_are_positions(fake: FakeGo
 async def test_async_splits_at_the_ai_studio_limit(fake: FakeGoogle) -> None:
     inputs = [f"t{i}" for i in range(250)]
     response = await engine.aembedding(model="gemini/text-embedding-004", input=inputs, api_key="k", dimensions=2)
-    assert [len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")] == [100, 100, 50]
+    # concurrent calls: they may reach the server in any order
+    assert sorted(len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")) == [50, 100, 100]
     assert [d.embedding for d in response.data] == [embed_vector(t, 2) for t in inputs]
 
 
