@@ -15,7 +15,10 @@ from engine.runtime.prepare import Prepared, prepare
 from engine.runtime.results import assemble_result
 from engine.runtime.transport import transport
 
-__all__ = ["prepare_batches", "run", "arun"]
+__all__ = ["prepare_batches", "run", "arun", "MAX_CONCURRENT_BATCHES"]
+
+# Upstream calls of one caller call in flight at once (gemini-embedding-001 takes one input per call).
+MAX_CONCURRENT_BATCHES = 16
 
 
 def prepare_batches(operation: str, call: dict[str, Any]) -> list[Prepared]:
@@ -44,8 +47,18 @@ def run(operation: str, call: dict[str, Any]) -> Any:
 
 
 async def arun(operation: str, call: dict[str, Any]) -> Any:
-    """Async: the batches are sent concurrently; the answers keep the batches' order."""
+    """Async: the batches are sent concurrently (at most MAX_CONCURRENT_BATCHES at a time); the
+    answers keep the batches' order."""
     batches = prepare_batches(operation, call)
-    responses = await asyncio.gather(*(transport.asend(p) for p in batches))
+    if len(batches) == 1:
+        responses = [await transport.asend(batches[0])]
+    else:
+        gate = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
+
+        async def send(prepared: Prepared) -> Any:
+            async with gate:
+                return await transport.asend(prepared)
+
+        responses = await asyncio.gather(*(send(p) for p in batches))
     answers = [parse_json_body(r.content, p) for r, p in zip(responses, batches)]
     return assemble_result(batches, answers, dict(responses[-1].headers))

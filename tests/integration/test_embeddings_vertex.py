@@ -183,3 +183,17 @@ def test_model_garden_openai_endpoint(fake: FakeGoogle) -> None:
     assert call.json == {"model": "", "input": ["one two", "three"], "dimensions": 3}
     assert [d.embedding for d in response.data] == [embed_vector("one two", 3), embed_vector("three", 3)]
     assert response.usage == {"prompt_tokens": 3, "total_tokens": 3}
+
+
+async def test_async_one_input_per_call_model_bounds_calls_in_flight(fake: FakeGoogle, monkeypatch) -> None:
+    import engine.runtime.operations as operations
+
+    monkeypatch.setattr(operations, "MAX_CONCURRENT_BATCHES", 2)
+    fake.fault("slow", match=":predict", delay=0.2, times=None)
+    import time
+
+    start = time.perf_counter()
+    response = await engine.aembedding(model="vertex_ai/gemini-embedding-001", input=["a", "b", "c", "d"], dimensions=2)
+    elapsed = time.perf_counter() - start
+    assert 0.38 < elapsed < 1.5  # four 0.2 s calls, two at a time
+    assert [d.embedding for d in response.data] == [embed_vector(t, 2) for t in "abcd"]
