@@ -61,6 +61,45 @@ def _hidden(prepared: Prepared, parsed_hidden: dict[str, Any] | None, usage: dic
     return hidden
 
 
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
+    """The usage a mapping extracted, checked: token counts are whole numbers (an upstream that says
+    otherwise is a 422 naming the field, not a crash in the cost arithmetic)."""
+    if usage is None:
+        return None
+    problem = None
+    if not isinstance(usage, dict):
+        problem = f"usage: expected an object, got {type(usage).__name__}"
+    else:
+        for key, value in usage.items():
+            if key.endswith("_tokens") and not _is_count(value):
+                problem = f"usage.{key}: expected a token count, got {value!r:.60}"
+            elif key.endswith("_details") and value is not None and not (
+                isinstance(value, dict) and all(_is_count(v) for k, v in value.items() if k.endswith("_tokens"))
+            ):
+                problem = f"usage.{key}: expected an object of token counts, got {value!r:.60}"
+            if problem:
+                break
+    if problem:
+        raise UnprocessableEntityError(
+            f"upstream response: {problem}", status_code=422, llm_provider=prepared.host.provider, model=prepared.model_string
+        )
+    return usage
+
+
+def _checked_part(value: Any, where: str, prepared: Prepared, kind: type = dict) -> Any:
+    """A message / delta (an object) or a text (a string) as extracted; another type is a 422 naming it."""
+    if value is not None and not isinstance(value, kind):
+        raise UnprocessableEntityError(
+            f"upstream response: {where}: expected {'an object' if kind is dict else 'a string'}, got {type(value).__name__}",
+            status_code=422, llm_provider=prepared.host.provider, model=prepared.model_string,
+        )
+    return value
+
+
 def _is_text_completion(prepared: Prepared) -> bool:
     # OpenAI's legacy completions: choices carry `text`, the object is `text_completion`.
     return prepared.operation.name == "text_completion"
@@ -77,12 +116,13 @@ def assemble_response(prepared: Prepared, upstream: Any) -> ModelResponse:
         if text_completion:
             choice.setdefault("text", "")
             choice.setdefault("logprobs", None)
-        message = choice.get("message")
+            _checked_part(choice["text"], f"choices[{i}].text", prepared, str)
+        message = _checked_part(choice.get("message"), f"choices[{i}].message", prepared)
         if message is not None:
             message.setdefault("role", "assistant")
             message.setdefault("content", None)
         _finish(choice, message)
-    usage = parsed.get("usage") or dict(_EMPTY_USAGE)
+    usage = _checked_usage(parsed.get("usage"), prepared) or dict(_EMPTY_USAGE)
     data = {
         "id": parsed.get("id") or new_id(),
         "created": int(time.time()),
@@ -168,7 +208,7 @@ class StreamAssembler:
         if self.id is None and parsed.get("id"):
             self.id = parsed["id"]
         if parsed.get("usage"):
-            self.usage = parsed["usage"]
+            self.usage = _checked_usage(parsed["usage"], self.prepared)
         if parsed.get("hidden"):
             self.hidden.update(parsed["hidden"])
         out_choices = []
@@ -179,7 +219,7 @@ class StreamAssembler:
             if self._text:
                 out_choices.append(self._text_choice(index, choice))
                 continue
-            delta = dict(choice.get("delta") or choice.get("message") or {})
+            delta = dict(_checked_part(choice.get("delta") or choice.get("message") or {}, f"choices[{i}].delta", self.prepared))
             if delta.get("content") is None:
                 delta.pop("content", None)
             if index in self._roles_sent:
@@ -208,6 +248,7 @@ class StreamAssembler:
 
     def _text_choice(self, index: int, choice: dict[str, Any]) -> dict[str, Any]:
         """A text-completion stream choice: the text piece, and the finish reason on the last."""
+        _checked_part(choice.get("text"), f"choices[{index}].text", self.prepared, str)
         finish = choice.get("finish_reason")
         if finish is not None:
             self._finished.add(index)

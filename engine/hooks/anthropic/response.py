@@ -27,6 +27,13 @@ FINISH_REASONS = {
 _ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529, "not_found_error": 404}
 
 
+# Content block fields and their types (what the message hook reads).
+_BLOCK_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "type": str, "text": str, "thinking": str, "signature": str, "data": str, "id": str, "name": str,
+    "input": dict, "citations": list,
+}
+
+
 def json_answer(tool_input: Any) -> str:
     """The JSON-mode tool's input as the message text (a lone ``values`` key is unwrapped, as LiteLLM does)."""
     if isinstance(tool_input, dict) and list(tool_input) == ["values"]:
@@ -40,6 +47,11 @@ def _blocks(response: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
         raise UnprocessableEntityError("upstream response: content: expected a list of content blocks", status_code=422)
+    for i, block in enumerate(content):
+        for key, kind in _BLOCK_FIELDS.items():
+            if block.get(key) is not None and not isinstance(block[key], kind):
+                raise UnprocessableEntityError(
+                    f"upstream response: content[{i}].{key}: unexpected {type(block[key]).__name__}", status_code=422)
     return content
 
 

@@ -19,6 +19,16 @@ from engine.spec.hooks import hook
 __all__ = ["anthropic_stream_event"]
 
 
+def _field(node: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
+    """``node[key]`` when it has the type Anthropic documents; absent/null gives ``default``; else a 422."""
+    value = node.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise UnprocessableEntityError(f"upstream stream event: {where}.{key}: unexpected {type(value).__name__} {value!r:.60}", status_code=422)
+    return value
+
+
 def _state(ctx: Any) -> dict[str, Any]:
     state = ctx.state.get("anthropic_stream")
     if state is None:
@@ -31,31 +41,32 @@ def _delta(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> di
 
 
 def _block_start(event: dict[str, Any], state: dict[str, Any], ctx: Any) -> dict[str, Any] | None:
-    block, index = event.get("content_block") or {}, event.get("index")
+    block, index = _field(event, "content_block", dict, "content_block_start", {}), _field(event, "index", int, "content_block_start")
     kind = block.get("type")
     if kind == "text":
-        return _delta({"content": block["text"]}) if block.get("text") else None
+        text = _field(block, "text", str, "content_block", "")
+        return _delta({"content": text}) if text else None
     if kind in ("tool_use", "server_tool_use"):
         if ctx.state.get("json_mode") and block.get("name") == JSON_TOOL_NAME:
             state["json_blocks"].add(index)
             return None
         state["tool_index"] += 1
         state["tools"][index] = state["tool_index"]
-        call = {"index": state["tool_index"], "id": block.get("id"), "type": "function",
-                "function": {"name": block.get("name"), "arguments": ""}}
+        call = {"index": state["tool_index"], "id": _field(block, "id", str, "content_block"), "type": "function",
+                "function": {"name": _field(block, "name", str, "content_block"), "arguments": ""}}
         return _delta({"tool_calls": [call]})
     if kind == "redacted_thinking":
-        return _delta({"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data")}]})
+        return _delta({"thinking_blocks": [{"type": "redacted_thinking", "data": _field(block, "data", str, "content_block")}]})
     return None  # thinking text and signatures come as deltas
 
 
 def _block_delta(event: dict[str, Any], state: dict[str, Any]) -> dict[str, Any] | None:
-    delta, index = event.get("delta") or {}, event.get("index")
+    delta, index = _field(event, "delta", dict, "content_block_delta", {}), _field(event, "index", int, "content_block_delta")
     kind = delta.get("type")
     if kind == "text_delta":
-        return _delta({"content": delta.get("text") or ""})
+        return _delta({"content": _field(delta, "text", str, "delta", "")})
     if kind == "input_json_delta":
-        partial = delta.get("partial_json") or ""
+        partial = _field(delta, "partial_json", str, "delta", "")
         if index in state["json_blocks"]:
             return _delta({"content": partial}) if partial else None
         if index not in state["tools"]:
@@ -63,10 +74,10 @@ def _block_delta(event: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]
         state["with_args"].add(index)
         return _delta({"tool_calls": [{"index": state["tools"][index], "function": {"arguments": partial}}]})
     if kind == "thinking_delta":
-        text = delta.get("thinking") or ""
+        text = _field(delta, "thinking", str, "delta", "")
         return _delta({"reasoning_content": text, "thinking_blocks": [{"type": "thinking", "thinking": text, "signature": ""}]})
     if kind == "signature_delta":
-        return _delta({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": delta.get("signature") or ""}]})
+        return _delta({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": _field(delta, "signature", str, "delta", "")}]})
     if kind == "citations_delta":
         return _delta({"provider_specific_fields": {"citation": delta.get("citation")}})
     return None
@@ -80,25 +91,25 @@ def anthropic_stream_event(event: Any, ctx: Any) -> dict[str, Any] | None:
     state = _state(ctx)
     kind = event["type"]
     if kind == "message_start":
-        message = event.get("message") or {}
-        state["input"] = dict(message.get("usage") or {})
-        return {"id": message.get("id"), "choices": [], "usage": usage_from({**state["input"], "output_tokens": 0})}
+        message = _field(event, "message", dict, "message_start", {})
+        state["input"] = dict(_field(message, "usage", dict, "message", {}))
+        return {"id": _field(message, "id", str, "message"), "choices": [], "usage": usage_from({**state["input"], "output_tokens": 0})}
     if kind == "content_block_start":
         return _block_start(event, state, ctx)
     if kind == "content_block_delta":
         return _block_delta(event, state)
     if kind == "content_block_stop":
-        index = event.get("index")
+        index = _field(event, "index", int, "content_block_stop")
         if index in state["tools"] and index not in state["with_args"]:
             # A tool called without arguments: the client must still end with valid JSON.
             return _delta({"tool_calls": [{"index": state["tools"][index], "function": {"arguments": "{}"}}]})
         return None
     if kind == "message_delta":
-        reason = (event.get("delta") or {}).get("stop_reason")
+        reason = _field(_field(event, "delta", dict, "message_delta", {}), "stop_reason", str, "message_delta.delta")
         finish = FINISH_REASONS.get(reason, "stop") if reason else "stop"
         if finish == "tool_calls" and not state["tools"]:
             finish = "stop"  # the JSON-mode tool carried the answer
-        usage = usage_from({**state["input"], **(event.get("usage") or {})})
+        usage = usage_from({**state["input"], **_field(event, "usage", dict, "message_delta", {})})
         return _delta({}, finish, usage=usage)
     if kind == "error":
         anthropic_error(event, ctx)
