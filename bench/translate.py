@@ -318,6 +318,53 @@ def bench_call_overhead(rounds: int) -> None:
     print(f"Python API whole-call overhead over a bare httpx call to the fake server ({n} calls each):")
     print(f"  bare httpx: median {b:6.3f} ms   engine.completion: median {f:6.3f} ms   overhead {f - b:6.3f} ms (budget 0.3 ms)")
 
+CLAUDE_UPSTREAM = {
+    "id": "msg_vrtx_bench", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+    "content": [
+        {"type": "thinking", "thinking": "The user wants a booking; SK123 is the first flight.", "signature": "EqQBCkgIARAB" * 8},
+        {"type": "text", "text": "Booking SK123 departing 08:00."},
+        {"type": "tool_use", "id": "toolu_vrtx_01", "name": "search_flights", "input": {"origin": "OSL", "destination": "BGO"}},
+    ],
+    "stop_reason": "tool_use",
+    "usage": {"input_tokens": 412, "output_tokens": 87, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2048},
+}
+CLAUDE_EVENTS = [
+    {"type": "message_start", "message": {"id": "msg_vrtx_s", "type": "message", "role": "assistant", "content": [],
+                                          "usage": {"input_tokens": 412, "output_tokens": 1}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    *[{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}} for w in ("Booking ", "SK123 ", "now.")],
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 6}},
+    {"type": "message_stop"},
+]
+CLAUDE_SSE = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in CLAUDE_EVENTS)
+
+
+def bench_claude(rounds: int) -> dict[str, float]:
+    """The same chat against Claude on Vertex (Anthropic Messages), thinking enabled (no HTTP)."""
+    from engine.hooks.sse import SSEDecoder, iter_sse_json
+
+    request = {**REQUEST, "model": "vertex_ai/claude-sonnet-4@20250514", "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    prepared = prepare("chat", copy.deepcopy(request), resolve_credentials=False)
+    build_med, build_p90 = timeit(lambda: prepare("chat", request, resolve_credentials=False), rounds)
+    parse_med, parse_p90 = timeit(lambda: assemble_response(prepared, copy.deepcopy(CLAUDE_UPSTREAM)), rounds)
+    copy_med, _ = timeit(lambda: copy.deepcopy(CLAUDE_UPSTREAM), rounds)
+    stream_prepared = prepare("chat", {**request, "stream": True}, resolve_credentials=False)
+
+    def stream_once() -> None:
+        stream_prepared.ctx.state.clear()
+        assembler = StreamAssembler(stream_prepared)
+        for event in iter_sse_json(SSEDecoder().feed(CLAUDE_SSE)):
+            assembler.feed(event)
+        assembler.finish()
+
+    stream_med, _ = timeit(stream_once, max(rounds // 5, 200))
+    print("vertex-engine Claude on Vertex (same chat, thinking on; Anthropic Messages):")
+    print(f"  request build (route + settings + URL + body): median {build_med:7.1f} µs   p90 {build_p90:7.1f} µs")
+    print(f"  response parse (-> ModelResponse + cost):      median {parse_med - copy_med:7.1f} µs   p90 {parse_p90 - copy_med:7.1f} µs")
+    print(f"  stream event (SSE decode + JSON + chunk):      median {stream_med / len(CLAUDE_EVENTS):7.1f} µs per event")
+    return {"build": build_med, "parse": parse_med - copy_med}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -326,6 +373,7 @@ def main() -> None:
     args = parser.parse_args()
     ours = bench_engine(args.rounds)
     bench_embedding(max(args.rounds // 5, 200))
+    bench_claude(max(args.rounds // 5, 200))
     theirs = bench_litellm(max(args.rounds // 10, 200))
     if theirs:
         ratio = (theirs["build"] + theirs["parse"]) / (ours["build"] + ours["parse"])
