@@ -1,0 +1,135 @@
+"""The Anthropic hooks on their own: messages, params, response message/usage and the stream machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
+from engine.hooks.anthropic.messages import anthropic_messages, anthropic_system
+from engine.hooks.anthropic.params import (
+    anthropic_betas,
+    anthropic_json_tool_choice,
+    anthropic_parallel_tool_calls,
+    anthropic_reasoning_effort,
+    anthropic_response_format,
+    anthropic_tool_choice,
+    anthropic_tools,
+    anthropic_user_id,
+)
+from engine.hooks.anthropic.response import anthropic_message, anthropic_usage, json_answer
+from engine.hooks.anthropic.stream import anthropic_stream_event
+from engine.spec.context import Context
+
+
+def ctx(**request):
+    return Context(request=request, model="claude-sonnet-4@20250514")
+
+
+def test_messages_merge_roles_and_move_system_out():
+    messages = [
+        {"role": "system", "content": "A"},
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": [{"type": "text", "text": "two"}, {"type": "text", "text": ""}]},
+        {"role": "developer", "content": [{"type": "text", "text": "B"}], "cache_control": {"type": "ephemeral"}},
+        {"role": "assistant", "content": "answer  "},
+    ]
+    assert anthropic_messages(messages, ctx()) == [
+        {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "answer"}]},  # trailing whitespace of a prefill
+    ]
+    assert anthropic_system(messages, ctx()) == [
+        {"type": "text", "text": "A"}, {"type": "text", "text": "B", "cache_control": {"type": "ephemeral"}}]
+    assert anthropic_system([{"role": "user", "content": "x"}], ctx()) is None
+
+
+def test_tool_call_ids_lose_gemini_signature_suffixes_and_results_join_user_turns():
+    turns = anthropic_messages([
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "tool_calls": [{"id": "call_1__thought__U0lH", "type": "function",
+                                              "function": {"name": "f", "arguments": ""}}]},
+        {"role": "tool", "tool_call_id": "call_1__thought__U0lH", "content": [{"type": "text", "text": "r"}]},
+    ], ctx())
+    assert turns[1]["content"] == [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]
+    assert turns[2]["content"] == [{"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "r"}]}]
+
+
+@pytest.mark.parametrize("message, field", [
+    ({"role": "assistant", "tool_calls": [{"id": "x", "function": {"name": "f", "arguments": "{"}}]}, "messages[1].tool_calls[0].function.arguments"),
+    ({"role": "assistant", "tool_calls": [{"id": "", "function": {"name": "f"}}]}, "messages[1].tool_calls[0].id"),
+    ({"role": "tool", "content": "r"}, "messages[1].tool_call_id"),
+    ({"role": "critic", "content": "r"}, "messages[1].role"),
+    ({"role": "user", "content": 5}, "messages[1].content"),
+])
+def test_bad_messages_name_the_field(message, field):
+    with pytest.raises(BadRequestError) as info:
+        anthropic_messages([{"role": "user", "content": "q"}, message], ctx())
+    assert field in str(info.value)
+
+
+def test_tools_tool_choice_and_parallel_calls():
+    tools = anthropic_tools([
+        {"type": "function", "function": {"name": "f", "cache_control": {"type": "ephemeral"}}},
+        {"type": "web_search_20250305", "name": "web_search"},
+        {"name": "g", "input_schema": {"type": "object"}},
+    ], ctx())
+    assert tools == [{"name": "f", "input_schema": {"type": "object", "properties": {}}, "cache_control": {"type": "ephemeral"}},
+                     {"type": "web_search_20250305", "name": "web_search"}, {"name": "g", "input_schema": {"type": "object"}}]
+    assert anthropic_tool_choice("none", ctx()) == {"type": "none"}
+    assert anthropic_tool_choice({"type": "function", "function": {"name": "f"}}, ctx()) == {"type": "tool", "name": "f"}
+    assert anthropic_parallel_tool_calls(False, ctx()) == {"type": "auto", "disable_parallel_tool_use": True}
+    assert anthropic_parallel_tool_calls(False, ctx(tool_choice="required")) == {"disable_parallel_tool_use": True}
+    assert anthropic_parallel_tool_calls(True, ctx()) is None
+
+
+def test_json_mode_is_not_forced_while_thinking():
+    c = ctx()
+    tool = anthropic_response_format({"type": "json_object"}, c)
+    assert tool["name"] == "json_tool_call" and tool["input_schema"]["additionalProperties"] is True
+    assert anthropic_json_tool_choice({}, c) == {"type": "tool", "name": "json_tool_call"}
+    anthropic_reasoning_effort("high", c)
+    assert c.state["thinking_budget"] == 4096
+    assert anthropic_json_tool_choice({}, c) is None
+    assert anthropic_response_format({"type": "text"}, ctx()) is None
+
+
+def test_betas_and_user_id():
+    c = ctx()
+    c.headers = {"Anthropic-Beta": "a, prompt-caching-2024-07-31,a"}
+    assert anthropic_betas({}, c) == ["a"]
+    assert c.warnings
+    assert anthropic_user_id("user-42", ctx()) == "user-42"
+    assert anthropic_user_id("+47 22 33 44 55", ctx()) is None
+
+
+def test_message_usage_and_json_answer():
+    c = ctx(messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "The answer:", "prefix": True}])
+    message = anthropic_message({"content": [{"type": "redacted_thinking", "data": "X"}, {"type": "text", "text": " 42"},
+                                             {"type": "text", "text": "!", "citations": [{"cited_text": "c"}]}]}, c)
+    assert message["content"] == "The answer: 42!"
+    assert message["thinking_blocks"] == [{"type": "redacted_thinking", "data": "X"}] and message["reasoning_content"] == ""
+    assert message["provider_specific_fields"]["citations"] == [{"cited_text": "c"}]
+    assert json_answer({"values": [1, 2]}) == "[1, 2]"
+    assert anthropic_usage({"usage": {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 3,
+                                      "server_tool_use": {"web_search_requests": 1}}}, c) == {
+        "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6, "prompt_tokens_details": {"cached_tokens": 0},
+        "cache_creation_input_tokens": 3, "cache_read_input_tokens": 0, "server_tool_use": {"web_search_requests": 1}}
+    with pytest.raises(UnprocessableEntityError, match="usage"):
+        anthropic_usage({"usage": {"input_tokens": [1]}}, c)
+
+
+def test_stream_machine_tool_indexes_and_errors():
+    c = ctx()
+    assert anthropic_stream_event({"type": "ping"}, c) is None
+    start = anthropic_stream_event({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5}}}, c)
+    assert start["id"] == "m" and start["choices"] == [] and start["usage"]["prompt_tokens"] == 5
+    first = anthropic_stream_event({"type": "content_block_start", "index": 3, "content_block": {"type": "tool_use", "id": "t", "name": "f"}}, c)
+    assert first["choices"][0]["delta"]["tool_calls"][0]["index"] == 0
+    piece = anthropic_stream_event({"type": "content_block_delta", "index": 3, "delta": {"type": "input_json_delta", "partial_json": "{}"}}, c)
+    assert piece["choices"][0]["delta"]["tool_calls"] == [{"index": 0, "function": {"arguments": "{}"}}]
+    assert anthropic_stream_event({"type": "content_block_stop", "index": 3}, c) is None  # it had arguments
+    end = anthropic_stream_event({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 9}}, c)
+    assert end["choices"][0]["finish_reason"] == "length" and end["usage"]["total_tokens"] == 14
+    with pytest.raises(ServiceUnavailableError):
+        anthropic_stream_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, c)
+    with pytest.raises(UnprocessableEntityError, match="content_block_delta.index"):
+        anthropic_stream_event({"type": "content_block_delta", "index": "0", "delta": {"type": "text_delta", "text": "x"}}, c)
