@@ -18,7 +18,7 @@ import cerberus
 import yaml
 
 from engine.paths import SCHEMAS_DIR
-from engine.spec.loader import load_yaml
+from engine.spec.loader import describe_error, leaf_errors, load_grammar, load_yaml
 
 from .shared import redis_url_from
 
@@ -119,26 +119,18 @@ _validator: cerberus.Validator | None = None
 def _get_validator() -> cerberus.Validator:
     global _validator
     if _validator is None:
-        with open(SCHEMAS_DIR / "config.yaml", encoding="utf-8") as fh:
-            grammar = load_yaml(fh)
-        rules = cerberus.schema.RulesSetRegistry()
-        rules.extend(grammar["rules"].items())
+        grammar, rules = load_grammar("config.yaml")
         _validator = cerberus.Validator(grammar["document"], rules_set_registry=rules, allow_unknown=False)
     return _validator
 
 
-def _first_error(errors: Any, prefix: str = "") -> tuple[str, str]:
-    """The deepest first (key path, reason) in a Cerberus error tree."""
-    if isinstance(errors, dict):
-        key = next(iter(errors))
-        sub = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
-        return _first_error(errors[key], sub)
-    if isinstance(errors, list):
-        for item in errors:
-            if isinstance(item, dict):
-                return _first_error(item, prefix)
-        return prefix, "; ".join(str(item) for item in errors)
-    return prefix, str(errors)
+def _first_error(validator: cerberus.Validator) -> tuple[str, str]:
+    """The first (key path, reason) of a failed validation; list indexes written as ``[i]``."""
+    path, error = min(leaf_errors(validator._errors), key=lambda item: [str(p) for p in item[0]])
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text, describe_error(error, "schemas/config.yaml")
 
 
 _UNSET = object()
@@ -202,7 +194,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         log.warning("%s: %s: environment variable %s is not set; that deployment's calls will fail", file, path, name)
     validator = _get_validator()
     if not validator.validate(data):
-        path, reason = _first_error(validator.errors)
+        path, reason = _first_error(validator)
         raise ConfigError(file, path, reason)
     doc: dict[str, Any] = validator.document
     config_dir = Path(file).resolve().parent if file and not file.startswith("<") else Path.cwd()

@@ -46,13 +46,19 @@ class Document:
 _validators: dict[str, cerberus.Validator] | None = None
 
 
+def load_grammar(name: str) -> tuple[dict[str, Any], cerberus.schema.RulesSetRegistry]:
+    """A grammar file under ``schemas/`` and a registry of its named ``rules``."""
+    with open(SCHEMAS_DIR / name, encoding="utf-8") as fh:
+        grammar = load_yaml(fh)
+    rules = cerberus.schema.RulesSetRegistry()
+    rules.extend(grammar.get("rules", {}).items())
+    return grammar, rules
+
+
 def _load_validators() -> dict[str, cerberus.Validator]:
     global _validators
     if _validators is None:
-        with open(SCHEMAS_DIR / "mapping.yaml", encoding="utf-8") as fh:
-            grammar = load_yaml(fh)
-        rules = cerberus.schema.RulesSetRegistry()
-        rules.extend(grammar["rules"].items())
+        grammar, rules = load_grammar("mapping.yaml")
         _validators = {
             kind: cerberus.Validator(schema, rules_set_registry=rules) for kind, schema in grammar["documents"].items()
         }
@@ -111,12 +117,24 @@ def all_problems(doc: Document) -> list[tuple[str, str]]:
 
 
 def _leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    for path, error in leaf_errors(errors):
+        yield ".".join(str(p) for p in path), describe_error(error)
+
+
+def leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """The innermost Cerberus errors of a validation, with their document paths."""
     for error in errors:
         if error.child_errors:
-            yield from _leaf_errors(error.child_errors)
+            yield from leaf_errors(error.child_errors)
             continue
-        path = ".".join(str(p) for p in error.document_path)
-        yield path, _describe(error)
+        yield tuple(error.document_path), error
+
+
+def describe_error(error: Any, grammar: str = "schemas/mapping.yaml") -> str:
+    """One Cerberus error in words: what was expected and what was found."""
+    if error.rule is None or error.rule == "unknown" or error.code == 0x03:
+        return f"unknown field (see {grammar})"
+    return _describe(error)
 
 
 def _describe(error: Any) -> str:

@@ -164,7 +164,7 @@ def test_env_references_resolve_and_missing_ones_are_named(tmp_path):
          "model_list[1].litellm_params.model", "required"),
         ({"model_list": [{"model_name": "a", "litellm_params": {"model": "m", "rpm": "ten"}}]},
          "model_list[0].litellm_params.rpm", "integer"),
-        ({"router_settings": {"routing_strategy": "round-robin"}}, "router_settings.routing_strategy", "unallowed"),
+        ({"router_settings": {"routing_strategy": "round-robin"}}, "router_settings.routing_strategy", "is not one of"),
         ({"model_lst": []}, "model_lst", "unknown field"),
         ({"model_list": [{"model_name": "a", "litellm_params": {"model": "m"}}], "litellm_settings": {"fallbacks": [{"a": ["zz"]}]}},
          "litellm_settings.fallbacks.a", "zz"),
