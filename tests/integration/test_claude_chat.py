@@ -204,3 +204,29 @@ async def test_anthropic_errors_are_typed(fake, mode):
     fake.script(":rawPredict", status=400, json={"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens"}})
     with pytest.raises(engine.ContextWindowExceededError):
         await complete(mode, **call(messages=[{"role": "user", "content": "Hi"}]))
+
+
+# Every row of the seeds' Anthropic table: a non-streaming and a streaming call, upstream asserted.
+SEED_TABLE = ["claude-3-opus@20240229", "claude-3-5-sonnet@20240620", "claude-3-sonnet@20240229",
+              "claude-3-haiku@20240307", "claude-3-7-sonnet@20250219"]
+
+
+@pytest.mark.parametrize("model", SEED_TABLE)
+async def test_every_seed_table_model_completes_and_streams(fake, mode, model):
+    from ._gemini_support import stream
+
+    messages = [{"role": "user", "content": "what llm are you"}]
+    response = await complete(mode, model=f"vertex_ai/{model}", messages=messages)
+    sent = fake.last(":rawPredict")
+    assert sent.path == f"/v1/projects/{PROJECT}/locations/us-central1/publishers/anthropic/models/{model}:rawPredict"
+    expected = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 4096, "stream": False,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "what llm are you"}]}]}
+    assert sent.json == expected
+    assert response.choices[0].message.content.endswith("You said: what llm are you")
+    assert response._hidden_params["response_cost"] > 0
+    chunks = await stream(mode, model=f"vertex_ai/{model}", messages=messages)
+    streamed = fake.last(":streamRawPredict")
+    assert streamed.path.endswith(f"/models/{model}:streamRawPredict")
+    assert streamed.json == {**expected, "stream": True}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == response.choices[0].message.content
+    assert chunks[-1].choices[0].finish_reason == "stop"

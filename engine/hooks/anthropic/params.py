@@ -171,3 +171,28 @@ def anthropic_betas(request: Any, ctx: Any) -> list[str] | None:
         ctx.warnings.append(f"{_PROMPT_CACHING_BETA} not sent: Vertex rejects it and cache_control needs no beta")
     out = [b for b in dict.fromkeys(betas) if b != _PROMPT_CACHING_BETA]
     return out or None
+
+
+#: OpenAI ``search_context_size`` -> how many searches Claude may run (LiteLLM's table).
+_SEARCH_USES = {"low": 1, "medium": 5, "high": 10}
+
+
+@hook("anthropic.web_search_options")
+def anthropic_web_search_options(value: Any, ctx: Any) -> dict[str, Any]:
+    """OpenAI ``web_search_options`` -> Anthropic's hosted ``web_search`` tool."""
+    if not isinstance(value, dict):
+        raise BadRequestError("web_search_options: expected an object such as {'search_context_size': 'medium'}",
+                              param="web_search_options")
+    size = value.get("search_context_size", "medium")
+    if size not in _SEARCH_USES:
+        raise BadRequestError(f"web_search_options.search_context_size: expected low, medium or high, got {size!r}",
+                              param="web_search_options")
+    tool: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search", "max_uses": _SEARCH_USES[size]}
+    location = value.get("user_location")
+    if location is not None:
+        approximate = location.get("approximate") if isinstance(location, dict) else None
+        if not isinstance(approximate, dict):
+            raise BadRequestError("web_search_options.user_location: expected {'type': 'approximate', 'approximate': {...}}",
+                                  param="web_search_options")
+        tool["user_location"] = {"type": "approximate", **approximate}
+    return tool
