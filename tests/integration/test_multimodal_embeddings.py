@@ -78,9 +78,15 @@ def test_an_instance_object_is_sent_verbatim(fake: FakeGoogle) -> None:
     assert fake.last(":predict").json["instances"] == [instance]
 
 
-def test_a_dimension_google_refuses_is_its_400(fake: FakeGoogle) -> None:
-    with pytest.raises(engine.BadRequestError, match="dimension"):
+def test_a_dimension_the_model_lacks_is_refused_before_the_call(fake: FakeGoogle) -> None:
+    with pytest.raises(engine.UnsupportedParamsError, match="128, 256, 512, 1408"):
         engine.embedding(model=MODEL, input="hi", dimensions=100)
+    assert fake.calls(":predict") == []
+
+
+def test_google_400_for_a_bad_instance_is_a_bad_request(fake: FakeGoogle) -> None:
+    with pytest.raises(engine.BadRequestError, match="exactly one of bytesBase64Encoded or gcsUri"):
+        engine.embedding(model=MODEL, input=[{"image": {}}])
 
 
 def test_cost_from_characters_images_and_video_seconds(fake: FakeGoogle) -> None:
