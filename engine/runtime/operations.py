@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from engine.errors import BadRequestError
 from engine.runtime.assemble import parse_json_body
 from engine.runtime.prepare import Prepared, prepare
 from engine.runtime.results import assemble_result
@@ -24,6 +25,8 @@ MAX_CONCURRENT_BATCHES = 16
 def prepare_batches(operation: str, call: dict[str, Any]) -> list[Prepared]:
     """The prepared upstream calls for one caller call: one, or one per catalog-sized slice."""
     first = prepare(operation, call)
+    if first.stream:
+        raise BadRequestError(f"stream: {operation} answers in one piece; stream=True is not supported", param="stream")
     batch = first.operation.batch
     if batch is None:
         return [first]

@@ -119,3 +119,9 @@ def test_expired_token_is_refreshed_once(fake: FakeGoogle) -> None:
 def test_chat_on_vertex_ai_prefix_is_not_taken_by_tts(fake: FakeGoogle) -> None:
     with pytest.raises(engine.BadRequestError, match="no mapping serves"):
         engine.completion(model="vertex_ai/some-unknown-model", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_stream_true_is_refused_not_ignored(fake: FakeGoogle) -> None:
+    with pytest.raises(engine.BadRequestError, match="stream: speech answers in one piece"):
+        engine.speech(model="vertex_ai/", input="hi", stream=True)
+    assert fake.calls(":synthesize") == []
