@@ -125,3 +125,10 @@ def test_stream_true_is_refused_not_ignored(fake: FakeGoogle) -> None:
     with pytest.raises(engine.BadRequestError, match="stream: speech answers in one piece"):
         engine.speech(model="vertex_ai/", input="hi", stream=True)
     assert fake.calls(":synthesize") == []
+
+
+def test_openai_stream_format_audio_is_accepted_sse_refused(fake: FakeGoogle) -> None:
+    engine.speech(model="vertex_ai/", input="hi", stream_format="audio")
+    assert "stream_format" not in fake.last(":synthesize").json
+    with pytest.raises(engine.UnsupportedParamsError, match="stream_format"):
+        engine.speech(model="vertex_ai/", input="hi", stream_format="sse")
