@@ -8,6 +8,7 @@ streaming, sends usage counts only on the last event; AI Studio sends running co
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -219,11 +220,31 @@ def _output_tokens(answer: Answer) -> int:
     return max(1, len((answer.text or "").split()))
 
 
+IMAGE_TOKENS = 1290  # what Google counts per generated image
+
+
+def _image_parts(call: ModelCall) -> list[dict[str, Any]]:
+    """An image part (a small PNG seeded by the prompt) when the request asks for IMAGE output."""
+    config = pick(call.body, "generationConfig", "generation_config")
+    modalities = pick(config, "responseModalities", "response_modalities") or []
+    if "IMAGE" not in modalities:
+        return []
+    from .imagen import png_bytes
+
+    data = base64.b64encode(png_bytes(_last_user_text(call.body))).decode()
+    return [{"inlineData": {"mimeType": "image/png", "data": data}}]
+
+
 def generate_content(call: ModelCall) -> Reply:
     """Unary ``generateContent``."""
     answer = plan_answer(call)
+    images = _image_parts(call)
     usage = _usage(call, _prompt_tokens(call.body), _output_tokens(answer), _thought_tokens(answer))
-    return Reply(body=_Envelope.new(call).wrap(_thought_parts(answer) + _answer_parts(answer), True, usage))
+    if images:
+        usage["candidatesTokenCount"] += IMAGE_TOKENS * len(images)
+        usage["totalTokenCount"] += IMAGE_TOKENS * len(images)
+        usage["candidatesTokensDetails"].append({"modality": "IMAGE", "tokenCount": IMAGE_TOKENS * len(images)})
+    return Reply(body=_Envelope.new(call).wrap(_thought_parts(answer) + _answer_parts(answer) + images, True, usage))
 
 
 def stream_generate_content(call: ModelCall) -> Reply:

@@ -115,8 +115,16 @@ def _images(batches: list[Prepared], answers: list[Any]) -> ImageResponse:
     if usage:
         response["usage"] = usage
     meta = _hidden(first, hidden, usage or None)
-    meta["response_cost"] = completion_cost(usage or None, first.ctx.info, images=len(data))
+    meta["response_cost"] = completion_cost(_text_usage(usage) or None, first.ctx.info, images=len(data))
     return ImageResponse(response, meta)
+
+
+def _text_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Usage without the output tokens of images, which are priced per image (Gemini image models)."""
+    image_tokens = (usage.get("completion_tokens_details") or {}).get("image_tokens")
+    if not image_tokens:
+        return usage
+    return {**usage, "completion_tokens": max(int(usage.get("completion_tokens") or 0) - int(image_tokens), 0)}
 
 
 def _speech(prepared: Prepared, upstream: Any, headers: dict[str, str] | None) -> SpeechResponse:
