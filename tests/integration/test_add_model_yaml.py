@@ -80,8 +80,10 @@ def registry_reset():
 
 def test_a_new_claude_model_is_a_catalog_entry(fake, tmp_path: Path, registry_reset):
     (tmp_path / "claude_opus_9.yaml").write_text(NEW_CLAUDE)
-    with pytest.raises(engine.BadRequestError):  # unknown before: no price, no default max_tokens
-        engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT, messages=[{"role": "user", "content": "Hi"}])
+    # Before: the Claude route serves it, but nothing knows its price or its max_tokens default.
+    before = engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT, messages=[{"role": "user", "content": "Hi"}])
+    assert fake.last(":rawPredict").json["max_tokens"] == 4096  # the format's fallback
+    assert before._hidden_params["response_cost"] is None and before._hidden_params["catalog_key"] is None
     engine.add_mappings(tmp_path)
     response = engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT,
                                  messages=[{"role": "user", "content": "Hi"}])
