@@ -30,9 +30,9 @@ def prepare_batches(operation: str, call: dict[str, Any]) -> list[Prepared]:
     batch = first.operation.batch
     if batch is None:
         return [first]
-    field, size_key = batch
+    field, size_key, default = batch
     values = first.ctx.request.get(field)
-    limit = first.ctx.info.get(size_key)
+    limit = first.ctx.info.get(size_key, default)
     if not isinstance(values, list) or not isinstance(limit, int) or limit < 1 or len(values) <= limit:
         return [first]
     return [prepare(operation, {**call, field: values[i : i + limit]}) for i in range(0, len(values), limit)]

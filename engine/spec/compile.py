@@ -482,8 +482,9 @@ class CompiledOperation:
     # Caller headers the body carries instead (lower-case names), and how the stream is decoded.
     consume_headers: frozenset[str] = frozenset()
     stream_decoder: str = "sse"
-    # (request field, catalog key of the per-call limit): see `batch` in schemas/mapping.yaml.
-    batch: tuple[str, str] | None = None
+    # (request field, catalog key of the per-call limit, limit when the catalog has none):
+    # see `batch` in schemas/mapping.yaml.
+    batch: tuple[str, str, int | None] | None = None
 
     def param_table(self, ctx: Context) -> ParamTable:
         """Which params apply for this model and host; computed once per (model, host)."""
@@ -731,5 +732,5 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         examples=list(op.get("examples") or []),
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),
         stream_decoder=stream["decoder"] if stream else "sse",
-        batch=(op["batch"]["field"], op["batch"]["size"]) if "batch" in op else None,
+        batch=(op["batch"]["field"], op["batch"]["size"], op["batch"].get("default")) if "batch" in op else None,
     )

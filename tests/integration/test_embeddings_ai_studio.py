@@ -55,3 +55,9 @@ def test_missing_key_names_where_to_set_it(fake: FakeGoogle) -> None:
 def test_chat_on_gemini_prefix_still_goes_to_generate_content(fake: FakeGoogle) -> None:
     engine.completion(model="gemini/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], api_key="k")
     assert fake.last().path == "/v1beta/models/gemini-2.5-flash:generateContent"
+
+
+def test_a_model_without_catalog_entry_splits_at_the_default_limit(fake: FakeGoogle) -> None:
+    response = engine.embedding(model="gemini/embedding-exp-9", input=[str(i) for i in range(150)], api_key="k", dimensions=2)
+    assert [len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")] == [100, 50]
+    assert [d.index for d in response.data] == list(range(150))
