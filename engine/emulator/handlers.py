@@ -1,7 +1,9 @@
 """Which handler answers which ``(api, Google method)`` when nothing is scripted.
 
-One module per method family supplies the handlers (:mod:`.gemini`, :mod:`.embeddings`); new
-families (``rawPredict``, ``predict``, OpenAI-compatible chat) register here.
+One module per method family supplies the handlers (:mod:`.gemini`, :mod:`.embeddings`,
+:mod:`.anthropic`, :mod:`.openai_compat`, :mod:`.texttospeech`); ``rawPredict`` is dispatched by
+publisher below, ``:predict`` by model id / body shape in :mod:`.predict` (where :mod:`.palm` and
+the embedding and Imagen modules register).
 """
 
 from __future__ import annotations
