@@ -216,9 +216,19 @@ class Gateway:
         given = request.headers.get("x-request-id")
         return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    @staticmethod
-    async def _json_body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
+    async def _json_body(self, request: Request) -> dict[str, Any]:
+        limit = self.config.max_request_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:  # chunked uploads declare no length: stop reading at the limit
+                raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+            parts.append(part)
+        raw = b"".join(parts)
         if not raw:
             raise GatewayError(400, "request body is empty: expected a JSON object")
         try:

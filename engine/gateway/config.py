@@ -102,6 +102,7 @@ class GatewayConfig:
     spend_flush_interval: float = 1.0
     heartbeat_interval: float = 15.0
     health_check_timeout: float = 20.0
+    max_request_bytes: int = 64 * 1024 * 1024
     ignored: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -295,6 +296,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         spend_flush_interval=float(general.get("spend_flush_interval", 1.0)),
         heartbeat_interval=float(general.get("heartbeat_interval", 15.0)),
         health_check_timeout=float(general.get("health_check_timeout", 20.0)),
+        max_request_bytes=int(float(general.get("max_request_size_mb", 64)) * 1024 * 1024),
         ignored=ignored,
         raw=doc,
     )

@@ -192,3 +192,18 @@ def test_unknown_route_and_wrong_method_are_openai_errors(start_gateway, fake):
         wrong = c.get("/chat/completions")
     assert missing.status_code == 404 and "/v1/nope" in missing.json()["error"]["message"]
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "405"
+
+
+def test_request_size_limit(start_gateway, fake):
+    config = two_locations()
+    config["general_settings"] = {"max_request_size_mb": 0.01}
+    gw = start_gateway(config)
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * 20000}]}
+    with gw.client() as c:
+        declared = c.post("/chat/completions", json=big)
+        chunked = c.post("/chat/completions", content=iter([json.dumps(big).encode()]), headers={"content-type": "application/json"})
+        small = c.post("/chat/completions", json=CHAT)
+    assert declared.status_code == 413 and "max_request_size_mb" in declared.json()["error"]["message"]
+    assert chunked.status_code == 413
+    assert small.status_code == 200
+    assert len(fake.calls("generateContent")) == 1
