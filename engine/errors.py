@@ -7,6 +7,7 @@ Messages never contain credentials: callers pass text through :func:`redact` fir
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from typing import Any
@@ -33,11 +34,16 @@ __all__ = [
 ]
 
 
-try:  # When the official client is installed, our errors are also its errors (as LiteLLM's are),
-    # so `except openai.RateLimitError` keeps working for code moved over from OpenAI or LiteLLM.
-    import openai as _openai
-except ImportError:  # pragma: no cover - openai is optional
-    _openai = None
+# When the official client is installed, our errors are also its errors (as LiteLLM's are), so
+# `except openai.RateLimitError` keeps working for code moved over from OpenAI or LiteLLM.
+# VERTEX_ENGINE_OPENAI_ERRORS=0 opts out: the gateway answers in JSON and does not need them,
+# and importing openai costs a process about 50 MB.
+_openai: Any = None
+if os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS", "1") != "0":
+    try:
+        import openai as _openai
+    except ImportError:  # pragma: no cover - openai is optional
+        _openai = None
 
 
 def _also(name: str) -> tuple[type, ...]:

@@ -39,9 +39,11 @@ class BackgroundServer:
     def __init__(
         self, app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False,
         lifespan: str = "off",
+        http: Any = None,
     ) -> None:
         self.app = app
         self.lifespan = lifespan
+        self.http = http
         self.host = host
         self.port = port
         self.access_log = access_log
@@ -78,7 +80,7 @@ class BackgroundServer:
             access_log=self.access_log,
             lifespan=self.lifespan,
             # h11 closes the socket on a mid-body exception, which is what cut_stream needs.
-            http=_no_delay_h11(),
+            http=self.http or _no_delay_h11(),
             ws="none",
             timeout_graceful_shutdown=1,
         )

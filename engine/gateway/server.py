@@ -14,20 +14,46 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import ConfigError, load_config
 
-__all__ = ["NoDelayH11Protocol", "app_from_env", "serve_main"]
+__all__ = ["NoDelayH11Protocol", "NoDelayHttpToolsProtocol", "app_from_env", "serve_main", "http_protocol"]
 
 CONFIG_ENV = "VERTEX_ENGINE_CONFIG"
 
 
+def _no_delay(transport: Any) -> None:
+    # uvicorn leaves Nagle's algorithm on for the sockets it accepts: without TCP_NODELAY each
+    # keep-alive response waits ~40 ms for the client's delayed ACK.
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY: without it each keep-alive response waits ~40 ms
-    for the client's delayed ACK (uvicorn leaves Nagle's algorithm on for the sockets it accepts)."""
+    """uvicorn's pure-Python HTTP/1.1 protocol, with TCP_NODELAY."""
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _no_delay(transport)
         super().connection_made(transport)
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools has no wheel for this platform: h11 serves, slower
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+    NoDelayHttpToolsProtocol = None
+else:
+
+    class NoDelayHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
+        """uvicorn's httptools (C parser) protocol, with TCP_NODELAY: about 1.5x the requests/s of h11 here."""
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            _no_delay(transport)
+            super().connection_made(transport)
+
+
+def http_protocol() -> str:
+    """The uvicorn ``http`` setting: httptools when installed, else h11 (both with TCP_NODELAY)."""
+    name = "NoDelayHttpToolsProtocol" if NoDelayHttpToolsProtocol is not None else "NoDelayH11Protocol"
+    return f"engine.gateway.server:{name}"
 
 
 def _log_config(level: str) -> dict[str, Any]:
@@ -66,6 +92,11 @@ def serve_main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"vertex-engine serve: bad config: {exc}", file=sys.stderr)
         return 2
+    if "openai" in sys.modules and os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS") is None:
+        # The engine subclassed openai's exceptions because openai is installed; the gateway
+        # never raises them to Python code, so start again without them (about 50 MB less).
+        os.environ["VERTEX_ENGINE_OPENAI_ERRORS"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "engine.cli", "serve", *argv])
     import uvicorn
 
     if args.workers > 1 and not config.redis_url:
@@ -82,7 +113,7 @@ def serve_main(argv: list[str]) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers if args.workers > 1 else None,
-        http="engine.gateway.server:NoDelayH11Protocol",
+        http=http_protocol(),
         ws="none",
         log_level=args.log_level,
         access_log=args.access_log,

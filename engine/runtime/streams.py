@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Iterator
 import httpx
 
 from engine.errors import APIConnectionError, APIError, Timeout, UnprocessableEntityError
+from engine.runtime import aio
 from engine.hooks.sse import SSEDecoder, SSEEvent, iter_sse_json
 from engine.runtime.assemble import StreamAssembler
 from engine.runtime.prepare import Prepared
@@ -73,7 +74,7 @@ class _StreamBase:
             raise
 
     def _cut(self, exc: Exception) -> APIError:
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
             return Timeout(
                 f"upstream stream stalled after {self._events} event(s): no data within the timeout "
                 f"({type(exc).__name__})",
@@ -168,7 +169,7 @@ class AsyncChatStream(_StreamBase):
                         yield chunk
                 for chunk in self._from_events(self.decoder.flush()):
                     yield chunk
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, *aio.NETWORK_ERRORS) as exc:
                 raise self._cut(exc) from None
             for chunk in self.assembler.finish():
                 yield chunk

@@ -19,7 +19,6 @@ import socket
 import sys
 import threading
 import time
-import weakref
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.auth import tokens
+from engine.runtime import aio
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
 __all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock"]
@@ -133,7 +133,6 @@ class Transport:
 
     def __init__(self) -> None:
         self._client: httpx.Client | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     # --- clients -----------------------------------------------------------------------------------
@@ -148,20 +147,9 @@ class Transport:
                     )
         return self._client
 
-    def async_client(self) -> httpx.AsyncClient:
-        """The async client of the running event loop (an httpx.AsyncClient cannot cross loops).
-
-        Keyed weakly by loop: a loop that is gone (``asyncio.run`` returned) takes its client along.
-        """
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(
-                timeout=DEFAULT_TIMEOUT,
-                transport=httpx.AsyncHTTPTransport(socket_options=_SOCKET_OPTIONS, limits=httpx.Limits(max_connections=500)),
-            )
-            self._async[loop] = client
-        return client
+    async def async_session(self) -> Any:
+        """The running loop's aiohttp session (see :mod:`engine.runtime.aio` for why aiohttp)."""
+        return await aio.session_for_loop(500)
 
     # --- request pieces ------------------------------------------------------------------------------
 
@@ -219,7 +207,7 @@ class Transport:
 
     def _network_error(self, prepared: Any, exc: Exception) -> APIError:
         where = prepared.url.split("?", 1)[0]
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
             return Timeout(
                 f"request to {where} timed out ({type(exc).__name__})",
                 llm_provider=prepared.host.provider,
@@ -261,13 +249,13 @@ class Transport:
 
     # --- async ---------------------------------------------------------------------------------------
 
-    async def asend(self, prepared: Any) -> httpx.Response:
+    async def asend(self, prepared: Any) -> Any:
         return await self._arun(prepared, stream=False)
 
-    async def aopen_stream(self, prepared: Any) -> httpx.Response:
+    async def aopen_stream(self, prepared: Any) -> Any:
         return await self._arun(prepared, stream=True)
 
-    async def _arun(self, prepared: Any, *, stream: bool) -> httpx.Response:
+    async def _arun(self, prepared: Any, *, stream: bool) -> Any:
         clock = upstream_clock.get()
         if clock is None:
             return await self._arun_timed(prepared, stream)
@@ -277,20 +265,25 @@ class Transport:
         finally:
             clock[0] += time.perf_counter() - started
 
-    async def _arun_timed(self, prepared: Any, stream: bool) -> httpx.Response:
+    async def _arun_timed(self, prepared: Any, stream: bool) -> Any:
         attempts = _Attempts(self, prepared)
-        client = self.async_client()
+        session = await self.async_session()
+        timeout = aio.client_timeout(attempts.timeout.read or DEFAULT_TIMEOUT, attempts.timeout.connect or 30.0)
         while True:
             token = await tokens.atoken(prepared.credentials) if prepared.needs_google_token else None
             try:
-                response = await client.send(attempts.request(client, token), stream=stream)
-            except httpx.HTTPError as exc:
-                wait = attempts.failed(self._network_error(prepared, exc))
-            else:
+                raw = await session.post(
+                    str(attempts.url), data=attempts.body, headers=self._headers(prepared, token), timeout=timeout
+                )
+                response = aio.AioResponse(raw)
                 if response.status_code < 400:
+                    if not stream:
+                        await response.aread()
                     return attempts.succeeded(response, stream)
                 text = (await response.aread()).decode("utf-8", "replace")
-                await response.aclose()
+            except aio.NETWORK_ERRORS as exc:
+                wait = attempts.failed(self._network_error(prepared, exc))
+            else:
                 wait = attempts.failed(self._error(prepared, response.status_code, text, response.headers), text)
             if wait:
                 await asyncio.sleep(wait)

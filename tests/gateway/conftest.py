@@ -18,7 +18,7 @@ import yaml
 
 from engine.emulator.server import BackgroundServer
 from engine.gateway import Gateway, load_config
-from engine.gateway.server import NoDelayH11Protocol
+from engine.gateway.server import http_protocol
 
 MASTER = "sk-master-test-1234"
 
@@ -34,7 +34,8 @@ class GatewayHandle:
 
     def start(self) -> None:
         self.gateway = Gateway(load_config(self.config_path))
-        self.server = BackgroundServer(self.gateway.app, lifespan="on")
+        # The same HTTP protocol `vertex-engine serve` runs (httptools when installed).
+        self.server = BackgroundServer(self.gateway.app, lifespan="on", http=http_protocol())
         self.server.start()
         deadline = time.monotonic() + 10
         # uvicorn reports "started" after lifespan startup, so the store is open here.

@@ -14,7 +14,8 @@ CHAT = {"model": "gemini-flash", "messages": [{"role": "user", "content": "hi"}]
 def test_no_secret_in_answers_or_logs(start_gateway, fake, caplog, sa_file):
     import json
 
-    private_key = json.loads(open(sa_file).read())["private_key"]
+    with open(sa_file) as fh:
+        private_key = json.loads(fh.read())["private_key"]
     caplog.set_level(logging.DEBUG)
     config = two_locations()
     config["litellm_settings"] = {"set_verbose": True, "num_retries": 0}
