@@ -47,6 +47,14 @@ JSON = "application/json"
 HEARTBEAT = b": keep-alive\n\n"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
+_CALL_PATHS = (
+    ("/chat/completions", "chat"),
+    ("/completions", "text_completion"),
+    ("/embeddings", "embedding"),
+    ("/images/generations", "image_generation"),
+    ("/audio/speech", "speech"),
+)
+
 # call type -> (engine async function name, field that must be present besides model)
 CALLS: dict[str, tuple[str, str | None]] = {
     "chat": ("acompletion", "messages"),
@@ -124,13 +132,29 @@ class Gateway:
             register_secret(config.master_key)
         if config.set_verbose:
             engine.set_verbose = True
-        self.app = Starlette(
+        self.starlette = Starlette(
             routes=self._routes(),
             lifespan=self._lifespan,
             middleware=[Middleware(_Stamp)],
             exception_handlers={HTTPException: _http_error},
         )
-        self.app.state.gateway = self
+        self.starlette.state.gateway = self
+        # The model-call routes skip Starlette's router and middleware stack (they answer every
+        # outcome themselves, headers included): the per-request path stays short.
+        self._fast = {
+            prefix + path: call_type for path, call_type in _CALL_PATHS for prefix in ("", "/v1")
+        }
+        self.app = self
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The ASGI application (``Gateway.app`` is the gateway itself)."""
+        if scope["type"] == "http" and scope["method"] == "POST":
+            call_type = self._fast.get(scope["path"])
+            if call_type is not None:
+                response = await self.handle_call(Request(scope, receive), call_type)
+                await response(scope, receive, send)
+                return
+        await self.starlette(scope, receive, send)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -176,15 +200,8 @@ class Gateway:
     # --- routing table ---------------------------------------------------------------------------
 
     def _routes(self) -> list[Route]:
-        calls = [
-            ("/chat/completions", "chat"),
-            ("/completions", "text_completion"),
-            ("/embeddings", "embedding"),
-            ("/images/generations", "image_generation"),
-            ("/audio/speech", "speech"),
-        ]
         routes: list[Route] = []
-        for path, call_type in calls:
+        for path, call_type in _CALL_PATHS:
             endpoint = self._call_endpoint(call_type)
             routes.append(Route(path, endpoint, methods=["POST"]))
             routes.append(Route("/v1" + path, endpoint, methods=["POST"]))
@@ -320,17 +337,32 @@ class Gateway:
         return self._answer(call, result)
 
     async def _unless_disconnected(self, request: Request, work: Any) -> Any:
-        """Await ``work``; if the client goes away first, cancel it (and so the upstream call)."""
-        task = asyncio.ensure_future(work)
+        """Await ``work``; if the client goes away first, cancel it (and so the upstream call).
+
+        One watcher task per request, which cancels this one on disconnect (cheaper than running
+        the work in a task of its own and waiting on both).
+        """
+        current = asyncio.current_task()
+        assert current is not None
+        gone: list[bool] = []
+
+        def on_disconnect(watcher: asyncio.Future[None]) -> None:
+            if not watcher.cancelled():
+                gone.append(True)
+                current.cancel()
+
         watcher = asyncio.ensure_future(_disconnected(request))
+        watcher.add_done_callback(on_disconnect)
         try:
-            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            return await work
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            current.uncancel()
+            raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed") from None
         finally:
+            watcher.remove_done_callback(on_disconnect)
             watcher.cancel()
-        if task not in done:
-            task.cancel()
-            raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed")
-        return task.result()
 
     def _headers(self, call: _Call, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {
@@ -773,6 +805,6 @@ def _spend_json(row: SpendRow) -> dict[str, Any]:
     }
 
 
-def create_app(config: GatewayConfig) -> Starlette:
-    """The ASGI app for ``config`` (``app.state.gateway`` is the :class:`Gateway`)."""
-    return Gateway(config).app
+def create_app(config: GatewayConfig) -> Gateway:
+    """The ASGI app for ``config``: its :class:`Gateway`."""
+    return Gateway(config)
