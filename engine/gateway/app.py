@@ -207,6 +207,7 @@ class Gateway:
             routes.append(Route("/v1" + path, endpoint, methods=["POST"]))
         for path, endpoint, methods in (
             ("/models", self.list_models, ["GET"]),
+            ("/models/{model_id:path}", self.retrieve_model, ["GET"]),
             ("/model/info", self.model_info, ["GET"]),
             ("/key/generate", self.key_generate, ["POST"]),
             ("/key/update", self.key_update, ["POST"]),
@@ -503,6 +504,18 @@ class Gateway:
             names = [n for n in names if n in caller.record.models]
         data = [{"id": n, "object": "model", "created": 1677610602, "owned_by": "vertex-engine"} for n in names]
         return self._json({"object": "list", "data": data})
+
+    async def retrieve_model(self, request: Request) -> Response:
+        """``GET /models/{id}``: one model group, as ``client.models.retrieve`` reads it."""
+        try:
+            caller = await self.keys.authenticate(request.headers)
+            model_id = request.path_params["model_id"]
+            allowed = caller.record is None or not caller.record.models or "*" in caller.record.models or model_id in caller.record.models
+            if model_id not in self.router.groups or not allowed:
+                raise GatewayError(404, f"model {model_id!r} is not served to this key; GET /models lists the ones that are", "not_found_error", param="model", code="model_not_found")
+        except GatewayError as exc:
+            return self._error(exc, self._request_id(request))
+        return self._json({"id": model_id, "object": "model", "created": 1677610602, "owned_by": "vertex-engine"})
 
     async def model_info(self, request: Request) -> Response:
         try:

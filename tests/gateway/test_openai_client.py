@@ -110,3 +110,11 @@ def test_speech(gw, fake, tmp_path):
     assert sent.json["input"] == {"text": "hello world"}
     audio = out.read_bytes()
     assert audio and response.response.headers["content-type"].startswith("audio/")
+
+
+def test_models_list_and_retrieve(gw, fake):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    assert [m.id for m in client.models.list()] == ["gemini-flash", "text-embedding", "imagen", "tts"]
+    assert client.models.retrieve("imagen").id == "imagen"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4")
