@@ -85,12 +85,24 @@ async def _keep(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession)
         await session.close()
 
 
+def _forget_closed_loops() -> None:
+    # A loop closed without shutdown_asyncgens() never ran _keep's cleanup: drop its session
+    # here (marking it and its connector closed; their sockets went with the loop).
+    for loop in [loop for loop in _sessions if loop.is_closed()]:
+        session, _ = _sessions.pop(loop)
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            connector.close()  # with the loop closed this only marks it closed: no warning at GC
+
+
 async def session_for_loop(max_connections: int) -> aiohttp.ClientSession:
     """The running loop's shared session (an aiohttp session cannot cross event loops)."""
     loop = asyncio.get_running_loop()
     entry = _sessions.get(loop)
     if entry is not None and not entry[0].closed:
         return entry[0]
+    _forget_closed_loops()
     connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=False)
     session = aiohttp.ClientSession(
         connector=connector,
