@@ -131,3 +131,28 @@ def test_wildcard_group_passes_the_model_through(start_gateway, fake):
         r = c.post("/chat/completions", json={**CHAT, "model": "vertex_ai/gemini-2.0-flash"})
     assert r.status_code == 200, r.text
     assert "gemini-2.0-flash:generateContent" in fake.last().path
+
+
+def test_least_busy_avoids_the_deployment_with_calls_in_flight(start_gateway, fake):
+    import threading
+
+    config = two_locations()
+    config["router_settings"] = {"routing_strategy": "least-busy"}
+    gw = start_gateway(config)
+    fake.fault("slow", match="europe-west1", delay=1.0, times=None)
+    codes: list[int] = []
+
+    def worker() -> None:
+        with gw.client() as c:
+            for _ in range(3):
+                codes.append(c.post("/chat/completions", json=CHAT).status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 12
+    spread = _locations(fake)
+    # Europe holds each call for a second; while it does, new calls go to the idle us-central1.
+    assert spread["europe-west1"] <= 3 and spread["us-central1"] >= 9, spread
