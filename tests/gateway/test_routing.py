@@ -156,3 +156,15 @@ def test_least_busy_avoids_the_deployment_with_calls_in_flight(start_gateway, fa
     spread = _locations(fake)
     # Europe holds each call for a second; while it does, new calls go to the idle us-central1.
     assert spread["europe-west1"] <= 3 and spread["us-central1"] >= 9, spread
+
+
+def test_latency_based_routing_prefers_the_faster_deployment(start_gateway, fake):
+    config = two_locations()
+    config["router_settings"] = {"routing_strategy": "latency-based-routing"}
+    gw = start_gateway(config)
+    fake.fault("slow", match="europe-west1", delay=0.2, times=None)
+    with gw.client() as c:
+        codes = [c.post("/chat/completions", json=CHAT).status_code for _ in range(20)]
+    assert codes == [200] * 20
+    spread = _locations(fake)
+    assert spread["europe-west1"] <= 2 and spread["us-central1"] >= 18, spread
