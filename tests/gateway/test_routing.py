@@ -135,27 +135,36 @@ def test_wildcard_group_passes_the_model_through(start_gateway, fake):
 
 def test_least_busy_avoids_the_deployment_with_calls_in_flight(start_gateway, fake):
     import threading
+    import time
 
     config = two_locations()
     config["router_settings"] = {"routing_strategy": "least-busy"}
     gw = start_gateway(config)
-    fake.fault("slow", match="europe-west1", delay=1.0, times=None)
-    codes: list[int] = []
+    fake.fault("slow", match="europe-west1", delay=2.0, times=None)
 
-    def worker() -> None:
+    def call() -> None:
         with gw.client() as c:
-            for _ in range(3):
-                codes.append(c.post("/chat/completions", json=CHAT).status_code)
+            c.post("/chat/completions", json=CHAT)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert codes == [200] * 12
-    spread = _locations(fake)
-    # Europe holds each call for a second; while it does, new calls go to the idle us-central1.
-    assert spread["europe-west1"] <= 3 and spread["us-central1"] >= 9, spread
+    # Start single calls, one at a time, until one is held by the slow europe-west1 deployment
+    # (the fake has received it and it has not returned).
+    held = None
+    for _ in range(20):
+        thread = threading.Thread(target=call)
+        thread.start()
+        while thread.is_alive() and not _locations(fake)["europe-west1"]:
+            time.sleep(0.01)
+        if thread.is_alive():
+            held = thread
+            break
+    assert held is not None and _locations(fake)["europe-west1"] == 1
+    before = _locations(fake)["us-central1"]
+    with gw.client() as c:
+        for _ in range(6):
+            assert c.post("/chat/completions", json=CHAT).status_code == 200
+    # While europe-west1 has a call in flight, every new call goes to the idle us-central1.
+    assert _locations(fake)["us-central1"] - before == 6 and _locations(fake)["europe-west1"] == 1
+    held.join()
 
 
 def test_latency_based_routing_prefers_the_faster_deployment(start_gateway, fake):
