@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import google.auth.transport as google_auth_transport
 import httpx
 import pytest
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
+from engine.auth import HttpxRequest
 from engine.emulator import FakeGoogle, NoMatchingRequest
 from engine.emulator.cli import run as cli_run
 
@@ -28,36 +28,6 @@ REGIONAL_HOST = "us-central1-aiplatform.googleapis.com"
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-class _Response(google_auth_transport.Response):
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status(self) -> int:
-        return self._response.status_code
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return dict(self._response.headers)
-
-    @property
-    def data(self) -> bytes:
-        return self._response.content
-
-
-class HttpxAuthRequest(google_auth_transport.Request):
-    """google-auth transport over httpx that rewrites https://HOST/... as the engine does."""
-
-    def __init__(self, emulator_url: str | None = None) -> None:
-        self.emulator_url = emulator_url
-
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: Any = None, **kwargs: Any) -> _Response:
-        if self.emulator_url and url.startswith("https://"):
-            url = f"{self.emulator_url}/{url[len('https://'):]}"
-        return _Response(httpx.request(method, url, content=body, headers=headers, timeout=timeout or 10))
 
 
 def sse_events(text: str) -> list[dict[str, Any]]:
@@ -98,7 +68,7 @@ def token(server: FakeGoogle) -> str:
     creds = service_account.Credentials.from_service_account_info(
         server.service_account_info(), scopes=SCOPES
     )
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
     return creds.token
 
 
@@ -124,7 +94,7 @@ def test_service_account_token_flow_through_google_auth(fg: FakeGoogle) -> None:
     assert info["project_id"] == "proj-x" and info["client_email"].endswith("@proj-x.iam.gserviceaccount.com")
     creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
 
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
 
     assert creds.token.startswith("ya29.fake-") and creds.valid
     assert fg.tokens_issued == issued_before + 1
@@ -140,14 +110,15 @@ def test_service_account_token_flow_through_google_auth(fg: FakeGoogle) -> None:
     assert "gemini-2.5-flash" in response.json()["candidates"][0]["content"]["parts"][0]["text"]
 
 
-def test_authorized_user_file_refresh_via_host_prefixed_token_url(fg: FakeGoogle, tmp_path: Path) -> None:
+def test_authorized_user_file_refresh_via_host_prefixed_token_url(fg: FakeGoogle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = fg.write_authorized_user(tmp_path / "adc.json", quota_project_id="quota-p")
     info = json.loads(Path(path).read_text())
     assert info["type"] == "authorized_user" and info["quota_project_id"] == "quota-p"
     creds = user_credentials.Credentials.from_authorized_user_file(path, scopes=SCOPES)
 
     # google-auth always sends authorized_user refreshes to oauth2.googleapis.com.
-    creds.refresh(HttpxAuthRequest(fg.url))
+    monkeypatch.setenv("VERTEX_ENGINE_EMULATOR", fg.url)  # the engine's redirect of Google hosts
+    creds.refresh(HttpxRequest())
 
     sent = fg.last("token")
     assert sent.host == "oauth2.googleapis.com" and sent.form["grant_type"] == "refresh_token"
@@ -185,7 +156,7 @@ def test_token_endpoint_rejects_bad_grants(fg: FakeGoogle, form: dict[str, str],
 
 def test_token_endpoint_checks_signatures_of_its_own_keys(fg: FakeGoogle) -> None:
     creds = service_account.Credentials.from_service_account_info(fg.service_account_info(), scopes=SCOPES)
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
     good = fg.last("token").form["assertion"]
     header, payload, signature = good.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -223,7 +194,7 @@ def test_vertex_requires_a_bearer_token(fg: FakeGoogle) -> None:
 
 def test_revoke_tokens_then_fresh_token_works(fg: FakeGoogle) -> None:
     creds = service_account.Credentials.from_service_account_info(fg.service_account_info(), scopes=SCOPES)
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
     url = f"{fg.url}{VERTEX_MODEL}:generateContent"
     headers = {"authorization": f"Bearer {creds.token}"}
     assert httpx.post(url, json=BODY, headers=headers).status_code == 200
@@ -231,7 +202,7 @@ def test_revoke_tokens_then_fresh_token_works(fg: FakeGoogle) -> None:
     fg.revoke_tokens()
     assert httpx.post(url, json=BODY, headers=headers).status_code == 401
 
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
     assert httpx.post(url, json=BODY, headers={"authorization": f"Bearer {creds.token}"}).status_code == 200
 
 
