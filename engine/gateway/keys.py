@@ -91,11 +91,12 @@ class KeyManager:
         raw = _bearer(headers)
         if not raw:
             raise GatewayError(401, "no API key: send 'Authorization: Bearer <key>' (the master key or a virtual key)", "authentication_error", code="missing_api_key")
-        if hmac.compare_digest(hash_key(raw), self.master_hash or ""):
+        token_hash = hash_key(raw)
+        if hmac.compare_digest(token_hash, self.master_hash or ""):
             return Caller(is_master=True)
         if admin:
             raise GatewayError(403, "this route needs the master key", "permission_error", code="master_key_required")
-        record = await self.lookup(hash_key(raw))
+        record = await self.lookup(token_hash)
         if record is None:
             raise GatewayError(401, f"invalid API key {_preview(raw)}: not the master key and no virtual key has this value", "authentication_error", code="invalid_api_key")
         if record.expires is not None and record.expires <= time.time():
