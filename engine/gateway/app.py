@@ -33,7 +33,7 @@ from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
 from .errors import GatewayError, error_payload
-from .keys import Caller, KeyManager
+from .keys import Caller, KeyManager, iso_time, parse_time
 from .metrics import Metrics
 from .router import Router
 from .shared import open_shared
@@ -770,15 +770,7 @@ async def _with_heartbeats(stream: Any, interval: float) -> AsyncIterator[Any]:
 def _date(value: str | None, name: str, end: bool = False) -> float | None:
     if not value:
         return None
-    from datetime import datetime, timezone
-
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise GatewayError(400, f"{name}: expected a date (2026-11-22) or ISO time, got {value!r}", param=name) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    stamp = when.timestamp()
+    stamp = parse_time(value, name)
     if end and len(value) == 10:  # a bare date as end_date includes that whole day
         stamp += 86400
     return stamp
@@ -794,11 +786,6 @@ def _int(value: str | None, name: str, default: int) -> int:
 
 
 def _spend_json(row: SpendRow) -> dict[str, Any]:
-    from datetime import datetime, timezone
-
-    def iso(t: float) -> str:
-        return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
-
     return {
         "request_id": row.request_id,
         "api_key": row.token_hash,
@@ -812,8 +799,8 @@ def _spend_json(row: SpendRow) -> dict[str, Any]:
         "total_tokens": row.total_tokens,
         "spend": row.spend,
         "request_tags": list(row.tags),
-        "startTime": iso(row.start_time),
-        "endTime": iso(row.end_time),
+        "startTime": iso_time(row.start_time),
+        "endTime": iso_time(row.end_time),
         "status": row.status,
     }
 

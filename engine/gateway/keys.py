@@ -11,13 +11,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import GatewayError
 from .store import KeyRecord, Store, hash_key, parse_duration
 
-__all__ = ["Caller", "KeyManager", "KEY_FIELDS"]
+__all__ = ["Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info"]
 
 # Fields /key/generate and /key/update accept, with the JSON types they must have.
 KEY_FIELDS: dict[str, tuple[type, ...]] = {
@@ -100,7 +101,7 @@ class KeyManager:
         if record is None:
             raise GatewayError(401, f"invalid API key {_preview(raw)}: not the master key and no virtual key has this value", "authentication_error", code="invalid_api_key")
         if record.expires is not None and record.expires <= time.time():
-            raise GatewayError(401, f"API key {record.key_alias or record.key_preview} expired at {_iso(record.expires)}", "authentication_error", code="expired_api_key")
+            raise GatewayError(401, f"API key {record.key_alias or record.key_preview} expired at {iso_time(record.expires)}", "authentication_error", code="expired_api_key")
         return Caller(is_master=False, record=record)
 
     async def lookup(self, token_hash: str) -> KeyRecord | None:
@@ -298,7 +299,7 @@ def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
     if duration:
         fields["expires"] = time.time() + parse_duration(duration)
     if isinstance(fields.get("expires"), str):
-        fields["expires"] = _parse_time(fields["expires"])
+        fields["expires"] = parse_time(fields["expires"])
     if "models" in fields and fields["models"] is None:
         fields["models"] = []
     if "metadata" in fields and fields["metadata"] is None:
@@ -306,21 +307,19 @@ def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _parse_time(text: str) -> float:
-    from datetime import datetime, timezone
-
+def parse_time(text: str, name: str = "expires") -> float:
+    """An ISO 8601 time or date (UTC when no zone is given) as epoch seconds; 400 naming ``name`` if not."""
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise GatewayError(400, f"expires: expected an ISO 8601 time (2026-12-31T00:00:00Z), got {text!r}", param="expires") from None
+        raise GatewayError(400, f"{name}: expected an ISO 8601 time (2026-12-31T00:00:00Z) or date, got {text!r}", param=name) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()
 
 
-def _iso(epoch: float | None) -> str | None:
-    from datetime import datetime, timezone
-
+def iso_time(epoch: float | None) -> str | None:
+    """Epoch seconds as an ISO 8601 UTC time ending in Z."""
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -333,12 +332,12 @@ def public_info(record: KeyRecord) -> dict[str, Any]:
         "models": list(record.models),
         "max_budget": record.max_budget,
         "budget_duration": record.budget_duration,
-        "budget_reset_at": _iso(record.budget_reset_at),
-        "expires": _iso(record.expires),
+        "budget_reset_at": iso_time(record.budget_reset_at),
+        "expires": iso_time(record.expires),
         "rpm_limit": record.rpm_limit,
         "tpm_limit": record.tpm_limit,
         "metadata": dict(record.metadata),
         "spend": record.spend,
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
+        "created_at": iso_time(record.created_at),
+        "updated_at": iso_time(record.updated_at),
     }
