@@ -7,26 +7,9 @@ import threading
 import time
 from typing import Any
 
+from engine.nodelay import NoDelayH11Protocol
+
 __all__ = ["BackgroundServer"]
-
-
-def _no_delay_h11() -> type:
-    """uvicorn's h11 protocol with TCP_NODELAY on each connection.
-
-    uvicorn leaves Nagle's algorithm on for sockets it is handed; a response written as headers
-    then body then waits for the client's delayed ACK, ~40 ms per request on Linux keep-alive
-    connections.
-    """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class NoDelayH11Protocol(H11Protocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    return NoDelayH11Protocol
 
 
 class BackgroundServer:
@@ -80,7 +63,7 @@ class BackgroundServer:
             access_log=self.access_log,
             lifespan=self.lifespan,
             # h11 closes the socket on a mid-body exception, which is what cut_stream needs.
-            http=self.http or _no_delay_h11(),
+            http=self.http or NoDelayH11Protocol,
             ws="none",
             timeout_graceful_shutdown=1,
         )

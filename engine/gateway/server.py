@@ -6,54 +6,16 @@ import argparse
 import logging
 import logging.config
 import os
-import socket
 import sys
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from engine.nodelay import http_protocol
 
 from .config import ConfigError, load_config
 
-__all__ = ["NoDelayH11Protocol", "NoDelayHttpToolsProtocol", "app_from_env", "serve_main", "http_protocol"]
+__all__ = ["app_from_env", "serve_main"]
 
 CONFIG_ENV = "VERTEX_ENGINE_CONFIG"
-
-
-def _no_delay(transport: Any) -> None:
-    # uvicorn leaves Nagle's algorithm on for the sockets it accepts: without TCP_NODELAY each
-    # keep-alive response waits ~40 ms for the client's delayed ACK.
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's pure-Python HTTP/1.1 protocol, with TCP_NODELAY."""
-
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-        _no_delay(transport)
-        super().connection_made(transport)
-
-
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # httptools has no wheel for this platform: h11 serves, slower
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
-    NoDelayHttpToolsProtocol = None
-else:
-
-    class NoDelayHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
-        """uvicorn's httptools (C parser) protocol, with TCP_NODELAY: about 1.5x the requests/s of h11 here."""
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            _no_delay(transport)
-            super().connection_made(transport)
-
-
-def http_protocol() -> str:
-    """The uvicorn ``http`` setting: httptools when installed, else h11 (both with TCP_NODELAY)."""
-    name = "NoDelayHttpToolsProtocol" if NoDelayHttpToolsProtocol is not None else "NoDelayH11Protocol"
-    return f"engine.gateway.server:{name}"
 
 
 def _log_config(level: str) -> dict[str, Any]:

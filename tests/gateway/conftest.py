@@ -18,7 +18,7 @@ import yaml
 
 from engine.emulator.server import BackgroundServer
 from engine.gateway import Gateway, load_config
-from engine.gateway.server import http_protocol
+from engine.nodelay import http_protocol
 
 MASTER = "sk-master-test-1234"
 
