@@ -213,14 +213,18 @@ class APIConnectionError(APIError, *_also("APIConnectionError")):  # type: ignor
     type = "api_connection_error"
 
 
-class MappingError(Exception):
-    """A mapping file is invalid: carries the file, the key path and the reason."""
+class FileKeyError(Exception):
+    """A problem in a YAML file: carries the file, the key path in it and the reason."""
 
     def __init__(self, file: str, path: str, reason: str) -> None:
         self.file = file
         self.path = path
         self.reason = reason
         super().__init__(f"{file}: {path or '<root>'}: {reason}")
+
+
+class MappingError(FileKeyError):
+    """A mapping file is invalid."""
 
 
 RETRYABLE = (RateLimitError, InternalServerError, ServiceUnavailableError, Timeout, APIConnectionError)

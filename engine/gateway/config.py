@@ -17,6 +17,7 @@ from typing import Any
 import cerberus
 import yaml
 
+from engine.errors import FileKeyError
 from engine.paths import SCHEMAS_DIR
 from engine.spec.loader import describe_error, leaf_errors, load_grammar, load_yaml
 
@@ -44,14 +45,8 @@ CLIENT_FORBIDDEN = frozenset(
 )
 
 
-class ConfigError(Exception):
-    """The config cannot be used: names the file, the key path and why."""
-
-    def __init__(self, file: str, path: str, reason: str) -> None:
-        self.file = file
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{file}: {path or '<root>'}: {reason}")
+class ConfigError(FileKeyError):
+    """The gateway config cannot be used."""
 
 
 @dataclass(slots=True)
