@@ -12,9 +12,10 @@ import httpx
 import pytest
 from google.oauth2 import service_account
 
+from engine.auth import HttpxRequest
 from engine.emulator import FakeGoogle
 
-from .test_emulator import SCOPES, HttpxAuthRequest
+from .test_emulator import SCOPES
 
 HOST = "us-central1-aiplatform.googleapis.com"
 PREFIX = f"/{HOST}/v1/projects/p/locations/us-central1"
@@ -33,7 +34,7 @@ def server() -> Iterator[FakeGoogle]:
 def client(server: FakeGoogle) -> Iterator[httpx.Client]:
     server.clear()
     creds = service_account.Credentials.from_service_account_info(server.service_account_info(), scopes=SCOPES)
-    creds.refresh(HttpxAuthRequest())
+    creds.refresh(HttpxRequest())
     with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {creds.token}"}, timeout=5) as c:
         yield c
 
