@@ -28,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 import engine
+from engine import lenient_json
 from engine.errors import APIError, redact
 from engine.runtime.transport import upstream_clock
 
@@ -250,7 +251,7 @@ class Gateway:
         if not raw:
             raise GatewayError(400, "request body is empty: expected a JSON object")
         try:
-            body = json.loads(raw)
+            body = lenient_json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise GatewayError(400, f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):

@@ -121,3 +121,25 @@ def test_multimodal_embedding_through_the_proxy(start_gateway, fake, given):
     assert response.data[0].embedding
     image = fake.last().json["instances"][0]["image"]
     assert image.get("gcsUri") == given or image.get("bytesBase64Encoded") == given.split(",", 1)[-1]
+
+
+def test_one_location_config_and_its_curl_with_a_trailing_comma(start_gateway, fake):
+    """The seed's "one location for all Vertex models" config and its curl, byte for byte: the body
+    ends in `],\n}` (a trailing comma), which Google's front ends accept and so does the gateway."""
+    gw = start_gateway({
+        "litellm_settings": {"vertex_project": "hardy-device-38811", "vertex_location": "us-central1"},
+        "model_list": [{"model_name": "team1-gemini-pro", "litellm_params": {"model": "gemini-pro"}}],
+        "general_settings": {"master_key": "sk-1234"},
+    })
+    body = b'{\n"model": "team1-gemini-pro",\n"messages": [\n{\n"role": "user",\n"content": "what llm are you"\n}\n],\n}'
+    with gw.client() as c:
+        r = c.post("/chat/completions", content=body,
+                   headers={"Authorization": "Bearer sk-1234", "Content-Type": "application/json"})
+        broken = c.post("/chat/completions", content=b'{"model": "team1-gemini-pro",,}',
+                        headers={"Authorization": "Bearer sk-1234"})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"]
+    sent = fake.last()
+    assert (sent.project, sent.location) == ("hardy-device-38811", "us-central1")
+    assert sent.json["contents"] == [{"role": "user", "parts": [{"text": "what llm are you"}]}]
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]["message"]
