@@ -290,3 +290,20 @@ def test_path_escape_attempts_are_refused(start_gateway, fake, gemini_key, path)
     assert error["param"] == "path" and "expected a Google API path" in error["message"]
     assert fake.requests == [], "nothing reached any host"
     assert REAL_GEMINI_KEY.encode() not in body
+
+
+def test_served_log_lines_redact_a_key_in_the_query():
+    """``vertex-engine serve --access-log`` prints request paths; a ``?key=`` in one is redacted."""
+    import logging.config
+
+    from engine.gateway.server import _log_config
+
+    config = _log_config("INFO")
+    redactor = config["filters"]["redact"]["()"]()
+    secret = "sk-virtual-key-in-a-url-123456"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", f"/gemini/v1beta/models/m:generateContent?alt=sse&key={secret}", "1.1", 200), None,
+    )
+    assert redactor.filter(record) and secret not in record.getMessage() and "alt=sse" in record.getMessage()
+    assert config["handlers"]["stderr"]["filters"] == ["redact"]
