@@ -294,8 +294,6 @@ def test_path_escape_attempts_are_refused(start_gateway, fake, gemini_key, path)
 
 def test_served_log_lines_redact_a_key_in_the_query():
     """``vertex-engine serve --access-log`` prints request paths; a ``?key=`` in one is redacted."""
-    import logging.config
-
     from engine.gateway.server import _log_config
 
     config = _log_config("INFO")
