@@ -187,7 +187,8 @@ class PassThrough:
                 upstream = self._gemini_upstream(request, path)
             else:
                 upstream = await self._vertex_upstream(request, path)
-            response = await self._send(call, request.method, upstream, body)
+            # A caller that leaves while Google is still thinking cancels the upstream request (499).
+            response = await gw._unless_disconnected(request, self._send(call, request.method, upstream, body))
             if response.status_code >= 400:
                 return await self._upstream_error(call, response)
         except (GatewayError, APIError) as exc:

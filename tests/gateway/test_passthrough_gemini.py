@@ -305,3 +305,17 @@ def test_served_log_lines_redact_a_key_in_the_query():
     )
     assert redactor.filter(record) and secret not in record.getMessage() and "alt=sse" in record.getMessage()
     assert config["handlers"]["stderr"]["filters"] == ["redact"]
+
+
+def test_client_leaving_before_google_answers_cancels_the_upstream_call(start_gateway, fake, gemini_key):
+    gw = start_gateway(CONFIG)
+    key = generate_key(gw)
+    # Google answers after 15 s; the log row must come long before (spend_logs waits up to 10 s),
+    # which only happens if the gateway gave up on Google when the client left.
+    fake.script(":generateContent", delay=15.0)
+    with httpx.Client(base_url=gw.url, timeout=httpx.Timeout(30, read=1)) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            c.post(f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={key}", content=SEED_GENERATE, headers=JSON_HEADERS)
+    (row,) = spend_logs(gw, key)
+    assert row["status"] == "failure" and row["spend"] == 0
+    assert 'status="499"' in httpx.get(gw.url + "/metrics").text
