@@ -319,3 +319,17 @@ def test_client_leaving_before_google_answers_cancels_the_upstream_call(start_ga
     (row,) = spend_logs(gw, key)
     assert row["status"] == "failure" and row["spend"] == 0
     assert 'status="499"' in httpx.get(gw.url + "/metrics").text
+
+
+def test_stream_without_alt_sse_is_googles_json_array_and_priced(start_gateway, fake, gemini_key):
+    gw = start_gateway(CONFIG)
+    key = generate_key(gw)
+    r = _post(gw, f"/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?key={key}", SEED_GENERATE)
+    assert r.status_code == 200, r.text
+    chunks = r.json()
+    assert isinstance(chunks, list) and len(chunks) > 1
+    usage = chunks[-1]["usageMetadata"]
+    (row,) = spend_logs(gw, key)
+    output = usage["candidatesTokenCount"] + usage.get("thoughtsTokenCount", 0)
+    assert row["total_tokens"] == usage["totalTokenCount"]
+    assert row["spend"] == pytest.approx(catalog_cost("gemini-2.5-flash", usage["promptTokenCount"], output)) and row["spend"] > 0
