@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yarl
@@ -65,23 +65,24 @@ _CALLER_KEY_PARAM = frozenset({"key"})
 class _Family:
     """One pass-through route family."""
 
-    prefix: str        # the route prefix as the caller writes it
+    prefixes: tuple[str, ...]  # the route prefixes, as the caller writes them
     provider: str      # the engine's model-string prefix: gemini/..., vertex_ai/...
     call_type: str     # spend log call_type and metrics route label
     example: str       # a path the error messages show
     key_places: str    # where the caller's gateway key goes, for the 401 message
     key_headers: tuple[str, ...]  # headers the caller's gateway key is read from, in order
+    query_key_first: bool  # ``?key=`` before the headers (Google's AI Studio convention) or after
 
 
 GEMINI = _Family(
-    "/gemini", "gemini", "gemini_pass_through", "v1beta/models/gemini-2.5-flash:generateContent",
-    "?key=<gateway key> or the x-goog-api-key header", ("x-goog-api-key", "x-litellm-api-key", "authorization"),
+    ("/gemini",), "gemini", "gemini_pass_through", "v1beta/models/gemini-2.5-flash:generateContent",
+    "?key=<gateway key> or the x-goog-api-key header", ("x-goog-api-key", "x-litellm-api-key", "authorization"), True,
 )
 VERTEX = _Family(
-    "/vertex-ai", "vertex_ai", "vertex_ai_pass_through",
+    ("/vertex-ai", "/vertex_ai"), "vertex_ai", "vertex_ai_pass_through",
     "v1/projects/my-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
     "the x-litellm-api-key header or 'Authorization: Bearer <gateway key>'",
-    ("x-litellm-api-key", "authorization", "x-goog-api-key"),
+    ("x-litellm-api-key", "authorization", "x-goog-api-key"), False,
 )
 
 
@@ -93,7 +94,7 @@ class _Upstream:
     headers: dict[str, str]
     credentials: Any = None  # Vertex: the credentials the bearer token is for
     uses_token: bool = False
-    refreshed: bool = field(default=False)
+    refreshed: bool = False
 
 
 def gemini_api_key() -> str:
@@ -112,15 +113,15 @@ def gemini_api_key() -> str:
 
 def _caller_key(request: Request, family: _Family) -> str | None:
     """The gateway key the caller sent where Google's credential would go."""
-    values = [request.query_params.get("key")] if family is GEMINI else []
+    values = []
     for name in family.key_headers:
         value = request.headers.get(name)
         if value and name == "authorization":
             scheme, _, token = value.partition(" ")
             value = token if scheme.lower() == "bearer" else value
         values.append(value)
-    if family is VERTEX:
-        values.append(request.query_params.get("key"))
+    query_key = request.query_params.get("key")
+    values = [query_key, *values] if family.query_key_first else [*values, query_key]
     return next((v.strip() for v in values if v and v.strip()), None)
 
 
@@ -152,19 +153,17 @@ class PassThrough:
     def routes(self) -> list[Route]:
         """``/gemini/{path}``, ``/vertex-ai/{path}`` and ``/vertex_ai/{path}``, every method."""
         return [
-            Route("/gemini/{path:path}", self.gemini, methods=METHODS),
-            Route("/vertex-ai/{path:path}", self.vertex, methods=METHODS),
-            Route("/vertex_ai/{path:path}", self.vertex_underscore, methods=METHODS),
+            Route(prefix + "/{path:path}", self._endpoint(family, prefix), methods=METHODS)
+            for family in (GEMINI, VERTEX)
+            for prefix in family.prefixes
         ]
 
-    async def gemini(self, request: Request) -> Response:
-        return await self.handle(request, GEMINI, GEMINI.prefix)
+    def _endpoint(self, family: _Family, prefix: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            return await self.handle(request, family, prefix)
 
-    async def vertex(self, request: Request) -> Response:
-        return await self.handle(request, VERTEX, "/vertex-ai")
-
-    async def vertex_underscore(self, request: Request) -> Response:
-        return await self.handle(request, VERTEX, "/vertex_ai")
+        endpoint.__name__ = f"{family.provider}_pass_through"
+        return endpoint
 
     # --- one call ------------------------------------------------------------------------------------
 
