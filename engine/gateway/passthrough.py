@@ -95,6 +95,15 @@ class _Upstream:
     credentials: Any = None  # Vertex: the credentials the bearer token is for
     uses_token: bool = False
     refreshed: bool = False
+    where: str = ""  # the config entry the credentials come from, for error messages
+
+
+def _credentials_failure(where: str, exc: APIError) -> GatewayError:
+    """The gateway's own Google credentials failed: a configuration problem, not the caller's."""
+    return GatewayError(
+        500, f"{where}.vertex_credentials: the gateway could not get a Google access token ({exc.message})",
+        "configuration_error", code="vertex_credentials_unusable",
+    )
 
 
 def gemini_api_key() -> str:
@@ -250,7 +259,10 @@ class PassThrough:
         )
         project = settings.get("vertex_project") or project_in(path) or os.environ.get("VERTEXAI_PROJECT")
         if not project:
-            project = await asyncio.to_thread(tokens.project, credentials)
+            try:
+                project = await asyncio.to_thread(tokens.project, credentials)
+            except APIError as exc:
+                raise _credentials_failure(where, exc) from None
         if not project:
             raise GatewayError(
                 400, f"project: the path names no projects/{{project}} and {where}.vertex_project is not set",
@@ -259,14 +271,17 @@ class PassThrough:
         checked_project(project, f"{where}.vertex_project")
         base = settings.get("api_base") or os.environ.get("VERTEXAI_API_BASE") or engine.get_registry().hosts["vertex"].base({"location": location})
         query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
-        upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True)
+        upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True, where=where)
         await self._authorize_upstream(upstream)
         return upstream
 
     async def _authorize_upstream(self, upstream: _Upstream) -> None:
-        token = await tokens.atoken(upstream.credentials)
+        try:
+            token = await tokens.atoken(upstream.credentials)
+            quota_project = tokens.quota_project(upstream.credentials)
+        except APIError as exc:
+            raise _credentials_failure(upstream.where, exc) from None
         upstream.headers["authorization"] = f"Bearer {token}"
-        quota_project = tokens.quota_project(upstream.credentials)
         if quota_project:
             upstream.headers["x-goog-user-project"] = quota_project
 

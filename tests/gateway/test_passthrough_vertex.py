@@ -201,3 +201,14 @@ def test_missing_key_is_401_and_budget_is_enforced(start_gateway, fake, vertex_c
     r = _post(gw, path, headers={"x-litellm-api-key": key})
     assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
     assert fake.calls(":generateContent") == []
+
+
+def test_unusable_gateway_credentials_are_a_configuration_error(start_gateway, fake, tmp_path):
+    missing = str(tmp_path / "no-such-service-account.json")
+    gw = start_gateway({"model_list": [], "default_vertex_config": {"vertex_project": "proxy-project", "vertex_location": "us-central1", "vertex_credentials": missing}})
+    key = generate_key(gw)
+    r = _post(gw, f"/vertex_ai/v1/projects/p/locations/us-central1/{MODEL_PATH}:generateContent", headers={"x-litellm-api-key": key})
+    assert r.status_code == 500, r.text
+    error = r.json()["error"]
+    assert error["type"] == "configuration_error" and error["message"].startswith("default_vertex_config.vertex_credentials:")
+    assert fake.calls(":generateContent") == []
