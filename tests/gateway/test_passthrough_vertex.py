@@ -212,3 +212,26 @@ def test_unusable_gateway_credentials_are_a_configuration_error(start_gateway, f
     error = r.json()["error"]
     assert error["type"] == "configuration_error" and error["message"].startswith("default_vertex_config.vertex_credentials:")
     assert fake.calls(":generateContent") == []
+
+
+def test_seed_vertex_sdk_multimodal_embedding_call(start_gateway, fake, vertex_config):
+    """The seeds' "Vertex SDK through the proxy" example: ``vertexai.init(api_endpoint=<gateway>/vertex-ai,
+    api_transport="rest")`` with credentials whose token is the gateway key, then
+    ``MultiModalEmbeddingModel.get_embeddings``; this is the REST call that SDK makes."""
+    gw = start_gateway(vertex_config)
+    key = generate_key(gw)
+    body = json.dumps({
+        "instances": [{"image": {"gcsUri": "gs://cloud-samples-data/vertex-ai/llm/prompts/landmark1.png"}, "text": "Colosseum"}],
+        "parameters": {"dimension": 1408},
+    }).encode()
+    r = _post(
+        gw, "/vertex-ai/v1/projects/adroit-crow-413218/locations/us-central1/publishers/google/models/multimodalembedding:predict",
+        body, {"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200, r.text
+    prediction = r.json()["predictions"][0]
+    assert len(prediction["imageEmbedding"]) == 1408 and len(prediction["textEmbedding"]) == 1408
+    sent = fake.last(":predict")
+    assert sent.project == "proxy-project" and sent.body == body and _bearer(sent) != key
+    (row,) = spend_logs(gw, key)
+    assert row["model_group"] == "multimodalembedding" and row["status"] == "success" and row["spend"] == 0
