@@ -205,7 +205,7 @@ class PassThrough:
             return gw._error(exc, call.request_id, call)
         finally:
             upstream_clock.reset(clock)
-        meter = meter_for(f"{family.provider}/{model}", method_in(path)) if model else None
+        meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
         return self._relay(call, response, meter)
 
     async def _authenticate(self, request: Request, family: _Family) -> Caller:

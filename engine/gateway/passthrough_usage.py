@@ -37,9 +37,10 @@ class Metered:
     _hidden_params: dict[str, Any] = field(default_factory=dict)
 
 
-def meter_for(model_string: str, method: str | None) -> UsageMeter | None:
-    """A meter for an answer of ``method`` from ``model_string`` (``gemini/...``, ``vertex_ai/...``),
-    or None when the method carries no usage or no installed mapping reads that model."""
+def meter_for(model_string: str, method: str | None, content_type: str) -> UsageMeter | None:
+    """A meter for an answer of ``method`` from ``model_string`` (``gemini/...``, ``vertex_ai/...``)
+    sent as ``content_type``, or None when the method carries no usage or no installed mapping
+    reads that model."""
     if method not in METERED_METHODS:
         return None
     streaming = method.startswith("stream")
@@ -49,15 +50,15 @@ def meter_for(model_string: str, method: str | None) -> UsageMeter | None:
     except Exception as exc:  # noqa: BLE001 - an unknown model is relayed, just not priced
         log.debug("pass-through: no cost for %s (%s)", model_string, type(exc).__name__)
         return None
-    return UsageMeter(prepared)
+    return UsageMeter(prepared, sse="text/event-stream" in content_type)
 
 
 class UsageMeter:
     """Reads a relayed answer (JSON, a JSON-array stream, or SSE) into usage and cost."""
 
-    def __init__(self, prepared: Prepared) -> None:
+    def __init__(self, prepared: Prepared, *, sse: bool) -> None:
         self.prepared = prepared
-        self.sse: bool | None = None  # decided by the first bytes
+        self.sse = sse  # else one JSON document: an object, or an array of stream events
         self._decoder = SSEDecoder()
         self._assembler = StreamAssembler(prepared)
         self._parts: list[bytes] = []
@@ -70,8 +71,6 @@ class UsageMeter:
         if self._broken or not data:
             return
         try:
-            if self.sse is None:
-                self.sse = not data.lstrip()[:1] in (b"{", b"[")
             if self.sse:
                 self._events_in(self._decoder.feed(data))
                 return
