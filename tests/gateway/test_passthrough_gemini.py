@@ -333,3 +333,18 @@ def test_stream_without_alt_sse_is_googles_json_array_and_priced(start_gateway, 
     output = usage["candidatesTokenCount"] + usage.get("thoughtsTokenCount", 0)
     assert row["total_tokens"] == usage["totalTokenCount"]
     assert row["spend"] == pytest.approx(catalog_cost("gemini-2.5-flash", usage["promptTokenCount"], output)) and row["spend"] > 0
+
+
+def test_paths_without_a_model_check_budget_but_not_the_model_list(start_gateway, fake, gemini_key):
+    gw = start_gateway(CONFIG)
+    restricted = generate_key(gw, models=["gemini-2.5-flash"])
+    broke = generate_key(gw, max_budget=0)
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        listed = c.get("/gemini/v1beta/models", params={"key": restricted, "pageSize": "5"})
+        refused = c.get("/gemini/v1beta/models", params={"key": broke})
+    # The fake Google has no model listing: its 404 comes back as Google sent it.
+    assert listed.status_code == 404 and "Requested entity was not found" in listed.text
+    sent = fake.last("/v1beta/models")
+    assert sent.http_method == "GET" and sent.query == {"pageSize": "5"} and sent.headers["x-goog-api-key"] == REAL_GEMINI_KEY
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
+    assert len(fake.calls("/v1beta/models")) == 1
