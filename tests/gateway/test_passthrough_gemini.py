@@ -348,3 +348,15 @@ def test_paths_without_a_model_check_budget_but_not_the_model_list(start_gateway
     assert sent.http_method == "GET" and sent.query == {"pageSize": "5"} and sent.headers["x-goog-api-key"] == REAL_GEMINI_KEY
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
     assert len(fake.calls("/v1beta/models")) == 1
+
+
+@pytest.mark.parametrize("limit", [{"rpm_limit": 1}, {"tpm_limit": 5}])
+def test_key_rate_limits_apply_to_pass_through(start_gateway, fake, gemini_key, limit):
+    gw = start_gateway(CONFIG)
+    key = generate_key(gw, **limit)
+    url = f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={key}"
+    first = _post(gw, url, SEED_GENERATE)
+    assert first.status_code == 200 and first.json()["usageMetadata"]["totalTokenCount"] > 5
+    second = _post(gw, url, SEED_GENERATE)
+    assert second.status_code == 429 and second.json()["error"]["code"] == "rate_limit_exceeded"
+    assert len(fake.calls(":generateContent")) == 1
