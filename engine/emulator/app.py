@@ -6,7 +6,6 @@ or auth check → fault → script → default handler → :class:`~.wire.ReplyR
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,8 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
+
+from engine import lenient_json
 
 from .auth import authorize
 from .call import ModelCall
@@ -34,42 +35,14 @@ _BAD_JSON = "Invalid JSON payload received. Expected an object at the top level.
 
 
 def _parse_json(body: bytes) -> Any:
-    """The body as JSON, read as leniently as Google reads it: a trailing comma before ``}`` or
-    ``]`` is accepted (the AI Studio docs' curl examples carry them); None if not JSON at all."""
+    """The body as JSON, read as Google reads it (trailing commas before ``}`` / ``]`` accepted:
+    the AI Studio docs' curl examples carry them); None if not JSON at all."""
     if not body:
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    try:
-        return json.loads(_without_trailing_commas(body.decode("utf-8")))
+        return lenient_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-def _without_trailing_commas(text: str) -> str:
-    """``text`` minus each comma that only whitespace separates from a closing ``}`` or ``]``
-    (commas inside strings are kept)."""
-    out: list[str] = []
-    in_string = escaped = False
-    pending_comma = -1  # index in ``out`` of a comma that may turn out to be trailing
-    for char in text:
-        if in_string:
-            if char == '"' and not escaped:
-                in_string = False
-            escaped = char == "\\" and not escaped
-        elif char == '"':
-            in_string, pending_comma = True, -1
-        elif char in "}]" and pending_comma >= 0:
-            out[pending_comma] = ""
-            pending_comma = -1
-        elif char == ",":
-            pending_comma = len(out)
-        elif not char.isspace():
-            pending_comma = -1
-        out.append(char)
-    return "".join(out)
 
 
 def _record(
