@@ -55,10 +55,18 @@ def test_seed_generate_content_and_cached_content(start_gateway, fake, gemini_ke
     r = _post(gw, "/gemini/v1beta/models/gemini-1.5-flash:generateContent?key=anything", SEED_GENERATE)
     assert r.status_code == 200, r.text
     assert r.json()["candidates"][0]["content"]["parts"][0]["text"]
-    r = _post(gw, "/gemini/v1beta/models/gemini-1.5-flash-001:generateContent?key=anything", SEED_CACHED)
+    # The seed's $CACHE_NAME: a cache made through the same pass-through (when the fake Google
+    # has the cachedContents API; without it, generateContent ignores the name).
+    transcript = {"model": "models/gemini-1.5-flash-001", "ttl": "300s",
+                  "contents": [{"role": "user", "parts": [{"text": "A long meeting transcript. " * 50}]}]}
+    created = _post(gw, "/gemini/v1beta/cachedContents?key=anything", json.dumps(transcript).encode())
+    assert fake.last("cachedContents").path == "/v1beta/cachedContents"
+    cache_name = created.json()["name"] if created.status_code == 200 else "cachedContents/transcript-cache-123"
+    body = SEED_CACHED.replace(b"cachedContents/transcript-cache-123", cache_name.encode())
+    r = _post(gw, "/gemini/v1beta/models/gemini-1.5-flash-001:generateContent?key=anything", body)
     assert r.status_code == 200, r.text
     sent = fake.last("gemini-1.5-flash-001:generateContent")
-    assert sent.body == SEED_CACHED and sent.json["cachedContent"] == "cachedContents/transcript-cache-123"
+    assert sent.body == body and sent.json["cachedContent"] == cache_name
     rows = spend_logs(gw, want=2)
     assert {row["model_group"] for row in rows} == {"gemini-1.5-flash", "gemini-1.5-flash-001"}
 

@@ -83,10 +83,11 @@ def test_short_paths_get_the_configured_prefix(start_gateway, fake, vertex_confi
     assert fake.last(":generateContent").path == f"/v1beta1/projects/proxy-project/locations/us-central1/{MODEL_PATH}:generateContent"
     with httpx.Client(base_url=gw.url, timeout=30) as c:
         listed = c.get("/vertex_ai/cachedContents", headers=headers)
-    # The fake Google has no cachedContents API: its 404 is relayed as Google sent it.
-    assert listed.status_code == 404 and "not found" in listed.text.lower()
-    assert fake.last("cachedContents").path == "/v1beta1/projects/proxy-project/locations/us-central1/cachedContents"
-    assert fake.last("cachedContents").http_method == "GET"
+    sent = fake.last("cachedContents")
+    assert sent.path == "/v1beta1/projects/proxy-project/locations/us-central1/cachedContents" and sent.http_method == "GET"
+    # Relayed as Google answered: the same request sent to the fake Google directly gets the same.
+    direct = httpx.get(f"{fake.url}/{sent.host}{sent.path}", headers={"authorization": sent.headers["authorization"]})
+    assert (listed.status_code, listed.json()) == (direct.status_code, direct.json())
 
 
 def test_deployment_credentials_for_its_project_and_location(start_gateway, fake, vertex_config, sa_file):
