@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,7 +168,7 @@ class PassThrough:
             for prefix in family.prefixes
         ]
 
-    def _endpoint(self, family: _Family, prefix: str) -> Any:
+    def _endpoint(self, family: _Family, prefix: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             return await self.handle(request, family, prefix)
 
@@ -345,7 +346,7 @@ class PassThrough:
         record = self.gateway._record
         started: list[bool] = []
 
-        async def chunks() -> Any:
+        async def chunks() -> AsyncIterator[bytes]:
             started.append(True)
             status, error_type = response.status_code, None
             try:
