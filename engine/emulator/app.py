@@ -6,7 +6,6 @@ or auth check → fault → script → default handler → :class:`~.wire.ReplyR
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,8 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
+
+from engine import lenient_json
 
 from .auth import authorize
 from .call import ModelCall
@@ -34,10 +35,12 @@ _BAD_JSON = "Invalid JSON payload received. Expected an object at the top level.
 
 
 def _parse_json(body: bytes) -> Any:
+    """The body as JSON, read as Google reads it (trailing commas before ``}`` / ``]`` accepted:
+    the AI Studio docs' curl examples carry them); None if not JSON at all."""
     if not body:
         return None
     try:
-        return json.loads(body)
+        return lenient_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -226,6 +226,9 @@ class Gateway:
             Route("/health", self.health, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
         ]
+        from .passthrough import passthrough_routes  # it imports this module: not at the top
+
+        routes += passthrough_routes(self)
         return routes
 
     # --- helpers ---------------------------------------------------------------------------------

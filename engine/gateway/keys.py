@@ -120,12 +120,15 @@ class KeyManager:
 
     # --- per-request checks ----------------------------------------------------------------------
 
-    async def authorize(self, caller: Caller, model: str) -> None:
-        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise."""
+    async def authorize(self, caller: Caller, model: str | None) -> None:
+        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise.
+
+        ``model`` None (a pass-through call that names no model, e.g. a files listing) checks
+        only budget and limits."""
         record = caller.record
         if record is None:
             return
-        if record.models and model not in record.models and "*" not in record.models:
+        if model is not None and record.models and model not in record.models and "*" not in record.models:
             raise GatewayError(
                 403,
                 f"key {caller.alias} may not call model {model!r}; it is allowed: {', '.join(record.models)}",

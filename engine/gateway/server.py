@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from engine.errors import redact
 from engine.nodelay import http_protocol
 
 from .config import ConfigError, load_config
@@ -18,12 +19,25 @@ __all__ = ["app_from_env", "serve_main"]
 CONFIG_ENV = "VERTEX_ENGINE_CONFIG"
 
 
+class RedactSecrets(logging.Filter):
+    """Runs every log line's text through :func:`engine.errors.redact`: the access log prints request
+    paths, and a pass-through caller's gateway key can be one's query (``/gemini/...?key=sk-...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):  # uvicorn's access formatter reads the args themselves
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def _log_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        "filters": {"redact": {"()": RedactSecrets}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr", "filters": ["redact"]}},
         "root": {"handlers": ["stderr"], "level": level},
         # httpx logs every upstream request at INFO; one line per call is the access log's job.
         "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},

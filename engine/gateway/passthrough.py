@@ -1,0 +1,379 @@
+"""Native pass-through routes: ``/gemini/*`` to Google AI Studio, ``/vertex-ai/*`` (alias
+``/vertex_ai/*``) to Vertex AI.
+
+No translation: the caller's Google request goes upstream as sent (body byte for byte, path and
+query kept) and Google's answer comes back as it arrives, chunk by chunk. The gateway only
+
+- authenticates the gateway key the caller put where Google's credential would go, and enforces
+  its models (the ``/models/{id}`` in the path), budget and limits;
+- swaps it for the real credential: the configured ``GEMINI_API_KEY``, or a Google access token
+  for the ``default_vertex_config`` (or matching deployment) credentials;
+- points the URL at the configured Google base (for Vertex, with project and location set);
+- records usage, cost, tags and metrics as every other model route does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yarl
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import engine
+from engine.auth import tokens
+from engine.errors import APIError, redact, register_secret
+from engine.runtime import aio
+from engine.runtime.transport import DEFAULT_TIMEOUT, upstream_clock, upstream_url
+
+from .app import Gateway, _Call, _EventStream, _tags
+from .config import Deployment
+from .errors import GatewayError
+from .keys import Caller
+from .passthrough_targets import (
+    checked_location, checked_path, checked_project, forwarded_query, join_url, location_in,
+    method_in, model_in, project_in, vertex_path,
+)
+from .passthrough_usage import UsageMeter, meter_for
+
+__all__ = ["PassThrough", "passthrough_routes", "FORWARDED_REQUEST_HEADERS", "FORWARDED_RESPONSE_HEADERS"]
+
+log = logging.getLogger("vertex_engine.gateway")
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# The caller's headers that reach Google: an allow-list, so credentials (authorization, cookies,
+# x-goog-api-key, x-litellm-api-key), hop-by-hop headers, host and length never do.
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {"content-type", "accept", "user-agent", "x-goog-api-client", "x-goog-request-params", "x-server-timeout"}
+)
+# Google's headers that reach the caller. Not content-length / content-encoding: the body is
+# relayed decompressed and chunked.
+FORWARDED_RESPONSE_HEADERS = frozenset(
+    {"content-type", "retry-after", "cache-control", "etag", "last-modified", "content-disposition", "x-goog-upload-status"}
+)
+_CALLER_KEY_PARAM = frozenset({"key"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """One pass-through route family."""
+
+    prefixes: tuple[str, ...]  # the route prefixes, as the caller writes them
+    provider: str      # the engine's model-string prefix: gemini/..., vertex_ai/...
+    call_type: str     # spend log call_type and metrics route label
+    example: str       # a path the error messages show
+    key_places: str    # where the caller's gateway key goes, for the 401 message
+    key_headers: tuple[str, ...]  # headers the caller's gateway key is read from, in order
+    query_key_first: bool  # ``?key=`` before the headers (Google's AI Studio convention) or after
+
+
+GEMINI = _Family(
+    ("/gemini",), "gemini", "gemini_pass_through", "v1beta/models/gemini-2.5-flash:generateContent",
+    "?key=<gateway key> or the x-goog-api-key header", ("x-goog-api-key", "x-litellm-api-key", "authorization"), True,
+)
+VERTEX = _Family(
+    ("/vertex-ai", "/vertex_ai"), "vertex_ai", "vertex_ai_pass_through",
+    "v1/projects/my-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+    "the x-litellm-api-key header or 'Authorization: Bearer <gateway key>'",
+    ("x-litellm-api-key", "authorization", "x-goog-api-key"), False,
+)
+
+
+@dataclass(slots=True)
+class _Upstream:
+    """The Google request a pass-through call becomes."""
+
+    url: str
+    headers: dict[str, str]
+    credentials: Any = None  # Vertex: the credentials the bearer token is for
+    uses_token: bool = False
+    refreshed: bool = False
+    where: str = ""  # the config entry the credentials come from, for error messages
+
+
+def _credentials_failure(where: str, exc: APIError) -> GatewayError:
+    """The gateway's own Google credentials failed: a configuration problem, not the caller's."""
+    return GatewayError(
+        500, f"{where}.vertex_credentials: the gateway could not get a Google access token ({exc.message})",
+        "configuration_error", code="vertex_credentials_unusable",
+    )
+
+
+def gemini_api_key() -> str:
+    """The AI Studio key the gateway calls Google with; a 500 naming the variable when none is set."""
+    key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or getattr(engine, "gemini_api_key", None)
+    if not key:
+        raise GatewayError(
+            500,
+            "GEMINI_API_KEY: not set where the gateway runs; /gemini pass-through needs the Google AI Studio key "
+            "in the GEMINI_API_KEY (or GOOGLE_API_KEY) environment variable",
+            "configuration_error", code="gemini_api_key_missing",
+        )
+    register_secret(key)
+    return key
+
+
+def _caller_key(request: Request, family: _Family) -> str | None:
+    """The gateway key the caller sent where Google's credential would go."""
+    values = []
+    for name in family.key_headers:
+        value = request.headers.get(name)
+        if value and name == "authorization":
+            scheme, _, token = value.partition(" ")
+            value = token if scheme.lower() == "bearer" else value
+        values.append(value)
+    query_key = request.query_params.get("key")
+    values = [query_key, *values] if family.query_key_first else [*values, query_key]
+    return next((v.strip() for v in values if v and v.strip()), None)
+
+
+def _forwarded_headers(request: Request) -> dict[str, str]:
+    return {name: value for name, value in request.headers.items() if name in FORWARDED_REQUEST_HEADERS}
+
+
+async def _raw_body(request: Request, limit: int) -> bytes:
+    """The request body as sent, up to the gateway's size limit (413 beyond)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+        parts.append(part)
+    return b"".join(parts)
+
+
+class PassThrough:
+    """The pass-through handlers of one :class:`Gateway` (its keys, spend writer and metrics)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def routes(self) -> list[Route]:
+        """``/gemini/{path}``, ``/vertex-ai/{path}`` and ``/vertex_ai/{path}``, every method."""
+        return [
+            Route(prefix + "/{path:path}", self._endpoint(family, prefix), methods=METHODS)
+            for family in (GEMINI, VERTEX)
+            for prefix in family.prefixes
+        ]
+
+    def _endpoint(self, family: _Family, prefix: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await self.handle(request, family, prefix)
+
+        endpoint.__name__ = f"{family.provider}_pass_through"
+        return endpoint
+
+    # --- one call ------------------------------------------------------------------------------------
+
+    async def handle(self, request: Request, family: _Family, prefix: str) -> Response:
+        """Authenticate, re-target, send, relay; spend and metrics are recorded when the answer ends."""
+        gw = self.gateway
+        call = _Call(gw._request_id(request), family.call_type, time.perf_counter())
+        clock = upstream_clock.set(call.clock)
+        try:
+            path = checked_path(request.scope, prefix, family.example)
+            call.caller = await self._authenticate(request, family)
+            model = model_in(path)
+            call.tags = _tags({}, request.headers)
+            if model:
+                call.model = model
+                call.deployment = Deployment(id=prefix, model_name=model, model=f"{family.provider}/{model}", params={})
+            await gw.keys.authorize(call.caller, self._allowed_name(call.caller, family, model))
+            body = await _raw_body(request, gw.config.max_request_bytes)
+            if family is GEMINI:
+                upstream = self._gemini_upstream(request, path)
+            else:
+                upstream = await self._vertex_upstream(request, path)
+            # A caller that leaves while Google is still thinking cancels the upstream request (499).
+            response = await gw._unless_disconnected(request, self._send(call, request.method, upstream, body))
+            if response.status_code >= 400:
+                return await self._upstream_error(call, response)
+        except (GatewayError, APIError) as exc:
+            return gw._error(exc, call.request_id, call)
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer in OpenAI's shape
+            return gw._error(exc, call.request_id, call)
+        finally:
+            upstream_clock.reset(clock)
+        meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
+        return self._relay(call, response, meter)
+
+    async def _authenticate(self, request: Request, family: _Family) -> Caller:
+        keys = self.gateway.keys
+        if not keys.enabled:
+            return Caller(is_master=True)  # no master key: any value (or none) is accepted, as in LiteLLM
+        key = _caller_key(request, family)
+        if not key:
+            raise GatewayError(
+                401, f"no API key: send the gateway's master key or a virtual key as {family.key_places}",
+                "authentication_error", code="missing_api_key",
+            )
+        return await keys.authenticate({"authorization": f"Bearer {key}"})
+
+    def _allowed_name(self, caller: Caller, family: _Family, model: str | None) -> str | None:
+        """The name the key's ``models`` list is checked with: the path's model id, or its
+        ``provider/id`` spelling, or a model_name whose deployment serves that model."""
+        record = caller.record
+        if model is None or record is None or not record.models or "*" in record.models:
+            return model
+        names = [model, f"{family.provider}/{model}"]
+        names += [d.model_name for d in self.gateway.config.deployments if d.model.startswith(family.provider + "/") and d.model.rsplit("/", 1)[-1] == model]
+        return next((name for name in names if name in record.models), model)
+
+    # --- where the call goes -----------------------------------------------------------------------
+
+    def _gemini_upstream(self, request: Request, path: str) -> _Upstream:
+        key = gemini_api_key()
+        base = os.environ.get("GEMINI_API_BASE") or engine.get_registry().hosts["ai_studio"].base({})
+        query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
+        # The real key goes in a header, never the URL: URLs end up in logs and error messages.
+        return _Upstream(join_url(base, path, query), {**_forwarded_headers(request), "x-goog-api-key": key})
+
+    def _vertex_settings(self, path: str) -> tuple[dict[str, Any], str]:
+        """The configured settings for the path's project and location: a ``vertex_ai`` deployment
+        configured for exactly that pair, else ``default_vertex_config``."""
+        project, location = project_in(path), location_in(path)
+        if project and location:
+            for deployment in self.gateway.config.deployments:
+                params = deployment.params
+                if deployment.model.startswith("vertex_ai/") and params.get("vertex_project") == project and params.get("vertex_location") == location:
+                    return params, f"model_list deployment {deployment.id}"
+        return self.gateway.config.default_vertex_config, "default_vertex_config"
+
+    async def _vertex_upstream(self, request: Request, path: str) -> _Upstream:
+        settings, where = self._vertex_settings(path)
+        credentials = settings.get("vertex_credentials")
+        location = checked_location(
+            settings.get("vertex_location") or location_in(path) or os.environ.get("VERTEXAI_LOCATION") or "us-central1",
+            f"{where}.vertex_location",
+        )
+        project = settings.get("vertex_project") or project_in(path) or os.environ.get("VERTEXAI_PROJECT")
+        if not project:
+            try:
+                project = await asyncio.to_thread(tokens.project, credentials)
+            except APIError as exc:
+                raise _credentials_failure(where, exc) from None
+        if not project:
+            raise GatewayError(
+                400, f"project: the path names no projects/{{project}} and {where}.vertex_project is not set",
+                param="project",
+            )
+        checked_project(project, f"{where}.vertex_project")
+        base = settings.get("api_base") or os.environ.get("VERTEXAI_API_BASE") or engine.get_registry().hosts["vertex"].base({"location": location})
+        query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
+        upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True, where=where)
+        await self._authorize_upstream(upstream)
+        return upstream
+
+    async def _authorize_upstream(self, upstream: _Upstream) -> None:
+        try:
+            token = await tokens.atoken(upstream.credentials)
+            quota_project = tokens.quota_project(upstream.credentials)
+        except APIError as exc:
+            raise _credentials_failure(upstream.where, exc) from None
+        upstream.headers["authorization"] = f"Bearer {token}"
+        if quota_project:
+            upstream.headers["x-goog-user-project"] = quota_project
+
+    # --- sending and relaying ------------------------------------------------------------------------
+
+    async def _send(self, call: _Call, method: str, upstream: _Upstream, body: bytes) -> aio.AioResponse:
+        """The upstream response (headers read, body not); a Google 401 on a cached token refreshes it once."""
+        session = await aio.session_for_loop(500)
+        timeout = aio.client_timeout(float(self.gateway.config.request_timeout or DEFAULT_TIMEOUT), 30.0)
+        url = yarl.URL(upstream_url(upstream.url), encoded=True)
+        while True:
+            started = time.perf_counter()
+            try:
+                # No redirects: following one would send the Google credential wherever it points.
+                response = aio.AioResponse(await session.request(
+                    method, url, data=body or None, headers=upstream.headers, timeout=timeout, allow_redirects=False
+                ))
+            except aio.NETWORK_ERRORS as exc:
+                timed_out = isinstance(exc, TimeoutError)
+                raise GatewayError(
+                    504 if timed_out else 502,
+                    f"{'timed out waiting for' if timed_out else 'could not reach'} {upstream.url.split('?', 1)[0]} ({type(exc).__name__})",
+                    "timeout" if timed_out else "api_connection_error",
+                ) from None
+            finally:
+                call.clock[0] += time.perf_counter() - started
+            if response.status_code != 401 or not upstream.uses_token or upstream.refreshed:
+                return response
+            await response.aread()
+            upstream.refreshed = True
+            tokens.invalidate(upstream.credentials)
+            await self._authorize_upstream(upstream)
+
+    def _headers(self, call: _Call, response: aio.AioResponse) -> dict[str, str]:
+        headers = {name.lower(): value for name, value in response.headers.items() if name.lower() in FORWARDED_RESPONSE_HEADERS}
+        headers["x-request-id"] = call.request_id
+        headers["x-vertex-engine-overhead-ms"] = f"{call.overhead_ms():.3f}"
+        return headers
+
+    async def _upstream_error(self, call: _Call, response: aio.AioResponse) -> Response:
+        """Google's error, relayed with its status and body, any secret in it redacted."""
+        started = time.perf_counter()
+        try:
+            raw = await response.aread()
+        except aio.NETWORK_ERRORS:
+            raw = b""
+            await response.aclose()
+        finally:
+            call.clock[0] += time.perf_counter() - started
+        body = redact(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        headers = self._headers(call, response)
+        headers.pop("content-type", None)
+        background = BackgroundTask(self.gateway._record, call, response.status_code, None, "UpstreamError")
+        return Response(body, status_code=response.status_code, media_type=response.headers.get("content-type", "application/json"), headers=headers, background=background)
+
+    def _relay(self, call: _Call, response: aio.AioResponse, meter: UsageMeter | None) -> Response:
+        """Google's answer as it arrives; usage is read on the way and recorded when it ends."""
+        headers = self._headers(call, response)
+        if "text/event-stream" in headers.get("content-type", ""):
+            headers["x-accel-buffering"] = "no"
+        record = self.gateway._record
+        started: list[bool] = []
+
+        async def chunks() -> AsyncIterator[bytes]:
+            started.append(True)
+            status, error_type = response.status_code, None
+            try:
+                async for data in response.aiter_bytes():
+                    if meter is not None:
+                        meter.feed(data)
+                    yield data
+            except asyncio.CancelledError:
+                status, error_type = 499, "ClientDisconnected"
+                raise
+            except aio.NETWORK_ERRORS as exc:
+                # Headers are gone: the caller sees the body end early, as from Google itself.
+                status, error_type = 502, type(exc).__name__
+                log.warning("pass-through %s: upstream stream cut (%s)", call.request_id, type(exc).__name__)
+            finally:
+                await response.aclose()  # a body not read to the end (the client left) closes the connection
+                await record(call, status, meter.result() if meter is not None else None, error_type)
+
+        async def never_started() -> None:
+            # The client left before the first byte: the generator's own cleanup never ran.
+            if not started:
+                await response.aclose()
+                await record(call, 499, None, "ClientDisconnected")
+
+        return _EventStream(chunks(), never_started, status_code=response.status_code, headers=headers)
+
+
+def passthrough_routes(gateway: Gateway) -> list[Route]:
+    """The pass-through routes for ``gateway`` (added to its routing table)."""
+    return PassThrough(gateway).routes()

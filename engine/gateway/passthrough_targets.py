@@ -1,0 +1,155 @@
+"""Where a pass-through request goes: the checked path, the Google URL, and what the path names.
+
+Pure functions, no I/O. The path a caller sends after ``/gemini`` or ``/vertex-ai`` is appended to
+a configured Google base, so it is checked first: nothing in it may change the host the gateway's
+Google key or token is sent to.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .errors import GatewayError
+
+__all__ = [
+    "checked_path", "forwarded_query", "join_url", "model_in", "method_in", "publisher_in",
+    "project_in", "location_in", "vertex_path", "checked_location", "checked_project",
+]
+
+_MODEL = re.compile(r"/(?:tuned)?[mM]odels/([^/:]+)")
+_METHOD = re.compile(r":([A-Za-z]+)$")
+_PUBLISHER = re.compile(r"/publishers/([^/]+)/")
+_PROJECT = re.compile(r"/projects/([^/]+)")
+_LOCATION = re.compile(r"/locations/([^/]+)")
+_PROJECT_LOCATION = re.compile(r"/projects/[^/]+/locations/[^/]+")
+_LEADING_VERSION = re.compile(r"^/(v\d+(?:(?:alpha|beta)\d*)?)(/.*)$")
+# Percent-encodings that would change the path's shape if anything decoded it once more: an
+# encoded slash, backslash, dot or percent sign. Google's own paths never need them.
+_ENCODED_STRUCTURE = re.compile(r"%(?:2f|5c|2e|25)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\uffff]")
+# A location becomes part of a host name; a project a path segment (domain-scoped: "example.com:p").
+_LOCATION_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+
+_EXPECTED = "expected a Google API path such as {example}"
+
+
+def _refuse(prefix: str, example: str, reason: str) -> GatewayError:
+    return GatewayError(
+        400, f"path: {reason}; after {prefix}/ " + _EXPECTED.format(example=example),
+        param="path", code="invalid_pass_through_path",
+    )
+
+
+def checked_path(scope: dict[str, Any], prefix: str, example: str) -> str:
+    """The request path below ``prefix`` exactly as sent (still percent-encoded), starting with ``/``.
+
+    400 when it could leave the Google base: dot segments (also percent-encoded), empty segments
+    (``//``), backslashes, control or non-ASCII characters, encoded slashes or percent signs, or
+    ``@`` anywhere but in a model id (Vertex's ``claude-...@20240620``).
+    """
+    raw = scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", ""))
+    text = text.split("?", 1)[0]
+    if not text.startswith(prefix + "/"):
+        raise _refuse(prefix, example, f"the route prefix {prefix} must be written as is, not percent-encoded")
+    rest = text[len(prefix):]
+    if rest == "/":
+        raise _refuse(prefix, example, "empty")
+    if _CONTROL.search(rest):
+        raise _refuse(prefix, example, "contains a control, space or non-ASCII character")
+    if _ENCODED_STRUCTURE.search(rest):
+        raise _refuse(prefix, example, "contains a percent-encoded '/', '\\', '.' or '%'")
+    decoded = unquote(rest)
+    if _CONTROL.search(decoded):
+        raise _refuse(prefix, example, "contains an encoded control, space or non-ASCII character")
+    if "\\" in decoded:
+        raise _refuse(prefix, example, "contains a backslash")
+    segments = decoded[1:].split("/")
+    for i, segment in enumerate(segments):
+        if segment in (".", ".."):
+            raise _refuse(prefix, example, "contains a '.' or '..' segment")
+        if segment == "" and i < len(segments) - 1:
+            raise _refuse(prefix, example, "contains an empty segment ('//'), as an absolute URL would")
+        if "@" in segment and (i == 0 or segments[i - 1] not in ("models", "tunedModels")):
+            raise _refuse(prefix, example, "contains '@' outside a model id")
+    return rest
+
+
+def forwarded_query(query: bytes | str, drop: frozenset[str]) -> str:
+    """The raw query string without the parameters named in ``drop`` (the caller's ``key``); the
+    others are kept byte for byte, in order."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    kept = [part for part in text.split("&") if part and unquote(part.split("=", 1)[0]) not in drop]
+    return "&".join(kept)
+
+
+def join_url(base: str, path: str, query: str) -> str:
+    """``base`` + checked ``path`` (+ ``?query``); asserts the result is still on ``base``'s host."""
+    base = base.rstrip("/")
+    url = base + path + (f"?{query}" if query else "")
+    want, got = urlsplit(base), urlsplit(url)
+    if (got.scheme, got.netloc) != (want.scheme, want.netloc) or not got.path.startswith(want.path):
+        raise GatewayError(400, "path: would leave the configured Google base URL", param="path", code="invalid_pass_through_path")
+    return url
+
+
+def model_in(path: str) -> str | None:
+    """The model id a Google path names (``.../models/{id}:method``), decoded, or None."""
+    found = _MODEL.search(path)
+    return unquote(found.group(1)) if found else None
+
+
+def method_in(path: str) -> str | None:
+    """The Google method (``generateContent``, ``countTokens``...) at the end of the path, or None."""
+    found = _METHOD.search(path)
+    return found.group(1) if found else None
+
+
+def publisher_in(path: str) -> str | None:
+    found = _PUBLISHER.search(path)
+    return found.group(1) if found else None
+
+
+def project_in(path: str) -> str | None:
+    found = _PROJECT.search(path)
+    return unquote(found.group(1)) if found else None
+
+
+def location_in(path: str) -> str | None:
+    found = _LOCATION.search(path)
+    return unquote(found.group(1)) if found else None
+
+
+def checked_location(location: str, where: str) -> str:
+    """A Vertex location safe to put in a host name; 400 naming ``where`` otherwise."""
+    if not _LOCATION_NAME.match(location):
+        raise GatewayError(400, f"{where}: {location!r} is not a Vertex location (expected e.g. us-central1, europe-west4, global)", param="location")
+    return location
+
+
+def checked_project(project: str, where: str) -> str:
+    """A Google Cloud project id safe to put in a path segment; 400 naming ``where`` otherwise."""
+    if not _PROJECT_NAME.match(project):
+        raise GatewayError(400, f"{where}: {project!r} is not a Google Cloud project id", param="project")
+    return project
+
+
+def vertex_path(path: str, project: str, location: str) -> str:
+    """The Vertex path with its ``projects/{p}/locations/{l}`` set to ``project`` / ``location``.
+
+    A short path (no ``locations``, as google-genai's express mode and LiteLLM's docs send:
+    ``/v1beta1/publishers/google/models/m:generateContent`` or ``/publishers/...``) gets the prefix
+    inserted after its API version; without a version, ``v1beta1`` when it names a cachedContent,
+    else ``v1``.
+    """
+    prefix = f"/projects/{project}/locations/{location}"
+    if "/locations/" in path:
+        return _PROJECT_LOCATION.sub(prefix, path, count=1)
+    found = _LEADING_VERSION.match(path)
+    if found:
+        return f"/{found.group(1)}{prefix}{found.group(2)}"
+    version = "v1beta1" if "cachedContent" in path else "v1"
+    return f"/{version}{prefix}{path}"
