@@ -1,7 +1,7 @@
 """Vertex long-running jobs: ``batchPredictionJobs`` and ``tuningJobs``.
 
-A job's state advances one step each time it is read (``GET``) while ``advance_on_get`` is on,
-or when a test calls :meth:`Jobs.advance` / :meth:`Jobs.finish` (``FakeGoogle.advance_jobs`` /
+A job's state advances one step each time it is read (``GET``, the read answering the new state)
+while ``advance_on_get`` is on (``CANCELLING`` excepted), or when a test calls :meth:`Jobs.advance` / :meth:`Jobs.finish` (``FakeGoogle.advance_jobs`` /
 ``finish_jobs``): no clocks, so tests are deterministic.
 
 Batch jobs: ``PENDING`` -> ``RUNNING`` -> ``SUCCEEDED``. On success the input JSONL
@@ -90,10 +90,11 @@ class Jobs:
             job = self._jobs.get(name)
             if job is None or job.kind != kind:
                 return Reply.error(404, f"The {kind} resource {name} was not found.")
-            snapshot = json.loads(json.dumps(job.resource))
-            if self.advance_on_get:
+            # A read moves the job on first, so a poller sees progress on every read; a
+            # cancellation only completes through advance()/finish(), so "cancelling" is observable.
+            if self.advance_on_get and job.resource["state"] != "JOB_STATE_CANCELLING":
                 self._step(job)
-            return Reply(body=snapshot)
+            return Reply(body=json.loads(json.dumps(job.resource)))
 
     def listing(self, kind: str, project: str, location: str, query: dict[str, str]) -> Reply:
         with self._lock:
