@@ -56,8 +56,11 @@ def _line_error(number: int, message: str, param: str | None = None) -> BadReque
     return BadRequestError(f"file line {number}: {message}", param=param or "file")
 
 
-def to_vertex(data: bytes, file_key: str, *, project: str, location: str) -> ConvertedInput:
-    """Convert an OpenAI batch JSONL file; any bad line is a 400 naming the line number."""
+def to_vertex(data: bytes, file_key: str, *, project: str, location: str, model: str | None = None) -> ConvertedInput:
+    """Convert an OpenAI batch JSONL file; any bad line is a 400 naming the line number.
+
+    ``model`` (when given) replaces every line's ``body.model``.
+    """
     from engine.runtime.prepare import prepare
 
     try:
@@ -67,7 +70,8 @@ def to_vertex(data: bytes, file_key: str, *, project: str, location: str) -> Con
     out: list[str] = []
     ids: dict[str, str] = {}
     seen: set[str] = set()
-    model: str | None = None
+    forced = model_id(model) if model else None
+    model = None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -90,7 +94,7 @@ def to_vertex(data: bytes, file_key: str, *, project: str, location: str) -> Con
         body = item.get("body")
         if not isinstance(body, dict):
             raise _line_error(number, "body: expected an object holding a chat completion request", "body")
-        line_model = body.get("model")
+        line_model = forced or body.get("model")
         if not isinstance(line_model, str) or not line_model:
             raise _line_error(number, "body.model: required, a Vertex model name such as gemini-2.5-flash", "model")
         line_model = model_id(line_model)

@@ -110,7 +110,7 @@ def create_file_op(file: Any, purpose: str, call: dict[str, Any], progress: Prog
         return file_object(resource, purpose)
     target = vertex_target(call)
     key = new_file_key()
-    converted = to_vertex(data, key, project=target.project, location=target.location)
+    converted = to_vertex(data, key, project=target.project, location=target.location, model=call.get("model"))
     name = f"{FILES_PREFIX}/publishers/google/models/{converted.model}/{key}"
     # The sidecar goes first: an input whose custom ids were lost could not be mapped back.
     yield Req(gcs, "POST", _upload_url(bucket), params={"uploadType": "media", "name": sidecar_name(name)},
