@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from .auth import authorize
 from .call import ModelCall
+from .caches import with_cache
 from .handlers import default_reply
 from .hosts import OAUTH_HOSTS, split_host
 from .oauth import token_reply
@@ -107,7 +108,8 @@ class _Pipeline:
             return self._serve(record, None, lambda: Reply.error(400, _BAD_JSON))
         call = ModelCall(route=route, body=record.json or {}, query=record.query)
         stream = stream_format(route.method, record.query, record.json)
-        return self._serve(record, stream, lambda: default_reply(call))
+        # A call naming a cachedContent is checked against the stored caches (see caches.py).
+        return self._serve(record, stream, lambda: with_cache(state.resources.caches, call.body, default_reply(call)))
 
     def _resource(self, request: Request, host: str | None, path: str, body: bytes, resource: ResourceMatch) -> ReplyResponse:
         record = replace(_record(request, host, path, body, None), api=resource.api)

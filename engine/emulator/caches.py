@@ -149,3 +149,36 @@ def _copy(value: Any) -> Any:
 
 def _missing(name: str) -> Reply:
     return Reply.error(404, f"CachedContent not found: {name}")
+
+
+def with_cache(caches: Caches, body: dict[str, Any], answer: Reply) -> Reply:
+    """``answer`` to a generateContent call, adjusted for the cache it names (if any): Google's
+    400/403/404 when the cache cannot be used, else usage counting the cached tokens."""
+    name = body.get("cachedContent") or body.get("cached_content")
+    if not isinstance(name, str) or not name:
+        return answer
+    cached, error = caches.use(name, body)
+    if error is not None:
+        return error
+    if answer.status >= 400:
+        return answer
+
+    def count(item: Any) -> Any:
+        usage = item.get("usageMetadata") if isinstance(item, dict) else None
+        if isinstance(usage, dict) and "promptTokenCount" in usage:
+            usage = {**usage, "cachedContentTokenCount": cached,
+                     "promptTokenCount": usage["promptTokenCount"] + cached,
+                     "totalTokenCount": usage.get("totalTokenCount", 0) + cached,
+                     "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": cached}]}
+            details = usage.get("promptTokensDetails")
+            if isinstance(details, list):  # Google's per-modality prompt counts include the cache
+                usage["promptTokensDetails"] = [
+                    {**d, "tokenCount": d.get("tokenCount", 0) + cached} if isinstance(d, dict) and d.get("modality") == "TEXT" else d
+                    for d in details
+                ]
+            return {**item, "usageMetadata": usage}
+        return item
+
+    if answer.events is not None:
+        return answer.with_changes(events=[count(event) for event in answer.events])
+    return answer.with_changes(body=count(answer.body))

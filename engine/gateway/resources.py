@@ -1,10 +1,15 @@
-"""The gateway's OpenAI files, batches and fine-tuning routes, over :mod:`engine.resources`.
+"""The gateway's OpenAI files, batches and fine-tuning routes, and Gemini context caches
+(``/v1/cached_contents``), over :mod:`engine.resources`.
 
 Where the Vertex side lives comes from the config, never from the client: ``files_settings``
 (files and batches) and ``finetune_settings`` (fine-tuning), LiteLLM's format (one entry, or a
 list with one ``custom_llm_provider: vertex_ai`` entry), else the environment (``GCS_BUCKET_NAME``,
 ``VERTEXAI_PROJECT``...). Clients only say ``custom_llm_provider: vertex_ai`` (the seeds send it).
 Any gateway key (master or virtual) may use these routes.
+
+Caches belong to a model group: ``model`` (a ``model_name`` of the config, in the body or the
+query) picks the deployment whose settings (project, location, credentials or API key) are used,
+and a virtual key must be allowed that model.
 """
 
 from __future__ import annotations
@@ -86,6 +91,11 @@ class ResourceRoutes:
             ("/fine_tuning/jobs", self.list_fine_tuning_jobs, "GET"),
             ("/fine_tuning/jobs/{job_id:path}/cancel", self.cancel_fine_tuning_job, "POST"),
             ("/fine_tuning/jobs/{job_id:path}", self.retrieve_fine_tuning_job, "GET"),
+            ("/cached_contents", self.create_cached_content, "POST"),
+            ("/cached_contents", self.list_cached_contents, "GET"),
+            ("/cached_contents/{name:path}", self.retrieve_cached_content, "GET"),
+            ("/cached_contents/{name:path}", self.update_cached_content, "PATCH"),
+            ("/cached_contents/{name:path}", self.delete_cached_content, "DELETE"),
         ]
         out: list[Route] = []
         for path, endpoint, method in table:
@@ -98,12 +108,18 @@ class ResourceRoutes:
     def _settings(self, section: str) -> dict[str, Any]:
         return _provider_settings(self.gateway.config.raw.get(section), section)
 
-    async def _answer(self, request: Request, work: Callable[[], Awaitable[Any]]) -> Response:
+    async def _answer(self, request: Request, work: Callable[[], Awaitable[Any]], *,
+                      model: Callable[[Request], Awaitable[Any]] | None = None) -> Response:
         gateway = self.gateway
         request_id = gateway._request_id(request)
         try:
-            await gateway.keys.authenticate(request.headers)
+            caller = await gateway.keys.authenticate(request.headers)
             _checked_provider(request.query_params.get("custom_llm_provider"))
+            if model is not None:  # a cache call: its model group decides settings and key rights
+                name = await model(request)
+                if not isinstance(name, str) or not name:
+                    raise GatewayError(400, "model: required (in the body, or ?model= for reads), the model_name of a configured Gemini model", param="model")
+                await gateway.keys.authorize(caller, name)
             result = await work()
         except (GatewayError, APIError) as exc:
             return gateway._error(exc, request_id)
@@ -208,3 +224,73 @@ class ResourceRoutes:
     async def list_fine_tuning_jobs(self, request: Request) -> Response:
         query = request.query_params
         return await self._answer(request, lambda: resources.alist_fine_tuning_jobs(query.get("after"), query.get("limit"), **self._settings("finetune_settings")))
+
+    # --- context caches -------------------------------------------------------------------------------
+
+    def _deployment(self, model: Any) -> tuple[str, dict[str, Any]]:
+        """(engine model string, settings) of the first deployment of model group ``model``."""
+        if not isinstance(model, str) or not model:
+            raise GatewayError(400, "model: required, the model_name of a configured Gemini model", param="model")
+        group = self.gateway.config.groups().get(model)
+        if not group or "*" in group[0].model:
+            raise GatewayError(400, f"model: no configured model named {model!r}", param="model")
+        return group[0].model, dict(group[0].params)
+
+    async def _cache_body(self, request: Request) -> dict[str, Any]:
+        body = getattr(request.state, "cache_body", None)
+        if body is None:
+            body = request.state.cache_body = await self._body(request)
+        return body
+
+    async def create_cached_content(self, request: Request) -> Response:
+        async def model(req: Request) -> Any:
+            return (await self._cache_body(req)).get("model")
+
+        async def work() -> Any:
+            body = await self._cache_body(request)
+            engine_model, settings = self._deployment(body.get("model"))
+            if not isinstance(body.get("messages"), list) or not body["messages"]:
+                raise GatewayError(400, "messages: required, the messages to cache", param="messages")
+            extra = {k: body[k] for k in ("tools", "tool_choice") if body.get(k) is not None}
+            return await resources.acreate_cached_content(engine_model, body["messages"], ttl=body.get("ttl"),
+                                                          display_name=body.get("display_name"), **extra, **settings)
+
+        return await self._answer(request, work, model=model)
+
+    @staticmethod
+    def _query_model(request: Request) -> Any:
+        return request.query_params.get("model")
+
+    @staticmethod
+    async def _model_query(request: Request) -> Any:
+        return request.query_params.get("model")
+
+    async def list_cached_contents(self, request: Request) -> Response:
+        async def work() -> Any:
+            engine_model, settings = self._deployment(self._query_model(request))
+            return await resources.alist_cached_contents(engine_model, **settings)
+
+        return await self._answer(request, work, model=self._model_query)
+
+    async def retrieve_cached_content(self, request: Request) -> Response:
+        async def work() -> Any:
+            _, settings = self._deployment(self._query_model(request))
+            return await resources.aretrieve_cached_content(request.path_params["name"], **settings)
+
+        return await self._answer(request, work, model=self._model_query)
+
+    async def update_cached_content(self, request: Request) -> Response:
+        async def work() -> Any:
+            body = await self._body(request)
+            _, settings = self._deployment(self._query_model(request))
+            return await resources.aupdate_cached_content(request.path_params["name"], ttl=body.get("ttl"),
+                                                          expire_time=body.get("expire_time"), **settings)
+
+        return await self._answer(request, work, model=self._model_query)
+
+    async def delete_cached_content(self, request: Request) -> Response:
+        async def work() -> Any:
+            _, settings = self._deployment(self._query_model(request))
+            return await resources.adelete_cached_content(request.path_params["name"], **settings)
+
+        return await self._answer(request, work, model=self._model_query)

@@ -16,6 +16,15 @@ from engine.google_rest import Progress
 from engine.types import OpenAIObject
 
 from .batches import cancel_batch_op, create_batch_op, list_batches_op, retrieve_batch_op
+from .caching import (
+    cache_control_op,
+    create_cache_op,
+    delete_cache_op,
+    list_caches_op,
+    retrieve_cache_op,
+    update_cache_op,
+    wants_cache,
+)
 from .driver import Op, arun, run
 from .files import create_file_op, delete_file_op, file_content_op, retrieve_file_op
 from .fine_tuning import (
@@ -32,6 +41,9 @@ __all__ = [
     "cancel_batch", "acancel_batch",
     "create_fine_tuning_job", "acreate_fine_tuning_job", "retrieve_fine_tuning_job", "aretrieve_fine_tuning_job",
     "list_fine_tuning_jobs", "alist_fine_tuning_jobs", "cancel_fine_tuning_job", "acancel_fine_tuning_job",
+    "create_cached_content", "acreate_cached_content", "retrieve_cached_content", "aretrieve_cached_content",
+    "list_cached_contents", "alist_cached_contents", "update_cached_content", "aupdate_cached_content",
+    "delete_cached_content", "adelete_cached_content", "apply_cache_control", "aapply_cache_control",
 ]
 
 _PROVIDERS = (None, "", "vertex_ai", "vertex_ai_beta")
@@ -204,3 +216,71 @@ def cancel_fine_tuning_job(fine_tuning_job_id: str, **kwargs: Any) -> OpenAIObje
 async def acancel_fine_tuning_job(fine_tuning_job_id: str, **kwargs: Any) -> OpenAIObject:
     """Async :func:`cancel_fine_tuning_job`."""
     return _obj(await arun(cancel_fine_tuning_job_op(fine_tuning_job_id, _call(kwargs))))
+
+
+# --- context caching ---------------------------------------------------------------------------------
+
+
+def create_cached_content(model: str, messages: list[dict[str, Any]], *, ttl: Any = None, display_name: str | None = None,
+                          **kwargs: Any) -> OpenAIObject:
+    """Create a Gemini cache holding ``messages`` (and ``tools``); pass its ``name`` as
+    ``cached_content=`` to later calls. ``model`` routes as for a chat call (``vertex_ai/…``: Vertex,
+    ``gemini/…``: AI Studio); ``ttl`` like ``"3600s"``."""
+    return _obj(run(create_cache_op(model, messages, kwargs, ttl, display_name)))
+
+
+async def acreate_cached_content(model: str, messages: list[dict[str, Any]], *, ttl: Any = None,
+                                 display_name: str | None = None, **kwargs: Any) -> OpenAIObject:
+    """Async :func:`create_cached_content`."""
+    return _obj(await arun(create_cache_op(model, messages, kwargs, ttl, display_name)))
+
+
+def retrieve_cached_content(name: str, **kwargs: Any) -> OpenAIObject:
+    """A cache by name (``projects/…/cachedContents/…`` on Vertex, ``cachedContents/…`` on AI Studio)."""
+    return _obj(run(retrieve_cache_op(name, kwargs)))
+
+
+async def aretrieve_cached_content(name: str, **kwargs: Any) -> OpenAIObject:
+    """Async :func:`retrieve_cached_content`."""
+    return _obj(await arun(retrieve_cache_op(name, kwargs)))
+
+
+def list_cached_contents(model: str, **kwargs: Any) -> OpenAIObject:
+    """The caches where ``model`` would cache (its project/location, or its AI Studio key)."""
+    return _obj(run(list_caches_op(model, kwargs)))
+
+
+async def alist_cached_contents(model: str, **kwargs: Any) -> OpenAIObject:
+    """Async :func:`list_cached_contents`."""
+    return _obj(await arun(list_caches_op(model, kwargs)))
+
+
+def update_cached_content(name: str, *, ttl: Any = None, expire_time: str | None = None, **kwargs: Any) -> OpenAIObject:
+    """Extend or shorten a cache's life."""
+    return _obj(run(update_cache_op(name, kwargs, ttl, expire_time)))
+
+
+async def aupdate_cached_content(name: str, *, ttl: Any = None, expire_time: str | None = None, **kwargs: Any) -> OpenAIObject:
+    """Async :func:`update_cached_content`."""
+    return _obj(await arun(update_cache_op(name, kwargs, ttl, expire_time)))
+
+
+def delete_cached_content(name: str, **kwargs: Any) -> OpenAIObject:
+    """Delete a cache."""
+    return _obj(run(delete_cache_op(name, kwargs)))
+
+
+async def adelete_cached_content(name: str, **kwargs: Any) -> OpenAIObject:
+    """Async :func:`delete_cached_content`."""
+    return _obj(await arun(delete_cache_op(name, kwargs)))
+
+
+def apply_cache_control(call: dict[str, Any]) -> dict[str, Any]:
+    """A chat call's kwargs with its ``cache_control`` prefix moved into a Gemini cache (created
+    or reused); unchanged for other models or prefixes too small to cache."""
+    return run(cache_control_op(call)) if wants_cache(call) else call
+
+
+async def aapply_cache_control(call: dict[str, Any]) -> dict[str, Any]:
+    """Async :func:`apply_cache_control`."""
+    return await arun(cache_control_op(call)) if wants_cache(call) else call
