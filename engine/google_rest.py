@@ -8,7 +8,8 @@ Resources need GET/POST/PATCH/DELETE with JSON or raw bodies, so they share this
 - ``*.googleapis.com`` URLs redirected to the fake server like model calls (``dial_url``);
 - a 401 drops the cached token and retries once; 429/5xx/network errors retry ``num_retries``
   times with backoff;
-- failures raised as the engine's typed errors (``from_upstream``), secrets redacted.
+- failures raised as the engine's typed errors (``from_upstream``), secrets redacted;
+- ``engine.set_verbose`` logs each exchange like a model call's (redacted, long bodies cut).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 
 from engine.auth import tokens
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, register_secret
+from engine.runtime import transport as _transport
 from engine.runtime.transport import dial_url
 
 __all__ = ["GoogleRest", "Progress", "storage_base"]
@@ -35,6 +37,7 @@ __all__ = ["GoogleRest", "Progress", "storage_base"]
 Progress = Callable[[int, int], None]
 
 _CHUNK = 256 * 1024
+_LOGGED_BODY = 2000  # characters of a body shown by set_verbose (batch files can be large)
 _TIMEOUT = httpx.Timeout(600.0, connect=30.0)
 
 
@@ -53,6 +56,17 @@ def _num_retries() -> int:
         return max(int(value or 0), 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _trace(method: str, url: str, body: bytes | None, response: httpx.Response | None = None) -> None:
+    """``engine.set_verbose``: the same redacted log as model calls, bodies shortened."""
+    if not _transport._verbose():
+        return
+    if response is None:
+        text = "" if body is None else body[:_LOGGED_BODY].decode("utf-8", "replace")
+        _transport._log(f"{method} {url}\nbody: {text}")
+    else:
+        _transport._log(f"response HTTP {response.status_code}: {response.content[:_LOGGED_BODY].decode('utf-8', 'replace')}")
 
 
 def _chunks(data: bytes, progress: Progress | None) -> Iterator[bytes]:
@@ -143,11 +157,13 @@ class GoogleRest:
                 token = tokens.token(self.credentials) if self.api_key is None else None
                 headers = self._headers(token, content_type, None if body is None else len(body))
                 payload: Any = body if progress is None or body is None else _chunks(body, progress)
+                _trace(method, url, body)
                 try:
                     response = client.request(method, target, content=payload, headers=headers, params=params)
                 except httpx.HTTPError as exc:
                     error = self._failure(method, url, exc)
                 else:
+                    _trace(method, url, body, response)
                     if response.status_code < 400:
                         return response
                     if response.status_code == 401 and token is not None and not refreshed:
@@ -188,11 +204,13 @@ class GoogleRest:
                 token = await tokens.atoken(self.credentials) if self.api_key is None else None
                 headers = self._headers(token, content_type, None if body is None else len(body))
                 payload: Any = body if progress is None or body is None else _achunks(body, progress)
+                _trace(method, url, body)
                 try:
                     response = await client.request(method, target, content=payload, headers=headers, params=params)
                 except httpx.HTTPError as exc:
                     error = self._failure(method, url, exc)
                 else:
+                    _trace(method, url, body, response)
                     if response.status_code < 400:
                         return response
                     if response.status_code == 401 and token is not None and not refreshed:

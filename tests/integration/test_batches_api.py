@@ -123,3 +123,45 @@ def test_token_is_refreshed_once_on_401(env):
     env.revoke_tokens()
     assert engine.retrieve_file(created.id).id == created.id
     assert env.tokens_issued >= 2
+
+
+def test_retries_and_verbose_log_without_secrets(env, monkeypatch, capsys):
+    monkeypatch.setattr(engine, "num_retries", 1)
+    monkeypatch.setattr(engine, "set_verbose", True)
+    env.fault("503", match="/batchPredictionJobs", times=1)
+    job = engine.create_fine_tuning_job(model="gemini-2.0-flash-001", training_file="gs://b/t.jsonl")
+    assert job.status == "queued"
+    created = engine.create_file(DATA, purpose="batch", bucket_name=BUCKET)
+    batch = engine.create_batch(input_file_id=created.id)
+    assert len([c for c in env.calls("/batchPredictionJobs") if c.http_method == "POST"]) == 2  # one 503, one retry
+    token = env.last("/batchPredictionJobs").bearer
+    log = capsys.readouterr().err
+    assert "POST https://us-central1-aiplatform.googleapis.com/v1/projects/api-project/locations/us-central1/batchPredictionJobs" in log
+    assert "response HTTP 503" in log and batch.id in log
+    assert token and token not in log
+
+
+def test_ai_studio_key_never_in_errors(fake, monkeypatch):
+    key = "studio-secret-key-987"
+    fake.valid_api_keys = {"another-key"}
+    with pytest.raises(engine.APIError) as info:
+        engine.list_cached_contents("gemini/gemini-2.5-flash", api_key=key)
+    assert key not in str(info.value) and key not in repr(info.value.body)
+    assert fake.last("/cachedContents").headers["x-goog-api-key"] == key and "key" not in fake.last("/cachedContents").query
+
+
+def test_async_upload_reports_progress(env):
+    big = b"".join(
+        (json.dumps({"custom_id": f"c{i}", "method": "POST", "url": "/v1/chat/completions",
+                     "body": {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x" * 500}]}}) + "\n").encode()
+        for i in range(1200)
+    )
+    seen: list[tuple[int, int]] = []
+
+    async def main() -> str:
+        return (await engine.acreate_file(big, purpose="batch", progress=lambda sent, total: seen.append((sent, total)))).id
+
+    file_id = asyncio.run(main())
+    total = len(env.gcs_object(file_id))
+    assert len(seen) > 2 and seen[-1] == (total, total)
+    assert [s for s, _ in seen] == sorted(s for s, _ in seen)
