@@ -166,10 +166,11 @@ class ResourceRoutes:
             if not isinstance(upload, tuple):
                 raise GatewayError(400, "file: required, the JSONL file as a multipart file field", param="file")
             purpose = form.pop("purpose", None)
-            if purpose != "batch":
-                raise GatewayError(400, f"purpose: this gateway stores files for Vertex batches; expected \"batch\", got {purpose!r}", param="purpose")
+            if purpose not in ("batch", "fine-tune"):
+                raise GatewayError(400, f"purpose: expected \"batch\" (converted to Vertex batch input) or \"fine-tune\" "
+                                        f"(Gemini tuning data, stored as is), got {purpose!r}", param="purpose")
             _client_fields(form)
-            return await resources.acreate_file(upload[1], purpose, **self._settings("files_settings"))
+            return await resources.acreate_file(upload[1], purpose, filename=upload[0], **self._settings("files_settings"))
 
         return await self._answer(request, work)
 

@@ -130,7 +130,8 @@ def create_file_op(file: Any, purpose: str, call: dict[str, Any], progress: Prog
 def retrieve_file_op(file_id: str, call: dict[str, Any]) -> Op[dict[str, Any]]:
     bucket, name = split_uri(file_id)
     resource = yield Req(_gcs(call), "GET", _object_url(bucket, name))
-    return file_object(resource)
+    # GCS keeps no purpose: batch inputs are recognisable by where create_file puts them.
+    return file_object(resource, "batch" if name.startswith(FILES_PREFIX + "/publishers/") else "fine-tune")
 
 
 def delete_file_op(file_id: str, call: dict[str, Any]) -> Op[dict[str, Any]]:

@@ -112,3 +112,18 @@ def test_without_finetune_settings_the_environment_is_used(start_gateway, fake, 
     job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
     assert job.id.startswith("projects/env-project/locations/europe-west4/tuningJobs/")
     assert fake.last("/tuningJobs").host == "europe-west4-aiplatform.googleapis.com"
+
+
+def test_training_file_uploaded_through_the_gateway(gw, fake, monkeypatch):
+    monkeypatch.setenv("GCS_BUCKET_NAME", "tuning-bucket")
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    data = b'{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}\n'
+    uploaded = client.files.create(file=("train.jsonl", data), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert uploaded.id == "gs://tuning-bucket/train.jsonl" and uploaded.purpose == "fine-tune"
+    assert fake.gcs_object(uploaded.id) == data  # tuning data is Gemini's format already: stored as is
+    job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=uploaded.id)
+    assert fake.last("/tuningJobs").json["supervisedTuningSpec"]["trainingDatasetUri"] == uploaded.id
+    assert job.training_file == uploaded.id
+    with pytest.raises(openai.BadRequestError) as info:
+        client.files.create(file=("x.txt", b"x"), purpose="assistants")
+    assert "purpose" in info.value.message
