@@ -77,7 +77,9 @@ def create_file(file: Any, purpose: str = "batch", *, progress: Progress | None 
     """Upload ``file`` (bytes, a path or a binary file) to Cloud Storage; the id is its ``gs://`` URI.
 
     ``purpose="batch"``: an OpenAI batch JSONL, converted to Vertex batch input (a bad line is a
-    ``BadRequestError`` naming it). ``progress(sent, total)`` is called as the upload proceeds.
+    ``BadRequestError`` naming it; ``model=`` replaces every line's model). Other purposes are
+    stored as is, named ``filename=`` or the file's name. ``progress(sent, total)`` is called as
+    the upload proceeds.
     """
     return _obj(run(_create_file(file, purpose, progress, kwargs)))
 
