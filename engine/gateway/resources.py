@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from starlette.routing import Route
 import engine.resources as resources
 from engine.errors import APIError
 
-from .config import CLIENT_FORBIDDEN
+from .config import CLIENT_FORBIDDEN, _credentials_path
 from .errors import GatewayError
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class ResourceRoutes:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self._sections: dict[str, dict[str, Any]] = {}
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
@@ -106,7 +108,17 @@ class ResourceRoutes:
     # --- plumbing ----------------------------------------------------------------------------------
 
     def _settings(self, section: str) -> dict[str, Any]:
-        return _provider_settings(self.gateway.config.raw.get(section), section)
+        """The section's vertex_ai settings, credentials paths resolved as for deployments (once)."""
+        cached = self._sections.get(section)
+        if cached is None:
+            config = self.gateway.config
+            cached = _provider_settings(config.raw.get(section), section)
+            folder = Path(config.file).resolve().parent if config.file and not config.file.startswith("<") else Path.cwd()
+            for key in ("vertex_credentials", "gcs_credentials"):
+                if key in cached:
+                    cached[key] = _credentials_path(cached[key], folder, f"{section}.{key}")
+            self._sections[section] = cached
+        return dict(cached)
 
     async def _answer(self, request: Request, work: Callable[[], Awaitable[Any]], *,
                       model: Callable[[Request], Awaitable[Any]] | None = None) -> Response:

@@ -104,6 +104,15 @@ def test_bad_hyperparameters_name_the_field(gw, fake):
     assert not fake.calls("/tuningJobs")
 
 
+def test_finetune_settings_credentials_path_is_read_beside_the_config(start_gateway, fake, tmp_path):
+    (tmp_path / "tuner.json").write_text(__import__("json").dumps(fake.service_account_info("tuner-project")))
+    gw = start_gateway({"model_list": [{"model_name": "m", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash"}}],
+                        "finetune_settings": {"custom_llm_provider": "vertex_ai", "vertex_credentials": "tuner.json"}})
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
+    assert job.id.startswith("projects/tuner-project/locations/us-central1/tuningJobs/")  # the file's project_id
+
+
 def test_without_finetune_settings_the_environment_is_used(start_gateway, fake, monkeypatch):
     monkeypatch.setenv("VERTEXAI_PROJECT", "env-project")
     monkeypatch.setenv("VERTEXAI_LOCATION", "europe-west4")
