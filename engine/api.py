@@ -14,6 +14,7 @@ from engine.runtime.prepare import prepare
 from engine.runtime.streams import AsyncChatStream, ChatStream
 from engine.runtime.text_completion import AsyncTextChunks, TextChunks, check_prompt, text_from_chat
 from engine.runtime.transport import transport
+from engine.resources import aapply_cache_control, apply_cache_control, wants_cache
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, SpeechResponse
 
 __all__ = [
@@ -23,8 +24,14 @@ __all__ = [
 
 
 def completion(model: str, messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> ModelResponse | ChatStream:
-    """OpenAI chat completion against any mapped model; ``stream=True`` returns an iterator of chunks."""
-    prepared = prepare("chat", {"model": model, "messages": messages, **kwargs})
+    """OpenAI chat completion against any mapped model; ``stream=True`` returns an iterator of chunks.
+
+    Gemini messages marked with ``cache_control`` are served from a context cache (created once).
+    """
+    call = {"model": model, "messages": messages, **kwargs}
+    if wants_cache(call):
+        call = apply_cache_control(call)
+    prepared = prepare("chat", call)
     if prepared.stream:
         return ChatStream(prepared)
     response = transport.send(prepared)
@@ -35,7 +42,10 @@ async def acompletion(
     model: str, messages: list[dict[str, Any]] | None = None, **kwargs: Any
 ) -> ModelResponse | AsyncChatStream:
     """Async :func:`completion`; with ``stream=True`` the upstream is opened before this returns."""
-    prepared = prepare("chat", {"model": model, "messages": messages, **kwargs})
+    call = {"model": model, "messages": messages, **kwargs}
+    if wants_cache(call):
+        call = await aapply_cache_control(call)
+    prepared = prepare("chat", call)
     if prepared.stream:
         return await AsyncChatStream(prepared).start()
     response = await transport.asend(prepared)

@@ -1,4 +1,4 @@
-"""The ``vertex-engine`` command: check | explain | emulate | serve."""
+"""The ``vertex-engine`` command: check | explain | emulate | serve | batch."""
 
 from __future__ import annotations
 
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         help="default: speech with `voice`, embedding with `input`, else chat",
     )
     p_explain.set_defaults(fn=_cmd_explain)
+    from engine.batch_cli import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
     sub.add_parser("emulate", help="run the fake Google server for offline development (see --help)")
     sub.add_parser("serve", help="run the OpenAI-compatible gateway: serve --config config.yaml (see --help)")
     args = parser.parse_args(argv)

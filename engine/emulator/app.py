@@ -7,6 +7,7 @@ or auth check → fault → script → default handler → :class:`~.wire.ReplyR
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,10 +20,12 @@ from engine import lenient_json
 
 from .auth import authorize
 from .call import ModelCall
+from .caches import with_cache
 from .handlers import default_reply
 from .hosts import OAUTH_HOSTS, split_host
 from .oauth import token_reply
 from .recording import Recorded
+from .resources import ResourceMatch, match_resource
 from .reply import Reply
 from .routing import RouteMatch, StreamFormat, host_serves, match_route, stream_format
 from .state import EmulatorState
@@ -83,6 +86,9 @@ class _Pipeline:
     async def handle(self, request: Request) -> ReplyResponse:
         host, path = split_host(request.scope["path"])
         body = await request.body()
+        resource = match_resource(request.method, request.scope)
+        if resource is not None:  # Cloud Storage objects, Vertex jobs, caches: see resources.py
+            return self._resource(request, host, path, body, resource)
         route = match_route(request.method, path)
         record = _record(request, host, path, body, route)
         # Record before any check so tests can see rejected requests too.
@@ -105,7 +111,20 @@ class _Pipeline:
             return self._serve(record, None, lambda: Reply.error(400, _BAD_JSON))
         call = ModelCall(route=route, body=record.json or {}, query=record.query)
         stream = stream_format(route.method, record.query, record.json)
-        return self._serve(record, stream, lambda: default_reply(call))
+        # A call naming a cachedContent is checked against the stored caches (see caches.py).
+        return self._serve(record, stream, lambda: with_cache(state.resources.caches, call.body, default_reply(call)))
+
+    def _resource(self, request: Request, host: str | None, path: str, body: bytes, resource: ResourceMatch) -> ReplyResponse:
+        record = replace(_record(request, host, path, body, None), api=resource.api)
+        self.state.log.append(record)
+        if not resource.host_ok:
+            return ReplyResponse(Reply.html_not_found(path))
+        denied = resource.authorize(record, self.state)
+        if denied is not None:
+            return ReplyResponse(denied)
+        if body and resource.api != "storage" and not isinstance(record.json, dict):
+            return self._serve(record, None, lambda: Reply.error(400, _BAD_JSON))
+        return self._serve(record, None, lambda: resource.reply(self.state.resources, record))
 
     def _serve(
         self, record: Recorded, stream: StreamFormat | None, default: Callable[[], Reply]

@@ -19,7 +19,7 @@ __all__ = ["FakeGoogle"]
 
 
 class FakeGoogle:
-    """A fake Google (OAuth, Vertex AI, AI Studio) on 127.0.0.1, served from a daemon thread.
+    """A fake Google (OAuth, Vertex AI, AI Studio, Cloud Storage) on 127.0.0.1, served from a daemon thread.
 
     ::
 
@@ -157,9 +157,11 @@ class FakeGoogle:
         return self._state.log.calls(match)
 
     def clear(self) -> None:
-        """Forget recorded requests and drop pending scripts and faults (tokens and keys stay)."""
+        """Forget recorded requests, drop pending scripts and faults, and delete stored objects,
+        jobs and caches (tokens and keys stay)."""
         self._state.log.clear()
         self._state.playbook.clear()
+        self._state.resources.clear()
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -218,3 +220,46 @@ class FakeGoogle:
     def pending(self) -> list[Script | Fault]:
         """Scripts and faults not yet used up (faults first), to assert a test consumed them."""
         return [*self._state.playbook.faults.pending(), *self._state.playbook.scripts.pending()]
+
+    # -- stored resources: Cloud Storage objects, Vertex jobs ------------------------------------
+
+    def gcs_object(self, uri: str) -> bytes | None:
+        """The bytes stored at ``gs://bucket/name``, or ``None``."""
+        return self._state.resources.storage.read_uri(uri)
+
+    def put_gcs_object(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Store ``data`` at ``gs://bucket/name`` (as if uploaded)."""
+        from .storage import split_gs_uri
+
+        bucket, name = split_gs_uri(uri)
+        self._state.resources.storage.put(bucket, name, data, content_type)
+
+    def gcs_names(self, bucket: str, prefix: str = "") -> list[str]:
+        """Object names in ``bucket`` under ``prefix``, sorted."""
+        return self._state.resources.storage.names(bucket, prefix)
+
+    @property
+    def jobs_advance_on_get(self) -> bool:
+        """Whether reading a batch or tuning job moves it one state forward (default on)."""
+        return self._state.resources.jobs.advance_on_get
+
+    @jobs_advance_on_get.setter
+    def jobs_advance_on_get(self, value: bool) -> None:
+        self._state.resources.jobs.advance_on_get = bool(value)
+
+    def job_names(self, kind: str | None = None) -> list[str]:
+        """Full names of emulated jobs (``kind``: ``batchPredictionJobs`` or ``tuningJobs``)."""
+        return self._state.resources.jobs.names(kind)
+
+    def job(self, name: str) -> dict[str, Any] | None:
+        """A job's current resource (full name), without advancing it."""
+        return self._state.resources.jobs.resource(name)
+
+    def advance_jobs(self, name: str | None = None) -> None:
+        """Move one job (full name or id) or every unfinished job one state forward."""
+        self._state.resources.jobs.advance(name)
+
+    def finish_jobs(self, name: str | None = None, state: str = "JOB_STATE_SUCCEEDED") -> None:
+        """Run one job (full name or id) or every unfinished job to ``state``; a batch job that
+        succeeds writes its predictions to its output prefix first."""
+        self._state.resources.jobs.finish(name, state)

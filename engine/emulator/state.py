@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .credentials import KeyRing
 from .recording import RequestLog
+from .resources import Resources
 from .scripting import Playbook
 from .tokens import TokenStore
 
@@ -14,7 +15,7 @@ __all__ = ["EmulatorState"]
 
 @dataclass
 class EmulatorState:
-    """Tokens, API keys, signing keys, the request log and the playbook.
+    """Tokens, API keys, signing keys, the request log, the playbook and stored resources.
 
     ``valid_api_keys`` is read by the server thread and replaced or mutated by tests; set
     membership and attribute assignment are atomic under the GIL, so no lock is needed.
@@ -25,3 +26,4 @@ class EmulatorState:
     playbook: Playbook = field(default_factory=Playbook)
     keys: KeyRing = field(default_factory=KeyRing)
     valid_api_keys: set[str] = field(default_factory=set)
+    resources: Resources = field(default_factory=Resources)  # GCS objects, Vertex jobs, caches

@@ -36,6 +36,7 @@ from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
 from .errors import GatewayError, error_payload
 from .keys import Caller, KeyManager, iso_time, parse_time
 from .metrics import Metrics
+from .resources import ResourceRoutes
 from .router import Router
 from .shared import open_shared
 from .store import SpendRow, SpendWriter, open_store
@@ -219,6 +220,7 @@ class Gateway:
         ):
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/v1" + path, endpoint, methods=methods))
+        routes += ResourceRoutes(self).routes()  # /files, /batches, /fine_tuning/jobs
         routes += [
             Route("/health/liveliness", self.liveliness, methods=["GET"]),
             Route("/health/liveness", self.liveliness, methods=["GET"]),

@@ -489,8 +489,8 @@ def test_script_delay_and_default_body_with_headers(client: httpx.Client, fg: Fa
 
 
 def test_script_on_unknown_route_with_explicit_match(client: httpx.Client, fg: FakeGoogle) -> None:
-    fg.script("/batchPredictionJobs", json={"name": "jobs/1"})
-    path = "/v1/projects/p/locations/us-central1/batchPredictionJobs"
+    fg.script("/customJobs", json={"name": "jobs/1"})
+    path = "/v1/projects/p/locations/us-central1/customJobs"
     assert client.post(path, json={}).json() == {"name": "jobs/1"}
     assert client.post(path, json={}).status_code == 404
 

@@ -1,0 +1,295 @@
+"""Gemini context caching: explicit ``cachedContents`` operations, and ``cache_control`` messages
+turned into a cache that later calls reuse.
+
+Which API (Vertex or AI Studio), project, location, key and model come from routing the model
+string exactly as a chat call does (``prepare``); the cache's ``systemInstruction`` / ``contents``
+/ ``tools`` / ``toolConfig`` are what the chat mapping builds from the messages and tools.
+
+Automatic caching (reference 10 §4.2): the first contiguous run of messages carrying
+``cache_control`` is cached (with the tools, and every system message: Google refuses a request
+that names a cache and still sends ``systemInstruction``, ``tools`` or ``toolConfig``); the cache's
+``displayName`` is a hash of what it holds, so an identical prefix finds the same cache (first in
+this process's memory, then by listing). Below :data:`MINIMUM_CACHE_TOKENS` (estimated) nothing is
+cached, as Google would refuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import BadRequestError, NotFoundError, PermissionDeniedError
+from engine.google_rest import GoogleRest
+from engine.spec.compile import SourceScope
+from engine.spec.registry import get_registry
+
+from .driver import Op, Req
+from .files import unix_time
+
+__all__ = [
+    "MINIMUM_CACHE_TOKENS", "create_cache_op", "retrieve_cache_op", "list_caches_op", "update_cache_op",
+    "delete_cache_op", "cache_control_op", "wants_cache",
+]
+
+MINIMUM_CACHE_TOKENS = 1024
+_MAX_LIST_PAGES = 5
+_TTL = re.compile(r"^\d*\.?\d+s$")
+_CACHED_FIELDS = ("systemInstruction", "contents", "tools", "toolConfig")
+
+
+@dataclass(frozen=True)
+class _Api:
+    """Where one model's caches live."""
+
+    client: GoogleRest
+    root: str  # https://host/{version}/  (a cache name is appended to it)
+    parent: str  # "" (AI Studio) or "projects/{p}/locations/{l}/"
+    model: str  # the cache's model field
+
+
+def _prepared(model: Any, call: dict[str, Any], messages: Any = None) -> Any:
+    from engine.runtime.prepare import prepare
+
+    if not isinstance(model, str) or not model:
+        raise BadRequestError("model: required, a Gemini model string such as vertex_ai/gemini-2.5-flash or gemini/gemini-2.5-flash", param="model")
+    keep = {k: v for k, v in call.items() if k not in ("model", "messages", "ttl", "display_name", "cached_content")}
+    prepared = prepare("chat", {**keep, "model": model, "messages": messages or [{"role": "user", "content": "-"}]})
+    if prepared.resolved.format.name != "gemini" or prepared.host.name not in ("vertex", "ai_studio"):
+        raise BadRequestError(f"model: context caching is for Gemini models on Vertex or AI Studio, not {model!r}", param="model")
+    return prepared
+
+
+def _api(prepared: Any) -> _Api:
+    settings = prepared.settings
+    base = str(prepared.host.base(settings)).rstrip("/")
+    root = f"{base}/{settings.get('version') or 'v1'}/"
+    model = prepared.resolved.model
+    if prepared.host.name == "ai_studio":
+        return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), root, "", f"models/{model}")
+    parent = f"projects/{settings['project']}/locations/{settings['location']}/"
+    return _Api(GoogleRest(credentials=prepared.credentials), root, parent, f"{parent}publishers/google/models/{model}")
+
+
+def _api_for_name(name: Any, call: dict[str, Any]) -> _Api:
+    """The API a cache name belongs to: ``projects/…`` is Vertex, ``cachedContents/…`` AI Studio."""
+    if not isinstance(name, str) or "cachedContents/" not in name or "?" in name:
+        raise BadRequestError(f"name: expected a cache name (cachedContents/… or projects/…/cachedContents/…), got {name!r}", param="name")
+    registry, module = get_registry(), sys.modules.get("engine")
+    if name.startswith("cachedContents/"):
+        host = registry.hosts["ai_studio"]
+        scope = SourceScope(call, module, {}, {})
+        settings = {k: s.resolve(scope) for k, s in host.settings.items()}
+        if not settings.get("api_key"):
+            raise BadRequestError("api_key: an AI Studio cache needs a key; pass api_key= or set GEMINI_API_KEY", param="api_key")
+        base = str(host.base(settings)).rstrip("/")
+        return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), f"{base}/{settings.get('version') or 'v1beta'}/", "", "")
+    match = re.match(r"^projects/([^/]+)/locations/([^/]+)/cachedContents/[^/]+$", name)
+    if not match:
+        raise BadRequestError(f"name: expected projects/{{p}}/locations/{{l}}/cachedContents/{{id}}, got {name!r}", param="name")
+    host = registry.hosts["vertex"]
+    credentials = host.settings["credentials"].resolve(SourceScope(call, module, {}, {}))
+    settings = {"location": match.group(2)}
+    base = str(host.base(settings)).rstrip("/")
+    return _Api(GoogleRest(credentials=credentials), f"{base}/v1/", f"projects/{match.group(1)}/locations/{match.group(2)}/", "")
+
+
+def _checked_ttl(ttl: Any) -> str | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0:
+        return f"{ttl}s"
+    if isinstance(ttl, str) and _TTL.match(ttl) and float(ttl[:-1]) > 0:
+        return ttl
+    raise BadRequestError(f"ttl: expected a duration such as \"3600s\" (or seconds as a number), got {ttl!r}", param="ttl")
+
+
+def cache_object(resource: dict[str, Any]) -> dict[str, Any]:
+    """Google's CachedContent, plus ``id`` and unix ``expires_at`` for OpenAI-style clients."""
+    return {"id": resource.get("name"), "object": "cached_content", "expires_at": unix_time(resource.get("expireTime")) or None, **resource}
+
+
+def _cache_body(prepared: Any, api: _Api, ttl: str | None, display_name: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": api.model}
+    for name in _CACHED_FIELDS:
+        if prepared.body.get(name):
+            body[name] = prepared.body[name]
+    if display_name:
+        body["displayName"] = display_name
+    if ttl:
+        body["ttl"] = ttl
+    return body
+
+
+# --- explicit operations ----------------------------------------------------------------------------
+
+
+def create_cache_op(model: Any, messages: Any, call: dict[str, Any], ttl: Any = None, display_name: Any = None) -> Op[dict[str, Any]]:
+    """Create a cache holding ``messages`` (system messages become its systemInstruction) and ``tools``."""
+    prepared = _prepared(model, call, messages)
+    api = _api(prepared)
+    resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents",
+                         json=_cache_body(prepared, api, _checked_ttl(ttl), display_name))
+    return cache_object(resource)
+
+
+def retrieve_cache_op(name: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
+    api = _api_for_name(name, call)
+    return cache_object((yield Req(api.client, "GET", f"{api.root}{name}")))
+
+
+def update_cache_op(name: Any, call: dict[str, Any], ttl: Any = None, expire_time: Any = None) -> Op[dict[str, Any]]:
+    """Change a cache's lifetime (``ttl`` or an RFC 3339 ``expire_time``)."""
+    api = _api_for_name(name, call)
+    if (ttl is None) == (expire_time is None):
+        raise BadRequestError("ttl / expire_time: pass exactly one", param="ttl")
+    body, mask = ({"ttl": _checked_ttl(ttl)}, "ttl") if ttl is not None else ({"expireTime": expire_time}, "expireTime")
+    return cache_object((yield Req(api.client, "PATCH", f"{api.root}{name}", json=body, params={"updateMask": mask})))
+
+
+def delete_cache_op(name: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
+    api = _api_for_name(name, call)
+    yield Req(api.client, "DELETE", f"{api.root}{name}")
+    _known.forget(name)
+    return {"id": name, "object": "cached_content", "deleted": True}
+
+
+def list_caches_op(model: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
+    """The caches of the model's project/location (Vertex) or key (AI Studio), all models."""
+    api = _api(_prepared(model, call))
+    found: list[dict[str, Any]] = []
+    token = None
+    for _ in range(_MAX_LIST_PAGES * 10):
+        params = {"pageSize": 100, **({"pageToken": token} if token else {})}
+        page = yield Req(api.client, "GET", f"{api.root}{api.parent}cachedContents", params=params)
+        found += [cache_object(item) for item in page.get("cachedContents") or []]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    return {"object": "list", "data": found}
+
+
+# --- automatic caching from cache_control ----------------------------------------------------------------
+
+
+def _marked(message: Any) -> bool:
+    if not isinstance(message, dict):
+        return False
+    if isinstance(message.get("cache_control"), dict):
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(isinstance(p, dict) and isinstance(p.get("cache_control"), dict) for p in content)
+
+
+def wants_cache(call: dict[str, Any]) -> bool:
+    """Cheap check before any routing: some message carries ``cache_control``, no explicit cache."""
+    messages = call.get("messages")
+    return isinstance(messages, list) and not call.get("cached_content") and any(_marked(m) for m in messages)
+
+
+def _ttl_of(messages: list[dict[str, Any]]) -> str | None:
+    for message in messages:
+        marks = [message.get("cache_control")]
+        if isinstance(message.get("content"), list):
+            marks += [p.get("cache_control") for p in message["content"] if isinstance(p, dict)]
+        for mark in marks:
+            ttl = mark.get("ttl") if isinstance(mark, dict) else None
+            if isinstance(ttl, str) and _TTL.match(ttl) and float(ttl[:-1]) > 0:
+                return ttl
+    return None
+
+
+def _estimated_tokens(value: Any) -> int:
+    """About four characters a token: enough to tell a cacheable prefix from a short prompt."""
+    return len(json.dumps(value, ensure_ascii=False)) // 4
+
+
+class _Known:
+    """Caches this process created or found: display name -> (resource name, expiry)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and hit[1] > time.time() + 5:  # not one about to expire under the call
+                return hit[0]
+            self._items.pop(key, None)
+            return None
+
+    def put(self, key: str, name: str, expires: float) -> None:
+        with self._lock:
+            if len(self._items) > 1024:
+                self._items.clear()
+            self._items[key] = (name, expires)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            for key in [k for k, v in self._items.items() if v[0] == name]:
+                del self._items[key]
+
+
+_known = _Known()
+
+
+def cache_control_op(call: dict[str, Any]) -> Op[dict[str, Any]]:
+    """``call`` with its cached prefix replaced by ``cached_content`` (unchanged when not a Gemini
+    model, or when the prefix is too small to cache)."""
+    messages: list[Any] = call["messages"]
+    start = next(i for i, m in enumerate(messages) if _marked(m))
+    end = start
+    while end < len(messages) and _marked(messages[end]):
+        end += 1
+    def system(message: Any) -> bool:
+        return isinstance(message, dict) and message.get("role") in ("system", "developer")
+
+    cached = [m for i, m in enumerate(messages) if start <= i < end or system(m)]
+    rest = [m for i, m in enumerate(messages) if not start <= i < end and not system(m)]
+    try:
+        prepared = _prepared(call.get("model"), {**call, "messages": cached}, cached)
+    except BadRequestError:
+        return call  # not a Gemini model: cache_control is the provider's own business (Claude)
+    if not rest or _estimated_tokens([cached, call.get("tools")]) < MINIMUM_CACHE_TOKENS:
+        return call
+    api = _api(prepared)
+    key = hashlib.sha256(json.dumps(
+        {"messages": cached, "tools": call.get("tools"), "tool_choice": call.get("tool_choice"), "model": api.model},
+        sort_keys=True, ensure_ascii=False, default=str,
+    ).encode()).hexdigest()[:40]
+    name = _known.get(key)
+    if name is None:
+        name = yield from _find(api, key)
+    if name is None:
+        resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents",
+                             json=_cache_body(prepared, api, _ttl_of(messages[start:end]), key))
+        name = str(resource["name"])
+        _known.put(key, name, unix_time(resource.get("expireTime")) or time.time() + 3600)
+    out = {k: v for k, v in call.items() if k not in ("tools", "tool_choice")}
+    out.update(messages=rest, cached_content=name)
+    return out
+
+
+def _find(api: _Api, key: str) -> Op[str | None]:
+    token = None
+    for _ in range(_MAX_LIST_PAGES):
+        params = {"pageSize": 100, **({"pageToken": token} if token else {})}
+        try:
+            page = yield Req(api.client, "GET", f"{api.root}{api.parent}cachedContents", params=params)
+        except (PermissionDeniedError, NotFoundError):
+            return None  # listing not allowed: behave as "no cache yet"
+        for item in page.get("cachedContents") or []:
+            expires = unix_time(item.get("expireTime"))
+            if item.get("displayName") == key and expires > time.time() + 5:
+                _known.put(key, str(item["name"]), expires)
+                return str(item["name"])
+        token = page.get("nextPageToken")
+        if not token:
+            return None
+    return None

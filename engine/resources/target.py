@@ -1,0 +1,90 @@
+"""Where a resource call goes: Vertex project, location, credentials and base URL; the GCS bucket.
+
+The project / location / credentials sources are the Vertex host mapping's own
+(``mappings/hosts/vertex.yaml``), so ``vertex_project=``, ``engine.vertex_project``,
+``VERTEXAI_PROJECT``, the credentials' project... mean the same here as for a model call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import BadRequestError
+from engine.spec.compile import SourceScope
+from engine.spec.registry import get_registry
+
+__all__ = ["VertexTarget", "vertex_target", "vertex_credentials", "bucket_name", "gcs_credentials"]
+
+
+@dataclass(frozen=True)
+class VertexTarget:
+    """One Vertex project/location and the credentials to reach it."""
+
+    project: str
+    location: str
+    credentials: Any
+    base: str  # https://{location}-aiplatform.googleapis.com (or api_base)
+    version: str = "v1"
+
+    @property
+    def parent(self) -> str:
+        """``projects/{p}/locations/{l}``."""
+        return f"projects/{self.project}/locations/{self.location}"
+
+    def url(self, path: str) -> str:
+        """The full URL of ``path`` below ``/{version}/``; a path starting with ``projects/`` is used
+        as is, anything else is put under this target's parent."""
+        path = path.lstrip("/")
+        if not path.startswith("projects/"):
+            path = f"{self.parent}/{path}"
+        return f"{self.base}/{self.version}/{path}"
+
+
+def vertex_credentials(call: dict[str, Any]) -> Any:
+    """The credentials a Vertex model call with ``call``'s arguments would use (``None``: ADC)."""
+    host = get_registry().hosts["vertex"]
+    return host.settings["credentials"].resolve(SourceScope(call, sys.modules.get("engine"), {}, {}))
+
+
+def vertex_target(call: dict[str, Any]) -> VertexTarget:
+    """Resolve project, location and credentials for ``call`` the way a Vertex model call does."""
+    host = get_registry().hosts["vertex"]
+    module = sys.modules.get("engine")
+    credentials = vertex_credentials(call)
+
+    def credentials_project() -> Any:
+        from engine.auth import tokens
+
+        return tokens.project(credentials)
+
+    scope = SourceScope(call, module, {}, {}, credentials_project)
+    settings = {name: sources.resolve(scope) for name, sources in host.settings.items() if name != "credentials"}
+    for name in ("project", "location"):
+        value = settings.get(name)
+        if not isinstance(value, str) or not value:
+            raise BadRequestError(
+                f"{name}: no Vertex {name} for this call; set one of: {', '.join(host.settings[name].names)}",
+                param=f"vertex_{name}",
+            )
+    api_base = settings.get("api_base")
+    base = str(api_base).rstrip("/") if api_base else str(host.base(settings)).rstrip("/")
+    return VertexTarget(settings["project"], settings["location"], credentials, base)
+
+
+def bucket_name(call: dict[str, Any]) -> str:
+    """The bucket batch files go to: ``bucket_name=`` or ``GCS_BUCKET_NAME``."""
+    value = call.get("bucket_name") or os.environ.get("GCS_BUCKET_NAME")
+    if not isinstance(value, str) or not value:
+        raise BadRequestError(
+            "bucket_name: no Cloud Storage bucket for Vertex batch files; pass bucket_name= or set GCS_BUCKET_NAME",
+            param="bucket_name",
+        )
+    return value.removeprefix("gs://").strip("/")
+
+
+def gcs_credentials(call: dict[str, Any], target_credentials: Any) -> Any:
+    """Credentials for Cloud Storage: ``gcs_credentials=``, ``GCS_PATH_SERVICE_ACCOUNT``, else the Vertex ones."""
+    return call.get("gcs_credentials") or os.environ.get("GCS_PATH_SERVICE_ACCOUNT") or target_credentials

@@ -1,0 +1,193 @@
+"""The seeds' Vertex Batch API example (steps 1-4) through the official ``openai`` client and the
+gateway, against the fake Google (Cloud Storage + batchPredictionJobs), plus files/batches edges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from .conftest import MASTER
+
+BUCKET = "litellm-testing-bucket"
+
+# The seeds' vertex_batch_completions.jsonl, plus a third line, listed out of custom_id order
+# so "input order" and "sorted ids" differ.
+SEED_LINES = [
+    {"custom_id": "request-1", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gemini-1.5-flash-001", "messages": [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Hello world!"}], "max_tokens": 10}},
+    {"custom_id": "request-2", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gemini-1.5-flash-001", "messages": [{"role": "system", "content": "You are an unhelpful assistant."}, {"role": "user", "content": "Hello world!"}], "max_tokens": 10}},
+    {"custom_id": "a-last", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gemini-1.5-flash-001", "messages": [{"role": "user", "content": "Third question"}], "temperature": 0.2}},
+]
+
+
+@pytest.fixture()
+def gw(start_gateway, fake, monkeypatch):
+    monkeypatch.setenv("GCS_BUCKET_NAME", BUCKET)
+    monkeypatch.setenv("VERTEXAI_LOCATION", "us-central1")
+    monkeypatch.setenv("VERTEXAI_PROJECT", "my-test-project")
+    return start_gateway({"model_list": [{"model_name": "gemini-flash", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash"}}]})
+
+
+@pytest.fixture()
+def batch_file(tmp_path: Path) -> Path:
+    path = tmp_path / "vertex_batch_completions.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in SEED_LINES) + "\n")
+    return path
+
+
+def test_seed_batch_steps_1_to_4(gw, fake, batch_file):
+    oai_client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+
+    # 2. upload
+    file_obj = oai_client.files.create(file=open(batch_file, "rb"), purpose="batch",
+                                       extra_body={"custom_llm_provider": "vertex_ai"})
+    assert file_obj.id.startswith(f"gs://{BUCKET}/litellm-vertex-files/publishers/google/models/gemini-1.5-flash-001/")
+    assert file_obj.purpose == "batch" and file_obj.status == "uploaded" and file_obj.object == "file"
+    assert file_obj.filename == file_obj.id.removeprefix(f"gs://{BUCKET}/")
+    upload = fake.last("/upload/storage/v1/b/")
+    assert upload.host == "storage.googleapis.com" and upload.query["uploadType"] == "media"
+    assert upload.headers["authorization"].startswith("Bearer ")
+    stored = [json.loads(line) for line in fake.gcs_object(file_obj.id).decode().splitlines()]
+    assert file_obj.bytes == len(fake.gcs_object(file_obj.id))
+    # Each line is the Gemini request the chat mapping builds, nothing OpenAI left in it.
+    assert stored[0]["request"]["systemInstruction"] == {"parts": [{"text": "You are a helpful assistant."}]}
+    assert stored[0]["request"]["contents"] == [{"role": "user", "parts": [{"text": "Hello world!"}]}]
+    assert stored[0]["request"]["generationConfig"] == {"maxOutputTokens": 10}
+    assert stored[2]["request"]["generationConfig"] == {"temperature": 0.2}
+    assert "custom_id" not in json.dumps(stored)
+
+    # 3. create
+    batch = oai_client.batches.create(completion_window="24h", endpoint="/v1/chat/completions",
+                                      input_file_id=file_obj.id, extra_body={"custom_llm_provider": "vertex_ai"})
+    assert batch.status == "validating" and batch.object == "batch"
+    assert batch.input_file_id == file_obj.id
+    assert batch.output_file_id == file_obj.id.rsplit("/", 1)[0]
+    sent = fake.last("/batchPredictionJobs").json
+    assert fake.last("/batchPredictionJobs").host == "us-central1-aiplatform.googleapis.com"
+    assert "/projects/my-test-project/locations/us-central1/" in fake.last("/batchPredictionJobs").path
+    assert sent["model"] == "publishers/google/models/gemini-1.5-flash-001"
+    assert sent["inputConfig"] == {"instancesFormat": "jsonl", "gcsSource": {"uris": [file_obj.id]}}
+    assert sent["outputConfig"]["gcsDestination"]["outputUriPrefix"] == batch.output_file_id
+
+    # 4. retrieve until done (each read moves the fake job on), then read the output
+    seen = []
+    for _ in range(5):
+        retrieved = oai_client.batches.retrieve(batch_id=batch.id, extra_body={"custom_llm_provider": "vertex_ai"})
+        seen.append(retrieved.status)
+        if retrieved.status == "completed":
+            break
+    assert seen == ["in_progress", "completed"]
+    assert retrieved.request_counts.total == 3 and retrieved.request_counts.completed == 3
+    assert retrieved.completed_at and retrieved.output_file_id.startswith(batch.output_file_id + "/prediction-model-")
+
+    content = oai_client.files.content(retrieved.output_file_id)
+    lines = [json.loads(line) for line in content.text.splitlines()]
+    # The fake writes predictions in reverse; the gateway answers in input order.
+    assert [line["custom_id"] for line in lines] == ["request-1", "request-2", "a-last"]
+    for line, source in zip(lines, SEED_LINES):
+        body = line["response"]["body"]
+        assert line["response"]["status_code"] == 200 and line["error"] is None
+        assert body["object"] == "chat.completion"
+        assert source["body"]["messages"][-1]["content"] in body["choices"][0]["message"]["content"]
+        assert body["usage"]["total_tokens"] > 0
+
+
+def test_file_retrieve_content_delete_with_slashes_in_the_id(gw, fake, batch_file):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url + "/v1")
+    created = client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    again = client.files.retrieve(created.id)
+    assert again.id == created.id and again.bytes == created.bytes
+    raw = client.files.content(created.id).content
+    assert raw == fake.gcs_object(created.id)
+    assert client.files.delete(created.id).deleted is True
+    assert fake.gcs_object(created.id) is None
+    assert fake.gcs_names(BUCKET) == []  # the custom-id table went with it
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(created.id)
+
+
+def test_invalid_jsonl_is_a_400_naming_the_line_and_uploads_nothing(gw, fake, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(SEED_LINES[0]) + "\n\n" + '{"custom_id": "x", "method": "POST", "url": "/v1/chat/completions", "body": {"model": ' + "\n")
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.files.create(file=open(bad, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert "line 3" in info.value.message
+    assert fake.gcs_names(BUCKET) == []
+    assert not fake.calls("/upload/storage")
+
+
+def test_failed_upload_leaves_nothing_behind(gw, fake, batch_file):
+    # The custom-id table is uploaded first and succeeds; the converted input then fails:
+    # the table must be deleted again, so the bucket holds nothing from this upload.
+    fake.script("/upload/storage/v1/b/", status=200)  # the normal answer
+    fake.script("/upload/storage/v1/b/", status=503)
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url, max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert len(fake.calls("/upload/storage/v1/b/")) == 2
+    assert fake.last("/storage/v1/b/").http_method == "DELETE"
+    assert fake.gcs_names(BUCKET) == []
+
+
+def test_batch_list_and_cancel(gw, fake, batch_file):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    fake.jobs_advance_on_get = False
+    try:
+        file_obj = client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+        first = client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)
+        second = client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)
+        listed = client.batches.list(limit=10)
+        assert [b.id for b in listed.data] == [second.id, first.id]
+        assert [b.id for b in client.batches.list(after=second.id).data] == [first.id]
+        cancelled = client.batches.cancel(first.id)
+        assert cancelled.status == "cancelling"
+        fake.advance_jobs()
+        assert client.batches.retrieve(first.id).status == "cancelled"
+        assert client.batches.retrieve(second.id).status == "in_progress"
+        with pytest.raises(openai.BadRequestError) as info:
+            client.batches.cancel(first.id)
+        assert "cancel" in info.value.message.lower()
+    finally:
+        fake.jobs_advance_on_get = True
+
+
+def test_failed_batch_reports_errors(gw, fake, batch_file):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    file_obj = client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    batch = client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)
+    fake.finish_jobs(state="JOB_STATE_FAILED")
+    failed = client.batches.retrieve(batch.id)
+    assert failed.status == "failed" and failed.failed_at
+    assert failed.errors.data[0].message
+
+
+def test_keys_and_provider_are_checked(gw, fake, batch_file):
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key="sk-wrong", base_url=gw.url).batches.list()
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "openai"})
+    assert "custom_llm_provider" in info.value.message
+    with pytest.raises(openai.BadRequestError) as info:
+        client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id="gs://b/x.jsonl",
+                              extra_body={"vertex_project": "someone-elses"})
+    assert "vertex_project" in info.value.message
+    with pytest.raises(openai.BadRequestError) as info:
+        client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id="file-abc")
+    assert "input_file_id" in info.value.message
+    assert not fake.calls("/batchPredictionJobs")
+
+
+def test_virtual_key_may_use_batches(gw, fake, batch_file):
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        key = admin.post("/key/generate", json={"models": ["gemini-flash"]}).json()["key"]
+    client = openai.OpenAI(api_key=key, base_url=gw.url)
+    file_obj = client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id).status == "validating"

@@ -1,0 +1,64 @@
+"""Gemini context caches through the gateway: /v1/cached_contents and cache_control messages
+sent by the official openai client."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from engine.resources import caching
+
+from .conftest import MASTER
+
+DOC = " ".join(f"term{i}" for i in range(2500))
+
+
+@pytest.fixture()
+def gw(start_gateway, fake, monkeypatch):
+    monkeypatch.setattr(caching, "_known", caching._Known())
+    return start_gateway({"model_list": [
+        {"model_name": "gemini-flash", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash", "vertex_project": "gw-project", "vertex_location": "europe-west1"}},
+        {"model_name": "other", "litellm_params": {"model": "vertex_ai/gemini-2.5-pro", "vertex_project": "gw-project"}},
+    ]})
+
+
+def test_cache_routes(gw, fake):
+    with gw.client() as client:
+        created = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}], "ttl": "900s"})
+        assert created.status_code == 200, created.text
+        name = created.json()["name"]
+        assert name.startswith("projects/gw-project/locations/europe-west1/cachedContents/")
+        assert fake.last("/cachedContents").host == "europe-west1-aiplatform.googleapis.com"
+        assert client.get(f"/v1/cached_contents/{name}", params={"model": "gemini-flash"}).json()["name"] == name
+        assert [c["id"] for c in client.get("/cached_contents", params={"model": "gemini-flash"}).json()["data"]] == [name]
+        patched = client.patch(f"/v1/cached_contents/{name}", params={"model": "gemini-flash"}, json={"ttl": "1800s"})
+        assert patched.status_code == 200 and patched.json()["expires_at"] > created.json()["expires_at"]
+        missing_model = client.get(f"/v1/cached_contents/{name}")
+        assert missing_model.status_code == 400 and missing_model.json()["error"]["param"] == "model"
+        assert client.delete(f"/v1/cached_contents/{name}", params={"model": "gemini-flash"}).json()["deleted"] is True
+        assert client.get(f"/v1/cached_contents/{name}", params={"model": "gemini-flash"}).status_code == 404
+        bad = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": "x"}],
+                                                       "vertex_credentials": "{}"})
+        assert bad.status_code == 400 and "vertex_credentials" in bad.json()["error"]["message"]
+
+
+def test_virtual_key_needs_the_model(gw, fake):
+    with gw.client() as admin:
+        key = admin.post("/key/generate", json={"models": ["other"]}).json()["key"]
+    with gw.client(key) as client:
+        refused = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}]})
+        assert refused.status_code == 403
+    assert not fake.calls("/cachedContents")
+
+
+def test_cache_control_through_the_openai_client(gw, fake):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": "Glossary: " + DOC, "cache_control": {"type": "ephemeral"}}]},
+        {"role": "user", "content": "define term3"},
+    ]
+    first = client.chat.completions.create(model="gemini-flash", messages=messages)
+    second = client.chat.completions.create(model="gemini-flash", messages=messages)
+    assert [c.http_method for c in fake.calls("/cachedContents")] == ["GET", "POST"]
+    assert fake.last(":generateContent").json["cachedContent"].startswith("projects/gw-project/locations/europe-west1/cachedContents/")
+    assert first.usage.prompt_tokens_details.cached_tokens == second.usage.prompt_tokens_details.cached_tokens > 2500

@@ -1,0 +1,138 @@
+"""The seeds' fine-tuning example through the official ``openai`` client and the gateway
+(``finetune_settings``), against the fake Google's ``tuningJobs``; then the tuned model answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from .conftest import MASTER
+
+TRAINING = "gs://cloud-samples-data/ai-platform/generative_ai/sft_train_data.jsonl"
+
+
+@pytest.fixture()
+def gw(start_gateway, fake, sa_file):
+    return start_gateway({
+        "model_list": [
+            {"model_name": "gpt-4", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash", "vertex_project": "p1"}},
+            # The tuned model is reachable as vertex_ai/gemini/<endpoint id> through a wildcard.
+            {"model_name": "vertex_ai/gemini/*", "litellm_params": {"model": "vertex_ai/gemini/*",
+                                                                    "vertex_project": "adroit-crow-413218", "vertex_location": "us-central1"}},
+        ],
+        "finetune_settings": [{"custom_llm_provider": "vertex_ai", "vertex_project": "adroit-crow-413218",
+                               "vertex_location": "us-central1", "vertex_credentials": sa_file}],
+    })
+
+
+def test_seed_fine_tuning_example_then_use_the_tuned_model(gw, fake):
+    async def create() -> object:
+        client = openai.AsyncOpenAI(api_key=MASTER, base_url=gw.url)
+        return await client.fine_tuning.jobs.create(
+            model="gemini-1.0-pro-002", training_file=TRAINING, extra_body={"custom_llm_provider": "vertex_ai"},
+        )
+
+    ft_job = asyncio.run(create())
+    assert ft_job.status == "queued" and ft_job.object == "fine_tuning.job"
+    assert ft_job.id.startswith("projects/adroit-crow-413218/locations/us-central1/tuningJobs/")
+    assert ft_job.model == "gemini-1.0-pro-002" and ft_job.training_file == TRAINING
+    sent = fake.last("/tuningJobs")
+    assert sent.host == "us-central1-aiplatform.googleapis.com"
+    assert sent.json == {"baseModel": "gemini-1.0-pro-002", "supervisedTuningSpec": {"trainingDatasetUri": TRAINING}}
+
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    statuses = []
+    for _ in range(5):
+        job = client.fine_tuning.jobs.retrieve(ft_job.id)
+        statuses.append(job.status)
+        if job.status == "succeeded":
+            break
+    assert statuses == ["running", "succeeded"]
+    assert job.finished_at and job.fine_tuned_model.startswith("vertex_ai/gemini/")
+    endpoint_id = job.fine_tuned_model.rsplit("/", 1)[1]
+    assert endpoint_id.isdigit()
+
+    answer = client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": "hi"}])
+    assert "hi" in answer.choices[0].message.content
+    call = fake.last(":generateContent")
+    assert call.path == f"/v1/projects/adroit-crow-413218/locations/us-central1/endpoints/{endpoint_id}:generateContent"
+
+
+def test_seed_hyperparameters_advanced_example(gw, fake):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    ft_job = client.fine_tuning.jobs.create(
+        model="gemini-1.0-pro-002", training_file=TRAINING,
+        hyperparameters={"n_epochs": 3, "learning_rate_multiplier": 0.1, "adapter_size": "ADAPTER_SIZE_ONE"},  # type: ignore[typeddict-unknown-key]
+        suffix="support-bot-v1", validation_file="gs://bucket/val.jsonl",
+        extra_body={"custom_llm_provider": "vertex_ai"},
+    )
+    spec = fake.last("/tuningJobs").json["supervisedTuningSpec"]
+    assert spec == {"trainingDatasetUri": TRAINING, "validationDatasetUri": "gs://bucket/val.jsonl",
+                    "hyperParameters": {"epochCount": 3, "learningRateMultiplier": 0.1, "adapterSize": "ADAPTER_SIZE_ONE"}}
+    assert fake.last("/tuningJobs").json["tunedModelDisplayName"] == "support-bot-v1"
+    assert ft_job.hyperparameters.n_epochs == 3
+    assert ft_job.validation_file == "gs://bucket/val.jsonl"
+
+
+def test_list_and_cancel(gw, fake):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    fake.jobs_advance_on_get = False
+    try:
+        first = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
+        second = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
+        assert [j.id for j in client.fine_tuning.jobs.list().data] == [second.id, first.id]
+        assert [j.id for j in client.fine_tuning.jobs.list(after=second.id).data] == [first.id]
+        client.fine_tuning.jobs.cancel(first.id)
+        fake.advance_jobs(first.id)
+        assert client.fine_tuning.jobs.retrieve(first.id).status == "cancelled"
+        assert client.fine_tuning.jobs.retrieve(second.id).status == "queued"
+    finally:
+        fake.jobs_advance_on_get = True
+
+
+def test_bad_hyperparameters_name_the_field(gw, fake):
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING,
+                                       hyperparameters={"adapter_size": "HUGE"})  # type: ignore[typeddict-unknown-key]
+    assert "hyperparameters.adapter_size" in info.value.message
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file="file-abc123")
+    assert "training_file" in info.value.message
+    assert not fake.calls("/tuningJobs")
+
+
+def test_finetune_settings_credentials_path_is_read_beside_the_config(start_gateway, fake, tmp_path):
+    (tmp_path / "tuner.json").write_text(__import__("json").dumps(fake.service_account_info("tuner-project")))
+    gw = start_gateway({"model_list": [{"model_name": "m", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash"}}],
+                        "finetune_settings": {"custom_llm_provider": "vertex_ai", "vertex_credentials": "tuner.json"}})
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
+    assert job.id.startswith("projects/tuner-project/locations/us-central1/tuningJobs/")  # the file's project_id
+
+
+def test_without_finetune_settings_the_environment_is_used(start_gateway, fake, monkeypatch):
+    monkeypatch.setenv("VERTEXAI_PROJECT", "env-project")
+    monkeypatch.setenv("VERTEXAI_LOCATION", "europe-west4")
+    gw = start_gateway({"model_list": [{"model_name": "m", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash"}}]})
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=TRAINING)
+    assert job.id.startswith("projects/env-project/locations/europe-west4/tuningJobs/")
+    assert fake.last("/tuningJobs").host == "europe-west4-aiplatform.googleapis.com"
+
+
+def test_training_file_uploaded_through_the_gateway(gw, fake, monkeypatch):
+    monkeypatch.setenv("GCS_BUCKET_NAME", "tuning-bucket")
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    data = b'{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}\n'
+    uploaded = client.files.create(file=("train.jsonl", data), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert uploaded.id == "gs://tuning-bucket/train.jsonl" and uploaded.purpose == "fine-tune"
+    assert fake.gcs_object(uploaded.id) == data  # tuning data is Gemini's format already: stored as is
+    job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=uploaded.id)
+    assert fake.last("/tuningJobs").json["supervisedTuningSpec"]["trainingDatasetUri"] == uploaded.id
+    assert job.training_file == uploaded.id
+    with pytest.raises(openai.BadRequestError) as info:
+        client.files.create(file=("x.txt", b"x"), purpose="assistants")
+    assert "purpose" in info.value.message

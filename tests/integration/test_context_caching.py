@@ -1,0 +1,142 @@
+"""Gemini context caching through the Python API against the fake Google: explicit
+cachedContents operations (Vertex and AI Studio) and ``cache_control`` messages turned into a
+cache that later calls reuse, with cached tokens reported and priced as cached."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import engine
+from engine.resources import caching
+from engine.spec.registry import get_registry
+
+DOC = " ".join(f"clause{i}" for i in range(3000))  # well over the minimum cache size
+
+
+@pytest.fixture()
+def fresh(fake, monkeypatch):
+    monkeypatch.setattr(caching, "_known", caching._Known())
+    monkeypatch.setenv("VERTEXAI_PROJECT", "cache-project")
+    return fake
+
+
+def _marked_messages(question: str = "what does clause7 say?", ttl: str | None = "600s") -> list[dict]:
+    mark = {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}
+    return [
+        {"role": "system", "content": [{"type": "text", "text": "You are a contract lawyer. " + DOC, "cache_control": mark}]},
+        {"role": "user", "content": question},
+    ]
+
+
+def test_cache_control_creates_a_cache_once_and_later_calls_reuse_it(fresh):
+    first = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    created = fresh.last("/cachedContents")
+    assert created.http_method == "POST" and created.host == "us-central1-aiplatform.googleapis.com"
+    assert created.json["model"] == "projects/cache-project/locations/us-central1/publishers/google/models/gemini-2.5-flash"
+    assert created.json["systemInstruction"]["parts"][0]["text"].startswith("You are a contract lawyer.")
+    assert created.json["ttl"] == "600s" and len(created.json["displayName"]) == 40
+    sent = fresh.last(":generateContent").json
+    assert sent["cachedContent"].startswith("projects/cache-project/locations/us-central1/cachedContents/")
+    assert "systemInstruction" not in sent
+    assert sent["contents"] == [{"role": "user", "parts": [{"text": "what does clause7 say?"}]}]
+    cached = first.usage.prompt_tokens_details.cached_tokens
+    stored = engine.retrieve_cached_content(sent["cachedContent"])
+    assert cached == stored.usageMetadata.totalTokenCount > 3000 and first.usage.cache_read_input_tokens == cached
+
+    second = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages("and clause9?"))
+    assert [c.http_method for c in fresh.calls("/cachedContents")] == ["GET", "POST", "GET"]  # list, create, our retrieve
+    assert fresh.last(":generateContent").json["cachedContent"] == sent["cachedContent"]
+    assert second.usage.prompt_tokens_details.cached_tokens == cached
+
+
+def test_an_existing_cache_is_found_by_listing(fresh, monkeypatch):
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    name = fresh.last(":generateContent").json["cachedContent"]
+    monkeypatch.setattr(caching, "_known", caching._Known())  # a new process, same project
+
+    async def again() -> None:
+        await engine.acompletion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages("clause1?"))
+
+    asyncio.run(again())
+    assert [c.http_method for c in fresh.calls("/cachedContents")] == ["GET", "POST", "GET"]
+    assert fresh.last(":generateContent").json["cachedContent"] == name
+
+
+def test_cached_tokens_are_priced_at_the_cache_read_price(fresh):
+    response = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    _, info = get_registry().info("gemini-2.5-flash")
+    usage = response.usage
+    cached = usage.prompt_tokens_details.cached_tokens
+    fresh_tokens = usage.prompt_tokens - cached
+    expected = (fresh_tokens * info["input_cost_per_token"] + cached * info["cache_read_input_token_cost"]
+                + usage.completion_tokens * info["output_cost_per_token"])
+    assert response._hidden_params["response_cost"] == pytest.approx(expected)
+    assert info["cache_read_input_token_cost"] < info["input_cost_per_token"]
+
+
+def test_small_prefixes_and_other_models_are_not_cached(fresh):
+    small = [{"role": "system", "content": [{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}]},
+             {"role": "user", "content": "hi"}]
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=small)
+    assert not fresh.calls("/cachedContents")
+    assert "cachedContent" not in fresh.last(":generateContent").json
+    engine.completion(model="vertex_ai/claude-3-5-sonnet-v2@20241022", messages=_marked_messages(), max_tokens=10)
+    assert not fresh.calls("/cachedContents")
+    assert "cache_control" in str(fresh.last(":rawPredict").json)  # Claude keeps its own caching
+
+
+def test_tools_move_into_the_cache(fresh):
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages(), tools=tools, tool_choice="auto")
+    cache = fresh.last("/cachedContents").json
+    assert cache["tools"][0]["functionDeclarations"][0]["name"] == "lookup"
+    assert cache["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    sent = fresh.last(":generateContent").json
+    assert "tools" not in sent and "toolConfig" not in sent
+
+
+def test_explicit_cache_operations_on_vertex(fresh):
+    cache = engine.create_cached_content("vertex_ai/gemini-2.5-flash", [{"role": "user", "content": DOC}], ttl="300s",
+                                         display_name="contract")
+    assert cache.name.startswith("projects/cache-project/locations/us-central1/cachedContents/")
+    assert cache.usageMetadata.totalTokenCount >= 3000 and cache.expires_at
+    assert engine.retrieve_cached_content(cache.name).displayName == "contract"
+    assert [c.id for c in engine.list_cached_contents("vertex_ai/gemini-2.5-flash").data] == [cache.name]
+    longer = engine.update_cached_content(cache.name, ttl="7200s")
+    assert longer.expires_at > cache.expires_at
+    assert fresh.last("/cachedContents/").query == {"updateMask": "ttl"}
+    answer = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=[{"role": "user", "content": "summarise"}],
+                               cached_content=cache.name)
+    assert answer.usage.prompt_tokens_details.cached_tokens == cache.usageMetadata.totalTokenCount
+    assert engine.delete_cached_content(cache.name).deleted is True
+    with pytest.raises(engine.NotFoundError):
+        engine.retrieve_cached_content(cache.name)
+
+
+def test_explicit_cache_operations_on_ai_studio(fresh):
+    async def main() -> None:
+        cache = await engine.acreate_cached_content("gemini/gemini-2.5-flash", [{"role": "user", "content": DOC}], api_key="k-123")
+        assert cache.name.startswith("cachedContents/") and cache.model == "models/gemini-2.5-flash"
+        created = fresh.last("/cachedContents")
+        assert created.host == "generativelanguage.googleapis.com" and created.headers["x-goog-api-key"] == "k-123"
+        assert "key" not in created.query
+        assert (await engine.aretrieve_cached_content(cache.name, api_key="k-123")).name == cache.name
+        assert len((await engine.alist_cached_contents("gemini/gemini-2.5-flash", api_key="k-123")).data) == 1
+        await engine.aupdate_cached_content(cache.name, ttl=60, api_key="k-123")
+        await engine.adelete_cached_content(cache.name, api_key="k-123")
+
+    asyncio.run(main())
+
+
+def test_bad_cache_arguments_are_named(fresh):
+    with pytest.raises(engine.BadRequestError, match="ttl"):
+        engine.create_cached_content("vertex_ai/gemini-2.5-flash", [{"role": "user", "content": "x"}], ttl="1 hour")
+    with pytest.raises(engine.BadRequestError, match="model"):
+        engine.create_cached_content("vertex_ai/claude-3-5-sonnet-v2@20241022", [{"role": "user", "content": "x"}])
+    with pytest.raises(engine.BadRequestError, match="name"):
+        engine.retrieve_cached_content("abc")
+    with pytest.raises(engine.BadRequestError, match="api_key"):
+        engine.retrieve_cached_content("cachedContents/1")
+    assert not fresh.calls("/cachedContents")
