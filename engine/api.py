@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadRequestError
+from engine.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from engine.runtime import operations
 from engine.runtime.assemble import assemble_response, parse_json_body
 from engine.runtime.prepare import prepare
 from engine.runtime.streams import AsyncChatStream, ChatStream
 from engine.runtime.text_completion import AsyncTextChunks, TextChunks, check_prompt, text_from_chat
 from engine.runtime.transport import transport
-from engine.resources import aapply_cache_control, apply_cache_control, wants_cache
+from engine.resources import aapply_cache_control, apply_cache_control, forget_cache, wants_cache
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, SpeechResponse
+
+# How Google says a named cache is gone: 404 on Vertex, 403 on AI Studio.
+_CACHE_GONE = (NotFoundError, PermissionDeniedError)
 
 __all__ = [
     "completion", "acompletion", "text_completion", "atext_completion",
@@ -29,8 +32,19 @@ def completion(model: str, messages: list[dict[str, Any]] | None = None, **kwarg
     Gemini messages marked with ``cache_control`` are served from a context cache (created once).
     """
     call = {"model": model, "messages": messages, **kwargs}
-    if wants_cache(call):
-        call = apply_cache_control(call)
+    if not wants_cache(call):
+        return _complete(call)
+    cached = apply_cache_control(call)
+    try:
+        return _complete(cached)
+    except _CACHE_GONE:
+        # The cache this process remembered was deleted or expired at Google: make it again, once.
+        if not forget_cache(cached.get("cached_content")):
+            raise
+        return _complete(apply_cache_control(call))
+
+
+def _complete(call: dict[str, Any]) -> ModelResponse | ChatStream:
     prepared = prepare("chat", call)
     if prepared.stream:
         return ChatStream(prepared)
@@ -43,8 +57,18 @@ async def acompletion(
 ) -> ModelResponse | AsyncChatStream:
     """Async :func:`completion`; with ``stream=True`` the upstream is opened before this returns."""
     call = {"model": model, "messages": messages, **kwargs}
-    if wants_cache(call):
-        call = await aapply_cache_control(call)
+    if not wants_cache(call):
+        return await _acomplete(call)
+    cached = await aapply_cache_control(call)
+    try:
+        return await _acomplete(cached)
+    except _CACHE_GONE:
+        if not forget_cache(cached.get("cached_content")):
+            raise
+        return await _acomplete(await aapply_cache_control(call))
+
+
+async def _acomplete(call: dict[str, Any]) -> ModelResponse | AsyncChatStream:
     prepared = prepare("chat", call)
     if prepared.stream:
         return await AsyncChatStream(prepared).start()

@@ -20,6 +20,7 @@ from .caching import (
     cache_control_op,
     create_cache_op,
     delete_cache_op,
+    forget_cache,
     list_caches_op,
     retrieve_cache_op,
     update_cache_op,
@@ -44,6 +45,7 @@ __all__ = [
     "create_cached_content", "acreate_cached_content", "retrieve_cached_content", "aretrieve_cached_content",
     "list_cached_contents", "alist_cached_contents", "update_cached_content", "aupdate_cached_content",
     "delete_cached_content", "adelete_cached_content", "apply_cache_control", "aapply_cache_control",
+    "forget_cache",
 ]
 
 _PROVIDERS = (None, "", "vertex_ai", "vertex_ai_beta")

@@ -34,7 +34,7 @@ from .files import unix_time
 
 __all__ = [
     "MINIMUM_CACHE_TOKENS", "create_cache_op", "retrieve_cache_op", "list_caches_op", "update_cache_op",
-    "delete_cache_op", "cache_control_op", "wants_cache",
+    "delete_cache_op", "cache_control_op", "forget_cache", "wants_cache",
 ]
 
 MINIMUM_CACHE_TOKENS = 1024
@@ -230,10 +230,13 @@ class _Known:
                 self._items.clear()
             self._items[key] = (name, expires)
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str) -> bool:
+        """Drop ``name``; whether it was known."""
         with self._lock:
-            for key in [k for k, v in self._items.items() if v[0] == name]:
+            keys = [k for k, v in self._items.items() if v[0] == name]
+            for key in keys:
                 del self._items[key]
+            return bool(keys)
 
 
 _known = _Known()
@@ -274,6 +277,12 @@ def cache_control_op(call: dict[str, Any]) -> Op[dict[str, Any]]:
     out = {k: v for k, v in call.items() if k not in ("tools", "tool_choice")}
     out.update(messages=rest, cached_content=name)
     return out
+
+
+def forget_cache(name: Any) -> bool:
+    """Forget a cache this process made or found for ``cache_control`` messages (after Google said
+    it is gone); whether it was one."""
+    return isinstance(name, str) and _known.forget(name)
 
 
 def _find(api: _Api, key: str) -> Op[str | None]:

@@ -140,3 +140,42 @@ def test_bad_cache_arguments_are_named(fresh):
     with pytest.raises(engine.BadRequestError, match="api_key"):
         engine.retrieve_cached_content("cachedContents/1")
     assert not fresh.calls("/cachedContents")
+
+
+def test_a_cache_deleted_at_google_is_made_again_once(fresh):
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    gone = fresh.last(":generateContent").json["cachedContent"]
+    engine.delete_cached_content(gone)  # deleted behind this process's back (console, other tool)
+
+    answer = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages("clause2?"))
+    calls = fresh.calls(":generateContent")
+    assert calls[-2].json["cachedContent"] == gone  # tried the remembered cache: Google said 404
+    remade = calls[-1].json["cachedContent"]
+    assert remade != gone and remade.startswith("projects/cache-project/locations/us-central1/cachedContents/")
+    assert answer.usage.prompt_tokens_details.cached_tokens > 3000
+    assert [c.http_method for c in fresh.calls("/cachedContents")][-2:] == ["GET", "POST"]  # listed, then created
+
+
+def test_a_cache_gone_at_ai_studio_is_made_again_in_async_streams(fresh, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "studio-key")
+
+    async def ask(question: str) -> str:
+        stream = await engine.acompletion(model="gemini/gemini-2.5-flash", messages=_marked_messages(question), stream=True)
+        return "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    asyncio.run(ask("clause3?"))
+    gone = fresh.last(":streamGenerateContent").json["cachedContent"]
+    assert gone.startswith("cachedContents/")
+    engine.delete_cached_content(gone, api_key="studio-key")
+    text = asyncio.run(ask("clause4?"))
+    assert "clause4?" in text
+    assert fresh.last(":streamGenerateContent").json["cachedContent"] not in (gone, None)
+
+
+def test_a_cache_named_by_the_caller_is_not_remade(fresh):
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    gone = fresh.last(":generateContent").json["cachedContent"]
+    engine.delete_cached_content(gone)
+    with pytest.raises(engine.NotFoundError):
+        engine.completion(model="vertex_ai/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], cached_content=gone)
+    assert len(fresh.calls("/cachedContents")) == 3  # list, create, delete: nothing made again
