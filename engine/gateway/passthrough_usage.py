@@ -16,13 +16,15 @@ from typing import Any
 from engine.hooks.sse import SSEDecoder, iter_sse_json
 from engine.runtime.assemble import StreamAssembler, assemble_response
 from engine.runtime.prepare import Prepared, prepare
+from engine.runtime.results import assemble_result
 
-__all__ = ["Metered", "UsageMeter", "meter_for", "METERED_METHODS"]
+__all__ = ["Metered", "UsageMeter", "PredictMeter", "meter_for", "METERED_METHODS"]
 
 log = logging.getLogger("vertex_engine.gateway")
 
-# Google methods whose answers carry token usage worth pricing (LiteLLM prices the same ones).
-METERED_METHODS = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict"})
+# Google methods whose answers carry usage worth pricing (LiteLLM prices the same ones): chat
+# methods, and ``:predict`` (Imagen per image, text embeddings per token).
+METERED_METHODS = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict", "predict"})
 # A non-SSE answer is kept for the meter only up to this size (the caller gets all of it anyway).
 _MAX_METERED_BYTES = 16 * 1024 * 1024
 # The engine's request phase needs some settings to route a model; none of them is used here.
@@ -43,6 +45,8 @@ def meter_for(model_string: str, method: str | None, content_type: str) -> Usage
     reads that model."""
     if method not in METERED_METHODS:
         return None
+    if method == "predict":
+        return PredictMeter(model_string)
     streaming = method.startswith("stream")
     call = {"model": model_string, "messages": [{"role": "user", "content": "-"}], "stream": streaming, **_ROUTING_ONLY}
     try:
@@ -58,6 +62,7 @@ class UsageMeter:
 
     def __init__(self, prepared: Prepared, *, sse: bool) -> None:
         self.prepared = prepared
+        self.model_string = prepared.model_string
         self.sse = sse  # else one JSON document: an object, or an array of stream events
         self._decoder = SSEDecoder()
         self._assembler = StreamAssembler(prepared)
@@ -91,7 +96,7 @@ class UsageMeter:
     def _give_up(self, reason: str) -> None:
         self._broken = True
         self._parts.clear()
-        log.debug("pass-through: answer of %s not metered (%s)", self.prepared.model_string, reason)
+        log.debug("pass-through: answer of %s not metered (%s)", self.model_string, reason)
 
     def result(self) -> Metered | None:
         """Usage and cost of everything fed so far (call once, at the end)."""
@@ -108,11 +113,14 @@ class UsageMeter:
                 for event in answer:
                     self._assembler.feed(event)
                 return self._streamed()
-            response = assemble_response(self.prepared, answer)
-            return Metered(dict(response["usage"]), {"response_cost": response._hidden_params.get("response_cost") or 0.0})
+            return self._priced(answer)
         except Exception as exc:  # noqa: BLE001
             self._give_up(type(exc).__name__)
             return None
+
+    def _priced(self, answer: Any) -> Metered | None:
+        response = assemble_response(self.prepared, answer)
+        return Metered(dict(response["usage"]), {"response_cost": response._hidden_params.get("response_cost") or 0.0})
 
     def _streamed(self) -> Metered | None:
         usage = self._assembler.usage
@@ -120,3 +128,38 @@ class UsageMeter:
             return None
         cost = self._assembler.hidden_params().get("response_cost") or 0.0
         return Metered(dict(usage), {"response_cost": cost})
+
+
+class PredictMeter(UsageMeter):
+    """A ``:predict`` answer: images (``bytesBase64Encoded``) are priced per image as
+    ``image_generation``, text embeddings by the tokens Google counted (``statistics``). Other
+    answers (multimodal embeddings, custom containers) are priced by what was *sent*, which a
+    pass-through does not translate, so they are relayed unpriced."""
+
+    def __init__(self, model_string: str) -> None:  # one JSON answer: no stream assembler
+        self.model_string = model_string
+        self.sse = False
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._broken = False
+
+    def _priced(self, answer: Any) -> Metered | None:
+        predictions = answer.get("predictions") if isinstance(answer, dict) else None
+        if not isinstance(predictions, list):
+            return None
+        if any(isinstance(p, dict) and "bytesBase64Encoded" in p for p in predictions):
+            operation, field = "image_generation", "prompt"
+        elif predictions and all(isinstance(p, dict) and "statistics" in (p.get("embeddings") or {}) for p in predictions):
+            operation, field = "embedding", "input"
+        else:
+            return None
+        call = {"model": self.model_string, field: "-", **_ROUTING_ONLY}
+        try:
+            prepared = prepare(operation, call, resolve_credentials=False)
+        except Exception as exc:  # noqa: BLE001 - a model no mapping reads is relayed, not priced
+            log.debug("pass-through: no cost for %s (%s)", self.model_string, type(exc).__name__)
+            return None
+        result = assemble_result([prepared], [answer])
+        usage = getattr(result, "usage", None)
+        usage = dict(usage) if usage else {}
+        return Metered(usage, {"response_cost": result._hidden_params.get("response_cost") or 0.0})

@@ -236,3 +236,33 @@ def test_seed_vertex_sdk_multimodal_embedding_call(start_gateway, fake, vertex_c
     assert sent.project == "proxy-project" and sent.body == body and _bearer(sent) != key
     (row,) = spend_logs(gw, key)
     assert row["model_group"] == "multimodalembedding" and row["status"] == "success" and row["spend"] == 0
+
+
+def test_text_embedding_predict_is_priced_per_token(start_gateway, fake, vertex_config):
+    gw = start_gateway(vertex_config)
+    key = generate_key(gw)
+    body = json.dumps({"instances": [{"content": "first text"}, {"content": "second, longer text"}]}).encode()
+    r = _post(gw, "/vertex_ai/v1/projects/p/locations/us-central1/publishers/google/models/text-embedding-004:predict", body, {"x-litellm-api-key": key})
+    assert r.status_code == 200, r.text
+    tokens = sum(p["embeddings"]["statistics"]["token_count"] for p in r.json()["predictions"])
+    (row,) = spend_logs(gw, key)
+    assert row["model"] == "vertex_ai/text-embedding-004" and row["prompt_tokens"] == tokens > 0
+    from engine.spec.registry import get_registry
+
+    _, info = get_registry().info("text-embedding-004")
+    assert row["spend"] == pytest.approx(tokens * info["input_cost_per_token"]) and row["spend"] > 0
+
+
+def test_imagen_predict_is_priced_per_image(start_gateway, fake, vertex_config):
+    gw = start_gateway(vertex_config)
+    key = generate_key(gw)
+    body = json.dumps({"instances": [{"prompt": "a lighthouse at dawn"}], "parameters": {"sampleCount": 2}}).encode()
+    r = _post(gw, "/vertex_ai/v1/projects/p/locations/us-central1/publishers/google/models/imagen-3.0-generate-001:predict", body, {"x-litellm-api-key": key})
+    assert r.status_code == 200, r.text
+    images = [p for p in r.json()["predictions"] if "bytesBase64Encoded" in p]
+    assert len(images) == 2
+    from engine.spec.registry import get_registry
+
+    _, info = get_registry().info("imagen-3.0-generate-001")
+    (row,) = spend_logs(gw, key)
+    assert row["spend"] == pytest.approx(2 * info["output_cost_per_image"]) and row["spend"] > 0
