@@ -18,7 +18,7 @@ from typing import Any
 from .errors import GatewayError
 from .store import KeyRecord, Store, hash_key, parse_duration
 
-__all__ = ["Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info"]
+__all__ = ["Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
 
 # Fields /key/generate and /key/update accept, with the JSON types they must have.
 KEY_FIELDS: dict[str, tuple[type, ...]] = {
@@ -50,6 +50,18 @@ class Caller:
         if self.record is None:
             return "master" if self.is_master else None
         return self.record.key_alias or self.record.key_preview
+
+
+def native_model_name(caller: Caller, model: str | None, provider: str, deployments: Any) -> str | None:
+    """The name a key's ``models`` list is checked with for a call that names a Google model id
+    (pass-through paths, batch files, tuning jobs): the id, its ``provider/id`` spelling, or the
+    ``model_name`` of a deployment serving that id, whichever the key lists."""
+    record = caller.record
+    if model is None or record is None or not record.models or "*" in record.models:
+        return model
+    names = [model, f"{provider}/{model}"]
+    names += [d.model_name for d in deployments if d.model.startswith(provider + "/") and d.model.rsplit("/", 1)[-1] == model]
+    return next((name for name in names if name in record.models), model)
 
 
 def _bearer(headers: Any) -> str | None:

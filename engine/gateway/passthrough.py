@@ -37,7 +37,7 @@ from engine.runtime.transport import DEFAULT_TIMEOUT, upstream_clock, upstream_u
 from .app import Gateway, _Call, _EventStream, _tags
 from .config import Deployment
 from .errors import GatewayError
-from .keys import Caller
+from .keys import Caller, native_model_name
 from .passthrough_targets import (
     checked_location, checked_path, checked_project, forwarded_query, join_url, location_in,
     method_in, model_in, project_in, vertex_path,
@@ -190,7 +190,7 @@ class PassThrough:
             if model:
                 call.model = model
                 call.deployment = Deployment(id=prefix, model_name=model, model=f"{family.provider}/{model}", params={})
-            await gw.keys.authorize(call.caller, self._allowed_name(call.caller, family, model))
+            await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
             body = await _raw_body(request, gw.config.max_request_bytes)
             if family is GEMINI:
                 upstream = self._gemini_upstream(request, path)
@@ -220,16 +220,6 @@ class PassThrough:
                 "authentication_error", code="missing_api_key",
             )
         return await keys.authenticate({"authorization": f"Bearer {key}"})
-
-    def _allowed_name(self, caller: Caller, family: _Family, model: str | None) -> str | None:
-        """The name the key's ``models`` list is checked with: the path's model id, or its
-        ``provider/id`` spelling, or a model_name whose deployment serves that model."""
-        record = caller.record
-        if model is None or record is None or not record.models or "*" in record.models:
-            return model
-        names = [model, f"{family.provider}/{model}"]
-        names += [d.model_name for d in self.gateway.config.deployments if d.model.startswith(family.provider + "/") and d.model.rsplit("/", 1)[-1] == model]
-        return next((name for name in names if name in record.models), model)
 
     # --- where the call goes -----------------------------------------------------------------------
 

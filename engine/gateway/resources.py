@@ -5,7 +5,10 @@ Where the Vertex side lives comes from the config, never from the client: ``file
 (files and batches) and ``finetune_settings`` (fine-tuning), LiteLLM's format (one entry, or a
 list with one ``custom_llm_provider: vertex_ai`` entry), else the environment (``GCS_BUCKET_NAME``,
 ``VERTEXAI_PROJECT``...). Clients only say ``custom_llm_provider: vertex_ai`` (the seeds send it).
-Any gateway key (master or virtual) may use these routes.
+Any gateway key may use these routes. A virtual key's budget and rate limits apply, its
+``models`` list applies to the models a batch file, a batch, a tuning job or a cache names, and it
+sees only what it made: other keys' files, batches, jobs and caches answer 404 and are left out of
+its lists (the master key sees everything).
 
 Caches belong to a model group: ``model`` (a ``model_name`` of the config, in the body or the
 query) picks the deployment whose settings (project, location, credentials or API key) are used,
@@ -16,19 +19,24 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import engine.resources as resources
+from engine.resources.files import FILES_PREFIX
 from engine.errors import APIError
 
 from .config import CLIENT_FORBIDDEN, _credentials_path
 from .errors import GatewayError
+from .keys import Caller, native_model_name
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -37,6 +45,7 @@ __all__ = ["ResourceRoutes"]
 
 _CLIENT_ONLY = frozenset({"bucket_name", "gcs_credentials"}) | (CLIENT_FORBIDDEN - {"custom_llm_provider"})
 _PROVIDERS = ("vertex_ai", "vertex_ai_beta")
+_NOUNS = {"file": "file", "batch": "batch", "fine_tuning_job": "fine-tuning job", "cache": "cached content"}
 
 
 def _provider_settings(section: Any, name: str) -> dict[str, Any]:
@@ -120,25 +129,63 @@ class ResourceRoutes:
             self._sections[section] = cached
         return dict(cached)
 
-    async def _answer(self, request: Request, work: Callable[[], Awaitable[Any]], *,
+    async def _answer(self, request: Request, work: Callable[[Caller], Awaitable[Any]], *,
                       model: Callable[[Request], Awaitable[Any]] | None = None) -> Response:
         gateway = self.gateway
         request_id = gateway._request_id(request)
         try:
             caller = await gateway.keys.authenticate(request.headers)
             _checked_provider(request.query_params.get("custom_llm_provider"))
+            name = None
             if model is not None:  # a cache call: its model group decides settings and key rights
                 name = await model(request)
                 if not isinstance(name, str) or not name:
                     raise GatewayError(400, "model: required (in the body, or ?model= for reads), the model_name of a configured Gemini model", param="model")
-                await gateway.keys.authorize(caller, name)
-            result = await work()
+            await gateway.keys.authorize(caller, name)  # budget and limits, and the cache's model
+            result = await work(caller)
         except (GatewayError, APIError) as exc:
             return gateway._error(exc, request_id)
         headers = {"x-request-id": request_id}
         if isinstance(result, bytes):
             return Response(result, media_type="application/octet-stream", headers=headers)
         return gateway._json(result, headers=headers)
+
+    # --- what a virtual key may touch ----------------------------------------------------------------
+
+    async def _allow_models(self, caller: Caller, models: Any) -> None:
+        """403 unless the key may use every Google model id in ``models``."""
+        for model in dict.fromkeys(m for m in models if isinstance(m, str) and m):
+            await self.gateway.keys.authorize(caller, native_model_name(caller, model, "vertex_ai", self.gateway.config.deployments))
+
+    async def _made(self, caller: Caller, kind: str, resource_id: Any) -> None:
+        """Remember that this virtual key made ``resource_id``."""
+        if caller.token_hash and isinstance(resource_id, str) and resource_id:
+            await self.gateway.store.add_owner(kind, resource_id, caller.token_hash)
+
+    async def _check_owner(self, caller: Caller, kind: str, resource_id: str) -> None:
+        """404 when a virtual key asks for something another key (or the master key) made."""
+        if caller.token_hash and await self.gateway.store.owner_of(kind, resource_id) != caller.token_hash:
+            raise GatewayError(404, f"{_NOUNS[kind]} {resource_id!r}: not found among those this key made",
+                               "invalid_request_error", code="not_found")
+
+    async def _only_owned(self, caller: Caller, kind: str, listing: Any) -> Any:
+        """A list answer cut down to what this virtual key made (the page may then hold fewer items)."""
+        if not caller.token_hash or not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
+            return listing
+        mine = await self.gateway.store.owned(kind, caller.token_hash)
+        data = [item for item in listing["data"] if isinstance(item, dict) and item.get("id", item.get("name")) in mine]
+        cut = {**listing, "data": data}
+        for field, item in (("first_id", data[:1]), ("last_id", data[-1:])):
+            if field in listing:
+                cut[field] = item[0].get("id") if item else None
+        return cut
+
+    async def _outputs_made(self, caller: Caller, batches: list[Any]) -> None:
+        """A batch's output file belongs to whoever made the batch."""
+        for batch in batches:
+            output = batch.get("output_file_id") if isinstance(batch, dict) else None
+            if isinstance(output, str) and output and output != batch.get("input_file_id"):
+                await self._made(caller, "file", output)
 
     async def _body(self, request: Request) -> dict[str, Any]:
         return _client_fields(await self.gateway._json_body(request))
@@ -172,7 +219,7 @@ class ResourceRoutes:
     # --- files -------------------------------------------------------------------------------------
 
     async def create_file(self, request: Request) -> Response:
-        async def work() -> Any:
+        async def work(caller: Caller) -> Any:
             form = await self._form(request)
             upload = form.pop("file", None)
             if not isinstance(upload, tuple):
@@ -182,61 +229,119 @@ class ResourceRoutes:
                 raise GatewayError(400, f"purpose: expected \"batch\" (converted to Vertex batch input) or \"fine-tune\" "
                                         f"(Gemini tuning data, stored as is), got {purpose!r}", param="purpose")
             _client_fields(form)
-            return await resources.acreate_file(upload[1], purpose, filename=upload[0], **self._settings("files_settings"))
+            if purpose == "batch" and caller.token_hash:
+                await self._allow_models(caller, _jsonl_models(upload[1]))
+            filename = upload[0]
+            if purpose != "batch":  # one bucket, many keys: an upload never replaces another one's object
+                filename = f"{FILES_PREFIX}/{purpose}/{uuid.uuid4().hex}/{Path(filename).name or 'upload'}"
+            created = await resources.acreate_file(upload[1], purpose, filename=filename, **self._settings("files_settings"))
+            await self._made(caller, "file", created.get("id"))
+            return created
+
+        return await self._answer(request, work)
+
+    async def _file(self, request: Request, action: Callable[..., Awaitable[Any]]) -> Response:
+        async def work(caller: Caller) -> Any:
+            file_id = request.path_params["file_id"]
+            await self._check_owner(caller, "file", file_id)
+            return await action(file_id, **self._settings("files_settings"))
 
         return await self._answer(request, work)
 
     async def retrieve_file(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.aretrieve_file(request.path_params["file_id"], **self._settings("files_settings")))
+        return await self._file(request, resources.aretrieve_file)
 
     async def file_content(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.afile_content(request.path_params["file_id"], **self._settings("files_settings")))
+        return await self._file(request, resources.afile_content)
 
     async def delete_file(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.adelete_file(request.path_params["file_id"], **self._settings("files_settings")))
+        return await self._file(request, resources.adelete_file)
 
     # --- batches -----------------------------------------------------------------------------------
 
     async def create_batch(self, request: Request) -> Response:
-        async def work() -> Any:
+        async def work(caller: Caller) -> Any:
             body = await self._body(request)
-            return await resources.acreate_batch(body.get("input_file_id"), body.get("endpoint"),
-                                                 **self._settings("files_settings"))
+            input_file_id = body.get("input_file_id")
+            if caller.token_hash and isinstance(input_file_id, str):
+                await self._check_owner(caller, "file", input_file_id)
+                await self._allow_models(caller, [_file_model(input_file_id)])
+            created = await resources.acreate_batch(input_file_id, body.get("endpoint"), **self._settings("files_settings"))
+            await self._made(caller, "batch", created.get("id"))
+            return created
+
+        return await self._answer(request, work)
+
+    async def _batch(self, request: Request, action: Callable[..., Awaitable[Any]]) -> Response:
+        async def work(caller: Caller) -> Any:
+            batch_id = request.path_params["batch_id"]
+            await self._check_owner(caller, "batch", batch_id)
+            batch = await action(batch_id, **self._settings("files_settings"))
+            await self._outputs_made(caller, [batch])
+            return batch
 
         return await self._answer(request, work)
 
     async def retrieve_batch(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.aretrieve_batch(request.path_params["batch_id"], **self._settings("files_settings")))
+        return await self._batch(request, resources.aretrieve_batch)
 
     async def cancel_batch(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.acancel_batch(request.path_params["batch_id"], **self._settings("files_settings")))
+        return await self._batch(request, resources.acancel_batch)
 
     async def list_batches(self, request: Request) -> Response:
         query = request.query_params
-        return await self._answer(request, lambda: resources.alist_batches(query.get("after"), query.get("limit"), **self._settings("files_settings")))
+
+        async def work(caller: Caller) -> Any:
+            listing = await self._only_owned(caller, "batch", await resources.alist_batches(
+                query.get("after"), query.get("limit"), **self._settings("files_settings")))
+            await self._outputs_made(caller, listing.get("data") or [])
+            return listing
+
+        return await self._answer(request, work)
 
     # --- fine-tuning ---------------------------------------------------------------------------------
 
     async def create_fine_tuning_job(self, request: Request) -> Response:
-        async def work() -> Any:
+        async def work(caller: Caller) -> Any:
             body = await self._body(request)
             if not body.get("model"):
                 raise GatewayError(400, "model: required, the Vertex base model to tune", param="model")
+            await self._allow_models(caller, [body.get("model")])
+            for field in ("training_file", "validation_file"):  # public gs:// data is fine; another key's upload is not
+                owner = await self.gateway.store.owner_of("file", body[field]) if isinstance(body.get(field), str) else None
+                if caller.token_hash and owner is not None and owner != caller.token_hash:
+                    raise GatewayError(404, f"{field}: file {body[field]!r} not found among those this key made",
+                                       "invalid_request_error", code="not_found", param=field)
             arguments = {k: body[k] for k in ("hyperparameters", "suffix", "validation_file") if body.get(k) is not None}
-            return await resources.acreate_fine_tuning_job(body.get("model"), body.get("training_file"), **arguments,
-                                                           **self._settings("finetune_settings"))
+            created = await resources.acreate_fine_tuning_job(body.get("model"), body.get("training_file"), **arguments,
+                                                              **self._settings("finetune_settings"))
+            await self._made(caller, "fine_tuning_job", created.get("id"))
+            return created
+
+        return await self._answer(request, work)
+
+    async def _job(self, request: Request, action: Callable[..., Awaitable[Any]]) -> Response:
+        async def work(caller: Caller) -> Any:
+            job_id = request.path_params["job_id"]
+            await self._check_owner(caller, "fine_tuning_job", job_id)
+            return await action(job_id, **self._settings("finetune_settings"))
 
         return await self._answer(request, work)
 
     async def retrieve_fine_tuning_job(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.aretrieve_fine_tuning_job(request.path_params["job_id"], **self._settings("finetune_settings")))
+        return await self._job(request, resources.aretrieve_fine_tuning_job)
 
     async def cancel_fine_tuning_job(self, request: Request) -> Response:
-        return await self._answer(request, lambda: resources.acancel_fine_tuning_job(request.path_params["job_id"], **self._settings("finetune_settings")))
+        return await self._job(request, resources.acancel_fine_tuning_job)
 
     async def list_fine_tuning_jobs(self, request: Request) -> Response:
         query = request.query_params
-        return await self._answer(request, lambda: resources.alist_fine_tuning_jobs(query.get("after"), query.get("limit"), **self._settings("finetune_settings")))
+
+        async def work(caller: Caller) -> Any:
+            return await self._only_owned(caller, "fine_tuning_job", await resources.alist_fine_tuning_jobs(
+                query.get("after"), query.get("limit"), **self._settings("finetune_settings")))
+
+        return await self._answer(request, work)
 
     # --- context caches -------------------------------------------------------------------------------
 
@@ -259,51 +364,67 @@ class ResourceRoutes:
         async def model(req: Request) -> Any:
             return (await self._cache_body(req)).get("model")
 
-        async def work() -> Any:
+        async def work(caller: Caller) -> Any:
             body = await self._cache_body(request)
             engine_model, settings = self._deployment(body.get("model"))
             if not isinstance(body.get("messages"), list) or not body["messages"]:
                 raise GatewayError(400, "messages: required, the messages to cache", param="messages")
             extra = {k: body[k] for k in ("tools", "tool_choice") if body.get(k) is not None}
-            return await resources.acreate_cached_content(engine_model, body["messages"], ttl=body.get("ttl"),
-                                                          display_name=body.get("display_name"), **extra, **settings)
+            created = await resources.acreate_cached_content(engine_model, body["messages"], ttl=body.get("ttl"),
+                                                             display_name=body.get("display_name"), **extra, **settings)
+            await self._made(caller, "cache", created.get("name"))
+            return created
 
         return await self._answer(request, work, model=model)
-
-    @staticmethod
-    def _query_model(request: Request) -> Any:
-        return request.query_params.get("model")
 
     @staticmethod
     async def _model_query(request: Request) -> Any:
         return request.query_params.get("model")
 
     async def list_cached_contents(self, request: Request) -> Response:
-        async def work() -> Any:
-            engine_model, settings = self._deployment(self._query_model(request))
-            return await resources.alist_cached_contents(engine_model, **settings)
+        async def work(caller: Caller) -> Any:
+            engine_model, settings = self._deployment(request.query_params.get("model"))
+            return await self._only_owned(caller, "cache", await resources.alist_cached_contents(engine_model, **settings))
+
+        return await self._answer(request, work, model=self._model_query)
+
+    async def _cache(self, request: Request, action: Callable[..., Awaitable[Any]], **arguments: Any) -> Response:
+        async def work(caller: Caller) -> Any:
+            name = request.path_params["name"]
+            await self._check_owner(caller, "cache", name)
+            _, settings = self._deployment(request.query_params.get("model"))
+            if arguments:  # an update: ttl / expire_time from the body
+                body = await self._body(request)
+                return await action(name, ttl=body.get("ttl"), expire_time=body.get("expire_time"), **settings)
+            return await action(name, **settings)
 
         return await self._answer(request, work, model=self._model_query)
 
     async def retrieve_cached_content(self, request: Request) -> Response:
-        async def work() -> Any:
-            _, settings = self._deployment(self._query_model(request))
-            return await resources.aretrieve_cached_content(request.path_params["name"], **settings)
-
-        return await self._answer(request, work, model=self._model_query)
+        return await self._cache(request, resources.aretrieve_cached_content)
 
     async def update_cached_content(self, request: Request) -> Response:
-        async def work() -> Any:
-            body = await self._body(request)
-            _, settings = self._deployment(self._query_model(request))
-            return await resources.aupdate_cached_content(request.path_params["name"], ttl=body.get("ttl"),
-                                                          expire_time=body.get("expire_time"), **settings)
-
-        return await self._answer(request, work, model=self._model_query)
+        return await self._cache(request, resources.aupdate_cached_content, update=True)
 
     async def delete_cached_content(self, request: Request) -> Response:
-        async def work() -> Any:
-            _, settings = self._deployment(self._query_model(request))
-            return await resources.adelete_cached_content(request.path_params["name"], **settings)
+        return await self._cache(request, resources.adelete_cached_content)
 
-        return await self._answer(request, work, model=self._model_query)
+
+def _jsonl_models(content: bytes) -> list[str]:
+    """The ``body.model`` of every batch line that parses (the converter reports the others)."""
+    models: list[str] = []
+    for line in content.splitlines():
+        try:
+            body = json.loads(line).get("body")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            models.append(body["model"].rsplit("/", 1)[-1])
+    return models
+
+
+def _file_model(file_id: str) -> str:
+    """The model id a batch input file's path names (``.../publishers/google/models/{id}/...``)."""
+    path = unquote(file_id)
+    marker = "publishers/google/models/"
+    return path.split(marker, 1)[1].split("/", 1)[0] if marker in path else ""

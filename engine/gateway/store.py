@@ -36,6 +36,7 @@ SCHEMA_VERSION = 1
 _KEYS = "vertex_engine_keys"
 _LOGS = "vertex_engine_spend_logs"
 _VERSION = "vertex_engine_schema_version"
+_OWNERS = "vertex_engine_resource_owners"
 
 
 @dataclass
@@ -131,6 +132,16 @@ class Store(Protocol):
 
     async def spend_by_key(self, token_hash: str) -> dict[str, Any]:
         """Lifetime totals from the log: ``{"spend", "requests", "total_tokens", "by_model": {model_group: spend}}``."""
+
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
+        """Record that the key with ``token_hash`` made resource ``resource_id`` (a file, batch,
+        fine-tuning job or cache); the first owner stays."""
+
+    async def owner_of(self, kind: str, resource_id: str) -> str | None:
+        """The token hash of the key that made the resource, or None (made by the master key or elsewhere)."""
+
+    async def owned(self, kind: str, token_hash: str) -> set[str]:
+        """The ids of the resources of ``kind`` this key made."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,6 +277,14 @@ CREATE TABLE IF NOT EXISTS {_LOGS} (
 );
 CREATE INDEX IF NOT EXISTS {_LOGS}_start ON {_LOGS} (start_time);
 CREATE INDEX IF NOT EXISTS {_LOGS}_key ON {_LOGS} (token_hash, start_time);
+CREATE TABLE IF NOT EXISTS {_OWNERS} (
+    kind TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (kind, resource_id)
+);
+CREATE INDEX IF NOT EXISTS {_OWNERS}_key ON {_OWNERS} (token_hash, kind);
 """
 
 
@@ -471,6 +490,23 @@ class SQLiteStore:
 
         return await self._run(query)
 
+    # resource owners ---------------------------------------------------------------------------
+
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
+        await self._run(lambda: self._db().execute(
+            f"INSERT OR IGNORE INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            (kind, resource_id, token_hash, time.time())))
+
+    async def owner_of(self, kind: str, resource_id: str) -> str | None:
+        row = await self._run(lambda: self._db().execute(
+            f"SELECT token_hash FROM {_OWNERS} WHERE kind = ? AND resource_id = ?", (kind, resource_id)).fetchone())
+        return row[0] if row else None
+
+    async def owned(self, kind: str, token_hash: str) -> set[str]:
+        rows = await self._run(lambda: self._db().execute(
+            f"SELECT resource_id FROM {_OWNERS} WHERE kind = ? AND token_hash = ?", (kind, token_hash)).fetchall())
+        return {r[0] for r in rows}
+
 
 def _duplicate_error(message: str, record: KeyRecord) -> ValueError:
     if "key_alias" in message:
@@ -517,7 +553,15 @@ CREATE TABLE IF NOT EXISTS {_LOGS} (
     status TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {_LOGS}_start ON {_LOGS} (start_time);
-CREATE INDEX IF NOT EXISTS {_LOGS}_key ON {_LOGS} (token_hash, start_time)
+CREATE INDEX IF NOT EXISTS {_LOGS}_key ON {_LOGS} (token_hash, start_time);
+CREATE TABLE IF NOT EXISTS {_OWNERS} (
+    kind TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (kind, resource_id)
+);
+CREATE INDEX IF NOT EXISTS {_OWNERS}_key ON {_OWNERS} (token_hash, kind)
 """
 
 _PG_ROW_TYPES = {
@@ -730,6 +774,20 @@ class PostgresStore:
             total = await conn.fetchrow(
                 f"SELECT SUM(spend), COUNT(*), SUM(total_tokens) FROM {_LOGS} WHERE token_hash = $1", token_hash)
         return _totals(total[0], total[1], total[2], by_model)
+
+    # resource owners ---------------------------------------------------------------------------
+
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
+        await self.pool.execute(
+            f"INSERT INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            kind, resource_id, token_hash, time.time())
+
+    async def owner_of(self, kind: str, resource_id: str) -> str | None:
+        return await self.pool.fetchval(f"SELECT token_hash FROM {_OWNERS} WHERE kind = $1 AND resource_id = $2", kind, resource_id)
+
+    async def owned(self, kind: str, token_hash: str) -> set[str]:
+        rows = await self.pool.fetch(f"SELECT resource_id FROM {_OWNERS} WHERE kind = $1 AND token_hash = $2", kind, token_hash)
+        return {r[0] for r in rows}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -185,9 +185,55 @@ def test_keys_and_provider_are_checked(gw, fake, batch_file):
     assert not fake.calls("/batchPredictionJobs")
 
 
-def test_virtual_key_may_use_batches(gw, fake, batch_file):
+def _lines_for(model: str) -> str:
+    return "\n".join(json.dumps({**line, "body": {**line["body"], "model": model}}) for line in SEED_LINES) + "\n"
+
+
+def test_virtual_keys_batch_only_their_models_and_see_only_their_own(gw, fake, tmp_path):
     with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
-        key = admin.post("/key/generate", json={"models": ["gemini-flash"]}).json()["key"]
-    client = openai.OpenAI(api_key=key, base_url=gw.url)
-    file_obj = client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
-    assert client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id).status == "validating"
+        alice_key = admin.post("/key/generate", json={"models": ["gemini-flash"], "key_alias": "alice"}).json()["key"]
+        bob_key = admin.post("/key/generate", json={"key_alias": "bob"}).json()["key"]
+    alice = openai.OpenAI(api_key=alice_key, base_url=gw.url)
+    bob = openai.OpenAI(api_key=bob_key, base_url=gw.url)
+    master = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    other_model = tmp_path / "other.jsonl"
+    other_model.write_text(_lines_for("gemini-1.5-flash-001"))
+    allowed = tmp_path / "allowed.jsonl"
+    allowed.write_text(_lines_for("gemini-2.5-flash"))  # what the gemini-flash group serves
+
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        alice.files.create(file=open(other_model, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert "gemini-1.5-flash-001" in refused.value.message
+    assert fake.calls("/upload/storage/v1/b/") == []  # refused before anything was uploaded
+
+    file_obj = alice.files.create(file=open(allowed, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    batch = alice.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)
+    assert batch.status == "validating"
+    fake.finish_jobs()
+    done = alice.batches.retrieve(batch.id)
+    assert done.status == "completed"
+    assert len(alice.files.content(done.output_file_id).text.splitlines()) == len(SEED_LINES)
+
+    # Bob (any model allowed) cannot see, read, reuse or cancel what Alice made: 404, as if absent.
+    for attempt in (lambda: bob.batches.retrieve(batch.id), lambda: bob.batches.cancel(batch.id),
+                    lambda: bob.files.retrieve(file_obj.id), lambda: bob.files.content(done.output_file_id),
+                    lambda: bob.files.delete(file_obj.id),
+                    lambda: bob.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    assert fake.gcs_object(file_obj.id) is not None
+    assert [b.id for b in bob.batches.list().data] == []
+    assert [b.id for b in alice.batches.list().data] == [batch.id]
+    assert batch.id in [b.id for b in master.batches.list().data]  # the master key sees every batch
+    as_master = [json.loads(line)["custom_id"] for line in master.files.content(done.output_file_id).text.splitlines()]
+    assert as_master == [line["custom_id"] for line in SEED_LINES]
+
+
+def test_an_over_budget_key_cannot_start_a_batch(gw, fake, batch_file):
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        key = admin.post("/key/generate", json={"max_budget": 0}).json()["key"]
+    client = openai.OpenAI(api_key=key, base_url=gw.url, max_retries=0)
+    with pytest.raises(openai.RateLimitError) as over:
+        client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert "budget" in over.value.message
+    assert fake.calls("/upload/storage/v1/b/") == []

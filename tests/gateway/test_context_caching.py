@@ -62,3 +62,22 @@ def test_cache_control_through_the_openai_client(gw, fake):
     assert [c.http_method for c in fake.calls("/cachedContents")] == ["GET", "POST"]
     assert fake.last(":generateContent").json["cachedContent"].startswith("projects/gw-project/locations/europe-west1/cachedContents/")
     assert first.usage.prompt_tokens_details.cached_tokens == second.usage.prompt_tokens_details.cached_tokens > 2500
+
+
+def test_a_virtual_key_sees_only_its_own_caches(gw, fake):
+    with gw.client() as admin:
+        first = admin.post("/key/generate", json={"models": ["gemini-flash"]}).json()["key"]
+        second = admin.post("/key/generate", json={"models": ["gemini-flash"]}).json()["key"]
+        master_made = admin.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}]}).json()["name"]
+    query = {"model": "gemini-flash"}
+    with gw.client(first) as one, gw.client(second) as two:
+        name = one.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": "Notes: " + DOC}]}).json()["name"]
+        assert [c["id"] for c in one.get("/v1/cached_contents", params=query).json()["data"]] == [name]
+        assert two.get("/v1/cached_contents", params=query).json()["data"] == []
+        for attempt in (lambda: two.get(f"/v1/cached_contents/{name}", params=query),
+                        lambda: two.patch(f"/v1/cached_contents/{name}", params=query, json={"ttl": "60s"}),
+                        lambda: two.delete(f"/v1/cached_contents/{name}", params=query),
+                        lambda: one.get(f"/v1/cached_contents/{master_made}", params=query)):
+            answer = attempt()
+            assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+        assert one.delete(f"/v1/cached_contents/{name}", params=query).json()["deleted"] is True

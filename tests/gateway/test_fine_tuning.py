@@ -128,7 +128,10 @@ def test_training_file_uploaded_through_the_gateway(gw, fake, monkeypatch):
     client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
     data = b'{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}\n'
     uploaded = client.files.create(file=("train.jsonl", data), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"})
-    assert uploaded.id == "gs://tuning-bucket/train.jsonl" and uploaded.purpose == "fine-tune"
+    assert uploaded.id.startswith("gs://tuning-bucket/litellm-vertex-files/fine-tune/") and uploaded.id.endswith("/train.jsonl")
+    assert uploaded.purpose == "fine-tune"
+    again = client.files.create(file=("train.jsonl", b"{}\n"), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert again.id != uploaded.id and fake.gcs_object(uploaded.id) == data  # same filename, nothing replaced
     assert fake.gcs_object(uploaded.id) == data  # tuning data is Gemini's format already: stored as is
     job = client.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=uploaded.id)
     assert fake.last("/tuningJobs").json["supervisedTuningSpec"]["trainingDatasetUri"] == uploaded.id
@@ -136,3 +139,25 @@ def test_training_file_uploaded_through_the_gateway(gw, fake, monkeypatch):
     with pytest.raises(openai.BadRequestError) as info:
         client.files.create(file=("x.txt", b"x"), purpose="assistants")
     assert "purpose" in info.value.message
+
+
+def test_virtual_keys_tune_only_their_models_and_see_only_their_jobs(gw, fake):
+    import httpx
+
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        limited = admin.post("/key/generate", json={"models": ["gpt-4"]}).json()["key"]
+        other = admin.post("/key/generate", json={}).json()["key"]
+    mine = openai.OpenAI(api_key=limited, base_url=gw.url)
+    theirs = openai.OpenAI(api_key=other, base_url=gw.url)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        mine.fine_tuning.jobs.create(model="gemini-1.0-pro-002", training_file=TRAINING)
+    assert "gemini-1.0-pro-002" in refused.value.message and not fake.calls("/tuningJobs")
+    # gpt-4 is served by gemini-2.5-flash here: the key may tune that base model.
+    job = mine.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=TRAINING)
+    assert [j.id for j in mine.fine_tuning.jobs.list().data] == [job.id]
+    assert theirs.fine_tuning.jobs.list().data == []
+    for attempt in (lambda: theirs.fine_tuning.jobs.retrieve(job.id), lambda: theirs.fine_tuning.jobs.cancel(job.id)):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    assert not [c for c in fake.calls("/tuningJobs") if c.path.endswith(":cancel")]
+    assert openai.OpenAI(api_key=MASTER, base_url=gw.url).fine_tuning.jobs.retrieve(job.id).id == job.id

@@ -375,3 +375,22 @@ def test_helpers() -> None:
             parse_duration(bad)
     assert redact_url("x postgresql://u:p@ss@h/db y redis://:pw@r:6379/0") == "x postgresql://u:***@h/db y redis://:***@r:6379/0"
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+# -- resource owners -----------------------------------------------------------------------------
+
+
+async def test_resource_owners_first_owner_stays_and_kinds_are_separate(make_store: MakeStore) -> None:
+    store = await make_store()
+    alice, bob = hash_key("sk-alice"), hash_key("sk-bob")
+    await store.add_owner("file", "gs://b/litellm-vertex-files/x", alice)
+    await store.add_owner("file", "gs://b/litellm-vertex-files/x", bob)  # ignored: alice made it
+    await store.add_owner("batch", "123", bob)
+    await store.add_owner("batch", "gs://b/litellm-vertex-files/x", bob)  # same id, other kind
+    assert await store.owner_of("file", "gs://b/litellm-vertex-files/x") == alice
+    assert await store.owner_of("batch", "gs://b/litellm-vertex-files/x") == bob
+    assert await store.owner_of("file", "gs://b/other") is None
+    assert await store.owned("batch", bob) == {"123", "gs://b/litellm-vertex-files/x"}
+    assert await store.owned("file", bob) == set()
+    restarted = await make_store()  # another instance or a restart sees the same owners
+    assert await restarted.owned("file", alice) == {"gs://b/litellm-vertex-files/x"}
