@@ -63,3 +63,21 @@ def media_units_cost(usage: dict[str, Any] | None, info: dict[str, Any]) -> floa
     cost += float(details.get("image_count") or 0) * float(info.get("input_cost_per_image") or 0.0)
     cost += float(details.get("video_length_seconds") or 0) * float(info.get("input_cost_per_video_per_second") or 0.0)
     return round(cost, 12)
+
+
+# Vertex AI bills Gemini batch prediction at half the online price; a catalog entry with
+# ``*_cost_per_token_batches`` prices says so itself.
+BATCH_PRICE_FACTOR = 0.5
+
+
+def batch_cost(usage: dict[str, Any] | None, info: dict[str, Any]) -> float | None:
+    """Cost of one batch-prediction answer: the catalog's batch prices when it has them, else the
+    online price times :data:`BATCH_PRICE_FACTOR`; ``None`` when the model has no price."""
+    if "input_cost_per_token_batches" in info or "output_cost_per_token_batches" in info:
+        batch_info = {**info, "input_cost_per_token": info.get("input_cost_per_token_batches", 0.0),
+                      "output_cost_per_token": info.get("output_cost_per_token_batches", 0.0)}
+        for tiered in [k for k in batch_info if k.startswith(("input_cost_per_token_above", "output_cost_per_token_above"))]:
+            del batch_info[tiered]
+        return completion_cost(usage, batch_info)
+    online = completion_cost(usage, info)
+    return None if online is None else round(online * BATCH_PRICE_FACTOR, 12)

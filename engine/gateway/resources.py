@@ -10,6 +10,10 @@ Any gateway key may use these routes. A virtual key's budget and rate limits app
 sees only what it made: other keys' files, batches, jobs and caches answer 404 and are left out of
 its lists (the master key sees everything).
 
+A batch's spend is recorded once, when the gateway first sees it completed: its output is read and
+priced at batch prices (``engine.costs.batch_cost``) and charged to the key that made it, so
+budgets hold for batches too (``call_type: batch`` in ``/spend/logs``).
+
 Caches belong to a model group: ``model`` (a ``model_name`` of the config, in the body or the
 query) picks the deployment whose settings (project, location, credentials or API key) are used,
 and a virtual key must be allowed that model.
@@ -17,7 +21,10 @@ and a virtual key must be allowed that model.
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
+import logging
+import time
 import email.policy
 import json
 import uuid
@@ -32,16 +39,21 @@ from starlette.routing import Route
 
 import engine.resources as resources
 from engine.resources.files import FILES_PREFIX
-from engine.errors import APIError
+from engine.costs import batch_cost
+from engine.errors import APIError, redact
+from engine.spec.registry import get_registry
 
 from .config import CLIENT_FORBIDDEN, _credentials_path
 from .errors import GatewayError
 from .keys import Caller, native_model_name
+from .store import SpendRow
 
 if TYPE_CHECKING:
     from .app import Gateway
 
 __all__ = ["ResourceRoutes"]
+
+log = logging.getLogger("vertex_engine.gateway")
 
 _CLIENT_ONLY = frozenset({"bucket_name", "gcs_credentials"}) | (CLIENT_FORBIDDEN - {"custom_llm_provider"})
 _PROVIDERS = ("vertex_ai", "vertex_ai_beta")
@@ -87,6 +99,7 @@ class ResourceRoutes:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._sections: dict[str, dict[str, Any]] = {}
+        self._charging: dict[str, asyncio.Task[None]] = {}  # batch id -> its spend being recorded
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
@@ -181,11 +194,68 @@ class ResourceRoutes:
         return cut
 
     async def _outputs_made(self, caller: Caller, batches: list[Any]) -> None:
-        """A batch's output file belongs to whoever made the batch."""
+        """A batch's output file belongs to whoever made the batch; a completed batch is charged."""
         for batch in batches:
             output = batch.get("output_file_id") if isinstance(batch, dict) else None
             if isinstance(output, str) and output and output != batch.get("input_file_id"):
                 await self._made(caller, "file", output)
+            if isinstance(batch, dict) and batch.get("status") == "completed":
+                self._charge_later(batch)
+
+    # --- batch spend ----------------------------------------------------------------------------------
+
+    def _charge_later(self, batch: dict[str, Any]) -> None:
+        """Record the batch's spend off the request path (reading its output can take a while)."""
+        batch_id = str(batch.get("id"))
+        if batch_id in self._charging:
+            return
+        task = asyncio.get_running_loop().create_task(self._charge(batch))
+        self._charging[batch_id] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if finished.cancelled() or finished.exception() is not None:
+                self._charging.pop(batch_id, None)  # try again next time the batch is read
+
+        task.add_done_callback(done)
+
+    async def _charge(self, batch: dict[str, Any]) -> None:
+        gateway = self.gateway
+        batch_id = str(batch["id"])
+        try:
+            if await gateway.store.owner_of("batch_spend", batch_id) is not None:
+                return  # charged already (before a restart, or by another instance)
+            content = await resources.afile_content(batch["output_file_id"], **self._settings("files_settings"))
+            model = str(batch.get("model") or "")
+            _, info = get_registry().info(model)
+            prompt = completion = 0
+            cost = 0.0
+            for line in content.decode("utf-8", "replace").splitlines():
+                try:
+                    usage = json.loads(line)["response"]["body"]["usage"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a failed request: Google bills nothing for it
+                prompt += int(usage.get("prompt_tokens") or 0)
+                completion += int(usage.get("completion_tokens") or 0)
+                cost += batch_cost(usage, info) or 0.0
+            owner = await gateway.store.owner_of("batch", batch_id)
+            record = await gateway.store.get_key(owner) if owner else None
+            caller = Caller(is_master=record is None, record=record)
+            now = time.time()
+            # The key's budget counter first (it seeds itself from the store), then the log row
+            # straight to the store (it skips a request_id it has), then the once-only mark: a
+            # failure before the mark is retried on the next read, and nothing is logged twice.
+            await gateway.keys.charge(caller, cost, 0)  # spend only: a batch's tokens are not this minute's tpm
+            await gateway.store.write_spend([SpendRow(
+                request_id=f"batch-{batch_id}", token_hash=owner, key_alias=caller.alias, model_group=model,
+                deployment="", model=f"vertex_ai/{model}", call_type="batch", prompt_tokens=prompt,
+                completion_tokens=completion, total_tokens=prompt + completion, spend=round(cost, 12), tags=[],
+                start_time=float(batch.get("created_at") or now), end_time=float(batch.get("completed_at") or now),
+                status="success",
+            )])
+            await gateway.store.add_owner("batch_spend", batch_id, owner or "")
+        except Exception as exc:
+            log.error("batch %s: recording its spend failed: %s", batch_id, redact(repr(exc)))
+            raise
 
     async def _body(self, request: Request) -> dict[str, Any]:
         return _client_fields(await self.gateway._json_body(request))

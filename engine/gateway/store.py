@@ -133,9 +133,10 @@ class Store(Protocol):
     async def spend_by_key(self, token_hash: str) -> dict[str, Any]:
         """Lifetime totals from the log: ``{"spend", "requests", "total_tokens", "by_model": {model_group: spend}}``."""
 
-    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> bool:
         """Record that the key with ``token_hash`` made resource ``resource_id`` (a file, batch,
-        fine-tuning job or cache); the first owner stays."""
+        fine-tuning job or cache); the first owner stays. Whether this call recorded it (so the
+        record doubles as a once-only marker across gateway instances)."""
 
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         """The token hash of the key that made the resource, or None (made by the master key or elsewhere)."""
@@ -492,10 +493,10 @@ class SQLiteStore:
 
     # resource owners ---------------------------------------------------------------------------
 
-    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
-        await self._run(lambda: self._db().execute(
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> bool:
+        return bool(await self._run(lambda: self._db().execute(
             f"INSERT OR IGNORE INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES (?, ?, ?, ?)",
-            (kind, resource_id, token_hash, time.time())))
+            (kind, resource_id, token_hash, time.time())).rowcount))
 
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         row = await self._run(lambda: self._db().execute(
@@ -777,10 +778,11 @@ class PostgresStore:
 
     # resource owners ---------------------------------------------------------------------------
 
-    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> None:
-        await self.pool.execute(
+    async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> bool:
+        status = await self.pool.execute(
             f"INSERT INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             kind, resource_id, token_hash, time.time())
+        return status.split()[-1] == "1"
 
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         return await self.pool.fetchval(f"SELECT token_hash FROM {_OWNERS} WHERE kind = $1 AND resource_id = $2", kind, resource_id)

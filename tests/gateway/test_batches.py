@@ -4,6 +4,7 @@ gateway, against the fake Google (Cloud Storage + batchPredictionJobs), plus fil
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -237,3 +238,42 @@ def test_an_over_budget_key_cannot_start_a_batch(gw, fake, batch_file):
         client.files.create(file=open(batch_file, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
     assert "budget" in over.value.message
     assert fake.calls("/upload/storage/v1/b/") == []
+
+
+def test_a_completed_batch_is_charged_once_to_the_key_that_made_it(gw, fake, tmp_path):
+    from engine.costs import batch_cost, completion_cost
+    from engine.spec.registry import get_registry
+
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        key = admin.post("/key/generate", json={"key_alias": "batcher", "max_budget": 10}).json()["key"]
+    client = openai.OpenAI(api_key=key, base_url=gw.url)
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(_lines_for("gemini-2.5-flash"))
+    file_obj = client.files.create(file=open(lines, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    batch = client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_obj.id)
+    fake.finish_jobs()
+    done = client.batches.retrieve(batch.id)
+    output = [json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()]
+    _, info = get_registry().info("gemini-2.5-flash")
+    usages = [line["response"]["body"]["usage"] for line in output]
+    expected = sum(batch_cost(u, info) for u in usages)
+    assert expected == pytest.approx(0.5 * sum(completion_cost(u, info) for u in usages)) and expected > 0
+
+    def batch_rows() -> list[dict]:  # written straight to the store, off the request path
+        with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+            return [r for r in admin.get("/spend/logs").json() if r["call_type"] == "batch"]
+
+    deadline = time.monotonic() + 10
+    while not batch_rows() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (row,) = batch_rows()
+    assert row["request_id"] == f"batch-{batch.id}" and row["spend"] == pytest.approx(expected)
+    assert row["key_alias"] == "batcher" and row["model_group"] == "gemini-2.5-flash"
+    assert row["prompt_tokens"] == sum(u["prompt_tokens"] for u in usages)
+    client.batches.retrieve(batch.id)  # read again, and listed: still one row
+    client.batches.list()
+    time.sleep(0.3)
+    assert len(batch_rows()) == 1
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        info_after = admin.get("/key/info", params={"key": key}).json()
+    assert info_after["info"]["spend"] == pytest.approx(expected)

@@ -383,8 +383,8 @@ def test_helpers() -> None:
 async def test_resource_owners_first_owner_stays_and_kinds_are_separate(make_store: MakeStore) -> None:
     store = await make_store()
     alice, bob = hash_key("sk-alice"), hash_key("sk-bob")
-    await store.add_owner("file", "gs://b/litellm-vertex-files/x", alice)
-    await store.add_owner("file", "gs://b/litellm-vertex-files/x", bob)  # ignored: alice made it
+    assert await store.add_owner("file", "gs://b/litellm-vertex-files/x", alice) is True
+    assert await store.add_owner("file", "gs://b/litellm-vertex-files/x", bob) is False  # ignored: alice made it
     await store.add_owner("batch", "123", bob)
     await store.add_owner("batch", "gs://b/litellm-vertex-files/x", bob)  # same id, other kind
     assert await store.owner_of("file", "gs://b/litellm-vertex-files/x") == alice
