@@ -31,6 +31,7 @@ from engine.spec.registry import get_registry
 
 from .driver import Op, Req
 from .files import unix_time
+from .target import checked_google_url, checked_location, checked_project, checked_resource_id
 
 __all__ = [
     "MINIMUM_CACHE_TOKENS", "create_cache_op", "retrieve_cache_op", "list_caches_op", "update_cache_op",
@@ -77,11 +78,19 @@ def _api(prepared: Any) -> _Api:
 
 
 def _api_for_name(name: Any, call: dict[str, Any]) -> _Api:
-    """The API a cache name belongs to: ``projects/…`` is Vertex, ``cachedContents/…`` AI Studio."""
-    if not isinstance(name, str) or "cachedContents/" not in name or "?" in name:
+    """The API a cache name belongs to: ``projects/…`` is Vertex, ``cachedContents/…`` AI Studio.
+
+    Every part of the name is checked before it goes into a URL: the location becomes part of the
+    host name, so a crafted one (``x@127.0.0.1:8080#``) would otherwise send the Google token away.
+    """
+    if not isinstance(name, str) or "cachedContents/" not in name:
         raise BadRequestError(f"name: expected a cache name (cachedContents/… or projects/…/cachedContents/…), got {name!r}", param="name")
     registry, module = get_registry(), sys.modules.get("engine")
+    parts = name.split("/")
     if name.startswith("cachedContents/"):
+        if len(parts) != 2:
+            raise BadRequestError(f"name: expected cachedContents/{{id}}, got {name!r}", param="name")
+        checked_resource_id(parts[1], "name")
         host = registry.hosts["ai_studio"]
         scope = SourceScope(call, module, {}, {})
         settings = {k: s.resolve(scope) for k, s in host.settings.items()}
@@ -89,14 +98,20 @@ def _api_for_name(name: Any, call: dict[str, Any]) -> _Api:
             raise BadRequestError("api_key: an AI Studio cache needs a key; pass api_key= or set GEMINI_API_KEY", param="api_key")
         base = str(host.base(settings)).rstrip("/")
         return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), f"{base}/{settings.get('version') or 'v1beta'}/", "", "")
-    match = re.match(r"^projects/([^/]+)/locations/([^/]+)/cachedContents/[^/]+$", name)
-    if not match:
+    if len(parts) != 6 or parts[0] != "projects" or parts[2] != "locations" or parts[4] != "cachedContents":
         raise BadRequestError(f"name: expected projects/{{p}}/locations/{{l}}/cachedContents/{{id}}, got {name!r}", param="name")
+    project, location = checked_project(parts[1], "name"), checked_location(parts[3], "name")
+    checked_resource_id(parts[5], "name")
     host = registry.hosts["vertex"]
     credentials = host.settings["credentials"].resolve(SourceScope(call, module, {}, {}))
-    settings = {"location": match.group(2)}
-    base = str(host.base(settings)).rstrip("/")
-    return _Api(GoogleRest(credentials=credentials), f"{base}/v1/", f"projects/{match.group(1)}/locations/{match.group(2)}/", "")
+    base = str(host.base({"location": location})).rstrip("/")
+    return _Api(GoogleRest(credentials=credentials), f"{base}/v1/", f"projects/{project}/locations/{location}/", "")
+
+
+def _name_url(api: _Api, name: str) -> str:
+    """The URL of cache ``name``, refused unless it is on a Google host (checked names keep it
+    there; this is the last guard before a token or key is attached)."""
+    return checked_google_url(f"{api.root}{name}", "name")
 
 
 def _checked_ttl(ttl: Any) -> str | None:
@@ -140,7 +155,7 @@ def create_cache_op(model: Any, messages: Any, call: dict[str, Any], ttl: Any = 
 
 def retrieve_cache_op(name: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
     api = _api_for_name(name, call)
-    return cache_object((yield Req(api.client, "GET", f"{api.root}{name}")))
+    return cache_object((yield Req(api.client, "GET", _name_url(api, name))))
 
 
 def update_cache_op(name: Any, call: dict[str, Any], ttl: Any = None, expire_time: Any = None) -> Op[dict[str, Any]]:
@@ -149,12 +164,12 @@ def update_cache_op(name: Any, call: dict[str, Any], ttl: Any = None, expire_tim
     if (ttl is None) == (expire_time is None):
         raise BadRequestError("ttl / expire_time: pass exactly one", param="ttl")
     body, mask = ({"ttl": _checked_ttl(ttl)}, "ttl") if ttl is not None else ({"expireTime": expire_time}, "expireTime")
-    return cache_object((yield Req(api.client, "PATCH", f"{api.root}{name}", json=body, params={"updateMask": mask})))
+    return cache_object((yield Req(api.client, "PATCH", _name_url(api, name), json=body, params={"updateMask": mask})))
 
 
 def delete_cache_op(name: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
     api = _api_for_name(name, call)
-    yield Req(api.client, "DELETE", f"{api.root}{name}")
+    yield Req(api.client, "DELETE", _name_url(api, name))
     _known.forget(name)
     return {"id": name, "object": "cached_content", "deleted": True}
 

@@ -8,15 +8,64 @@ The project / location / credentials sources are the Vertex host mapping's own
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.errors import BadRequestError
 from engine.spec.compile import SourceScope
 from engine.spec.registry import get_registry
 
-__all__ = ["VertexTarget", "vertex_target", "vertex_credentials", "bucket_name", "gcs_credentials"]
+__all__ = [
+    "VertexTarget", "vertex_target", "vertex_credentials", "bucket_name", "gcs_credentials",
+    "checked_location", "checked_project", "checked_resource_id", "checked_google_url",
+]
+
+# A location becomes part of a host name ({location}-aiplatform.googleapis.com), so it is held to
+# Google's own shape (us-central1, europe-west4, global, us); a project id is one path segment
+# (Google allows domain-scoped ids such as "example.com:my-project"); a resource id one segment.
+_LOCATION_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:\-]*$")
+_RESOURCE_ID = re.compile(r"^[A-Za-z0-9]+$")
+_GOOGLE_DOMAIN = "googleapis.com"
+
+
+def checked_location(location: Any, field: str = "location") -> str:
+    """A Vertex location safe to put in a host name; ``BadRequestError`` naming ``field`` otherwise."""
+    if not isinstance(location, str) or not _LOCATION_NAME.match(location):
+        raise BadRequestError(f"{field}: {location!r} is not a Vertex location (expected lowercase letters, digits and "
+                              "dashes, e.g. us-central1, europe-west4, global)", param=field)
+    return location
+
+
+def checked_project(project: Any, field: str = "project") -> str:
+    """A Google Cloud project id safe to put in a path segment; ``BadRequestError`` naming ``field`` otherwise."""
+    if not isinstance(project, str) or not _PROJECT_NAME.match(project):
+        raise BadRequestError(f"{field}: {project!r} is not a Google Cloud project id (expected letters, digits, "
+                              "'-', '.' and ':')", param=field)
+    return project
+
+
+def checked_resource_id(value: Any, field: str) -> str:
+    """A Google resource id (a cache's) safe as one path segment: letters and digits only."""
+    if not isinstance(value, str) or not _RESOURCE_ID.match(value):
+        raise BadRequestError(f"{field}: {value!r} is not a resource id (expected letters and digits)", param=field)
+    return value
+
+
+def checked_google_url(url: str, field: str) -> str:
+    """``url`` when it goes to Google over https (``googleapis.com`` or a subdomain), else a
+    ``BadRequestError`` naming ``field``: the last check before a Google token or key is attached.
+    (The emulator redirect happens later, in the transport, and only for these hosts.)"""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    google = host == _GOOGLE_DOMAIN or host.endswith("." + _GOOGLE_DOMAIN)
+    if parts.scheme != "https" or not google or parts.username is not None or parts.password is not None \
+            or parts.netloc != host and parts.netloc != f"{host}:443":
+        raise BadRequestError(f"{field}: would send the request to {host or url!r}, not a googleapis.com host", param=field)
+    return url
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,25 @@ def test_a_virtual_key_sees_only_its_own_caches(gw, fake):
             answer = attempt()
             assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
         assert one.delete(f"/v1/cached_contents/{name}", params=query).json()["deleted"] is True
+
+
+def test_a_cache_name_cannot_send_the_gateway_token_to_another_host(gw, fake):
+    from urllib.parse import quote
+
+    from tests.integration.test_context_caching import Listener, hostile_cache_names
+
+    listener = Listener()
+    try:
+        with gw.client() as client:
+            for name in hostile_cache_names(listener.port):
+                path = f"/v1/cached_contents/{quote(name, safe='/:@')}"
+                for answer in (client.get(path, params={"model": "gemini-flash"}),
+                               client.patch(path, params={"model": "gemini-flash"}, json={"ttl": "60s"}),
+                               client.delete(path, params={"model": "gemini-flash"})):
+                    if name.startswith("cachedContents/.."):  # the HTTP client resolves the dots: another route, 404
+                        assert answer.status_code == 404
+                        continue
+                    assert (answer.status_code, answer.json()["error"]["param"]) == (400, "name"), answer.text
+    finally:
+        listener.close()
+    assert listener.requests == [] and not fake.calls("/cachedContents")

@@ -179,3 +179,86 @@ def test_a_cache_named_by_the_caller_is_not_remade(fresh):
     with pytest.raises(engine.NotFoundError):
         engine.completion(model="vertex_ai/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], cached_content=gone)
     assert len(fresh.calls("/cachedContents")) == 3  # list, create, delete: nothing made again
+
+
+class Listener:
+    """A local HTTP server that records every request it gets: where a leaked token would land."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                listener.requests.append((self.path, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"name": "stolen"}')
+
+            do_GET = do_PATCH = do_DELETE = do_POST = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def listener():
+    server = Listener()
+    yield server
+    server.close()
+
+
+def hostile_cache_names(port: int) -> list[str]:
+    """Cache names whose parts would move the request off Google if put in a URL unchecked."""
+    return [
+        f"projects/p/locations/x@127.0.0.1:{port}#/cachedContents/1",
+        f"projects/p/locations/127.0.0.1:{port}/cachedContents/1",
+        f"projects/p@127.0.0.1:{port}/locations/us-central1/cachedContents/1",
+        "projects/p/locations/us-central1/cachedContents/1/../../../../x",
+        "projects/p/locations/us-central1/cachedContents/1?alt=media",
+        "cachedContents/../../x",
+        f"cachedContents/1#@127.0.0.1:{port}",
+    ]
+
+
+def test_a_cache_name_cannot_send_the_token_to_another_host(fresh, listener, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "studio-key")
+    for name in hostile_cache_names(listener.port):
+        for action in (engine.retrieve_cached_content, engine.delete_cached_content,
+                       lambda n: engine.update_cached_content(n, ttl="60s")):
+            with pytest.raises(engine.BadRequestError) as refused:
+                action(name)
+            assert refused.value.param == "name"
+        with pytest.raises(engine.BadRequestError):
+            asyncio.run(engine.aretrieve_cached_content(name))
+    assert listener.requests == [] and not fresh.calls("/cachedContents")
+    # Well-formed names still reach Google: domain-scoped projects, global and multi-region locations.
+    for name in ("projects/example.com:proj/locations/global/cachedContents/12", "projects/p-1/locations/us/cachedContents/3"):
+        with pytest.raises(engine.NotFoundError):
+            engine.retrieve_cached_content(name)
+    assert [c.host for c in fresh.calls("/cachedContents")] == ["aiplatform.googleapis.com", "aiplatform.us.rep.googleapis.com"]
+
+
+def test_the_last_check_refuses_any_url_off_google():
+    from engine.resources.target import checked_google_url
+
+    assert checked_google_url("https://us-central1-aiplatform.googleapis.com/v1/x", "name")
+    for url in ("https://x@127.0.0.1:8080#-aiplatform.googleapis.com/v1/x", "http://aiplatform.googleapis.com/v1/x",
+                "https://evilgoogleapis.com/v1/x", "https://googleapis.com.evil.org/v1/x",
+                "https://user@aiplatform.googleapis.com/v1/x", "https://aiplatform.googleapis.com:8443/v1/x"):
+        with pytest.raises(engine.BadRequestError) as refused:
+            checked_google_url(url, "name")
+        assert refused.value.param == "name"
