@@ -278,6 +278,13 @@ class Gateway:
             background = BackgroundTask(self._record, call, status, None, type(exc).__name__)
         return Response(body, status_code=status, media_type=JSON, headers=headers, background=background)
 
+    async def check_cache_owner(self, caller: Caller, name: Any, param: str) -> None:
+        """A virtual key may name only a context cache it made (``/v1/cached_contents``): another
+        key's cache holds that key's prompt. 404, as if it did not exist."""
+        if caller.record is not None and isinstance(name, str) and name and await self.store.owner_of("cache", name) != caller.token_hash:
+            raise GatewayError(404, f"{param}: {name!r} not found among the caches this key made (/v1/cached_contents)",
+                               "invalid_request_error", code="not_found", param=param)
+
     async def _admin(self, request: Request) -> Caller:
         return await self.keys.authenticate(request.headers, admin=True)
 
@@ -309,6 +316,11 @@ class Gateway:
                 raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
             _forbidden(body)
             await self.keys.authorize(call.caller, model)
+            if call.caller.record is not None:
+                extra = body.get("extra_body")
+                cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
+                if cache is not None:
+                    await self.check_cache_owner(call.caller, cache, "cached_content")
             call.tags = _tags(body, request.headers)
             stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
             kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import engine
+from engine import lenient_json
 from engine.auth import tokens
 from engine.errors import APIError, redact, register_secret
 from engine.runtime import aio
@@ -40,7 +41,7 @@ from .errors import GatewayError
 from .keys import Caller, native_model_name
 from .passthrough_targets import (
     checked_location, checked_path, checked_project, forwarded_query, join_url, location_in,
-    method_in, model_in, project_in, vertex_path,
+    method_in, model_in, project_in, vertex_path, virtual_key_refusal,
 )
 from .passthrough_usage import UsageMeter, meter_for
 
@@ -190,8 +191,14 @@ class PassThrough:
             if model:
                 call.model = model
                 call.deployment = Deployment(id=prefix, model_name=model, model=f"{family.provider}/{model}", params={})
+            if call.caller.record is not None:
+                refusal = virtual_key_refusal(request.method, path)
+                if refusal:
+                    raise GatewayError(403, refusal, "permission_error", code="pass_through_not_allowed", param="path")
             await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
             body = await _raw_body(request, gw.config.max_request_bytes)
+            if call.caller.record is not None:
+                await self._check_cache_owner(call.caller, body)
             if family is GEMINI:
                 upstream = self._gemini_upstream(request, path)
             else:
@@ -208,6 +215,17 @@ class PassThrough:
             upstream_clock.reset(clock)
         meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
         return self._relay(call, response, meter)
+
+    async def _check_cache_owner(self, caller: Caller, body: bytes) -> None:
+        """The cache a virtual key's native body names must be its own (see Gateway.check_cache_owner)."""
+        if b"achedContent" not in body and b"cached_content" not in body:
+            return
+        try:
+            parsed = lenient_json.loads(body)
+        except ValueError:
+            return  # Google refuses it; nothing of another key's is used
+        if isinstance(parsed, dict):
+            await self.gateway.check_cache_owner(caller, parsed.get("cachedContent") or parsed.get("cached_content"), "cachedContent")
 
     async def _authenticate(self, request: Request, family: _Family) -> Caller:
         keys = self.gateway.keys

@@ -16,6 +16,7 @@ from .errors import GatewayError
 __all__ = [
     "checked_path", "forwarded_query", "join_url", "model_in", "method_in", "publisher_in",
     "project_in", "location_in", "vertex_path", "checked_location", "checked_project",
+    "virtual_key_refusal", "VIRTUAL_KEY_METHODS",
 ]
 
 _MODEL = re.compile(r"/(?:tuned)?[mM]odels/([^/:]+)")
@@ -34,6 +35,17 @@ _LOCATION_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 
 _EXPECTED = "expected a Google API path such as {example}"
+
+# What a virtual key may do through pass-through: call a model the path names with a method whose
+# cost the gateway records (or that costs nothing), and read model listings. Everything else
+# (files, batches, tuning jobs, caches, operations, OpenAI-compatible paths that name the model in
+# the body) would slip past its models list, its budget or other keys' ownership, so it needs the
+# master key; the gateway's own /v1 routes do those with per-key ownership.
+VIRTUAL_KEY_METHODS = frozenset({
+    "generateContent", "streamGenerateContent", "countTokens", "computeTokens",
+    "embedContent", "batchEmbedContents", "predict", "rawPredict", "streamRawPredict",
+})
+_MODEL_LISTING = re.compile(r"^(?:/v[^/]*)?(?:/projects/[^/]+/locations/[^/]+)?(?:/publishers/[^/]+)?/(?:tuned)?[mM]odels(?:/[^/:]+)?$")
 
 
 def _refuse(prefix: str, example: str, reason: str) -> GatewayError:
@@ -153,3 +165,19 @@ def vertex_path(path: str, project: str, location: str) -> str:
         return f"/{found.group(1)}{prefix}{found.group(2)}"
     version = "v1beta1" if "cachedContent" in path else "v1"
     return f"/{version}{prefix}{path}"
+
+
+def virtual_key_refusal(http_method: str, path: str) -> str | None:
+    """Why a virtual key may not make this pass-through call, or None when it may."""
+    method = method_in(path)
+    if model_in(path) and method in VIRTUAL_KEY_METHODS:
+        return None
+    if http_method == "GET" and method is None and _MODEL_LISTING.match(path):
+        return None
+    what = f":{method}" if method else path
+    return (
+        f"{what}: a virtual key may use pass-through to call a model named in the path "
+        f"(:{', :'.join(sorted(VIRTUAL_KEY_METHODS))}) and to list models; files, batches, tuning jobs, "
+        "caches and OpenAI-compatible paths need the master key, or the gateway's own /v1/files, /v1/batches, "
+        "/v1/fine_tuning/jobs, /v1/cached_contents and /v1/chat/completions routes, which keep each key's work its own"
+    )

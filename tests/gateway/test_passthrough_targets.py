@@ -7,6 +7,7 @@ import pytest
 from engine.gateway.errors import GatewayError
 from engine.gateway.passthrough_targets import (
     checked_location, checked_path, forwarded_query, join_url, method_in, model_in, vertex_path,
+    virtual_key_refusal,
 )
 
 
@@ -72,3 +73,37 @@ def test_locations_that_are_host_safe(location):
 def test_locations_that_are_not(location):
     with pytest.raises(GatewayError):
         checked_location(location, "default_vertex_config.vertex_location")
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/v1beta/models/gemini-2.5-flash:generateContent"),
+    ("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+    ("POST", "/v1beta/tunedModels/my-tuned:generateContent"),
+    ("POST", "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:countTokens"),
+    ("POST", "/publishers/anthropic/models/claude-3-5-sonnet@20240620:rawPredict"),
+    ("POST", "/v1/projects/p/locations/l/publishers/google/models/text-embedding-004:predict"),
+    ("GET", "/v1beta/models"),
+    ("GET", "/v1beta/models/gemini-2.5-flash"),
+    ("GET", "/v1/projects/p/locations/l/publishers/google/models/gemini-2.5-flash"),
+])
+def test_what_a_virtual_key_may_do_through_pass_through(method, path):
+    assert virtual_key_refusal(method, path) is None
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/v1/projects/p/locations/us-central1/batchPredictionJobs"),
+    ("POST", "/v1/projects/p/locations/us-central1/batchPredictionJobs/123:cancel"),
+    ("POST", "/v1/projects/p/locations/us-central1/tuningJobs"),
+    ("GET", "/v1beta/cachedContents"),
+    ("POST", "/v1beta/cachedContents"),
+    ("DELETE", "/v1beta/cachedContents/abc"),
+    ("GET", "/v1beta/files"),
+    ("POST", "/v1beta/openai/chat/completions"),
+    ("POST", "/v1/projects/p/locations/l/endpoints/openapi/chat/completions"),
+    ("POST", "/v1beta/models/gemini-2.5-flash:batchGenerateContent"),
+    ("DELETE", "/v1beta/models/gemini-2.5-flash"),
+    ("POST", "/v1/projects/p/locations/l/endpoints/123:predict"),
+])
+def test_what_needs_the_master_key(method, path):
+    reason = virtual_key_refusal(method, path)
+    assert reason and "master key" in reason and "/v1/batches" in reason

@@ -82,7 +82,9 @@ def test_short_paths_get_the_configured_prefix(start_gateway, fake, vertex_confi
     assert r.status_code == 200, r.text
     assert fake.last(":generateContent").path == f"/v1beta1/projects/proxy-project/locations/us-central1/{MODEL_PATH}:generateContent"
     with httpx.Client(base_url=gw.url, timeout=30) as c:
-        listed = c.get("/vertex_ai/cachedContents", headers=headers)
+        refused = c.get("/vertex_ai/cachedContents", headers=headers)  # a virtual key: other keys' caches
+        listed = c.get("/vertex_ai/cachedContents", headers={"x-litellm-api-key": MASTER})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "pass_through_not_allowed"
     sent = fake.last("cachedContents")
     assert sent.path == "/v1beta1/projects/proxy-project/locations/us-central1/cachedContents" and sent.http_method == "GET"
     # Relayed as Google answered: the same request sent to the fake Google directly gets the same.
@@ -266,3 +268,42 @@ def test_imagen_predict_is_priced_per_image(start_gateway, fake, vertex_config):
     _, info = get_registry().info("imagen-3.0-generate-001")
     (row,) = spend_logs(gw, key)
     assert row["spend"] == pytest.approx(2 * info["output_cost_per_image"]) and row["spend"] > 0
+
+
+def test_virtual_keys_cannot_reach_other_keys_jobs_or_models_through_pass_through(start_gateway, fake, vertex_config):
+    gw = start_gateway(vertex_config)
+    key = generate_key(gw, models=["gemini-2.5-flash"])
+    base = "/vertex_ai/v1/projects/p/locations/us-central1"
+    with httpx.Client(base_url=gw.url, timeout=30, headers={"x-litellm-api-key": key, **JSON_HEADERS}) as c:
+        attempts = [
+            c.get(f"{base}/batchPredictionJobs"),
+            c.post(f"{base}/batchPredictionJobs/123:cancel"),
+            c.post(f"{base}/tuningJobs", content=b'{"baseModel": "gemini-2.5-pro"}'),
+            c.post(f"{base}/endpoints/openapi/chat/completions", content=b'{"model": "google/gemini-2.5-pro", "messages": []}'),
+        ]
+        allowed = c.post(f"{base}/{MODEL_PATH}:generateContent", content=SEED_GENERATE)
+    for answer in attempts:
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "pass_through_not_allowed", answer.text
+    assert allowed.status_code == 200
+    assert not fake.calls("batchPredictionJobs") and not fake.calls("tuningJobs") and not fake.calls("chat/completions")
+
+
+def test_a_virtual_key_may_use_only_its_own_caches_through_pass_through(start_gateway, fake, vertex_config):
+    config = {**vertex_config, "model_list": [{"model_name": "gemini-2.5-flash", "litellm_params": {
+        "model": "vertex_ai/gemini-2.5-flash", "vertex_project": "proxy-project", "vertex_location": "us-central1"}}]}
+    gw = start_gateway(config)
+    mine, theirs = generate_key(gw), generate_key(gw)
+    document = " ".join(f"w{i}" for i in range(3000))
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        made = c.post("/v1/cached_contents", headers={"Authorization": f"Bearer {mine}"},
+                      json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": document}]})
+        assert made.status_code == 200, made.text
+        name = made.json()["name"]
+        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "summarise"}]}], "cachedContent": name}).encode()
+        path = f"/vertex_ai/v1/projects/p/locations/us-central1/{MODEL_PATH}:generateContent"
+        used = c.post(path, content=body, headers={**JSON_HEADERS, "x-litellm-api-key": mine})
+        stolen = c.post(path, content=body, headers={**JSON_HEADERS, "x-litellm-api-key": theirs})
+    assert used.status_code == 200, used.text
+    assert used.json()["usageMetadata"]["cachedContentTokenCount"] >= 3000
+    assert stolen.status_code == 404 and stolen.json()["error"]["param"] == "cachedContent"
+    assert len(fake.calls(":generateContent")) == 1
