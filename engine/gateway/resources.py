@@ -16,7 +16,9 @@ budgets hold for batches too (``call_type: batch`` in ``/spend/logs``).
 
 Caches belong to a model group: ``model`` (a ``model_name`` of the config, in the body or the
 query) picks the deployment whose settings (project, location, credentials or API key) are used,
-and a virtual key must be allowed that model.
+and a virtual key must be allowed that model. A client's ``display_name`` may not look like an
+automatic (``cache_control``) cache's, 40 hexadecimal digits: it is refused with a 400 rather than
+renamed, so the name a client sees is the name it chose.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import engine.resources as resources
+from engine.resources.caching import is_automatic_name
 from engine.resources.files import FILES_PREFIX
 from engine.costs import batch_cost
 from engine.errors import APIError, redact
@@ -441,7 +444,8 @@ class ResourceRoutes:
                 raise GatewayError(400, "messages: required, the messages to cache", param="messages")
             extra = {k: body[k] for k in ("tools", "tool_choice") if body.get(k) is not None}
             created = await resources.acreate_cached_content(engine_model, body["messages"], ttl=body.get("ttl"),
-                                                             display_name=body.get("display_name"), **extra, **settings)
+                                                             display_name=_client_display_name(body.get("display_name")),
+                                                             **extra, **settings)
             await self._made(caller, "cache", created.get("name"))
             return created
 
@@ -498,3 +502,16 @@ def _file_model(file_id: str) -> str:
     path = unquote(file_id)
     marker = "publishers/google/models/"
     return path.split(marker, 1)[1].split("/", 1)[0] if marker in path else ""
+
+
+def _client_display_name(value: Any) -> str | None:
+    """A client's cache ``display_name``; one shaped like an automatic cache's (40 hex digits) is
+    refused, so no client can plant a cache that ``cache_control`` messages would then reuse."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise GatewayError(400, f"display_name: expected a string, got {type(value).__name__}", param="display_name")
+    if is_automatic_name(value):
+        raise GatewayError(400, "display_name: 40 hexadecimal digits is the gateway's name for automatic "
+                                "(cache_control) caches; choose another name", param="display_name")
+    return value

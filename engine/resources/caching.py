@@ -8,9 +8,18 @@ string exactly as a chat call does (``prepare``); the cache's ``systemInstructio
 Automatic caching (reference 10 §4.2): the first contiguous run of messages carrying
 ``cache_control`` is cached (with the tools, and every system message: Google refuses a request
 that names a cache and still sends ``systemInstruction``, ``tools`` or ``toolConfig``); the cache's
-``displayName`` is a hash of what it holds, so an identical prefix finds the same cache (first in
-this process's memory, then by listing). Below :data:`MINIMUM_CACHE_TOKENS` (estimated) nothing is
-cached, as Google would refuse it.
+``displayName`` is a hash of what it holds (40 hex digits), so an identical prefix finds the same
+cache (first in this process's memory, then by listing). Below :data:`MINIMUM_CACHE_TOKENS`
+(estimated) nothing is cached, as Google would refuse it.
+
+Trust: a cache found by listing is reused only when it matches what would be created here: same
+display name, same ``model``, and the same ``systemInstruction`` / ``contents`` / ``tools`` /
+``toolConfig`` wherever the listing shows them. Google's list leaves the contents out, and its
+``usageMetadata.totalTokenCount`` cannot be compared with a character estimate (images and files
+count very differently), so a cache that anyone with Google credentials for the project (or the AI
+Studio key) made with this display name and model is trusted to hold this prefix. Such principals
+are trusted; clients of the gateway are not, so the gateway refuses a client display name shaped
+like an automatic one (:func:`is_automatic_name`).
 """
 
 from __future__ import annotations
@@ -35,13 +44,14 @@ from .target import checked_google_url, checked_location, checked_project, check
 
 __all__ = [
     "MINIMUM_CACHE_TOKENS", "create_cache_op", "retrieve_cache_op", "list_caches_op", "update_cache_op",
-    "delete_cache_op", "cache_control_op", "forget_cache", "wants_cache",
+    "delete_cache_op", "cache_control_op", "forget_cache", "wants_cache", "is_automatic_name",
 ]
 
 MINIMUM_CACHE_TOKENS = 1024
 _MAX_LIST_PAGES = 5
 _TTL = re.compile(r"^\d*\.?\d+s$")
 _CACHED_FIELDS = ("systemInstruction", "contents", "tools", "toolConfig")
+_AUTOMATIC_NAME = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,9 @@ def _api(prepared: Any) -> _Api:
     model = prepared.resolved.model
     if prepared.host.name == "ai_studio":
         return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), root, "", f"models/{model}")
-    parent = f"projects/{settings['project']}/locations/{settings['location']}/"
+    project = checked_project(settings["project"], "vertex_project")
+    location = checked_location(settings["location"], "vertex_location")
+    parent = f"projects/{project}/locations/{location}/"
     return _Api(GoogleRest(credentials=prepared.credentials), root, parent, f"{parent}publishers/google/models/{model}")
 
 
@@ -257,6 +269,14 @@ class _Known:
 _known = _Known()
 
 
+def _automatic_name(cached: list[Any], call: dict[str, Any], api: _Api) -> str:
+    """The display name of the automatic cache for this prefix: a hash of what it holds."""
+    return hashlib.sha256(json.dumps(
+        {"messages": cached, "tools": call.get("tools"), "tool_choice": call.get("tool_choice"), "model": api.model},
+        sort_keys=True, ensure_ascii=False, default=str,
+    ).encode()).hexdigest()[:40]
+
+
 def cache_control_op(call: dict[str, Any]) -> Op[dict[str, Any]]:
     """``call`` with its cached prefix replaced by ``cached_content`` (unchanged when not a Gemini
     model, or when the prefix is too small to cache)."""
@@ -277,16 +297,13 @@ def cache_control_op(call: dict[str, Any]) -> Op[dict[str, Any]]:
     if not rest or _estimated_tokens([cached, call.get("tools")]) < MINIMUM_CACHE_TOKENS:
         return call
     api = _api(prepared)
-    key = hashlib.sha256(json.dumps(
-        {"messages": cached, "tools": call.get("tools"), "tool_choice": call.get("tool_choice"), "model": api.model},
-        sort_keys=True, ensure_ascii=False, default=str,
-    ).encode()).hexdigest()[:40]
+    key = _automatic_name(cached, call, api)
+    body = _cache_body(prepared, api, _ttl_of(messages[start:end]), key)
     name = _known.get(key)
     if name is None:
-        name = yield from _find(api, key)
+        name = yield from _find(api, body)
     if name is None:
-        resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents",
-                             json=_cache_body(prepared, api, _ttl_of(messages[start:end]), key))
+        resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents", json=body)
         name = str(resource["name"])
         _known.put(key, name, unix_time(resource.get("expireTime")) or time.time() + 3600)
     out = {k: v for k, v in call.items() if k not in ("tools", "tool_choice")}
@@ -300,7 +317,32 @@ def forget_cache(name: Any) -> bool:
     return isinstance(name, str) and _known.forget(name)
 
 
-def _find(api: _Api, key: str) -> Op[str | None]:
+def is_automatic_name(display_name: Any) -> bool:
+    """Whether ``display_name`` has the shape of an automatic cache's (:func:`_automatic_name`): a
+    name a caller other than this module must not give a cache (the gateway refuses it)."""
+    return isinstance(display_name, str) and bool(_AUTOMATIC_NAME.match(display_name))
+
+
+def _reusable(item: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a listed cache is one this module would have made for ``body``: the same display
+    name and model, not about to expire, and the same cached fields wherever the listing shows them
+    (Google's list omits contents; the emulator's shows them)."""
+    if item.get("displayName") != body["displayName"] or _model_id(item.get("model")) != _model_id(body["model"]):
+        return False
+    if unix_time(item.get("expireTime")) <= time.time() + 5:
+        return False
+    return all(item[field] == body.get(field) for field in _CACHED_FIELDS if field in item)
+
+
+def _model_id(model: Any) -> str | None:
+    """The model id at the end of a cache's ``model`` (the listing is of one project/location, and
+    Vertex may spell the project there by number rather than id)."""
+    return model.rsplit("models/", 1)[-1] if isinstance(model, str) and "models/" in model else None
+
+
+def _find(api: _Api, body: dict[str, Any]) -> Op[str | None]:
+    """The name of a live cache of ``api``'s parent that :func:`_reusable` accepts, or None."""
+    key = body["displayName"]
     token = None
     for _ in range(_MAX_LIST_PAGES):
         params = {"pageSize": 100, **({"pageToken": token} if token else {})}
@@ -309,9 +351,8 @@ def _find(api: _Api, key: str) -> Op[str | None]:
         except (PermissionDeniedError, NotFoundError):
             return None  # listing not allowed: behave as "no cache yet"
         for item in page.get("cachedContents") or []:
-            expires = unix_time(item.get("expireTime"))
-            if item.get("displayName") == key and expires > time.time() + 5:
-                _known.put(key, str(item["name"]), expires)
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and _reusable(item, body):
+                _known.put(key, item["name"], unix_time(item.get("expireTime")))
                 return str(item["name"])
         token = page.get("nextPageToken")
         if not token:

@@ -118,6 +118,8 @@ def vertex_target(call: dict[str, Any]) -> VertexTarget:
                 f"{name}: no Vertex {name} for this call; set one of: {', '.join(host.settings[name].names)}",
                 param=f"vertex_{name}",
             )
+    checked_project(settings["project"], "vertex_project")
+    checked_location(settings["location"], "vertex_location")
     api_base = settings.get("api_base")
     base = str(api_base).rstrip("/") if api_base else str(host.base(settings)).rstrip("/")
     return VertexTarget(settings["project"], settings["location"], credentials, base)

@@ -103,3 +103,34 @@ def test_a_cache_name_cannot_send_the_gateway_token_to_another_host(gw, fake):
     finally:
         listener.close()
     assert listener.requests == [] and not fake.calls("/cachedContents")
+
+
+def test_a_virtual_key_may_name_only_its_own_cache_in_chat(gw, fake):
+    with gw.client() as admin:
+        owner = admin.post("/key/generate", json={}).json()["key"]
+        other = admin.post("/key/generate", json={}).json()["key"]
+    with gw.client(owner) as client:
+        name = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}]}).json()["name"]
+    ask = {"model": "gemini-flash", "messages": [{"role": "user", "content": "repeat what you were given"}]}
+    used = openai.OpenAI(api_key=owner, base_url=gw.url).chat.completions.create(**ask, extra_body={"cached_content": name})
+    assert used.usage.prompt_tokens_details.cached_tokens >= 2500
+    with pytest.raises(openai.NotFoundError) as refused:
+        openai.OpenAI(api_key=other, base_url=gw.url).chat.completions.create(**ask, extra_body={"cached_content": name})
+    assert "cached_content" in refused.value.message
+    with gw.client(other) as client:  # spelled inside extra_body by a raw client: the same
+        raw = client.post("/v1/chat/completions", json={**ask, "extra_body": {"cached_content": name}})
+    assert raw.status_code == 404
+    assert len(fake.calls(":generateContent")) == 1
+
+
+def test_a_client_cannot_name_a_cache_like_an_automatic_one(gw, fake):
+    with gw.client() as client:
+        for name, reason in (("0123456789abcdef0123456789abcdef01234567", "automatic"), (7, "string")):
+            refused = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}],
+                                                               "display_name": name})
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "display_name"
+            assert reason in refused.json()["error"]["message"]
+        assert not fake.calls("/cachedContents")
+        named = client.post("/v1/cached_contents", json={"model": "gemini-flash", "messages": [{"role": "user", "content": DOC}],
+                                                         "display_name": "glossary"})
+        assert named.status_code == 200 and fake.last("/cachedContents").json["displayName"] == "glossary"
