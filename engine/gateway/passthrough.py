@@ -264,7 +264,7 @@ class PassThrough:
         credentials = settings.get("vertex_credentials")
         location = checked_location(
             settings.get("vertex_location") or location_in(path) or os.environ.get("VERTEXAI_LOCATION") or "us-central1",
-            f"{where}.vertex_location",
+            f"{where}.vertex_location" if settings.get("vertex_location") else "location",
         )
         project = settings.get("vertex_project") or project_in(path) or os.environ.get("VERTEXAI_PROJECT")
         if not project:
@@ -277,7 +277,7 @@ class PassThrough:
                 400, f"project: the path names no projects/{{project}} and {where}.vertex_project is not set",
                 param="project",
             )
-        checked_project(project, f"{where}.vertex_project")
+        checked_project(project, f"{where}.vertex_project" if settings.get("vertex_project") else "project")
         base = settings.get("api_base") or os.environ.get("VERTEXAI_API_BASE") or engine.get_registry().hosts["vertex"].base({"location": location})
         query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
         upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True, where=where)

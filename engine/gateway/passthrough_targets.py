@@ -11,6 +11,9 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+# A location becomes part of a host name, a project a path segment: one check for the engine and the gateway.
+from engine.resources.target import checked_location, checked_project
+
 from .errors import GatewayError
 
 __all__ = [
@@ -30,9 +33,6 @@ _LEADING_VERSION = re.compile(r"^/(v\d+(?:(?:alpha|beta)\d*)?)(/.*)$")
 # encoded slash, backslash, dot or percent sign. Google's own paths never need them.
 _ENCODED_STRUCTURE = re.compile(r"%(?:2f|5c|2e|25)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\uffff]")
-# A location becomes part of a host name; a project a path segment (domain-scoped: "example.com:p").
-_LOCATION_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 
 _EXPECTED = "expected a Google API path such as {example}"
 
@@ -133,20 +133,6 @@ def project_in(path: str) -> str | None:
 def location_in(path: str) -> str | None:
     found = _LOCATION.search(path)
     return unquote(found.group(1)) if found else None
-
-
-def checked_location(location: str, where: str) -> str:
-    """A Vertex location safe to put in a host name; 400 naming ``where`` otherwise."""
-    if not _LOCATION_NAME.match(location):
-        raise GatewayError(400, f"{where}: {location!r} is not a Vertex location (expected e.g. us-central1, europe-west4, global)", param="location")
-    return location
-
-
-def checked_project(project: str, where: str) -> str:
-    """A Google Cloud project id safe to put in a path segment; 400 naming ``where`` otherwise."""
-    if not _PROJECT_NAME.match(project):
-        raise GatewayError(400, f"{where}: {project!r} is not a Google Cloud project id", param="project")
-    return project
 
 
 def vertex_path(path: str, project: str, location: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.errors import BadRequestError
 from engine.gateway.errors import GatewayError
 from engine.gateway.passthrough_targets import (
     checked_location, checked_path, forwarded_query, join_url, method_in, model_in, vertex_path,
@@ -71,8 +72,9 @@ def test_locations_that_are_host_safe(location):
 
 @pytest.mark.parametrize("location", ["evil.example.com", "us-central1#", "US", "a/b", ""])
 def test_locations_that_are_not(location):
-    with pytest.raises(GatewayError):
+    with pytest.raises(BadRequestError) as refused:
         checked_location(location, "default_vertex_config.vertex_location")
+    assert refused.value.param == "default_vertex_config.vertex_location"
 
 
 @pytest.mark.parametrize("method, path", [
