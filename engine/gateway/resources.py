@@ -184,17 +184,20 @@ class ResourceRoutes:
             raise GatewayError(404, f"{_NOUNS[kind]} {resource_id!r}: not found among those this key made",
                                "invalid_request_error", code="not_found")
 
-    async def _only_owned(self, caller: Caller, kind: str, listing: Any) -> Any:
-        """A list answer cut down to what this virtual key made (the page may then hold fewer items)."""
-        if not caller.token_hash or not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-            return listing
+    async def _owned_filter(self, caller: Caller, kind: str) -> Callable[[dict[str, Any]], bool] | None:
+        """For a virtual key, a predicate keeping the items of ``kind`` it made (None: the master
+        key sees everything). Lists apply it before ``limit``, so older items are still reached."""
+        if not caller.token_hash:
+            return None
         mine = await self.gateway.store.owned(kind, caller.token_hash)
-        data = [item for item in listing["data"] if isinstance(item, dict) and item.get("id", item.get("name")) in mine]
-        cut = {**listing, "data": data}
-        for field, item in (("first_id", data[:1]), ("last_id", data[-1:])):
-            if field in listing:
-                cut[field] = item[0].get("id") if item else None
-        return cut
+        return lambda item: item.get("id", item.get("name")) in mine
+
+    async def _only_owned(self, caller: Caller, kind: str, listing: Any) -> Any:
+        """An unpaged list answer (caches) cut down to what this virtual key made."""
+        keep = await self._owned_filter(caller, kind)
+        if keep is None or not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
+            return listing
+        return {**listing, "data": [item for item in listing["data"] if isinstance(item, dict) and keep(item)]}
 
     async def _outputs_made(self, caller: Caller, batches: list[Any]) -> None:
         """A batch's output file belongs to whoever made the batch; a completed batch is charged."""
@@ -365,8 +368,9 @@ class ResourceRoutes:
         query = request.query_params
 
         async def work(caller: Caller) -> Any:
-            listing = await self._only_owned(caller, "batch", await resources.alist_batches(
-                query.get("after"), query.get("limit"), **self._settings("files_settings")))
+            listing = await resources.alist_batches(query.get("after"), query.get("limit"),
+                                                    keep=await self._owned_filter(caller, "batch"),
+                                                    **self._settings("files_settings"))
             await self._outputs_made(caller, listing.get("data") or [])
             return listing
 
@@ -411,8 +415,9 @@ class ResourceRoutes:
         query = request.query_params
 
         async def work(caller: Caller) -> Any:
-            return await self._only_owned(caller, "fine_tuning_job", await resources.alist_fine_tuning_jobs(
-                query.get("after"), query.get("limit"), **self._settings("finetune_settings")))
+            return await resources.alist_fine_tuning_jobs(query.get("after"), query.get("limit"),
+                                                          keep=await self._owned_filter(caller, "fine_tuning_job"),
+                                                          **self._settings("finetune_settings"))
 
         return await self._answer(request, work)
 

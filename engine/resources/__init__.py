@@ -27,6 +27,7 @@ from .caching import (
     wants_cache,
 )
 from .driver import Op, arun, run
+from .listing import Keep
 from .files import create_file_op, delete_file_op, file_content_op, retrieve_file_op
 from .fine_tuning import (
     cancel_fine_tuning_job_op,
@@ -148,14 +149,17 @@ async def aretrieve_batch(batch_id: str, **kwargs: Any) -> OpenAIObject:
     return _obj(await arun(retrieve_batch_op(batch_id, _call(kwargs))))
 
 
-def list_batches(after: str | None = None, limit: int | None = None, **kwargs: Any) -> OpenAIObject:
-    """Batches of the project/location, newest first."""
-    return _obj(run(list_batches_op(_call(kwargs), after, limit)))
+def list_batches(after: str | None = None, limit: int | None = None, *, keep: Keep | None = None,
+                 **kwargs: Any) -> OpenAIObject:
+    """Batches of the project/location, newest first; ``keep(batch)`` (when given) picks those listed
+    and counted toward ``limit``."""
+    return _obj(run(list_batches_op(_call(kwargs), after, limit, keep)))
 
 
-async def alist_batches(after: str | None = None, limit: int | None = None, **kwargs: Any) -> OpenAIObject:
+async def alist_batches(after: str | None = None, limit: int | None = None, *, keep: Keep | None = None,
+                       **kwargs: Any) -> OpenAIObject:
     """Async :func:`list_batches`."""
-    return _obj(await arun(list_batches_op(_call(kwargs), after, limit)))
+    return _obj(await arun(list_batches_op(_call(kwargs), after, limit, keep)))
 
 
 def cancel_batch(batch_id: str, **kwargs: Any) -> OpenAIObject:
@@ -202,14 +206,17 @@ async def aretrieve_fine_tuning_job(fine_tuning_job_id: str, **kwargs: Any) -> O
     return _obj(await arun(retrieve_fine_tuning_job_op(fine_tuning_job_id, _call(kwargs))))
 
 
-def list_fine_tuning_jobs(after: str | None = None, limit: int | None = None, **kwargs: Any) -> OpenAIObject:
-    """Tuning jobs of the project/location, newest first."""
-    return _obj(run(list_fine_tuning_jobs_op(_call(kwargs), after, limit)))
+def list_fine_tuning_jobs(after: str | None = None, limit: int | None = None, *, keep: Keep | None = None,
+                          **kwargs: Any) -> OpenAIObject:
+    """Tuning jobs of the project/location, newest first; ``keep(job)`` (when given) picks those
+    listed and counted toward ``limit``."""
+    return _obj(run(list_fine_tuning_jobs_op(_call(kwargs), after, limit, keep)))
 
 
-async def alist_fine_tuning_jobs(after: str | None = None, limit: int | None = None, **kwargs: Any) -> OpenAIObject:
+async def alist_fine_tuning_jobs(after: str | None = None, limit: int | None = None, *, keep: Keep | None = None,
+                                **kwargs: Any) -> OpenAIObject:
     """Async :func:`list_fine_tuning_jobs`."""
-    return _obj(await arun(list_fine_tuning_jobs_op(_call(kwargs), after, limit)))
+    return _obj(await arun(list_fine_tuning_jobs_op(_call(kwargs), after, limit, keep)))
 
 
 def cancel_fine_tuning_job(fine_tuning_job_id: str, **kwargs: Any) -> OpenAIObject:

@@ -9,7 +9,7 @@ from engine.google_rest import GoogleRest
 
 from .batch_jsonl import model_id
 from .driver import Op, Req
-from .listing import checked_limit, list_op
+from .listing import Keep, checked_limit, list_op
 from .files import split_uri, unix_time
 from .target import VertexTarget, vertex_target
 
@@ -130,8 +130,9 @@ def cancel_fine_tuning_job_op(job_id: Any, call: dict[str, Any]) -> Op[dict[str,
     return fine_tuning_job((yield Req(client, "GET", url)))
 
 
-def list_fine_tuning_jobs_op(call: dict[str, Any], after: Any = None, limit: Any = None) -> Op[dict[str, Any]]:
-    """Newest first; ``after`` is an id (OpenAI's cursor), ``limit`` 1..100."""
+def list_fine_tuning_jobs_op(call: dict[str, Any], after: Any = None, limit: Any = None, keep: Keep | None = None) -> Op[dict[str, Any]]:
+    """Newest first; ``after`` is an id (OpenAI's cursor), ``limit`` 1..100; only items ``keep`` accepts
+    (when given) are listed and counted."""
     checked_limit(limit)
     target = vertex_target(call)
-    return (yield from list_op(GoogleRest(target.credentials), target.url("tuningJobs"), "tuningJobs", fine_tuning_job, after, limit))
+    return (yield from list_op(GoogleRest(target.credentials), target.url("tuningJobs"), "tuningJobs", fine_tuning_job, after, limit, keep))

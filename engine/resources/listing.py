@@ -10,7 +10,7 @@ from engine.google_rest import GoogleRest
 
 from .driver import Op, Req
 
-__all__ = ["checked_limit", "list_op"]
+__all__ = ["Keep", "checked_limit", "list_op"]
 
 _MAX_PAGES = 50  # a listing must not page forever
 
@@ -26,9 +26,17 @@ def checked_limit(limit: Any) -> int:
     return limit
 
 
+Keep = Callable[[dict[str, Any]], bool]
+
+
 def list_op(client: GoogleRest, url: str, field: str, convert: Callable[[dict[str, Any]], dict[str, Any]],
-            after: Any, limit: Any) -> Op[dict[str, Any]]:
-    """Items newest first (Google's order) after the item whose id (or id's last segment) is ``after``."""
+            after: Any, limit: Any, keep: Keep | None = None) -> Op[dict[str, Any]]:
+    """Items newest first (Google's order) after the item whose id (or id's last segment) is ``after``.
+
+    ``keep`` (when given) picks the items that count: the others are skipped before ``limit`` is
+    applied, reading further Google pages as needed (at most ``_MAX_PAGES``), so a page holds up to
+    ``limit`` kept items and ``has_more``, ``first_id`` and ``last_id`` describe those.
+    """
     limit = checked_limit(limit)
     found: list[dict[str, Any]] = []
     token: str | None = None
@@ -44,7 +52,8 @@ def list_op(client: GoogleRest, url: str, field: str, convert: Callable[[dict[st
                 ident = str(item.get("id"))
                 skipping = ident != str(after) and ident.rsplit("/", 1)[-1] != str(after)
                 continue
-            found.append(item)
+            if keep is None or keep(item):
+                found.append(item)
         token = page.get("nextPageToken")
         if not token or len(found) > limit:
             break

@@ -277,3 +277,28 @@ def test_a_completed_batch_is_charged_once_to_the_key_that_made_it(gw, fake, tmp
     with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
         info_after = admin.get("/key/info", params={"key": key}).json()
     assert info_after["info"]["spend"] == pytest.approx(expected)
+
+
+def test_a_key_lists_its_older_batches_past_newer_ones_of_other_keys(gw, fake, tmp_path):
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        alice_key = admin.post("/key/generate", json={"key_alias": "alice"}).json()["key"]
+        bob_key = admin.post("/key/generate", json={"key_alias": "bob"}).json()["key"]
+    alice = openai.OpenAI(api_key=alice_key, base_url=gw.url)
+    bob = openai.OpenAI(api_key=bob_key, base_url=gw.url)
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(_lines_for("gemini-2.5-flash"))
+
+    def batches(client: openai.OpenAI, count: int) -> list[str]:
+        file_id = client.files.create(file=open(lines, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"}).id
+        return [client.batches.create(completion_window="24h", endpoint="/v1/chat/completions", input_file_id=file_id).id
+                for _ in range(count)]
+
+    older, old = batches(alice, 2)
+    newer = batches(bob, 3)  # more than the page size below, all newer than Alice's
+    page = alice.batches.list(limit=2)
+    assert [b.id for b in page.data] == [old, older] and page.has_more is False
+    first = alice.batches.list(limit=1)
+    assert [b.id for b in first.data] == [old] and first.has_more is True and first.last_id == old
+    assert [b.id for b in alice.batches.list(limit=1)] == [old, older]  # iterating follows the client's after= cursor
+    assert [b.id for b in bob.batches.list(limit=2).data] == newer[::-1][:2]
+    assert [b.id for b in openai.OpenAI(api_key=MASTER, base_url=gw.url).batches.list(limit=2).data] == newer[::-1][:2]

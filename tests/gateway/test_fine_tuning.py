@@ -161,3 +161,16 @@ def test_virtual_keys_tune_only_their_models_and_see_only_their_jobs(gw, fake):
             attempt()
     assert not [c for c in fake.calls("/tuningJobs") if c.path.endswith(":cancel")]
     assert openai.OpenAI(api_key=MASTER, base_url=gw.url).fine_tuning.jobs.retrieve(job.id).id == job.id
+
+
+def test_a_key_lists_its_older_jobs_past_newer_ones_of_other_keys(gw, fake):
+    import httpx
+
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        mine = openai.OpenAI(api_key=admin.post("/key/generate", json={}).json()["key"], base_url=gw.url)
+        theirs = openai.OpenAI(api_key=admin.post("/key/generate", json={}).json()["key"], base_url=gw.url)
+    own = mine.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=TRAINING).id
+    for _ in range(3):
+        theirs.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=TRAINING)
+    page = mine.fine_tuning.jobs.list(limit=2)
+    assert [j.id for j in page.data] == [own] and page.has_more is False
