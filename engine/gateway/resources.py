@@ -225,32 +225,42 @@ class ResourceRoutes:
         task.add_done_callback(done)
 
     async def _charge(self, batch: dict[str, Any]) -> None:
+        """Price a completed batch's output and charge it to the key that made it, once across
+        reads, restarts and instances (see :meth:`_charge_once`)."""
         gateway = self.gateway
         batch_id = str(batch["id"])
         try:
             if await gateway.store.owner_of("batch_spend", batch_id) is not None:
                 return  # charged already (before a restart, or by another instance)
             content = await resources.afile_content(batch["output_file_id"], **self._settings("files_settings"))
-            model = str(batch.get("model") or "")
-            _, info = get_registry().info(model)
-            prompt = completion = 0
-            cost = 0.0
-            for line in content.decode("utf-8", "replace").splitlines():
-                try:
-                    usage = json.loads(line)["response"]["body"]["usage"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a failed request: Google bills nothing for it
-                prompt += int(usage.get("prompt_tokens") or 0)
-                completion += int(usage.get("completion_tokens") or 0)
-                cost += batch_cost(usage, info) or 0.0
             owner = await gateway.store.owner_of("batch", batch_id)
             record = await gateway.store.get_key(owner) if owner else None
             caller = Caller(is_master=record is None, record=record)
-            now = time.time()
-            # The key's budget counter first (it seeds itself from the store), then the log row
-            # straight to the store (it skips a request_id it has), then the once-only mark: a
-            # failure before the mark is retried on the next read, and nothing is logged twice.
-            await gateway.keys.charge(caller, cost, 0)  # spend only: a batch's tokens are not this minute's tpm
+            await self._charge_once(batch, caller, owner, _batch_usage(content, str(batch.get("model") or "")))
+        except Exception as exc:
+            log.error("batch %s: recording its spend failed: %s", batch_id, redact(repr(exc)))
+            raise
+
+    async def _charge_once(self, batch: dict[str, Any], caller: Caller, owner: str | None,
+                           usage: tuple[int, int, float]) -> None:
+        """Claim the batch's once-only mark, then log its spend row and charge the key.
+
+        The claim comes first so that two instances reading the batch at once cannot both charge
+        it; if the row cannot be written the claim is released and a later read tries again. (A
+        crash between the claim and the row loses that batch's spend: at most once, never twice.)
+        """
+        gateway = self.gateway
+        batch_id = str(batch["id"])
+        if not await gateway.store.add_owner("batch_spend", batch_id, owner or ""):
+            return  # another instance (or an earlier read) has it
+        prompt, completion, cost = usage
+        model = str(batch.get("model") or "")
+        now = time.time()
+        try:
+            if caller.record is not None:
+                # Seed the key's shared counter before the row adds to the stored spend it is
+                # seeded from, so charge() below adds the cost once.
+                await gateway.keys.current_spend(caller.record)
             await gateway.store.write_spend([SpendRow(
                 request_id=f"batch-{batch_id}", token_hash=owner, key_alias=caller.alias, model_group=model,
                 deployment="", model=f"vertex_ai/{model}", call_type="batch", prompt_tokens=prompt,
@@ -258,10 +268,12 @@ class ResourceRoutes:
                 start_time=float(batch.get("created_at") or now), end_time=float(batch.get("completed_at") or now),
                 status="success",
             )])
-            await gateway.store.add_owner("batch_spend", batch_id, owner or "")
-        except Exception as exc:
-            log.error("batch %s: recording its spend failed: %s", batch_id, redact(repr(exc)))
+        except BaseException:
+            await gateway.store.remove_owner("batch_spend", batch_id)
             raise
+        # The row is durable now; were this to fail, the key's counter still catches up from the
+        # stored spend (current_spend takes the larger).
+        await gateway.keys.charge(caller, cost, 0)  # spend only: a batch's tokens are not this minute's tpm
 
     async def _body(self, request: Request) -> dict[str, Any]:
         return _client_fields(await self.gateway._json_body(request))
@@ -520,3 +532,19 @@ def _client_display_name(value: Any) -> str | None:
         raise GatewayError(400, "display_name: 40 hexadecimal digits is the gateway's name for automatic "
                                 "(cache_control) caches; choose another name", param="display_name")
     return value
+
+
+def _batch_usage(content: bytes, model: str) -> tuple[int, int, float]:
+    """(prompt tokens, completion tokens, cost at batch prices) of OpenAI batch output JSONL."""
+    _, info = get_registry().info(model)
+    prompt = completion = 0
+    cost = 0.0
+    for line in content.decode("utf-8", "replace").splitlines():
+        try:
+            usage = json.loads(line)["response"]["body"]["usage"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a failed request: Google bills nothing for it
+        prompt += int(usage.get("prompt_tokens") or 0)
+        completion += int(usage.get("completion_tokens") or 0)
+        cost += batch_cost(usage, info) or 0.0
+    return prompt, completion, cost

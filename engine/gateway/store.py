@@ -138,6 +138,10 @@ class Store(Protocol):
         fine-tuning job or cache); the first owner stays. Whether this call recorded it (so the
         record doubles as a once-only marker across gateway instances)."""
 
+    async def remove_owner(self, kind: str, resource_id: str) -> bool:
+        """Forget who made the resource (or release a once-only marker whose work failed, so it can
+        be claimed again); whether there was a record."""
+
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         """The token hash of the key that made the resource, or None (made by the master key or elsewhere)."""
 
@@ -498,6 +502,10 @@ class SQLiteStore:
             f"INSERT OR IGNORE INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES (?, ?, ?, ?)",
             (kind, resource_id, token_hash, time.time())).rowcount))
 
+    async def remove_owner(self, kind: str, resource_id: str) -> bool:
+        return bool(await self._run(lambda: self._db().execute(
+            f"DELETE FROM {_OWNERS} WHERE kind = ? AND resource_id = ?", (kind, resource_id)).rowcount))
+
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         row = await self._run(lambda: self._db().execute(
             f"SELECT token_hash FROM {_OWNERS} WHERE kind = ? AND resource_id = ?", (kind, resource_id)).fetchone())
@@ -783,6 +791,10 @@ class PostgresStore:
             f"INSERT INTO {_OWNERS} (kind, resource_id, token_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             kind, resource_id, token_hash, time.time())
         return status.split()[-1] == "1"
+
+    async def remove_owner(self, kind: str, resource_id: str) -> bool:
+        status = await self.pool.execute(f"DELETE FROM {_OWNERS} WHERE kind = $1 AND resource_id = $2", kind, resource_id)
+        return status.split()[-1] != "0"
 
     async def owner_of(self, kind: str, resource_id: str) -> str | None:
         return await self.pool.fetchval(f"SELECT token_hash FROM {_OWNERS} WHERE kind = $1 AND resource_id = $2", kind, resource_id)

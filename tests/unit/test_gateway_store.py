@@ -394,3 +394,16 @@ async def test_resource_owners_first_owner_stays_and_kinds_are_separate(make_sto
     assert await store.owned("file", bob) == set()
     restarted = await make_store()  # another instance or a restart sees the same owners
     assert await restarted.owned("file", alice) == {"gs://b/litellm-vertex-files/x"}
+
+
+async def test_a_released_owner_mark_can_be_claimed_again_by_any_instance(make_store: MakeStore) -> None:
+    one, two = await make_store(), await make_store()  # two gateway instances on one database
+    assert await one.add_owner("batch_spend", "job-1", "") is True
+    assert await two.add_owner("batch_spend", "job-1", "") is False  # claimed by the first
+    await one.add_owner("batch_spend", "job-2", "")
+    assert await two.remove_owner("batch_spend", "job-1") is True  # its work failed: released
+    assert await one.owner_of("batch_spend", "job-1") is None
+    assert await one.remove_owner("batch_spend", "job-1") is False  # nothing left to release
+    assert await one.add_owner("batch_spend", "job-1", "") is True  # a later read claims it again
+    assert await two.owner_of("batch_spend", "job-2") == ""  # other marks untouched
+    assert await one.remove_owner("batch", "job-2") is False  # kinds are separate
