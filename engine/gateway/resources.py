@@ -29,6 +29,7 @@ import logging
 import time
 import email.policy
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -396,11 +397,8 @@ class ResourceRoutes:
             if not body.get("model"):
                 raise GatewayError(400, "model: required, the Vertex base model to tune", param="model")
             await self._allow_models(caller, [body.get("model")])
-            for field in ("training_file", "validation_file"):  # public gs:// data is fine; another key's upload is not
-                owner = await self.gateway.store.owner_of("file", body[field]) if isinstance(body.get(field), str) else None
-                if caller.token_hash and owner is not None and owner != caller.token_hash:
-                    raise GatewayError(404, f"{field}: file {body[field]!r} not found among those this key made",
-                                       "invalid_request_error", code="not_found", param=field)
+            for field in ("training_file", "validation_file"):
+                await self._check_tuning_file(caller, field, body.get(field))
             arguments = {k: body[k] for k in ("hyperparameters", "suffix", "validation_file") if body.get(k) is not None}
             created = await resources.acreate_fine_tuning_job(body.get("model"), body.get("training_file"), **arguments,
                                                               **self._settings("finetune_settings"))
@@ -408,6 +406,25 @@ class ResourceRoutes:
             return created
 
         return await self._answer(request, work)
+
+    def _files_buckets(self) -> set[str]:
+        """The buckets the gateway keeps files in (``bucket_name`` of files_settings and
+        finetune_settings, and ``GCS_BUCKET_NAME``), without ``gs://``."""
+        names = [self._settings(section).get("bucket_name") for section in ("files_settings", "finetune_settings")]
+        names.append(os.environ.get("GCS_BUCKET_NAME"))
+        return {name.removeprefix("gs://").strip("/") for name in names if isinstance(name, str) and name}
+
+    async def _check_tuning_file(self, caller: Caller, field: str, file_id: Any) -> None:
+        """A virtual key tunes on public ``gs://`` data or on files it uploaded: anything in the
+        gateway's own buckets (other keys' uploads, master uploads, batch outputs) must be its own."""
+        if not caller.token_hash or not isinstance(file_id, str) or not file_id.startswith("gs://"):
+            return  # the master key may use anything; a malformed id is the engine's 400
+        bucket = file_id[5:].split("/", 1)[0]
+        owner = await self.gateway.store.owner_of("file", file_id)
+        if owner == caller.token_hash or (owner is None and bucket not in self._files_buckets()):
+            return
+        raise GatewayError(404, f"{field}: file {file_id!r} not found among those this key made",
+                           "invalid_request_error", code="not_found", param=field)
 
     async def _job(self, request: Request, action: Callable[..., Awaitable[Any]]) -> Response:
         async def work(caller: Caller) -> Any:

@@ -174,3 +174,28 @@ def test_a_key_lists_its_older_jobs_past_newer_ones_of_other_keys(gw, fake):
         theirs.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=TRAINING)
     page = mine.fine_tuning.jobs.list(limit=2)
     assert [j.id for j in page.data] == [own] and page.has_more is False
+
+
+def test_a_virtual_key_tunes_only_on_its_own_files_in_the_gateway_bucket(gw, fake, monkeypatch):
+    import httpx
+
+    monkeypatch.setenv("GCS_BUCKET_NAME", "tuning-bucket")
+    data = b'{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}\n'
+    master = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
+        key = openai.OpenAI(api_key=admin.post("/key/generate", json={}).json()["key"], base_url=gw.url)
+    unowned = [
+        master.files.create(file=("train.jsonl", data), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"}).id,
+        "gs://tuning-bucket/litellm-vertex-files/publishers/google/models/gemini-2.5-flash/x/prediction-model-1",  # a batch output
+    ]
+    own = key.files.create(file=("train.jsonl", data), purpose="fine-tune", extra_body={"custom_llm_provider": "vertex_ai"}).id
+    for file_id in unowned:
+        for field, arguments in (("training_file", {"training_file": file_id}),
+                                 ("validation_file", {"training_file": own, "validation_file": file_id})):
+            with pytest.raises(openai.NotFoundError) as refused:
+                key.fine_tuning.jobs.create(model="gemini-2.5-flash", **arguments)
+            assert refused.value.body["param"] == field and file_id in refused.value.message
+    assert not fake.calls("/tuningJobs")
+    job = key.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=own, validation_file=TRAINING)  # public data elsewhere: fine
+    assert job.training_file == own and job.validation_file == TRAINING
+    assert master.fine_tuning.jobs.create(model="gemini-2.5-flash", training_file=unowned[0]).training_file == unowned[0]
