@@ -34,13 +34,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import engine.resources as resources
+from engine.resources.batch_jsonl import model_id
 from engine.resources.caching import is_automatic_name
 from engine.resources.files import FILES_PREFIX
 from engine.costs import batch_cost
@@ -519,7 +519,8 @@ class ResourceRoutes:
 
 
 def _jsonl_models(content: bytes) -> list[str]:
-    """The ``body.model`` of every batch line that parses (the converter reports the others)."""
+    """The model id (:func:`model_id`) of every batch line's ``body.model`` that parses (the
+    converter reports the others)."""
     models: list[str] = []
     for line in content.splitlines():
         try:
@@ -527,15 +528,14 @@ def _jsonl_models(content: bytes) -> list[str]:
         except (ValueError, AttributeError):
             continue
         if isinstance(body, dict) and isinstance(body.get("model"), str):
-            models.append(body["model"].rsplit("/", 1)[-1])
+            models.append(model_id(body["model"]))
     return models
 
 
 def _file_model(file_id: str) -> str:
-    """The model id a batch input file's path names (``.../publishers/google/models/{id}/...``)."""
-    path = unquote(file_id)
-    marker = "publishers/google/models/"
-    return path.split(marker, 1)[1].split("/", 1)[0] if marker in path else ""
+    """The model id a batch input file's path names (``.../publishers/google/models/{id}/...``), or ""."""
+    model = model_id(file_id)
+    return "" if model == file_id else model
 
 
 def _client_display_name(value: Any) -> str | None:

@@ -16,20 +16,24 @@ Output: Vertex lines ``{"request", "response" | "status"}`` become OpenAI batch 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from engine.errors import APIError, BadRequestError
 
 __all__ = [
-    "ConvertedInput", "to_vertex", "to_openai", "model_id", "LABEL_FILE", "LABEL_LINE", "CHAT_URLS",
+    "ConvertedInput", "to_vertex", "to_openai", "model_id", "is_model_id", "LABEL_FILE", "LABEL_LINE", "CHAT_URLS",
 ]
 
 LABEL_FILE = "vertex_engine_file"
 LABEL_LINE = "vertex_engine_line"
 CHAT_URLS = ("/v1/chat/completions", "/chat/completions")
 _MODELS_MARK = "publishers/google/models/"
+# Google model ids: gemini-2.5-flash, gemini-1.5-flash-001, claude-3-5-sonnet@20240620.
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@\-]*$")
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,27 @@ class ConvertedInput:
 
 
 def model_id(model: str) -> str:
-    """``gemini-2.5-flash`` from ``vertex_ai/gemini-2.5-flash`` or ``.../publishers/google/models/gemini-2.5-flash``."""
-    if _MODELS_MARK in model:
-        return model.split(_MODELS_MARK, 1)[1].split("/", 1)[0]
+    """The Google model id in a model string, a batch line's ``body.model``, a Vertex resource name
+    or a batch file path: ``gemini-2.5-flash`` from ``vertex_ai/gemini-2.5-flash``,
+    ``publishers/google/models/gemini-2.5-flash`` or
+    ``gs://b/litellm-vertex-files/publishers/google/models/gemini-2.5-flash/{key}`` (also
+    percent-encoded). Anything else is returned as is: :func:`is_model_id` tells whether it is one.
+
+    The one place this is worked out: the gateway checks a key's models with it, the upload stores
+    the file under it and the batch runs it, so all three always agree.
+    """
+    decoded = unquote(model)
+    if _MODELS_MARK in decoded:
+        return decoded.split(_MODELS_MARK, 1)[1].split("/", 1)[0]
     for prefix in ("vertex_ai/", "vertex_ai_beta/"):
         if model.startswith(prefix):
             return model[len(prefix):]
     return model
+
+
+def is_model_id(value: str) -> bool:
+    """Whether ``value`` is a bare Google model id (no ``/``: it becomes one path segment)."""
+    return bool(_MODEL_ID.match(value))
 
 
 def _line_error(number: int, message: str, param: str | None = None) -> BadRequestError:
@@ -71,6 +89,9 @@ def to_vertex(data: bytes, file_key: str, *, project: str, location: str, model:
     ids: dict[str, str] = {}
     seen: set[str] = set()
     forced = model_id(model) if model else None
+    if forced is not None and not is_model_id(forced):
+        raise BadRequestError(f"model: {model!r} is not a Vertex model id (expected e.g. gemini-2.5-flash or "
+                              "vertex_ai/gemini-2.5-flash)", param="model")
     model = None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -97,7 +118,10 @@ def to_vertex(data: bytes, file_key: str, *, project: str, location: str, model:
         line_model = forced or body.get("model")
         if not isinstance(line_model, str) or not line_model:
             raise _line_error(number, "body.model: required, a Vertex model name such as gemini-2.5-flash", "model")
-        line_model = model_id(line_model)
+        raw_model, line_model = line_model, model_id(line_model)
+        if not is_model_id(line_model):
+            raise _line_error(number, f"body.model: {raw_model!r} is not a Vertex model id (expected e.g. gemini-2.5-flash "
+                                      "or vertex_ai/gemini-2.5-flash; a Vertex batch runs a Google publisher model)", "model")
         if model is None:
             model = line_model
         elif line_model != model:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import unquote
 
 from engine.errors import BadRequestError
 from engine.google_rest import GoogleRest
 
-from .batch_jsonl import CHAT_URLS
+from .batch_jsonl import CHAT_URLS, is_model_id, model_id
 from .driver import Op, Req
 from .listing import Keep, checked_limit, list_op
 from .files import split_uri, unix_time
@@ -80,20 +79,19 @@ def batch_object(job: dict[str, Any]) -> dict[str, Any]:
         "cancelled_at": ended if status == "cancelled" else None,
         "request_counts": counts,
         "metadata": None,
-        "model": str(job.get("model", "")).rsplit("/", 1)[-1] or None,
+        "model": model_id(str(job.get("model") or "")) or None,
     }
 
 
 def _model_from_file(input_file_id: str) -> str:
     """``publishers/google/models/{id}`` from the input path (the layout ``create_file`` writes)."""
-    path = unquote(input_file_id)
-    if _MODELS not in path:
+    model = model_id(input_file_id)
+    if model == input_file_id or not is_model_id(model):
         raise BadRequestError(
             f"input_file_id: {input_file_id!r} does not name a model; expected a file uploaded with purpose=\"batch\" "
             f"(its path holds {_MODELS}<model>)",
             param="input_file_id",
         )
-    model = path.split(_MODELS, 1)[1].split("/", 1)[0]
     return _MODELS + model
 
 

@@ -38,6 +38,7 @@ from engine.google_rest import GoogleRest
 from engine.spec.compile import SourceScope
 from engine.spec.registry import get_registry
 
+from .batch_jsonl import model_id
 from .driver import Op, Req
 from .files import unix_time
 from .target import checked_google_url, checked_location, checked_project, checked_resource_id
@@ -327,17 +328,11 @@ def _reusable(item: dict[str, Any], body: dict[str, Any]) -> bool:
     """Whether a listed cache is one this module would have made for ``body``: the same display
     name and model, not about to expire, and the same cached fields wherever the listing shows them
     (Google's list omits contents; the emulator's shows them)."""
-    if item.get("displayName") != body["displayName"] or _model_id(item.get("model")) != _model_id(body["model"]):
+    if item.get("displayName") != body["displayName"] or model_id(str(item.get("model"))) != model_id(body["model"]):
         return False
     if unix_time(item.get("expireTime")) <= time.time() + 5:
         return False
     return all(item[field] == body.get(field) for field in _CACHED_FIELDS if field in item)
-
-
-def _model_id(model: Any) -> str | None:
-    """The model id at the end of a cache's ``model`` (the listing is of one project/location, and
-    Vertex may spell the project there by number rather than id)."""
-    return model.rsplit("models/", 1)[-1] if isinstance(model, str) and "models/" in model else None
 
 
 def _find(api: _Api, body: dict[str, Any]) -> Op[str | None]:

@@ -7,7 +7,7 @@ from typing import Any
 from engine.errors import BadRequestError
 from engine.google_rest import GoogleRest
 
-from .batch_jsonl import model_id
+from .batch_jsonl import is_model_id, model_id
 from .driver import Op, Req
 from .listing import Keep, checked_limit, list_op
 from .files import split_uri, unix_time
@@ -59,6 +59,9 @@ def tuning_body(model: Any, training_file: Any, hyperparameters: Any = None, suf
             hyper[_HYPER[key]] = value
     if hyper:
         spec["hyperParameters"] = hyper
+    if not is_model_id(model_id(model)):
+        raise BadRequestError(f"model: {model!r} is not a Vertex base model id (expected e.g. gemini-2.0-flash-001 or "
+                              "vertex_ai/gemini-2.0-flash-001)", param="model")
     body: dict[str, Any] = {"baseModel": model_id(model), "supervisedTuningSpec": spec}
     if suffix is not None:
         if not isinstance(suffix, str) or not suffix:

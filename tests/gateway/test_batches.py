@@ -302,3 +302,14 @@ def test_a_key_lists_its_older_batches_past_newer_ones_of_other_keys(gw, fake, t
     assert [b.id for b in alice.batches.list(limit=1)] == [old, older]  # iterating follows the client's after= cursor
     assert [b.id for b in bob.batches.list(limit=2).data] == newer[::-1][:2]
     assert [b.id for b in openai.OpenAI(api_key=MASTER, base_url=gw.url).batches.list(limit=2).data] == newer[::-1][:2]
+
+
+def test_a_batch_line_model_with_a_provider_prefix_is_a_400_naming_the_line(gw, fake, tmp_path):
+    lines = tmp_path / "prefixed.jsonl"
+    lines.write_text(_lines_for("gemini-2.5-pro").replace('"gemini-2.5-pro"', '"gemini/gemini-2.5-pro"', 1))
+    client = openai.OpenAI(api_key=MASTER, base_url=gw.url)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.files.create(file=open(lines, "rb"), purpose="batch", extra_body={"custom_llm_provider": "vertex_ai"})
+    assert refused.value.body["param"] == "model"
+    assert "file line 1: body.model" in refused.value.message and "'gemini/gemini-2.5-pro'" in refused.value.message
+    assert fake.calls("/upload/storage/v1/b/") == []

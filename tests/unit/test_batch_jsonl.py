@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.errors import BadRequestError
-from engine.resources.batch_jsonl import LABEL_FILE, LABEL_LINE, model_id, to_openai, to_vertex
+from engine.resources.batch_jsonl import LABEL_FILE, LABEL_LINE, is_model_id, model_id, to_openai, to_vertex
 from engine.resources.batches import BATCH_STATUS, batch_object
 from engine.resources.fine_tuning import TUNING_STATUS, fine_tuning_job, tuning_body
 
@@ -63,6 +63,38 @@ def test_model_id_forms():
     assert model_id("vertex_ai/gemini-2.5-flash") == "gemini-2.5-flash"
     assert model_id("publishers/google/models/gemini-1.5-flash-001") == "gemini-1.5-flash-001"
     assert model_id("gemini-2.5-pro") == "gemini-2.5-pro"
+    path = "gs://b/litellm-vertex-files/publishers/google/models/gemini-2.5-flash/0f2c"
+    assert model_id(path) == model_id(path.replace("/", "%2F")) == "gemini-2.5-flash"
+    assert model_id("projects/p/locations/l/publishers/google/models/gemini-2.5-pro") == "gemini-2.5-pro"
+    assert model_id("gemini/gemini-2.5-pro") == "gemini/gemini-2.5-pro"  # not a Vertex spelling: left for is_model_id
+    assert is_model_id("claude-3-5-sonnet@20240620") and is_model_id("gemini-1.5-flash-001")
+    assert not any(is_model_id(m) for m in ("gemini/gemini-2.5-pro", "", "../x", "a b", "m?x"))
+
+
+@pytest.mark.parametrize("model", ["gemini/gemini-2.5-pro", "vertex_ai/gemini/123", "openai/gpt-4o", "x?y"])
+def test_a_line_model_that_is_not_a_vertex_model_id_is_refused(model):
+    with pytest.raises(BadRequestError) as refused:
+        _convert(_line("a"), _line("b", model=model))
+    assert refused.value.param == "model"
+    assert refused.value.message.startswith("file line 2: body.model") and repr(model) in refused.value.message
+    with pytest.raises(BadRequestError) as forced:
+        to_vertex(_line("a").encode(), "k", project="p", location="us-central1", model=model)
+    assert forced.value.param == "model"
+
+
+def test_the_file_path_the_upload_writes_is_the_model_the_batch_runs():
+    from engine.resources.batches import _model_from_file
+
+    converted = _convert(_line("a", model="vertex_ai/gemini-2.5-pro"))
+    path = f"gs://b/litellm-vertex-files/publishers/google/models/{converted.model}/k"
+    assert converted.model == model_id(path) == "gemini-2.5-pro"
+    assert _model_from_file(path) == "publishers/google/models/gemini-2.5-pro"
+    with pytest.raises(BadRequestError) as refused:
+        _model_from_file("gs://b/somewhere/else.jsonl")
+    assert refused.value.param == "input_file_id"
+    with pytest.raises(BadRequestError) as tuning:
+        tuning_body("gemini/gemini-2.5-pro", "gs://b/train.jsonl")
+    assert tuning.value.param == "model"
 
 
 def _prediction(line: str, text: str | None, key: str = "key-1", status: str = "") -> str:
