@@ -12,7 +12,7 @@ from typing import Any
 from engine.errors import redact
 from engine.nodelay import http_protocol
 
-from .config import ConfigError, load_config
+from .config import ConfigError, GatewayConfig, load_config, parse_config
 
 __all__ = ["app_from_env", "serve_main"]
 
@@ -44,17 +44,24 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
+def _config(path: str | None) -> GatewayConfig:
+    """The config file's, or with none the environment's alone (``LITELLM_MASTER_KEY``,
+    ``DATABASE_URL``, ``GEMINI_API_KEY``...: enough for pass-through, as the seeds run ``litellm``)."""
+    return load_config(path) if path else parse_config({}, "<no --config>")
+
+
 def app_from_env() -> Any:
     """ASGI app factory for uvicorn workers: the config path comes from ``VERTEX_ENGINE_CONFIG``."""
     from .app import create_app
 
-    return create_app(load_config(os.environ[CONFIG_ENV]))
+    return create_app(_config(os.environ.get(CONFIG_ENV)))
 
 
 def serve_main(argv: list[str]) -> int:
     """Parse ``serve`` arguments, validate the config, run uvicorn until interrupted."""
     parser = argparse.ArgumentParser(prog="vertex-engine serve", description="Run the OpenAI-compatible gateway.")
-    parser.add_argument("--config", "-c", required=True, help="config.yaml (LiteLLM proxy format)")
+    parser.add_argument("--config", "-c", help="config.yaml (LiteLLM proxy format); without it, only the environment "
+                        "(LITELLM_MASTER_KEY, DATABASE_URL, GEMINI_API_KEY...): pass-through routes and no models")
     parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     parser.add_argument("--port", "-p", type=int, default=4000, help="port (default 4000)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -64,7 +71,7 @@ def serve_main(argv: list[str]) -> int:
     log_config = _log_config(args.log_level.upper())
     logging.config.dictConfig(log_config)
     try:
-        config = load_config(args.config)  # fail here, once, before any worker starts
+        config = _config(args.config)  # fail here, once, before any worker starts
     except ConfigError as exc:
         print(f"vertex-engine serve: bad config: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +87,10 @@ def serve_main(argv: list[str]) -> int:
             "%d workers without Redis: rate limits, cooldowns and in-flight counts are per worker "
             "(budgets converge through the database); set REDIS_URL to share them", args.workers)
 
-    os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+    if args.config:
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+    else:
+        os.environ.pop(CONFIG_ENV, None)
     groups = ", ".join(config.groups()) or "none"
     print(f"vertex-engine gateway on http://{args.host}:{args.port} serving: {groups}", file=sys.stderr, flush=True)
     uvicorn.run(
