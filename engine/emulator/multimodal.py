@@ -37,7 +37,9 @@ def predict(call: ModelCall) -> Reply:
     if not isinstance(instances, list) or not instances:
         return Reply.error(400, "instances must not be empty.")
     dimension = (call.body.get("parameters") or {}).get("dimension", 1408)
-    if dimension not in DIMENSIONS:
+    if isinstance(dimension, float) and dimension.is_integer():
+        dimension = int(dimension)  # the Vertex SDK's REST transport sends protobuf Values: 1408.0
+    if dimension not in DIMENSIONS or isinstance(dimension, bool):
         return Reply.error(400, f"Invalid dimension {dimension!r}; allowed values are 128, 256, 512 and 1408.")
     predictions = []
     for i, instance in enumerate(instances):

@@ -19,6 +19,7 @@ from .caches import Caches
 from .handlers import default_reply
 from .hosts import AI_STUDIO_HOST, split_host, vertex_host_for
 from .jobs import BATCH, TUNING, Jobs
+from .publisher_models import publisher_model
 from .recording import Recorded
 from .reply import Reply
 from .storage import Storage
@@ -60,6 +61,7 @@ class ResourceMatch:
     def authorize(self, record: Recorded, state: Any) -> Reply | None:
         if self.api == "ai_studio":
             return check_api_key(record, state.valid_api_keys)
+        # vertex, vertex_global and storage: a Google bearer token
         return check_bearer(record, state.tokens)
 
     def reply(self, resources: Resources, record: Recorded) -> Reply:
@@ -104,6 +106,9 @@ _TABLE: list[tuple[str, str, re.Pattern[str], Answer]] = [
     ("vertex", "POST", re.compile(_VERTEX + "/" + _JOB_KINDS + rf"/(?P<id>{_SEG}):cancel"),
      lambda r, rec, n: r.jobs.cancel(n["kind"], _job_name(n))),
 ]
+# Model Garden's GetPublisherModel: a global resource (no project or location in the path).
+_TABLE.append(("vertex_global", "GET", re.compile(rf"/(?P<version>v1|v1beta1)/publishers/(?P<publisher>{_SEG})/models/(?P<model>[^/:]+)"),
+               lambda r, rec, n: publisher_model(n["publisher"], n["model"])))
 for _api, _prefix in (("vertex", _VERTEX), ("ai_studio", r"/(?P<version>v1beta|v1alpha|v1)")):
     _TABLE += [
         (_api, "POST", re.compile(_prefix + "/cachedContents"),
@@ -126,6 +131,8 @@ def _host_ok(api: str, host: str | None, names: dict[str, str]) -> bool:
         return host == STORAGE_HOST
     if api == "vertex":
         return host == vertex_host_for(names["location"])
+    if api == "vertex_global":  # any location's Vertex host serves global resources
+        return host == "aiplatform.googleapis.com" or host.endswith("-aiplatform.googleapis.com")
     return host == AI_STUDIO_HOST
 
 

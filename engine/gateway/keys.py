@@ -54,13 +54,15 @@ class Caller:
 
 def native_model_name(caller: Caller, model: str | None, provider: str, deployments: Any) -> str | None:
     """The name a key's ``models`` list is checked with for a call that names a Google model id
-    (pass-through paths, batch files, tuning jobs): the id, its ``provider/id`` spelling, or the
-    ``model_name`` of a deployment serving that id, whichever the key lists."""
+    (pass-through paths, batch files, tuning jobs): the id (with or without its ``@version``), its
+    ``provider/id`` spelling, or the ``model_name`` of a deployment serving that id, whichever the
+    key lists."""
     record = caller.record
     if model is None or record is None or not record.models or "*" in record.models:
         return model
-    names = [model, f"{provider}/{model}"]
-    names += [d.model_name for d in deployments if d.model.startswith(provider + "/") and d.model.rsplit("/", 1)[-1] == model]
+    ids = list(dict.fromkeys([model, model.split("@", 1)[0]]))  # "multimodalembedding@001" is a version of "multimodalembedding"
+    names = [*ids, *(f"{provider}/{i}" for i in ids)]
+    names += [d.model_name for d in deployments if d.model.startswith(provider + "/") and d.model.rsplit("/", 1)[-1] in ids]
     return next((name for name in names if name in record.models), model)
 
 

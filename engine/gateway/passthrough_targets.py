@@ -28,6 +28,7 @@ _PUBLISHER = re.compile(r"/publishers/([^/]+)/")
 _PROJECT = re.compile(r"/projects/([^/]+)")
 _LOCATION = re.compile(r"/locations/([^/]+)")
 _PROJECT_LOCATION = re.compile(r"/projects/[^/]+/locations/[^/]+")
+_PUBLISHER_MODEL = re.compile(r"^/v[^/]*/publishers/[^/]+/models/[^/:]+$")
 _LEADING_VERSION = re.compile(r"^/(v\d+(?:(?:alpha|beta)\d*)?)(/.*)$")
 # Percent-encodings that would change the path's shape if anything decoded it once more: an
 # encoded slash, backslash, dot or percent sign. Google's own paths never need them.
@@ -141,9 +142,12 @@ def vertex_path(path: str, project: str, location: str) -> str:
     A short path (no ``locations``, as google-genai's express mode and LiteLLM's docs send:
     ``/v1beta1/publishers/google/models/m:generateContent`` or ``/publishers/...``) gets the prefix
     inserted after its API version; without a version, ``v1beta1`` when it names a cachedContent,
-    else ``v1``.
+    else ``v1``. A publisher model resource without a method (``GET /v1/publishers/google/models/m``,
+    which the Vertex SDK's ``from_pretrained`` reads) is global and stays as it is.
     """
     prefix = f"/projects/{project}/locations/{location}"
+    if _PUBLISHER_MODEL.match(path):
+        return path  # Model Garden's GetPublisherModel is global: publishers/{p}/models/{m}, as is
     if "/locations/" in path:
         return _PROJECT_LOCATION.sub(prefix, path, count=1)
     found = _LEADING_VERSION.match(path)

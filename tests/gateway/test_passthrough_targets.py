@@ -109,3 +109,17 @@ def test_what_a_virtual_key_may_do_through_pass_through(method, path):
 def test_what_needs_the_master_key(method, path):
     reason = virtual_key_refusal(method, path)
     assert reason and "master key" in reason and "/v1/batches" in reason
+
+
+def test_a_publisher_model_resource_stays_global():
+    assert vertex_path("/v1/publishers/google/models/multimodalembedding", "p", "l") == "/v1/publishers/google/models/multimodalembedding"
+    assert vertex_path("/v1/publishers/google/models/m:predict", "p", "l") == "/v1/projects/p/locations/l/publishers/google/models/m:predict"
+
+
+def test_a_keys_models_list_covers_versions_of_a_model():
+    from engine.gateway.keys import Caller, native_model_name
+    from engine.gateway.store import KeyRecord
+
+    caller = Caller(is_master=False, record=KeyRecord(token_hash="h", models=["multimodalembedding"]))
+    assert native_model_name(caller, "multimodalembedding@001", "vertex_ai", []) == "multimodalembedding"
+    assert native_model_name(caller, "textembedding-gecko@003", "vertex_ai", []) == "textembedding-gecko@003"

@@ -307,3 +307,31 @@ def test_a_virtual_key_may_use_only_its_own_caches_through_pass_through(start_ga
     assert used.json()["usageMetadata"]["cachedContentTokenCount"] >= 3000
     assert stolen.status_code == 404 and stolen.json()["error"]["param"] == "cachedContent"
     assert len(fake.calls(":generateContent")) == 1
+
+
+def test_the_vertex_sdks_from_pretrained_then_predict_sequence(start_gateway, fake, vertex_config):
+    """What ``MultiModalEmbeddingModel.from_pretrained(...).get_embeddings(...)`` of the seed sends
+    with ``api_endpoint=<gateway>/vertex-ai`` and ``api_transport="rest"`` (checked by hand against
+    google-cloud-aiplatform 2.7.0): GetPublisherModel (global, no project in the path), then
+    ``:predict`` on the template it returns, with an ``@version`` id and protobuf-Value numbers."""
+    gw = start_gateway(vertex_config)
+    key = generate_key(gw, models=["multimodalembedding"])
+    headers = {"Authorization": f"Bearer {key}"}
+    query = "?%24alt=json%3Benum-encoding%3Dint"
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        model = c.get(f"/vertex-ai/v1/publishers/google/models/multimodalembedding{query}", headers=headers)
+        assert model.status_code == 200, model.text
+        info = model.json()
+        assert info["name"] == "publishers/google/models/multimodalembedding"
+        assert info["predictSchemata"]["instanceSchemaUri"].endswith("/vision_embedding_model_1.0.0.yaml")
+        got = fake.last("/publishers/google/models/multimodalembedding")
+        assert got.path == "/v1/publishers/google/models/multimodalembedding" and got.query == {"$alt": "json;enum-encoding=int"}
+        endpoint = info["publisherModelTemplate"].format(**{"user-project": "adroit-crow-413218", "location": "us-central1"})
+        body = json.dumps({"instances": [{"image": {"gcsUri": "gs://cloud-samples-data/vertex-ai/llm/prompts/landmark1.png"},
+                                          "text": "Colosseum"}], "parameters": {"dimension": 1408.0}}).encode()
+        predicted = c.post(f"/vertex-ai/v1/{endpoint.replace('@', '%40')}:predict{query}", content=body,
+                           headers={**headers, **JSON_HEADERS})
+    assert predicted.status_code == 200, predicted.text
+    assert len(predicted.json()["predictions"][0]["imageEmbedding"]) == 1408
+    sent = fake.last(":predict")
+    assert sent.path == "/v1/projects/proxy-project/locations/us-central1/publishers/google/models/multimodalembedding@001:predict"

@@ -118,3 +118,22 @@ def test_cached_contents_rules(client: httpx.Client, fake: FakeGoogle) -> None:
     assert client.delete(f"/us-central1-aiplatform.googleapis.com/v1/{cache['name']}").status_code == 200
     gone = client.post(model, json={"cachedContent": cache["name"], "contents": [{"role": "user", "parts": [{"text": "q"}]}]})
     assert gone.status_code == 404
+
+
+@pytest.mark.parametrize("model, schema, version", [
+    ("multimodalembedding", "vision_embedding_model_1.0.0", "001"),
+    ("text-embedding-004", "text_embedding_1.0.0", "001"),
+    ("imagen-3.0-generate-001", "vision_generative_model_1.0.0", "001"),
+    ("text-bison@002", "text_generation_1.0.0", "002"),
+])
+def test_get_publisher_model_says_which_sdk_class_loads_it(client: httpx.Client, fake: FakeGoogle, model, schema, version) -> None:
+    answer = client.get(f"{fake.url}/europe-west4-aiplatform.googleapis.com/v1/publishers/google/models/{model}")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["name"] == f"publishers/google/models/{model.split('@')[0]}" and body["versionId"] == version
+    assert body["predictSchemata"]["instanceSchemaUri"] == f"gs://google-cloud-aiplatform/schema/predict/instance/{schema}.yaml"
+    assert body["publisherModelTemplate"] == f"projects/{{user-project}}/locations/{{location}}/publishers/google/models/{model.split('@')[0]}@{version}"
+    unauthenticated = httpx.get(f"{fake.url}/us-central1-aiplatform.googleapis.com/v1/publishers/google/models/{model}")
+    assert unauthenticated.status_code == 401
+    wrong_host = client.get(f"{fake.url}/generativelanguage.googleapis.com/v1/publishers/google/models/{model}")
+    assert wrong_host.status_code == 404
