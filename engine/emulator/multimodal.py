@@ -37,8 +37,6 @@ def predict(call: ModelCall) -> Reply:
     if not isinstance(instances, list) or not instances:
         return Reply.error(400, "instances must not be empty.")
     dimension = (call.body.get("parameters") or {}).get("dimension", 1408)
-    if isinstance(dimension, float) and dimension.is_integer():
-        dimension = int(dimension)  # the Vertex SDK's REST transport sends protobuf Values: 1408.0
     if dimension not in DIMENSIONS or isinstance(dimension, bool):
         return Reply.error(400, f"Invalid dimension {dimension!r}; allowed values are 128, 256, 512 and 1408.")
     predictions = []

@@ -8,6 +8,7 @@ other ``:predict`` families (PaLM, Model Garden containers) add theirs with :fun
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import embeddings, imagen, multimodal
@@ -47,8 +48,22 @@ register("text embeddings", instances_have("content"), embeddings.predict_text)
 register("endpoint embeddings", instances_have("inputs"), embeddings.predict_inputs)
 
 
+def _whole_numbers(value: Any) -> Any:
+    """``parameters`` are protobuf ``Value``s, whose numbers are doubles: the Vertex SDK's REST
+    transport sends ``sampleCount: 2.0``, which Google reads as 2. So does the fake."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def predict(call: ModelCall) -> Reply:
     """Answer with the first family that claims ``call``; a 400 naming the families otherwise."""
+    if isinstance(call.body.get("parameters"), dict):
+        call = replace(call, body={**call.body, "parameters": _whole_numbers(call.body["parameters"])})
     for _, claim, handler in FAMILIES:
         if claim(call):
             return handler(call)

@@ -43,8 +43,8 @@ def publisher_model(publisher: str, model: str) -> Reply:
         "versionId": version or _DEFAULT_VERSION,
         "openSourceCategory": "PROPRIETARY" if publisher == "google" else "THIRD_PARTY_OWNED_OSS",
         "launchStage": "GA",
-        "publisherModelTemplate": f"projects/{{user-project}}/locations/{{location}}/publishers/{publisher}/models/"
-                                  f"{model_id}@{version or _DEFAULT_VERSION}",
+        # The SDK's :predict calls go here: the model as asked for, with its @version if it had one.
+        "publisherModelTemplate": f"projects/{{user-project}}/locations/{{location}}/publishers/{publisher}/models/{model}",
     }
     if schema is not None:
         body["predictSchemata"] = {"instanceSchemaUri": _SCHEMA.format(schema)}

@@ -326,7 +326,7 @@ def test_the_vertex_sdks_from_pretrained_then_predict_sequence(start_gateway, fa
         assert info["predictSchemata"]["instanceSchemaUri"].endswith("/vision_embedding_model_1.0.0.yaml")
         got = fake.last("/publishers/google/models/multimodalembedding")
         assert got.path == "/v1/publishers/google/models/multimodalembedding" and got.query == {"$alt": "json;enum-encoding=int"}
-        endpoint = info["publisherModelTemplate"].format(**{"user-project": "adroit-crow-413218", "location": "us-central1"})
+        endpoint = info["publisherModelTemplate"].format(**{"user-project": "adroit-crow-413218", "location": "us-central1"}) + "@001"
         body = json.dumps({"instances": [{"image": {"gcsUri": "gs://cloud-samples-data/vertex-ai/llm/prompts/landmark1.png"},
                                           "text": "Colosseum"}], "parameters": {"dimension": 1408.0}}).encode()
         predicted = c.post(f"/vertex-ai/v1/{endpoint.replace('@', '%40')}:predict{query}", content=body,
@@ -335,3 +335,4 @@ def test_the_vertex_sdks_from_pretrained_then_predict_sequence(start_gateway, fa
     assert len(predicted.json()["predictions"][0]["imageEmbedding"]) == 1408
     sent = fake.last(":predict")
     assert sent.path == "/v1/projects/proxy-project/locations/us-central1/publishers/google/models/multimodalembedding@001:predict"
+    assert sent.json["parameters"] == {"dimension": 1408.0}  # relayed byte for byte; the fake reads it as Google does

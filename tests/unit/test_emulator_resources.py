@@ -132,8 +132,17 @@ def test_get_publisher_model_says_which_sdk_class_loads_it(client: httpx.Client,
     body = answer.json()
     assert body["name"] == f"publishers/google/models/{model.split('@')[0]}" and body["versionId"] == version
     assert body["predictSchemata"]["instanceSchemaUri"] == f"gs://google-cloud-aiplatform/schema/predict/instance/{schema}.yaml"
-    assert body["publisherModelTemplate"] == f"projects/{{user-project}}/locations/{{location}}/publishers/google/models/{model.split('@')[0]}@{version}"
+    assert body["publisherModelTemplate"] == f"projects/{{user-project}}/locations/{{location}}/publishers/google/models/{model}"
     unauthenticated = httpx.get(f"{fake.url}/us-central1-aiplatform.googleapis.com/v1/publishers/google/models/{model}")
     assert unauthenticated.status_code == 401
     wrong_host = client.get(f"{fake.url}/generativelanguage.googleapis.com/v1/publishers/google/models/{model}")
     assert wrong_host.status_code == 404
+
+
+def test_predict_parameters_read_whole_doubles_as_integers(client: httpx.Client, fake: FakeGoogle) -> None:
+    """The Vertex SDK's REST transport sends parameters as protobuf Values: sampleCount 2.0."""
+    url = f"{fake.url}/us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google/models/imagen-3.0-generate-001:predict"
+    images = client.post(url, json={"instances": [{"prompt": "a cat"}], "parameters": {"sampleCount": 2.0}})
+    assert images.status_code == 200 and len(images.json()["predictions"]) == 2
+    fraction = client.post(url, json={"instances": [{"prompt": "a cat"}], "parameters": {"sampleCount": 2.5}})
+    assert fraction.status_code == 400
