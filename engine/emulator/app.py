@@ -122,7 +122,7 @@ class _Pipeline:
         denied = resource.authorize(record, self.state)
         if denied is not None:
             return ReplyResponse(denied)
-        if body and resource.api != "storage" and not isinstance(record.json, dict):
+        if body and not resource.takes_bytes(record) and not isinstance(record.json, dict):
             return self._serve(record, None, lambda: Reply.error(400, _BAD_JSON))
         return self._serve(record, None, lambda: resource.reply(self.state.resources, record))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .ai_studio_files import AiStudioFiles
 from .auth import check_api_key, check_bearer
 from .caches import Caches
 from .handlers import default_reply
@@ -35,6 +36,7 @@ class Resources:
 
     storage: Storage = field(default_factory=Storage)
     caches: Caches = field(default_factory=Caches)
+    files: AiStudioFiles = field(default_factory=AiStudioFiles)
     jobs: Jobs = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +45,7 @@ class Resources:
     def clear(self) -> None:
         self.storage.clear()
         self.caches.clear()
+        self.files.clear()
         self.jobs.clear()
 
 
@@ -60,9 +63,15 @@ class ResourceMatch:
 
     def authorize(self, record: Recorded, state: Any) -> Reply | None:
         if self.api == "ai_studio":
+            if "upload" in self.names and "upload_id" in record.query:
+                return None  # an upload URL's upload_id is the capability; Google asks no key there
             return check_api_key(record, state.valid_api_keys)
         # vertex, vertex_global and storage: a Google bearer token
         return check_bearer(record, state.tokens)
+
+    def takes_bytes(self, record: Recorded) -> bool:
+        """Whether the body is data (an object, an upload's bytes) rather than a JSON request."""
+        return self.api == "storage" or ("upload" in self.names and "upload_id" in record.query)
 
     def reply(self, resources: Resources, record: Recorded) -> Reply:
         return self.answer(resources, record, self.names)
@@ -105,6 +114,15 @@ _TABLE: list[tuple[str, str, re.Pattern[str], Answer]] = [
      lambda r, rec, n: r.jobs.delete(n["kind"], _job_name(n))),
     ("vertex", "POST", re.compile(_VERTEX + "/" + _JOB_KINDS + rf"/(?P<id>{_SEG}):cancel"),
      lambda r, rec, n: r.jobs.cancel(n["kind"], _job_name(n))),
+]
+# AI Studio's Files API (resumable uploads, then File resources).
+_AI_STUDIO_VERSION = r"/(?P<version>v1beta|v1alpha|v1)"
+_TABLE += [
+    ("ai_studio", "POST", re.compile(r"/(?P<upload>upload)" + _AI_STUDIO_VERSION + "/files"),
+     lambda r, rec, n: r.files.upload(rec)),
+    ("ai_studio", "GET", re.compile(_AI_STUDIO_VERSION + "/files"), lambda r, rec, n: r.files.listing(rec.query)),
+    ("ai_studio", "GET", re.compile(_AI_STUDIO_VERSION + rf"/files/(?P<id>{_SEG})"), lambda r, rec, n: r.files.get(n["id"])),
+    ("ai_studio", "DELETE", re.compile(_AI_STUDIO_VERSION + rf"/files/(?P<id>{_SEG})"), lambda r, rec, n: r.files.delete(n["id"])),
 ]
 # Model Garden's GetPublisherModel: a global resource (no project or location in the path).
 _TABLE.append(("vertex_global", "GET", re.compile(rf"/(?P<version>v1|v1beta1)/publishers/(?P<publisher>{_SEG})/models/(?P<model>[^/:]+)"),

@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yarl
 from starlette.background import BackgroundTask
@@ -52,15 +53,20 @@ log = logging.getLogger("vertex_engine.gateway")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # The caller's headers that reach Google: an allow-list, so credentials (authorization, cookies,
 # x-goog-api-key, x-litellm-api-key), hop-by-hop headers, host and length never do.
-FORWARDED_REQUEST_HEADERS = frozenset(
-    {"content-type", "accept", "user-agent", "x-goog-api-client", "x-goog-request-params", "x-server-timeout"}
-)
+FORWARDED_REQUEST_HEADERS = frozenset({
+    "content-type", "accept", "user-agent", "x-goog-api-client", "x-goog-request-params", "x-server-timeout",
+    # Resumable uploads (AI Studio Files API).
+    "x-goog-upload-protocol", "x-goog-upload-command", "x-goog-upload-offset", "x-goog-upload-file-name",
+    "x-goog-upload-header-content-length", "x-goog-upload-header-content-type",
+})
 # Google's headers that reach the caller. Not content-length / content-encoding: the body is
 # relayed decompressed and chunked.
-FORWARDED_RESPONSE_HEADERS = frozenset(
-    {"content-type", "retry-after", "cache-control", "etag", "last-modified", "content-disposition", "x-goog-upload-status"}
-)
+FORWARDED_RESPONSE_HEADERS = frozenset({
+    "content-type", "retry-after", "cache-control", "etag", "last-modified", "content-disposition",
+    "x-goog-upload-status", "x-goog-upload-size-received", "x-goog-upload-chunk-granularity",
+})  # and x-goog-upload-url, pointed back at the gateway (see _own_upload_url)
 _CALLER_KEY_PARAM = frozenset({"key"})
+_UPLOADS = "gemini_upload"  # owners-table kind: resumable uploads this gateway started
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,7 @@ class _Upstream:
     uses_token: bool = False
     refreshed: bool = False
     where: str = ""  # the config entry the credentials come from, for error messages
+    base: str = ""  # the Google base URL the path was appended to
 
 
 def _credentials_failure(where: str, exc: APIError) -> GatewayError:
@@ -138,6 +145,16 @@ def _caller_key(request: Request, family: _Family) -> str | None:
 
 def _forwarded_headers(request: Request) -> dict[str, str]:
     return {name: value for name, value in request.headers.items() if name in FORWARDED_REQUEST_HEADERS}
+
+
+def _own_upload_url(request: Request, prefix: str, base: str, headers: Any) -> str | None:
+    """Google's ``x-goog-upload-url`` (where a resumable upload's bytes go) as a URL on this
+    gateway, so the bytes come through it too and the caller never needs Google's key."""
+    given = headers.get("x-goog-upload-url")
+    base = base.rstrip("/")
+    if not given or not base or not given.startswith(base + "/"):
+        return given
+    return f"{str(request.base_url).rstrip('/')}{prefix}{given[len(base):]}"
 
 
 async def _raw_body(request: Request, limit: int) -> bytes:
@@ -214,7 +231,12 @@ class PassThrough:
         finally:
             upstream_clock.reset(clock)
         meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
-        return self._relay(call, response, meter)
+        upload_url = _own_upload_url(request, prefix, upstream.base, response.headers)
+        if upload_url and gw.keys.enabled:
+            upload_id = parse_qs(urlsplit(upload_url).query).get("upload_id", [""])[0]
+            if upload_id:
+                await gw.store.add_owner(_UPLOADS, upload_id, call.caller.token_hash or "")
+        return self._relay(call, response, meter, upload_url)
 
     async def _check_cache_owner(self, caller: Caller, body: bytes) -> None:
         """The cache a virtual key's native body names must be its own (see Gateway.check_cache_owner)."""
@@ -232,6 +254,11 @@ class PassThrough:
         if not keys.enabled:
             return Caller(is_master=True)  # no master key: any value (or none) is accepted, as in LiteLLM
         key = _caller_key(request, family)
+        upload_id = request.query_params.get("upload_id")
+        if not key and upload_id and await self.gateway.store.owner_of(_UPLOADS, upload_id) is not None:
+            # The bytes of a resumable upload this gateway started for the master key: like
+            # Google, the upload URL's upload_id is the credential (google-genai sends no key there).
+            return Caller(is_master=True)
         if not key:
             raise GatewayError(
                 401, f"no API key: send the gateway's master key or a virtual key as {family.key_places}",
@@ -246,7 +273,7 @@ class PassThrough:
         base = os.environ.get("GEMINI_API_BASE") or engine.get_registry().hosts["ai_studio"].base({})
         query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
         # The real key goes in a header, never the URL: URLs end up in logs and error messages.
-        return _Upstream(join_url(base, path, query), {**_forwarded_headers(request), "x-goog-api-key": key})
+        return _Upstream(join_url(base, path, query), {**_forwarded_headers(request), "x-goog-api-key": key}, base=base)
 
     def _vertex_settings(self, path: str) -> tuple[dict[str, Any], str]:
         """The configured settings for the path's project and location: a ``vertex_ai`` deployment
@@ -280,7 +307,8 @@ class PassThrough:
         checked_project(project, f"{where}.vertex_project" if settings.get("vertex_project") else "project")
         base = settings.get("api_base") or os.environ.get("VERTEXAI_API_BASE") or engine.get_registry().hosts["vertex"].base({"location": location})
         query = forwarded_query(request.scope.get("query_string", b""), _CALLER_KEY_PARAM)
-        upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True, where=where)
+        upstream = _Upstream(join_url(base, vertex_path(path, project, location), query), _forwarded_headers(request), credentials, True,
+                             where=where, base=base)
         await self._authorize_upstream(upstream)
         return upstream
 
@@ -346,9 +374,11 @@ class PassThrough:
         background = BackgroundTask(self.gateway._record, call, response.status_code, None, "UpstreamError")
         return Response(body, status_code=response.status_code, media_type=response.headers.get("content-type", "application/json"), headers=headers, background=background)
 
-    def _relay(self, call: _Call, response: aio.AioResponse, meter: UsageMeter | None) -> Response:
+    def _relay(self, call: _Call, response: aio.AioResponse, meter: UsageMeter | None, upload_url: str | None = None) -> Response:
         """Google's answer as it arrives; usage is read on the way and recorded when it ends."""
         headers = self._headers(call, response)
+        if upload_url:
+            headers["x-goog-upload-url"] = upload_url
         if "text/event-stream" in headers.get("content-type", ""):
             headers["x-accel-buffering"] = "no"
         record = self.gateway._record

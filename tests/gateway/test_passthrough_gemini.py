@@ -368,3 +368,44 @@ def test_key_rate_limits_apply_to_pass_through(start_gateway, fake, gemini_key, 
     second = _post(gw, url, SEED_GENERATE)
     assert second.status_code == 429 and second.json()["error"]["code"] == "rate_limit_exceeded"
     assert len(fake.calls(":generateContent")) == 1
+
+
+def test_google_genai_files_upload_through_the_gateway(start_gateway, fake, gemini_key):
+    """client.files.upload is a resumable upload: Google answers the start with an upload URL and
+    google-genai sends the bytes there, keyless. The gateway points that URL back at itself."""
+    import io
+
+    from google import genai
+    from google.genai import types
+
+    gw = start_gateway(CONFIG)
+    client = genai.Client(api_key=MASTER, http_options=types.HttpOptions(base_url=gw.url + "/gemini"))
+    data = b"a transcript line\n" * 500
+    uploaded = client.files.upload(file=io.BytesIO(data), config=types.UploadFileConfig(mime_type="text/plain", display_name="transcript"))
+    assert uploaded.name.startswith("files/") and uploaded.size_bytes == len(data) and uploaded.display_name == "transcript"
+    start, chunk = fake.calls("/upload/v1beta/files")
+    assert start.headers["x-goog-upload-command"] == "start" and start.headers["x-goog-api-key"] == REAL_GEMINI_KEY
+    assert chunk.query["upload_id"] and chunk.body == data and chunk.headers["x-goog-upload-command"] == "upload, finalize"
+    assert [f.name for f in client.files.list()] == [uploaded.name]
+    answer = client.models.generate_content(model="gemini-2.5-flash", contents=[uploaded, "summarise"])
+    assert answer.text
+    client.files.delete(name=uploaded.name)
+    assert list(client.files.list()) == []
+
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        started = c.post("/gemini/upload/v1beta/files", json={"file": {"display_name": "x"}}, headers={
+            "x-goog-api-key": MASTER, "x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start",
+            "x-goog-upload-header-content-length": "3"})
+        own = started.headers["x-goog-upload-url"]
+        assert own.startswith(gw.url + "/gemini/upload/v1beta/files?upload_id=")
+        guessed = c.post("/gemini/upload/v1beta/files?upload_id=not-one-we-made", content=b"abc",
+                         headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
+        assert guessed.status_code == 401  # no key and no upload this gateway started
+        virtual = generate_key(gw)
+        refused = c.post(f"/gemini/upload/v1beta/files?key={virtual}", json={"file": {}}, headers={
+            "x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "pass_through_not_allowed"
+        finished = c.post(own.removeprefix(gw.url), content=b"abc",
+                          headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
+    assert finished.status_code == 200 and finished.headers["x-goog-upload-status"] == "final"
+    assert finished.json()["file"]["sizeBytes"] == "3"

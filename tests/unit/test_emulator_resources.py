@@ -146,3 +146,30 @@ def test_predict_parameters_read_whole_doubles_as_integers(client: httpx.Client,
     assert images.status_code == 200 and len(images.json()["predictions"]) == 2
     fraction = client.post(url, json={"instances": [{"prompt": "a cat"}], "parameters": {"sampleCount": 2.5}})
     assert fraction.status_code == 400
+
+
+def test_ai_studio_resumable_upload_in_chunks_then_get_list_delete(fake: FakeGoogle) -> None:
+    base = f"{fake.url}/generativelanguage.googleapis.com"
+    with httpx.Client(headers={"x-goog-api-key": "k"}) as c:
+        start = c.post(f"{base}/upload/v1beta/files", json={"file": {"display_name": "two parts", "mime_type": "text/plain"}},
+                       headers={"x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start",
+                                "x-goog-upload-header-content-length": "6"})
+        assert start.status_code == 200 and start.headers["x-goog-upload-status"] == "active"
+        url = start.headers["x-goog-upload-url"]
+        assert url.startswith("https://generativelanguage.googleapis.com/upload/v1beta/files?upload_id=")
+        there = base + url.removeprefix("https://generativelanguage.googleapis.com")
+        first = httpx.post(there, content=b"abc", headers={"x-goog-upload-command": "upload", "x-goog-upload-offset": "0"})
+        assert first.headers["x-goog-upload-status"] == "active" and first.headers["x-goog-upload-size-received"] == "3"
+        wrong = httpx.post(there, content=b"def", headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
+        assert wrong.status_code == 400  # the offset must follow what was received
+        done = httpx.post(there, content=b"def", headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "3"})
+        assert done.headers["x-goog-upload-status"] == "final"
+        file = done.json()["file"]
+        assert file["displayName"] == "two parts" and file["mimeType"] == "text/plain" and file["sizeBytes"] == "6"
+        assert "display_name" not in file and file["state"] == "ACTIVE"
+        file_id = file["name"].removeprefix("files/")
+        assert c.get(f"{base}/v1beta/files/{file_id}").json()["name"] == file["name"]
+        assert [f["name"] for f in c.get(f"{base}/v1beta/files").json()["files"]] == [file["name"]]
+        assert httpx.get(f"{base}/v1beta/files").status_code == 403  # listing needs the key
+        assert c.delete(f"{base}/v1beta/files/{file_id}").status_code == 200
+        assert c.get(f"{base}/v1beta/files/{file_id}").status_code == 403
