@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,7 +28,7 @@ import httpx
 from engine.auth import tokens
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, register_secret
 from engine.runtime import transport as _transport
-from engine.runtime.transport import dial_url
+from engine.runtime.transport import dial_url, retry_backoff
 
 __all__ = ["GoogleRest", "Progress", "storage_base"]
 
@@ -39,6 +38,15 @@ Progress = Callable[[int, int], None]
 _CHUNK = 256 * 1024
 _LOGGED_BODY = 2000  # characters of a body shown by set_verbose (batch files can be large)
 _TIMEOUT = httpx.Timeout(600.0, connect=30.0)
+
+
+@dataclass
+class _Tries:
+    """One request's retry state, shared by the sync and async loops."""
+
+    retries: int
+    attempt: int = 0
+    refreshed: bool = False
 
 
 def storage_base() -> str:
@@ -127,12 +135,25 @@ class GoogleRest:
             return Timeout(f"{where} timed out ({type(exc).__name__})", llm_provider=self.provider)
         return APIConnectionError(f"could not reach {where}: {type(exc).__name__}: {exc}", llm_provider=self.provider)
 
-    def _retry_wait(self, error: APIError, attempt: int, retries: int) -> float | None:
-        if not isinstance(error, RETRYABLE) or attempt >= retries:
-            return None
-        if error.retry_after is not None:
-            return min(max(error.retry_after, 0.0), 60.0)
-        return min(0.5 * (2**attempt), 8.0) * (0.75 + random.random() / 2)
+    def _after(self, tries: _Tries, method: str, url: str, body: bytes | None, token: str | None,
+               response: httpx.Response | None = None, exc: Exception | None = None) -> httpx.Response | float:
+        """One attempt's outcome, for both send loops: the 2xx response, or the seconds to wait
+        before the next attempt (0 after a 401 dropped the cached token); raises when done."""
+        if response is None:
+            error = self._failure(method, url, exc or RuntimeError("no response"))
+        else:
+            _trace(method, url, body, response)
+            if response.status_code < 400:
+                return response
+            if response.status_code == 401 and token is not None and not tries.refreshed:
+                tokens.invalidate(self.credentials)
+                tries.refreshed = True
+                return 0.0
+            error = from_upstream(response.status_code, response.text, headers=dict(response.headers), llm_provider=self.provider)
+        if not isinstance(error, RETRYABLE) or tries.attempt >= tries.retries:
+            raise error
+        tries.attempt += 1
+        return retry_backoff(tries.attempt - 1, error)
 
     # --- sync --------------------------------------------------------------------------------------
 
@@ -150,7 +171,7 @@ class GoogleRest:
         """Send and return a 2xx response (body read); raise a typed engine error otherwise."""
         body, json_type = self._body(json, content)
         content_type = json_type or content_type
-        retries, attempt, refreshed = _num_retries(), 0, False
+        tries = _Tries(_num_retries())
         target = dial_url(url)
         with httpx.Client(timeout=_TIMEOUT) as client:
             while True:
@@ -161,21 +182,12 @@ class GoogleRest:
                 try:
                     response = client.request(method, target, content=payload, headers=headers, params=params)
                 except httpx.HTTPError as exc:
-                    error = self._failure(method, url, exc)
+                    step = self._after(tries, method, url, body, token, exc=exc)
                 else:
-                    _trace(method, url, body, response)
-                    if response.status_code < 400:
-                        return response
-                    if response.status_code == 401 and token is not None and not refreshed:
-                        tokens.invalidate(self.credentials)
-                        refreshed = True
-                        continue
-                    error = from_upstream(response.status_code, response.text, headers=dict(response.headers), llm_provider=self.provider)
-                wait = self._retry_wait(error, attempt, retries)
-                if wait is None:
-                    raise error
-                attempt += 1
-                time.sleep(wait)
+                    step = self._after(tries, method, url, body, token, response)
+                if isinstance(step, httpx.Response):
+                    return step
+                time.sleep(step)
 
     def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """:meth:`request`, the answer parsed as a JSON object (``{}`` for an empty body)."""
@@ -197,7 +209,7 @@ class GoogleRest:
         """Async :meth:`request`."""
         body, json_type = self._body(json, content)
         content_type = json_type or content_type
-        retries, attempt, refreshed = _num_retries(), 0, False
+        tries = _Tries(_num_retries())
         target = dial_url(url)
         async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
             while True:
@@ -208,21 +220,12 @@ class GoogleRest:
                 try:
                     response = await client.request(method, target, content=payload, headers=headers, params=params)
                 except httpx.HTTPError as exc:
-                    error = self._failure(method, url, exc)
+                    step = self._after(tries, method, url, body, token, exc=exc)
                 else:
-                    _trace(method, url, body, response)
-                    if response.status_code < 400:
-                        return response
-                    if response.status_code == 401 and token is not None and not refreshed:
-                        tokens.invalidate(self.credentials)
-                        refreshed = True
-                        continue
-                    error = from_upstream(response.status_code, response.text, headers=dict(response.headers), llm_provider=self.provider)
-                wait = self._retry_wait(error, attempt, retries)
-                if wait is None:
-                    raise error
-                attempt += 1
-                await asyncio.sleep(wait)
+                    step = self._after(tries, method, url, body, token, response)
+                if isinstance(step, httpx.Response):
+                    return step
+                await asyncio.sleep(step)
 
     async def ajson(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """Async :meth:`json`."""

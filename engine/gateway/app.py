@@ -240,7 +240,8 @@ class Gateway:
         given = request.headers.get("x-request-id")
         return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    async def _json_body(self, request: Request) -> dict[str, Any]:
+    async def read_body(self, request: Request) -> bytes:
+        """The request body as sent, up to ``general_settings.max_request_size_mb`` (413 beyond)."""
         limit = self.config.max_request_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -252,7 +253,10 @@ class Gateway:
             if size > limit:  # chunked uploads declare no length: stop reading at the limit
                 raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
             parts.append(part)
-        raw = b"".join(parts)
+        return b"".join(parts)
+
+    async def _json_body(self, request: Request) -> dict[str, Any]:
+        raw = await self.read_body(request)
         if not raw:
             raise GatewayError(400, "request body is empty: expected a JSON object")
         try:

@@ -157,21 +157,6 @@ def _own_upload_url(request: Request, prefix: str, base: str, headers: Any) -> s
     return f"{str(request.base_url).rstrip('/')}{prefix}{given[len(base):]}"
 
 
-async def _raw_body(request: Request, limit: int) -> bytes:
-    """The request body as sent, up to the gateway's size limit (413 beyond)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
-        parts.append(part)
-    return b"".join(parts)
-
-
 class PassThrough:
     """The pass-through handlers of one :class:`Gateway` (its keys, spend writer and metrics)."""
 
@@ -213,7 +198,7 @@ class PassThrough:
                 if refusal:
                     raise GatewayError(403, refusal, "permission_error", code="pass_through_not_allowed", param="path")
             await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
-            body = await _raw_body(request, gw.config.max_request_bytes)
+            body = await gw.read_body(request)
             if call.caller.record is not None:
                 await self._check_cache_owner(call.caller, body)
             if family is GEMINI:

@@ -284,14 +284,9 @@ class ResourceRoutes:
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             raise GatewayError(400, f"files.create: expected a multipart/form-data body, got {content_type or 'no content type'!r}")
-        limit = self.gateway.config.max_request_bytes
-        raw = bytearray()
-        async for part in request.stream():
-            raw += part
-            if len(raw) > limit:
-                raise GatewayError(413, f"upload is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+        raw = await self.gateway.read_body(request)
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + bytes(raw)
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
         )
         if not message.is_multipart():
             raise GatewayError(400, "files.create: the multipart body could not be read")

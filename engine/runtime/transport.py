@@ -29,7 +29,7 @@ from engine.auth import tokens
 from engine.runtime import aio
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
-__all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock"]
+__all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock", "retry_backoff"]
 
 logger = logging.getLogger("vertex_engine")
 
@@ -121,7 +121,8 @@ def _setting(prepared: Any, names: tuple[str, ...], module_name: str, default: A
     return default if value is None else value
 
 
-def _backoff(attempt: int, error: APIError) -> float:
+def retry_backoff(attempt: int, error: APIError) -> float:
+    """Seconds before retry ``attempt`` + 1: Google's Retry-After (capped), else jittered exponential backoff."""
     retry_after = error.retry_after
     if retry_after is not None:
         return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
@@ -327,7 +328,7 @@ class _Attempts:
             self.refreshed = True
             return 0.0
         if isinstance(error, RETRYABLE) and self.attempt < self.retries:
-            wait = _backoff(self.attempt, error)
+            wait = retry_backoff(self.attempt, error)
             self.attempt += 1
             return wait
         raise error
