@@ -38,7 +38,7 @@ from .passthrough import passthrough_routes
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, valid_request_id
 from .resources import ResourceRoutes
 from .router import Router
-from .store import SpendWriter, open_store
+from .store import SpendJournal, SpendWriter, open_store
 
 __all__ = ["Gateway", "create_app"]
 
@@ -58,7 +58,8 @@ class Gateway:
         self.router = Router(config, self.shared)
         self.keys = KeyManager(self.store, self.shared, config.master_key, config.key_cache_ttl)
         self.metrics = Metrics()
-        self.writer = SpendWriter(self.store, interval=config.spend_flush_interval)
+        journal = SpendJournal(config.spend_journal_dir) if config.spend_journal_dir else None
+        self.writer = SpendWriter(self.store, interval=config.spend_flush_interval, journal=journal)
         self.pipeline = Pipeline(config, self.keys, self.store, self.writer, self.router, self.metrics)
         self.calls = CallRoutes(self.pipeline)
         if config.master_key:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import uuid
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .errors import GatewayError
 from .store import KeyRecord, Store, hash_key, parse_duration
 
-__all__ = ["Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
+__all__ = ["Admission", "Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
 
 # Fields /key/generate and /key/update accept, with the JSON types they must have.
 KEY_FIELDS: dict[str, tuple[type, ...]] = {
@@ -50,6 +51,19 @@ class Caller:
         if self.record is None:
             return "master" if self.is_master else None
         return self.record.key_alias or self.record.key_preview
+
+
+@dataclass(slots=True)
+class Admission:
+    """What one admitted call holds against its key until it settles."""
+
+    token_hash: str
+    call_id: str
+    rpm: bool = False
+    tokens: int | None = None  # reserved against tpm
+    tpm_window: int | None = None
+    cost: float | None = None  # reserved against the budget
+    settled: bool = False
 
 
 def native_model_name(caller: Caller, model: str | None, provider: str, deployments: Any) -> str | None:
@@ -84,8 +98,10 @@ def _preview(raw: str) -> str:
 class KeyManager:
     """Authenticates requests and enforces each virtual key's models, budget, expiry and limits."""
 
-    def __init__(self, store: Store, shared: Any, master_key: str | None, cache_ttl: float = 2.0) -> None:
+    def __init__(self, store: Store, shared: Any, master_key: str | None, cache_ttl: float = 2.0,
+                 reservation_ttl: float = 3600.0) -> None:
         self.store = store
+        self.reservation_ttl = reservation_ttl  # a reservation its process never settled lapses after this
         self.shared = shared
         self.master_key = master_key
         self.master_hash = hash_key(master_key) if master_key else None
@@ -135,42 +151,94 @@ class KeyManager:
     # --- per-request checks ----------------------------------------------------------------------
 
     async def authorize(self, caller: Caller, model: str | None) -> None:
-        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise.
+        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise. Reserves
+        nothing: for calls whose cost is known only after (pass-through, files), charged with
+        :meth:`charge`.
 
         ``model`` None (a pass-through call that names no model, e.g. a files listing) checks
         only budget and limits."""
+        admission = await self.admit(caller, model)
+        if admission is not None:
+            await self.settle(admission, 0.0, 0)
+
+    async def admit(self, caller: Caller, model: str | None, *, tokens: int = 0, cost: float = 0.0,
+                    call_id: str | None = None) -> Admission | None:
+        """Check the key's model, rpm, tpm and budget and reserve the call's worst case (``tokens``
+        against tpm, ``cost`` against the budget); 403 / 429 otherwise, with nothing held.
+
+        A call is admitted while the key's usage *including the reservations of calls still
+        running* is under its limits, so concurrent calls cannot all pass a check made before any
+        of them is charged: a key ends at most one call over its budget or tpm. :meth:`settle`
+        replaces the reservation with what the call really used."""
         record = caller.record
         if record is None:
-            return
+            return None
         if model is not None and record.models and model not in record.models and "*" not in record.models:
             raise GatewayError(
                 403,
                 f"key {caller.alias} may not call model {model!r}; it is allowed: {', '.join(record.models)}",
                 "permission_error", code="model_not_allowed", param="model",
             )
-        if record.max_budget is not None:
-            spend = await self.current_spend(record)
-            if spend >= record.max_budget:
-                raise GatewayError(
-                    429,
-                    f"key {caller.alias} is over its budget: spent ${spend:.6f} of max_budget ${record.max_budget:.6f}"
-                    + (f" (resets every {record.budget_duration})" if record.budget_duration else ""),
-                    "insufficient_quota", code="budget_exceeded",
-                )
-        if record.rpm_limit is not None:
-            allowed, used = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
-            if not allowed:
-                raise GatewayError(
-                    429, f"key {caller.alias} is over its rate limit: rpm_limit {record.rpm_limit} requests per minute reached",
-                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
-                )
-        if record.tpm_limit is not None:
-            used = await self.shared.current(f"key-tpm:{record.token_hash}")
-            if used >= record.tpm_limit:
-                raise GatewayError(
-                    429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached ({used} used)",
-                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
-                )
+        admission = Admission(record.token_hash, call_id or uuid.uuid4().hex)
+        try:
+            if record.rpm_limit is not None:
+                allowed, _ = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
+                if not allowed:
+                    raise GatewayError(
+                        429, f"key {caller.alias} is over its rate limit: rpm_limit {record.rpm_limit} requests per minute reached",
+                        "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                    )
+                admission.rpm = True
+            if record.tpm_limit is not None:
+                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", max(int(tokens), 0), record.tpm_limit)
+                if not allowed:
+                    raise GatewayError(
+                        429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached"
+                        f" ({used} used or held by calls under way)",
+                        "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                    )
+                admission.tokens, admission.tpm_window = max(int(tokens), 0), window_id
+            if record.max_budget is not None:
+                await self.current_spend(record)  # seeds the running spend, starts a new period when due
+                allowed, total = await self.shared.reserve_spend(record.token_hash, admission.call_id, max(float(cost), 0.0),
+                                                                 record.max_budget, self.reservation_ttl)
+                total = max(total, record.spend)  # the stored spend also counts what other processes wrote
+                if not allowed or total - max(float(cost), 0.0) >= record.max_budget:
+                    if allowed:
+                        await self.shared.settle_spend(record.token_hash, admission.call_id, 0.0)
+                    raise GatewayError(
+                        429,
+                        f"key {caller.alias} is over its budget: spent ${total:.6f} (with calls under way) of max_budget ${record.max_budget:.6f}"
+                        + (f" (resets every {record.budget_duration})" if record.budget_duration else ""),
+                        "insufficient_quota", code="budget_exceeded",
+                    )
+                admission.cost = max(float(cost), 0.0)
+        except BaseException:
+            await self._release(admission)
+            raise
+        return admission
+
+    async def _release(self, admission: Admission) -> None:
+        """Undo what an admission that failed half-way took."""
+        if admission.rpm:
+            await self.shared.add(f"key-rpm:{admission.token_hash}", -1)
+        if admission.tokens is not None and admission.tpm_window is not None:
+            await self.shared.settle(f"key-tpm:{admission.token_hash}", -admission.tokens, admission.tpm_window)
+
+    async def settle(self, admission: Admission | None, cost: float, tokens: int) -> None:
+        """Replace an admission's reservations with the call's real cost and tokens (once)."""
+        if admission is None or admission.settled:
+            return
+        admission.settled = True
+        if admission.cost is not None:
+            await self.shared.settle_spend(admission.token_hash, admission.call_id, float(cost or 0.0))
+        elif cost:
+            if await self.shared.get_spend(admission.token_hash) is None:
+                fresh = await self.store.get_key(admission.token_hash)
+                await self.shared.seed_spend(admission.token_hash, fresh.spend if fresh else 0.0)
+            await self.shared.add_spend(admission.token_hash, float(cost))
+        if admission.tokens is not None and admission.tpm_window is not None:
+            await self.shared.settle(f"key-tpm:{admission.token_hash}", int(tokens or 0) - admission.tokens, admission.tpm_window)
 
     async def current_spend(self, record: KeyRecord) -> float:
         """Spend in the key's current budget period, shared across instances."""
@@ -182,7 +250,8 @@ class KeyManager:
             # First sight of this key in this shared state: seed it from the durable store.
             fresh = await self.store.get_key(record.token_hash)
             spend = fresh.spend if fresh else record.spend
-            await self.shared.set_spend(record.token_hash, spend)
+            await self.shared.seed_spend(record.token_hash, spend)
+            spend = await self.shared.get_spend(record.token_hash) or spend
         # The stored spend (refreshed with the cached record) also counts what other processes
         # wrote, so workers without Redis still converge on one budget, a flush interval late.
         return max(spend, record.spend)

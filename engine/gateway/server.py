@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import logging.config
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from engine.errors import redact
 from engine.nodelay import http_protocol
 
+from .cluster_state import WORKERS_STATE_ENV
 from .config import ConfigError, GatewayConfig, load_config, parse_config
 
 __all__ = ["app_from_env", "serve_main"]
@@ -83,9 +87,14 @@ def serve_main(argv: list[str]) -> int:
     import uvicorn
 
     if args.workers > 1 and not config.redis_url:
-        logging.getLogger("vertex_engine.gateway").warning(
-            "%d workers without Redis: rate limits, cooldowns and in-flight counts are per worker "
-            "(budgets converge through the database); set REDIS_URL to share them", args.workers)
+        # Budgets, key and deployment limits must hold across the workers: they share them
+        # through a small SQLite file that lives as long as this serve run.
+        folder = tempfile.mkdtemp(prefix="vertex-engine-workers-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ[WORKERS_STATE_ENV] = os.path.join(folder, "state.db")
+        logging.getLogger("vertex_engine.gateway").info(
+            "%d workers without Redis: budgets and rate limits are shared through %s; cooldowns and "
+            "in-flight counts are per worker (set REDIS_URL to share those too)", args.workers, folder)
 
     if args.config:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)

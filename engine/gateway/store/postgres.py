@@ -199,6 +199,14 @@ class PostgresStore:
 
     # spend -----------------------------------------------------------------------------------
 
+    @staticmethod
+    def row_refused(exc: BaseException) -> bool:
+        """The database refused a row's values (not: it cannot be reached or written)."""
+        import asyncpg
+
+        return isinstance(exc, (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+                                OverflowError, UnicodeError, ValueError, TypeError))
+
     async def write_spend(self, rows: list[SpendRow]) -> None:
         if not rows:
             return
