@@ -101,6 +101,7 @@ class GatewayConfig:
     heartbeat_interval: float = 15.0
     health_check_timeout: float = 20.0
     max_request_bytes: int = 64 * 1024 * 1024
+    request_body_timeout: float = 30.0
     ignored: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -299,6 +300,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         heartbeat_interval=float(general.get("heartbeat_interval", 15.0)),
         health_check_timeout=float(general.get("health_check_timeout", 20.0)),
         max_request_bytes=int(float(general.get("max_request_size_mb", 64)) * 1024 * 1024),
+        request_body_timeout=float(general.get("request_body_timeout", 30.0)),
         ignored=ignored,
         raw=doc,
     )

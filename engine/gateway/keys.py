@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GatewayError
+from .errors import GatewayError, database_failure, database_trouble
 from .store import KeyRecord, Store, hash_key, parse_duration
 
 __all__ = ["Admission", "Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
@@ -140,7 +140,13 @@ class KeyManager:
         hit = self._cache.get(token_hash)
         if hit is not None and now - hit[0] < self.cache_ttl:
             return hit[1]
-        record = await self.store.get_key(token_hash)
+        try:
+            record = await self.store.get_key(token_hash)
+        except Exception as exc:
+            if hit is None or not database_failure(exc):
+                raise
+            database_trouble(exc)  # keep serving the keys we know while the database is away
+            return hit[1]
         self._cache[token_hash] = (now, record)
         return record
 
@@ -234,7 +240,12 @@ class KeyManager:
             await self.shared.settle_spend(admission.token_hash, admission.call_id, float(cost or 0.0))
         elif cost:
             if await self.shared.get_spend(admission.token_hash) is None:
-                fresh = await self.store.get_key(admission.token_hash)
+                try:
+                    fresh = await self.store.get_key(admission.token_hash)
+                except Exception as exc:
+                    if not database_failure(exc):
+                        raise
+                    fresh = None
                 await self.shared.seed_spend(admission.token_hash, fresh.spend if fresh else 0.0)
             await self.shared.add_spend(admission.token_hash, float(cost))
         if admission.tokens is not None and admission.tpm_window is not None:
@@ -248,7 +259,12 @@ class KeyManager:
         spend = await self.shared.get_spend(record.token_hash)
         if spend is None:
             # First sight of this key in this shared state: seed it from the durable store.
-            fresh = await self.store.get_key(record.token_hash)
+            try:
+                fresh = await self.store.get_key(record.token_hash)
+            except Exception as exc:
+                if not database_failure(exc):
+                    raise
+                fresh = None  # the cached record's spend will do until the database is back
             spend = fresh.spend if fresh else record.spend
             await self.shared.seed_spend(record.token_hash, spend)
             spend = await self.shared.get_spend(record.token_hash) or spend
@@ -356,6 +372,11 @@ class KeyManager:
         return record
 
 
+# Upper bounds of numeric key settings: beyond them a value is a mistake (or an attack on the
+# database's integer range), not a setting.
+_RANGES: dict[str, float] = {"max_budget": 1e9, "rpm_limit": 10**12, "tpm_limit": 10**15, "expires": 4102444800.0}
+
+
 def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in body.items():
@@ -372,9 +393,15 @@ def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
         fields[name] = value
     if "models" in fields and fields["models"] is not None and not all(isinstance(m, str) for m in fields["models"]):
         raise GatewayError(400, "models: expected a list of model_name strings", param="models")
-    for name in ("max_budget", "rpm_limit", "tpm_limit"):
-        if fields.get(name) is not None and fields[name] < 0:
-            raise GatewayError(400, f"{name}: must be >= 0", param=name)
+    for name, top in _RANGES.items():
+        value = fields.get(name)
+        if isinstance(value, (int, float)) and not (0 <= value <= top):  # also refuses NaN
+            raise GatewayError(400, f"{name}: must be between 0 and {top:g}, got {value!r}", param=name)
+    for name in ("key_alias", "key"):
+        if isinstance(fields.get(name), str) and len(fields[name]) > 256:
+            raise GatewayError(400, f"{name}: at most 256 characters", param=name)
+    if isinstance(fields.get("models"), list) and (len(fields["models"]) > 1000 or any(len(m) > 256 for m in fields["models"])):
+        raise GatewayError(400, "models: at most 1000 names of at most 256 characters", param="models")
     for name in ("budget_duration", "duration"):
         if fields.get(name):
             try:

@@ -22,11 +22,11 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from engine import lenient_json
 from engine.errors import APIError, redact
 
+from . import bounded_json
 from .config import Deployment, GatewayConfig
-from .errors import GatewayError, error_payload
+from .errors import GatewayError, database_failure, database_trouble, error_payload
 from .keys import Admission, Caller, KeyManager
 from .metrics import Metrics
 from .router import Router
@@ -158,11 +158,18 @@ class Pipeline:
             raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
         parts: list[bytes] = []
         size = 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:  # chunked uploads declare no length: stop reading at the limit
-                raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
-            parts.append(part)
+        # A client that sends its body slowly or never finishes it holds a connection and a task:
+        # the whole body must arrive within general_settings.request_body_timeout seconds.
+        try:
+            async with asyncio.timeout(self.config.request_body_timeout):
+                async for part in request.stream():
+                    size += len(part)
+                    if size > limit:  # chunked uploads declare no length: stop reading at the limit
+                        raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+                    parts.append(part)
+        except TimeoutError:
+            raise GatewayError(408, f"request body not received within {self.config.request_body_timeout:g}s "
+                                    "(general_settings.request_body_timeout)", code="request_timeout") from None
         return b"".join(parts)
 
     async def json_body(self, request: Request) -> dict[str, Any]:
@@ -170,10 +177,7 @@ class Pipeline:
         raw = await self.read_body(request)
         if not raw:
             raise GatewayError(400, "request body is empty: expected a JSON object")
-        try:
-            body = lenient_json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise GatewayError(400, f"request body is not valid JSON: {exc}") from None
+        body = bounded_json.loads(raw)
         if not isinstance(body, dict):
             raise GatewayError(400, f"request body must be a JSON object, got {type(body).__name__}")
         return body
@@ -229,7 +233,9 @@ class Pipeline:
     def error(self, exc: BaseException, request_id: str, call: Call | None = None) -> Response:
         """The OpenAI error JSON for ``exc``; a call's failure is recorded after it is sent."""
         status, body, extra = error_payload(exc)
-        if status >= 500 and not isinstance(exc, (APIError, GatewayError)):
+        if database_failure(exc):
+            database_trouble(exc)
+        elif status >= 500 and not isinstance(exc, (APIError, GatewayError)):
             log.error("request %s failed: %s", request_id, redact(repr(exc)), exc_info=exc)
         headers = {"x-request-id": request_id, **extra}
         background = None
