@@ -22,6 +22,7 @@ from engine.errors import (
     ContentPolicyViolationError,
     ContextWindowExceededError,
     RateLimitError,
+    UnprocessableEntityError,
 )
 
 from .config import Deployment, GatewayConfig
@@ -32,6 +33,10 @@ log = logging.getLogger("vertex_engine.gateway")
 T = TypeVar("T")
 
 MAX_BACKOFF = 30.0
+# What a deployment did wrong, so another one is tried and this one cools down: Google's 429/5xx,
+# timeouts, resets, and an answer that is not what Google sends (non-JSON, truncated, malformed;
+# the engine raises UnprocessableEntityError for those), or a stream that ended before its first event.
+DEPLOYMENT_FAULTS = (*RETRYABLE, UnprocessableEntityError)
 _LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
 
 
@@ -224,8 +229,8 @@ class Router:
                 result = await invoke(deployment)
             except APIError as exc:
                 last = exc
-                if not isinstance(exc, RETRYABLE) or attempt == retries:
-                    if isinstance(exc, RETRYABLE):
+                if not isinstance(exc, DEPLOYMENT_FAULTS) or attempt == retries:
+                    if isinstance(exc, DEPLOYMENT_FAULTS):
                         await self._failed(deployment, exc, len(deployments))
                     raise
                 await self._failed(deployment, exc, len(deployments))
