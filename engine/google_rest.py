@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import httpx
 from engine.auth import tokens
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, register_secret
 from engine.runtime import transport as _transport
+from engine.runtime.settings import module_setting
 from engine.runtime.transport import dial_url, retry_backoff
 
 __all__ = ["GoogleRest", "Progress", "storage_base"]
@@ -59,7 +59,7 @@ def storage_base() -> str:
 
 
 def _num_retries() -> int:
-    value = getattr(sys.modules.get("engine"), "num_retries", None)
+    value = module_setting("num_retries")
     try:
         return max(int(value or 0), 0)
     except (TypeError, ValueError):

@@ -27,6 +27,7 @@ import httpx
 
 from engine.auth import tokens
 from engine.runtime import aio
+from engine.runtime.settings import module_setting
 from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
 __all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock", "retry_backoff"]
@@ -44,17 +45,13 @@ MAX_RETRY_AFTER = 60.0
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def _module() -> Any:
-    return sys.modules.get("engine")
-
-
 _PARSED_URLS: dict[tuple[str, str | None], httpx.URL] = {}
 
 
 def dial_url(url: str) -> httpx.URL:
     """:func:`upstream_url` as a parsed ``httpx.URL``, cached: httpx validates a URL character by
     character (tens of µs for a Vertex URL), and a process sends to few distinct URLs."""
-    key = (url, getattr(_module(), "emulator_url", None) or os.environ.get("VERTEX_ENGINE_EMULATOR"))
+    key = (url, module_setting("emulator_url") or os.environ.get("VERTEX_ENGINE_EMULATOR"))
     parsed = _PARSED_URLS.get(key)
     if parsed is None:
         if len(_PARSED_URLS) > 4096:
@@ -65,7 +62,7 @@ def dial_url(url: str) -> httpx.URL:
 
 def upstream_url(url: str) -> str:
     """The URL actually dialled: Google hosts are redirected to the emulator when one is configured."""
-    emulator = getattr(_module(), "emulator_url", None) or os.environ.get("VERTEX_ENGINE_EMULATOR")
+    emulator = module_setting("emulator_url") or os.environ.get("VERTEX_ENGINE_EMULATOR")
     if not emulator or not url.startswith("https://"):
         return url
     parts = urlsplit(url)
@@ -76,7 +73,7 @@ def upstream_url(url: str) -> str:
 
 
 def _verbose() -> bool:
-    return bool(getattr(_module(), "set_verbose", False))
+    return bool(module_setting("set_verbose", False))
 
 
 _verbose_handler: logging.Handler | None = None
@@ -117,8 +114,7 @@ def _setting(prepared: Any, names: tuple[str, ...], module_name: str, default: A
         value = prepared.call.get(name)
         if value is not None:
             return value
-    value = getattr(_module(), module_name, None)
-    return default if value is None else value
+    return module_setting(module_name, default)
 
 
 def retry_backoff(attempt: int, error: APIError) -> float:
