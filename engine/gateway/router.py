@@ -60,6 +60,7 @@ class Router:
         # `model_name: "vertex_ai/*"` style entries: the caller's model string is used as is.
         self.wildcards = [(name, deps) for name, deps in self.groups.items() if "*" in name]
         self.latency: dict[str, float] = {}
+        self._warm: set[str] = set()  # deployments whose first (cold) call is behind them
         self.strategy = config.routing_strategy
 
     # --- lookup --------------------------------------------------------------------------------
@@ -147,7 +148,12 @@ class Router:
             log.warning("deployment %s cooling down for %.1fs after %s", deployment.id, seconds, type(error).__name__)
 
     def record_latency(self, deployment: Deployment, seconds: float) -> None:
-        """Feed the latency-based strategy's moving average."""
+        """Feed the latency-based strategy's moving average. The first call to a deployment pays for
+        setting up the connection and the Google token: it is not counted, or a slow start would
+        keep a fast deployment out of rotation for good (it is only re-measured when chosen)."""
+        if deployment.id not in self._warm:
+            self._warm.add(deployment.id)
+            return
         previous = self.latency.get(deployment.id)
         self.latency[deployment.id] = seconds if previous is None else previous + _LATENCY_ALPHA * (seconds - previous)
 
