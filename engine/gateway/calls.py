@@ -25,7 +25,7 @@ from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
-from .estimate import worst_case
+from .estimate import billed_prompt, worst_case
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
@@ -121,6 +121,7 @@ class CallRoutes:
                 return result
 
             if stream:
+                call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
                 done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
                 if not done:

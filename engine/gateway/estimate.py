@@ -17,7 +17,7 @@ from engine.costs import completion_cost
 
 from .config import Deployment
 
-__all__ = ["worst_case", "prompt_tokens"]
+__all__ = ["worst_case", "prompt_tokens", "billed_prompt"]
 
 DEFAULT_OUTPUT_CAP = 8192
 INLINE_MEDIA_TOKENS = 1000
@@ -74,3 +74,12 @@ def worst_case(deployments: list[Deployment], body: dict[str, Any], call_type: s
         price = completion_cost({"prompt_tokens": prompt, "completion_tokens": output}, info, images=images)
         cost = max(cost, float(price or 0.0))
     return tokens, cost
+
+
+def billed_prompt(deployment: Deployment | None, body: dict[str, Any]) -> tuple[int, float]:
+    """``(tokens, cost)`` of the prompt as Google bills it, for a stream the client dropped before
+    Google reported usage: characters / 4 (the tokenizers' average) priced at the input price."""
+    text = body.get("messages", body.get("prompt", body.get("input")))
+    tokens = max(1, math.ceil(prompt_tokens(text) * 3 / 4))
+    info = _catalog(deployment) if deployment is not None else {}
+    return tokens, float(completion_cost({"prompt_tokens": tokens, "completion_tokens": 0}, info) or 0.0)

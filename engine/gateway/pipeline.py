@@ -62,6 +62,9 @@ class Call:
     spend_id: str = ""
     admission: Admission | None = None
     recorded: bool = False
+    # For a stream: the prompt's (tokens, cost) as Google bills it, if the client leaves before
+    # Google reported usage (the prompt is billed all the same).
+    billed_prompt: Callable[[], tuple[int, float]] | None = None
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -266,6 +269,10 @@ class Pipeline:
             hidden = getattr(result, "_hidden_params", None) or {}
             cost = float(hidden.get("response_cost") or 0.0)
         prompt, completion, total = usage_numbers(usage)
+        if status == 499 and not prompt and call.billed_prompt is not None and call.deployment is not None:
+            prompt, guessed = call.billed_prompt()
+            total = prompt + completion
+            cost = max(cost, guessed)
         caller = call.caller
         deployment = call.deployment
         if caller is not None and call.model:
