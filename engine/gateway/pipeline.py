@@ -59,7 +59,7 @@ class Call:
     tags: list[str] = field(default_factory=list)
     # The gateway's own id for the call: its spend row's key. Never a client's header, so a
     # replayed x-request-id is charged again (as Google bills it again).
-    spend_id: str = ""
+    spend_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     admission: Admission | None = None
     recorded: bool = False
     # For a stream: the prompt's (tokens, cost) as Google bills it, if the client leaves before
@@ -279,7 +279,7 @@ class Pipeline:
             now = time.time()
             self.writer.add(
                 SpendRow(
-                    request_id=call.spend_id or call.request_id,
+                    request_id=call.spend_id,
                     token_hash=caller.token_hash,
                     key_alias=caller.alias,
                     model_group=call.model,
