@@ -109,15 +109,15 @@ def serve_main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"vertex-engine serve: bad config: {exc}", file=sys.stderr)
         return 2
-    problem = _database_problem(config)
-    if problem:
-        print(f"vertex-engine serve: cannot use the database: {problem}", file=sys.stderr)
-        return 3
     if "openai" in sys.modules and os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS") is None:
         # The engine subclassed openai's exceptions because openai is installed; the gateway
         # never raises them to Python code, so start again without them (about 50 MB less).
         os.environ["VERTEX_ENGINE_OPENAI_ERRORS"] = "0"
         os.execv(sys.executable, [sys.executable, "-m", "engine.cli", "serve", *argv])
+    problem = _database_problem(config)  # after the re-exec: once
+    if problem:
+        print(f"vertex-engine serve: cannot use the database: {problem}", file=sys.stderr)
+        return 3
     import uvicorn
 
     if args.workers > 1 and not config.redis_url:

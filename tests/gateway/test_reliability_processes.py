@@ -101,7 +101,9 @@ def test_kill_9_under_load_loses_no_answered_call(fake, tmp_path):
     threads = [threading.Thread(target=load) for _ in range(12)]
     for t in threads:
         t.start()
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60  # a loaded machine answers slowly: wait for real load, not a fixed time
+    while len(answered) < 60 and time.monotonic() < deadline:
+        time.sleep(0.1)
     gw.kill9()  # mid-load: calls are in flight
     stop.set()
     for t in threads:
