@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 import engine
-from engine.errors import APIError, redact
+from engine.errors import APIConnectionError, APIError, redact
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
-from .estimate import worst_case
+from .estimate import billed_prompt, worst_case
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
@@ -113,9 +113,15 @@ class CallRoutes:
                         500, f"deployment {deployment.id}: {path} references environment variable {name}, which is not set where the gateway runs",
                         "configuration_error",
                     )
-                return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
+                result = await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
+                if stream:
+                    # Nothing has reached the client yet: a stream that fails or ends before its
+                    # first event is this deployment's failure, and the router tries another.
+                    return await _first_event(result)
+                return result
 
             if stream:
+                call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
                 done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
                 if not done:
@@ -234,6 +240,40 @@ class CallRoutes:
             if spent is None:
                 spent, tokens = _spent(stream)
             await self.pipeline.settle(call, spent, tokens or 0)
+
+
+class _Started:
+    """A model stream whose first chunk was already read (to know the deployment answered)."""
+
+    def __init__(self, stream: Any, first: Any) -> None:
+        self._stream = stream
+        self._first: list[Any] = [first]
+
+    def __getattr__(self, name: str) -> Any:  # usage, _hidden_params...: the stream's own
+        return getattr(self._stream, name)
+
+    def __aiter__(self) -> _Started:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._first:
+            return self._first.pop()
+        return await self._stream.__anext__()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _first_event(stream: Any) -> _Started:
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        await stream.aclose()
+        raise APIConnectionError("upstream stream ended before its first event", llm_provider=None) from None
+    except BaseException:
+        await stream.aclose()
+        raise
+    return _Started(stream, first)
 
 
 def _spent(stream: Any) -> tuple[float, int]:

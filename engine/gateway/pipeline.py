@@ -59,9 +59,12 @@ class Call:
     tags: list[str] = field(default_factory=list)
     # The gateway's own id for the call: its spend row's key. Never a client's header, so a
     # replayed x-request-id is charged again (as Google bills it again).
-    spend_id: str = ""
+    spend_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     admission: Admission | None = None
     recorded: bool = False
+    # For a stream: the prompt's (tokens, cost) as Google bills it, if the client leaves before
+    # Google reported usage (the prompt is billed all the same).
+    billed_prompt: Callable[[], tuple[int, float]] | None = None
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -266,13 +269,17 @@ class Pipeline:
             hidden = getattr(result, "_hidden_params", None) or {}
             cost = float(hidden.get("response_cost") or 0.0)
         prompt, completion, total = usage_numbers(usage)
+        if status == 499 and not prompt and call.billed_prompt is not None and call.deployment is not None:
+            prompt, guessed = call.billed_prompt()
+            total = prompt + completion
+            cost = max(cost, guessed)
         caller = call.caller
         deployment = call.deployment
         if caller is not None and call.model:
             now = time.time()
             self.writer.add(
                 SpendRow(
-                    request_id=call.spend_id or call.request_id,
+                    request_id=call.spend_id,
                     token_hash=caller.token_hash,
                     key_alias=caller.alias,
                     model_group=call.model,
