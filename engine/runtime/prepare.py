@@ -202,6 +202,7 @@ def prepare(
         model=resolved.model,
         model_string=model_string,
         host=host.name,
+        provider=host.provider,
         info=info,
         options=options,
         drop_params=bool(drop_params),

@@ -8,11 +8,9 @@ Facts: shared/reference/06-anthropic-on-vertex.md (request, response, usage), 05
 * :mod:`.response`: ``anthropic.message``, ``anthropic.usage``, ``anthropic.error``
 * :mod:`.stream`: ``anthropic.stream_event`` (the Messages SSE state machine)
 
-Per-call ``ctx.state`` keys: ``json_mode`` (response_format became the forced tool
-``json_tool_call``), ``thinking_budget`` (thinking is on; also sizes the default ``max_tokens``),
-``anthropic_stream`` (the stream state, see :mod:`.stream`).
+What passes between them is declared in anthropic.yaml: the ``plan`` fields ``json_mode`` and
+``thinking_budget`` and the ``finish_reasons`` table reach a hook only through its ``needs``.
+The stream state machine keeps its own state in ``ctx.state["anthropic_stream"]``.
 """
 
 from engine.hooks.anthropic import messages, params, response, stream  # noqa: F401
-
-JSON_TOOL_NAME = params.JSON_TOOL_NAME
