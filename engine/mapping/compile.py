@@ -31,6 +31,7 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
+from engine.mapping.messages import compile_messages
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
@@ -567,7 +568,10 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
     request = op["request"]
     params = [_compile_param(k, v, w / "request" / "params" / k) for k, v in (request.get("params") or {}).items()]
     plan = _compile_plan(request.get("plan") or {}, w / "request" / "plan")
+    messages = compile_messages(request["messages"], w / "request" / "messages") if "messages" in request else None
     body, consumed = [], set()
+    if messages is not None:
+        consumed.add(request["messages"].get("from", "messages"))
     for plan_spec in (request.get("plan") or {}).values():
         consumed.update(_REQUEST_FIELD.findall(str(plan_spec)))
     for path, spec in (request.get("body") or {}).items():
@@ -600,6 +604,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         headers=[(k, (w / "headers" / k).template(v)) for k, v in (op.get("headers") or {}).items()],
         params=params,
         plan=plan,
+        messages=messages,
         body=body,
         consumed=consumed,
         param_names=frozenset(p.name for p in params),

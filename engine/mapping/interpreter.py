@@ -196,6 +196,8 @@ class CompiledOperation:
     params: list[CompiledParam]
     # Declared per-call values, in dependency order: (name, producer). See `plan` in schemas/mapping.yaml.
     plan: list[tuple[str, Callable[[dict[str, Any], Context], Any]]]
+    # The `messages` construct (engine/mapping/messages.py): writes turns and system into the body.
+    messages: Callable[[dict[str, Any], Context, dict[str, Any], dict[str, Any]], None] | None
     body: list[tuple[Callable[[dict, Any], None], Callable[[dict[str, Any], Context], Any]]]
     consumed: set[str]  # caller fields the body reads (e.g. messages)
     param_names: frozenset[str]  # every param the mapping declares (honoured or not)
@@ -261,7 +263,7 @@ class CompiledOperation:
                     ctx.warnings.append(f"{name} ignored: the mapping declares it has no effect here")
                     continue
                 self._refuse(name, table.unsupported.get(name, "not part of this model family's mapping"), ctx)
-        if not self.body and not self.plan:
+        if not self.body and not self.plan and self.messages is None:
             return body
         plan = ctx.plan
         variables = {"request": params, "plan": plan, "body": body, "tables": self.format.tables, "model": ctx.model,
@@ -269,6 +271,8 @@ class CompiledOperation:
                      "state": ctx.state}
         for name, produce in self.plan:
             plan[name] = produce(variables, ctx)
+        if self.messages is not None:
+            self.messages(params, ctx, variables, body)
         for setter, produce in self.body:
             value = produce(variables, ctx)
             if value is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
-from engine.hooks.anthropic.messages import anthropic_messages, anthropic_system
 from engine.hooks.anthropic.params import (
     anthropic_betas,
     anthropic_parallel_tool_calls,
@@ -31,6 +30,15 @@ def body(**call):
     """The upstream body the anthropic mapping builds (params, plan and body), no I/O."""
     call = {"model": "vertex_ai/claude-sonnet-4@20250514", "vertex_project": "p", "messages": [{"role": "user", "content": "q"}], **call}
     return prepare("chat", call, resolve_credentials=False).body
+
+
+def anthropic_messages(messages, _ctx=None):
+    """The turns the anthropic mapping's `messages` construct builds."""
+    return body(messages=messages)["messages"]
+
+
+def anthropic_system(messages, _ctx=None):
+    return body(messages=messages).get("system")
 
 
 def test_messages_merge_roles_and_move_system_out():

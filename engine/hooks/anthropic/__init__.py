@@ -2,10 +2,11 @@
 
 Facts: shared/reference/06-anthropic-on-vertex.md (request, response, usage), 05-streaming.md §3.
 
-* :mod:`.messages`: ``anthropic.messages``, ``anthropic.system`` (OpenAI messages -> Messages API)
+* :mod:`.media`: ``anthropic.media`` (image / PDF parts); :mod:`.signatures`: ``anthropic.thinking_blocks``
+  (signed thinking sent back). Messages themselves are data: ``request.messages`` in anthropic.yaml.
 * :mod:`.params`: tools, tool_choice, parallel tool calls, JSON mode through a forced tool,
   thinking / reasoning_effort, the end-user id and betas
-* :mod:`.response`: ``anthropic.message``, ``anthropic.usage``, ``anthropic.error``
+* :mod:`.response`: ``anthropic.message``, ``anthropic.usage``
 * :mod:`.stream`: ``anthropic.stream_event`` (the Messages SSE state machine)
 
 What passes between them is declared in anthropic.yaml: the ``plan`` fields ``json_mode`` and
@@ -13,4 +14,4 @@ What passes between them is declared in anthropic.yaml: the ``plan`` fields ``js
 The stream state machine keeps its own state in ``ctx.state["anthropic_stream"]``.
 """
 
-from engine.hooks.anthropic import messages, params, response, stream  # noqa: F401
+from engine.hooks.anthropic import media, params, response, signatures, stream  # noqa: F401
