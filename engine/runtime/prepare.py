@@ -6,6 +6,7 @@ prints, and what ``vertex-engine check`` runs each mapping example through.
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import uuid
@@ -167,6 +168,8 @@ def prepare(
     # --- context and body ---------------------------------------------------------------------
     not_params = registry.engine_keys
     params = {k: v for k, v in call.items() if k not in not_params}
+    if isinstance(params.get("response_format"), type):
+        params["response_format"] = response_format_from_class(params["response_format"])
     extra_body = call.get("extra_body")
     raw_extra: dict[str, Any] = {}
     if extra_body:
@@ -292,6 +295,27 @@ def _build_url(
         if value:
             headers[name] = str(value)
     return url, headers
+
+
+def response_format_from_class(model: type) -> Any:
+    """A pydantic model class as ``response_format`` (as LiteLLM and the OpenAI SDK accept it) →
+    ``{"type": "json_schema", "json_schema": {...}}``. A root ``$ref`` (pydantic's shape for a
+    recursive model) is replaced by its target, keeping ``$defs`` for the inner references."""
+    schema_of = getattr(model, "model_json_schema", None)
+    if not callable(schema_of):
+        raise BadRequestError(
+            f"response_format: expected an object such as {{'type': 'json_object'}} or a pydantic model class, "
+            f"got the class {model.__name__}",
+            param="response_format",
+        )
+    schema = dict(schema_of())
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = (schema.get("$defs") or {}).get(ref[len("#/$defs/"):])
+        if isinstance(target, dict):
+            schema.pop("$ref")
+            schema = {**copy.deepcopy(target), **schema}  # a copy: $defs keeps its own
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema, "strict": True}}
 
 
 def new_id() -> str:
