@@ -267,8 +267,7 @@ class CompiledOperation:
             return body
         plan = ctx.plan
         variables = {"request": params, "plan": plan, "body": body, "tables": self.format.tables, "model": ctx.model,
-                     "info": ctx.info, "options": ctx.options, "host": ctx.host, "route": ctx.route, "stream": ctx.stream,
-                     "state": ctx.state}
+                     "info": ctx.info, "options": ctx.options, "host": ctx.host, "route": ctx.route, "stream": ctx.stream}
         for name, produce in self.plan:
             plan[name] = produce(variables, ctx)
         if self.messages is not None:

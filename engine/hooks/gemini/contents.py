@@ -2,8 +2,8 @@
 and ``systemInstruction`` (reference 03 §2, §4): turn grouping, tool calls and results, thought
 signatures, multimodal parts.
 
-``ctx.state["schema_prompt"]`` (written by ``gemini.response_format`` for models that cannot take
-a response schema) is appended as a final user text part; the engine applies params before body.
+``schema_prompt`` (a plan field, for models that cannot take a response schema) is appended as a
+final user text part.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _nested_str(value: Any, *keys: str) -> str | None:
 
 
 @hook("gemini.contents")
-def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
+def gemini_contents(messages: Any, ctx: Any, *, schema_prompt: str | None = None) -> list[dict[str, Any]]:
     """OpenAI ``messages`` → Gemini ``contents`` (reference 03 §2).
 
     In: the OpenAI message list. Out: a list of ``{"role": "user"|"model", "parts": [...]}``.
@@ -90,8 +90,7 @@ def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
     messages one user turn of ``functionResponse`` parts. System/developer messages are left out
     when the model supports system messages (``gemini.system_instruction`` takes them). A user
     turn without text gets ``{"text": " "}``; an empty result is one such user turn.
-    ``ctx.state["schema_prompt"]`` (set by ``gemini.response_format``, which runs first) is
-    appended as a final user text part.
+    ``schema_prompt`` (a plan field, see gemini.yaml) is appended as a final user text part.
     """
     _check_messages(messages)
     builder = _ContentsBuilder(ctx)
@@ -109,7 +108,6 @@ def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
             builder.add("model", builder.model_parts(message, field))
         else:
             builder.add("tool", builder.function_response_parts(message, field))
-    schema_prompt = ctx.state.get("schema_prompt")
     if schema_prompt:
         builder.add("user", [{"text": schema_prompt}])
     contents = builder.finish()
