@@ -22,7 +22,16 @@ def make_ctx(
     **kw: Any,
 ) -> Context:
     prefix = "gemini/" if host == "ai_studio" else "vertex_ai/"
+    kw["options"] = {**_format_options(model, host, kw.get("info") or {}), **(kw.get("options") or {})}
     return Context(request=request or {}, model=model, model_string=prefix + model, host=host, **kw)
+
+
+def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
+    """The options gemini.yaml derives for this model and host (what differs between hosts)."""
+    from engine.mapping.registry import get_registry
+
+    options = get_registry().formats["gemini"].options_for(model, host, info)
+    return {k: options[k] for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
 
 
 def contents(messages: list[dict[str, Any]], ctx: Context | None = None) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
     target = ctx.options.get("schema_field") or "responseSchema"
     if target == "responseSchema":
         config[target] = to_vertex_schema(
-            schema, property_ordering=True, ai_studio=ctx.host == "ai_studio", field=schema_field
+            schema, property_ordering=True, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=schema_field
         )
     elif target == "responseJsonSchema":
         config[target] = plain_json_schema(schema, field=schema_field)

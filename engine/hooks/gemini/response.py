@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from engine.errors import UnprocessableEntityError
+from engine.hooks.gemini._common import THOUGHT_SEPARATOR
 from engine.hooks.gemini.stream import stream_of
 from engine.hooks.media import gemini_generation
 from engine.mapping.context import Context
@@ -39,8 +40,6 @@ __all__ = [
 ]
 
 
-#: Joins a tool-call id and its thought signature so plain OpenAI clients round-trip the signature.
-THOUGHT_SEPARATOR = "__thought__"
 TOOL_CALL_ID_PREFIX = "call_"
 AUDIO_TTL_SECONDS = 86_400
 

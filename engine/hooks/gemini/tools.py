@@ -147,7 +147,7 @@ def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, 
         return None
     if not isinstance(parameters, dict):
         raise BadRequestError(f"{field}: expected a JSON Schema object, got {_type_name(parameters)}", param=field)
-    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.host == "ai_studio", field=field)
+    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=field)
     schema_type = schema.get("type")
     if schema_type is None and "anyOf" not in schema:
         return None  # e.g. {"description": "..."}: no arguments described
