@@ -23,8 +23,9 @@ def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, An
     """The options gemini.yaml derives for this model and host (what differs between hosts)."""
     from engine.mapping.registry import get_registry
 
-    options = get_registry().formats["gemini"].options_for(model, host, info)
-    return {k: options[k] for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
+    templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
+    variables = {"model": model, "host": host, "info": info}
+    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
 
 
 def to_part(item: dict[str, Any], ctx: Context | None = None) -> dict[str, Any] | None:
