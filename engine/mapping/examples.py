@@ -22,8 +22,9 @@ from engine.mapping.registry import Registry
 
 __all__ = ["ExampleRef", "iter_examples", "run_example", "subset_problems"]
 
-# Settings read from the environment must not change what an example produces.
-_HERMETIC_PREFIXES = ("VERTEX", "GEMINI", "GOOGLE_", "PALM_")
+# Settings read from the environment must not change what an example produces: every variable a
+# host's settings name (`env.X`), and Google's own (credentials, default project).
+_GOOGLE_PREFIX = "GOOGLE_"
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,10 @@ class _Settings:
 
 
 @contextlib.contextmanager
-def _hermetic_env() -> Iterator[None]:
-    saved = {k: v for k, v in os.environ.items() if k.startswith(_HERMETIC_PREFIXES)}
+def _hermetic_env(registry: Registry) -> Iterator[None]:
+    named = {n.split(".", 1)[1] for host in registry.hosts.values() for sources in host.settings.values()
+             for n in sources.names if n.startswith("env.")}
+    saved = {k: v for k, v in os.environ.items() if k in named or k.startswith(_GOOGLE_PREFIX)}
     for k in saved:
         del os.environ[k]
     try:
@@ -126,7 +129,7 @@ def run_example(registry: Registry, ref: ExampleRef) -> list[str]:
     call = example["openai"]
     operation = example.get("operation", ref.operation)
     want_error = example.get("error")
-    with _hermetic_env():
+    with _hermetic_env(registry):
         try:
             prepared = prepare(
                 operation, call, registry=registry, module=_Settings(), resolve_credentials=False, format=ref.format
