@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from engine.errors import BadRequestError
 from engine.mapping.context import Context
-from engine.mapping.templates import ENV
+from engine.mapping.templates import ENV, FAST_FILTERS
 
 __all__ = ["compile_messages", "InputError"]
 
@@ -53,9 +53,8 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-ENV.filters["before"] = _before
-ENV.filters["json_object"] = _json_object
-ENV.filters["json"] = _json_text
+for _name, _fn in (("before", _before), ("json_object", _json_object), ("json", _json_text)):
+    ENV.filters[_name] = FAST_FILTERS[_name] = _fn
 
 _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "text": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
@@ -187,7 +186,6 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
         if not isinstance(messages, list):
             raise BadRequestError(f"{source}: expected a list of messages, got {_type_name(messages)}", param=source)
         run = _Run(ctx, variables)
-        variables["content_parts"] = lambda content, sub="content": content_parts(content, run, f"{variables['field']}.{sub}")
         turns: list[tuple[str, list[Any]]] = []
         system: list[Any] = []
         count = len(messages)
@@ -223,7 +221,7 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
                 turns[-1][1].extend(parts)
             else:
                 turns.append((target, parts))
-        for key in ("message", "role", "field", "last", "index", "count", "part", "item", "content_parts"):
+        for key in ("message", "role", "field", "last", "index", "count", "part", "item"):
             variables.pop(key, None)
         if not turns:
             raise BadRequestError(f"{source}: {name} needs a user message besides system messages", param=source)
@@ -305,12 +303,21 @@ def _compile_source(spec: Any, where: Any, content_parts: Callable[..., list[Any
     produce = (where / "part").leaf(spec["part"])
     require = _requirer(spec.get("require"), where)
     each = spec.get("each")
+    nested = spec.get("nested_content")
+    if nested is not None and each is not None:
+        raise (where / "nested_content").fail("`nested_content` belongs to a part built from the message, not to `each`")
     if each is None:
 
         def one(message: dict[str, Any], run: _Run, field: str) -> list[Any]:
             if require is not None:
                 require(message, field)
-            return [_render(produce, run.variables, field)]
+            part = _render(produce, run.variables, field)
+            if nested is not None:
+                # The message's content inside the part: text as is (none -> ""), parts through `parts`.
+                content = message.get("content")
+                part[nested] = content or "" if content is None or isinstance(content, str) else \
+                    content_parts(content, run, f"{field}.content")
+            return [part]
 
         return one
 
