@@ -18,6 +18,7 @@ import jmespath
 from engine.errors import BadRequestError, ErrorShape, MappingError, UnsupportedParamsError, declared_status, from_upstream
 from engine.mapping.context import Context
 from engine.mapping.interpreter import (
+    CompiledCaches,
     CompiledFormat,
     CompiledHost,
     CompiledOperation,
@@ -183,6 +184,21 @@ def compile_host(doc: Document) -> CompiledHost:
         api_base_with_path=(w / "api_base_with_path").template(d["api_base_with_path"]),
         file=doc.path,
         errors=compile_errors(d.get("errors"), w / "errors"),
+        caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+    )
+
+
+def _compile_caches(spec: dict[str, Any], where: _Where) -> CompiledCaches:
+    try:
+        name = re.compile(spec["name"])
+    except re.error as exc:
+        raise (where / "name").fail(f"not a valid regex: {exc}") from None
+    if "id" not in name.groupindex:
+        raise (where / "name").fail("the regex needs a named group (?P<id>...) for the cache id")
+    return CompiledCaches(
+        parent=(where / "parent").template(spec["parent"]),
+        model=(where / "model").template(spec["model"]),
+        name=name,
     )
 
 
@@ -553,6 +569,7 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
         file=doc.path,
         tables=tables,
         errors=compile_errors(d.get("errors"), w / "errors"),
+        context_cache=tuple(d.get("context_cache") or ()),
     )
     for i, r in enumerate(d["routes"]):
         rw = w / "routes" / i

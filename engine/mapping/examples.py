@@ -22,9 +22,6 @@ from engine.mapping.registry import Registry
 
 __all__ = ["ExampleRef", "iter_examples", "run_example", "subset_problems"]
 
-# Settings read from the environment must not change what an example produces: every variable a
-# host's settings name (`env.X`), and Google's own (credentials, default project).
-_GOOGLE_PREFIX = "GOOGLE_"
 
 
 @dataclass(frozen=True)
@@ -60,11 +57,24 @@ class _Settings:
         return None
 
 
+def declared_env(registry: Registry) -> frozenset[str]:
+    """Every environment variable the mappings read: the ``env.X`` sources of the hosts' settings
+    and of the formats' param defaults."""
+    sources = [s for host in registry.hosts.values() for s in host.settings.values()]
+    sources += [
+        param.default
+        for fmt in registry.formats.values()
+        for op in fmt.operations.values()
+        for param in op.params
+        if param.default is not None
+    ]
+    return frozenset(name[len("env."):] for s in sources for name in s.names if name.startswith("env."))
+
+
 @contextlib.contextmanager
 def _hermetic_env(registry: Registry) -> Iterator[None]:
-    named = {n.split(".", 1)[1] for host in registry.hosts.values() for sources in host.settings.values()
-             for n in sources.names if n.startswith("env.")}
-    saved = {k: v for k, v in os.environ.items() if k in named or k.startswith(_GOOGLE_PREFIX)}
+    # Settings read from the environment must not change what an example produces.
+    saved = {k: os.environ[k] for k in declared_env(registry) if k in os.environ}
     for k in saved:
         del os.environ[k]
     try:

@@ -19,6 +19,7 @@ __all__ = [
     "SourceScope",
     "Sources",
     "CompiledHost",
+    "CompiledCaches",
     "CompiledParam",
     "ParamTable",
     "CompiledResponse",
@@ -87,6 +88,16 @@ class CompiledHost:
     api_base_with_path: Callable[[dict[str, Any]], Any]
     file: str
     errors: ErrorShape | None = None  # how this host's error bodies name their code
+    caches: "CompiledCaches | None" = None
+
+
+@dataclass(frozen=True)
+class CompiledCaches:
+    """A host's context-cache collection (``caches`` in schemas/mapping.yaml)."""
+
+    parent: Callable[[dict[str, Any]], Any]
+    model: Callable[[dict[str, Any]], Any]
+    name: "re.Pattern[str]"
 
 
 
@@ -316,6 +327,8 @@ class CompiledFormat:
     file: str
     tables: dict[str, Any] = field(default_factory=dict)  # named static tables (`tables:`)
     errors: ErrorShape | None = None  # how this format's error bodies name their code
+    # Body fields a context cache holds (empty: the format has no context caching).
+    context_cache: tuple[str, ...] = ()
     _options_cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def options_for(self, model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
