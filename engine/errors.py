@@ -359,10 +359,10 @@ def from_upstream(
         body = None
     if isinstance(body, list) and body and isinstance(body[0], dict):  # some Google routes wrap errors in a list
         body = body[0]
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        message = str(err.get("message") or message)
-        declared = declared_status(body)
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), dict):
+            message = str(body["error"].get("message") or message)
+        declared = declared_status(body)  # wherever the upstream's declared shape keeps its code
         cls = _BY_STATUS.get(declared) if declared is not None else None
     lowered = message.lower()
     status_code = status
