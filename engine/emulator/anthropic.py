@@ -20,7 +20,7 @@ from .gemini import split_text
 from .reply import Reply, StreamEvent
 from .schema_sample import sample_from_schema
 
-__all__ = ["raw_predict", "stream_raw_predict", "anthropic_error"]
+__all__ = ["raw_predict", "stream_raw_predict", "count_tokens", "anthropic_error"]
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 _FIELDS = frozenset({
@@ -178,3 +178,31 @@ def stream_raw_predict(call: ModelCall) -> Reply:
                           "usage": {"output_tokens": usage["output_tokens"]}}))
     events.append(_event({"type": "message_stop"}))
     return Reply(events=events, stream="sse")
+
+
+_COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "anthropic_version", "anthropic_beta", "mcp_servers"})
+
+
+def count_tokens(call: ModelCall) -> Reply:
+    """``publishers/anthropic/models/count-tokens:rawPredict``: ``{"input_tokens": N}`` (N = words),
+    checked as Vertex checks it: ``model`` names the Claude model, ``messages`` is required."""
+    body = call.body
+    if not isinstance(body.get("model"), str) or not body["model"].startswith("claude"):
+        return anthropic_error(400, "model: Field required (the Claude model to count for, e.g. claude-sonnet-4@20250514)")
+    extra = sorted(set(body) - _COUNT_FIELDS)
+    if extra:
+        return anthropic_error(400, f"{extra[0]}: Extra inputs are not permitted")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        return anthropic_error(400, "messages: at least one message is required")
+    return Reply(body={"input_tokens": max(1, _words(body.get("system")) + _words(body.get("messages")))})
+
+
+def _words(node: Any) -> int:
+    """Words in every text of a Messages ``system`` or ``messages`` value (strings are text too)."""
+    if isinstance(node, str):
+        return len(node.split())
+    if isinstance(node, list):
+        return sum(_words(item) for item in node)
+    if isinstance(node, dict):
+        return sum(_words(node[key]) for key in ("text", "content") if key in node)
+    return 0

@@ -33,6 +33,7 @@ from engine.errors import APIError, redact
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
+from .doors import DOORS, Door
 from .errors import GatewayError, error_payload
 from .keys import Caller, KeyManager, iso_time, parse_time
 from .metrics import Metrics
@@ -79,6 +80,8 @@ class _Call:
     model: str = ""
     deployment: Deployment | None = None
     tags: list[str] = field(default_factory=list)
+    door: Door | None = None
+    door_request: Any = None  # what a front door read from the request, for its finished() step
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -143,17 +146,19 @@ class Gateway:
         self.starlette.state.gateway = self
         # The model-call routes skip Starlette's router and middleware stack (they answer every
         # outcome themselves, headers included): the per-request path stays short.
-        self._fast = {
-            prefix + path: call_type for path, call_type in _CALL_PATHS for prefix in ("", "/v1")
+        self._fast: dict[str, tuple[str, Door | None]] = {
+            prefix + path: (call_type, None) for path, call_type in _CALL_PATHS for prefix in ("", "/v1")
         }
+        # Front doors other than chat (/v1/messages, /v1/responses): the same pipeline, their wire shapes.
+        self._fast.update((path, (door.call_type, door)) for door in DOORS for path in door.paths)
         self.app = self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """The ASGI application (``Gateway.app`` is the gateway itself)."""
         if scope["type"] == "http" and scope["method"] == "POST":
-            call_type = self._fast.get(scope["path"])
-            if call_type is not None:
-                response = await self.handle_call(Request(scope, receive), call_type)
+            fast = self._fast.get(scope["path"])
+            if fast is not None:
+                response = await self.handle_call(Request(scope, receive), fast[0], fast[1])
                 await response(scope, receive, send)
                 return
         await self.starlette(scope, receive, send)
@@ -221,6 +226,8 @@ class Gateway:
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/v1" + path, endpoint, methods=methods))
         routes += ResourceRoutes(self).routes()  # /files, /batches, /fine_tuning/jobs
+        for door in DOORS:
+            routes += door.routes(self)  # e.g. GET/DELETE /v1/responses/{id}
         routes += [
             Route("/health/liveliness", self.liveliness, methods=["GET"]),
             Route("/health/liveness", self.liveliness, methods=["GET"]),
@@ -271,8 +278,8 @@ class Gateway:
     def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None, background: BackgroundTask | None = None) -> Response:
         return Response(json.dumps(data).encode(), status_code=status, media_type=JSON, headers=headers, background=background)
 
-    def _error(self, exc: BaseException, request_id: str, call: _Call | None = None) -> Response:
-        status, body, extra = error_payload(exc)
+    def _error(self, exc: BaseException, request_id: str, call: _Call | None = None, door: Door | None = None) -> Response:
+        status, body, extra = (door.error if door is not None else error_payload)(exc)
         if status >= 500 and not isinstance(exc, (APIError, GatewayError)):
             log.error("request %s failed: %s", request_id, redact(repr(exc)), exc_info=exc)
         headers = {"x-request-id": request_id, **extra}
@@ -301,9 +308,12 @@ class Gateway:
         endpoint.__name__ = f"{call_type}_endpoint"
         return endpoint
 
-    async def handle_call(self, request: Request, call_type: str) -> Response:
-        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
-        call = _Call(self._request_id(request), call_type, time.perf_counter())
+    async def handle_call(self, request: Request, call_type: str, door: Door | None = None) -> Response:
+        """One model call: auth, route, answer (JSON, SSE or audio bytes).
+
+        ``door`` is a front door other than OpenAI's (Anthropic Messages, Responses): it turns the
+        body into its engine function's kwargs and shapes answers, streams and errors."""
+        call = _Call(self._request_id(request), call_type, time.perf_counter(), door=door)
         token = upstream_clock.set(call.clock)
         try:
             body = await self._json_body(request)
@@ -312,8 +322,8 @@ class Gateway:
             if not isinstance(model, str) or not model:
                 raise GatewayError(400, "model: expected the model_name of a configured model as a non-empty string", param="model")
             call.model = model
-            function_name, required = CALLS[call_type]
-            function = getattr(engine, function_name, None)
+            function_name, required = CALLS[call_type] if door is None else ("", None)
+            function = getattr(engine, function_name, None) if door is None else door.function()
             if function is None:
                 raise GatewayError(501, f"{call_type} calls are not available in this vertex-engine build", "not_implemented")
             if required and required not in body:
@@ -326,8 +336,11 @@ class Gateway:
                 if cache is not None:
                     await self.check_cache_owner(call.caller, cache, "cached_content")
             call.tags = _tags(body, request.headers)
-            stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
-            kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            stream = bool(body.get("stream")) and (call_type in ("chat", "text_completion") or door is not None)
+            if door is None:
+                kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            else:
+                kwargs = await door.kwargs(self, call, request, body)
 
             async def invoke(deployment: Deployment) -> Any:
                 call.deployment = deployment
@@ -350,11 +363,11 @@ class Gateway:
                 return self._stream_response(call, result)
             result, call.deployment = await self._unless_disconnected(request, self.router.call(model, invoke))
         except (APIError, GatewayError) as exc:
-            return self._error(exc, call.request_id, call)
+            return self._error(exc, call.request_id, call, door)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in OpenAI's shape
-            return self._error(exc, call.request_id, call)
+            return self._error(exc, call.request_id, call, door)
         finally:
             upstream_clock.reset(token)
         return self._answer(call, result)
@@ -407,6 +420,8 @@ class Gateway:
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.door is not None:
+            return Response(call.door.answer(result), media_type=JSON, headers=self._headers(call, extra), background=background)
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: _Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
@@ -439,19 +454,24 @@ class Gateway:
                     continue
                 stream, call.deployment = opening.result()
                 opening = None
-            async for chunk in _with_heartbeats(stream, self.config.heartbeat_interval):
-                yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
-            yield b"data: [DONE]\n\n"
+            door = call.door
+            if door is not None:
+                async for frame in _with_heartbeats(door.frames(stream), self.config.heartbeat_interval):
+                    yield door.heartbeat if frame is None else frame
+            else:
+                async for chunk in _with_heartbeats(stream, self.config.heartbeat_interval):
+                    yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                yield b"data: [DONE]\n\n"
         except (APIError, GatewayError) as exc:
             # Headers are gone; OpenAI's clients read an `error` object in the stream as a failure.
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         except Exception as exc:  # noqa: BLE001
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
             log.error("stream %s failed: %s", call.request_id, redact(repr(exc)), exc_info=exc)
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         finally:
             # Runs on normal end, on error and when the client disconnects (the task is cancelled):
             # the upstream stream is closed and what was used so far is still recorded.
@@ -472,6 +492,9 @@ class Gateway:
                 usage = getattr(result, "usage", None) if not isinstance(result, dict) else result.get("usage")
                 hidden = getattr(result, "_hidden_params", None) or {}
                 cost = float(hidden.get("response_cost") or 0.0)
+                usage = hidden.get("usage") or usage  # a front door's answer keeps the chat usage here
+            if call.door is not None and call.caller is not None:
+                await call.door.finished(self, call, status, result)
             prompt, completion, total = _usage_numbers(usage)
             caller = call.caller
             deployment = call.deployment
