@@ -78,7 +78,7 @@ from engine.resources import (
     cancel_fine_tuning_job,
     acancel_fine_tuning_job,
 )
-from engine.spec.registry import add_mappings, get_registry
+from engine.mapping.registry import add_mappings, get_registry
 from engine.responses_api import aresponses, responses
 from engine import anthropic  # engine.anthropic.messages.create / acreate (LiteLLM's name)
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
