@@ -362,6 +362,8 @@ class Gateway:
                 result, call.deployment = opening.result()
                 return self._stream_response(call, result)
             result, call.deployment = await self._unless_disconnected(request, self.router.call(model, invoke))
+            if door is not None:
+                await door.finished(self, call, result)  # before the answer: the client's next call may build on it
         except (APIError, GatewayError) as exc:
             return self._error(exc, call.request_id, call, door)
         except asyncio.CancelledError:
@@ -456,7 +458,7 @@ class Gateway:
                 opening = None
             door = call.door
             if door is not None:
-                async for frame in _with_heartbeats(door.frames(stream), self.config.heartbeat_interval):
+                async for frame in _with_heartbeats(door.frames(self, call, stream), self.config.heartbeat_interval):
                     yield door.heartbeat if frame is None else frame
             else:
                 async for chunk in _with_heartbeats(stream, self.config.heartbeat_interval):
@@ -493,8 +495,6 @@ class Gateway:
                 hidden = getattr(result, "_hidden_params", None) or {}
                 cost = float(hidden.get("response_cost") or 0.0)
                 usage = hidden.get("usage") or usage  # a front door's answer keeps the chat usage here
-            if call.door is not None and call.caller is not None:
-                await call.door.finished(self, call, status, result)
             prompt, completion, total = _usage_numbers(usage)
             caller = call.caller
             deployment = call.deployment

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Door", "AnthropicMessagesDoor", "ResponsesDoor", "DOORS"]
 
 JSON = "application/json"
+_TERMINAL = (b"event: response.completed", b"event: response.incomplete")
 
 
 def _v1(*paths: str) -> tuple[str, ...]:
@@ -52,7 +53,8 @@ class Door:
     def answer(self, result: Any) -> bytes:
         return json.dumps(result).encode()
 
-    def frames(self, stream: Any) -> AsyncIterator[bytes]:
+    def frames(self, gateway: Gateway, call: _Call, stream: Any) -> AsyncIterator[bytes]:
+        """The stream's SSE bytes (whole events per item)."""
         return stream.frames()
 
     def error(self, exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
@@ -62,8 +64,9 @@ class Door:
         _, body, _ = self.error(exc)
         return b"event: error\ndata: " + body + b"\n\n"
 
-    async def finished(self, gateway: Gateway, call: _Call, status: int, result: Any) -> None:
-        """After the answer (and after a stream ends): what the door keeps."""
+    async def finished(self, gateway: Gateway, call: _Call, result: Any) -> None:
+        """What the door keeps of a successful call, done before the answer (or a stream's last
+        event) reaches the client: its next call may build on it."""
 
     def routes(self, gateway: Gateway) -> list[Route]:
         return []
@@ -180,9 +183,15 @@ class ResponsesDoor(Door):
             for e in translator.failure_events(status, _error_message(exc), code)
         )
 
-    async def finished(self, gateway: Gateway, call: _Call, status: int, result: Any) -> None:
+    async def frames(self, gateway: Gateway, call: _Call, stream: Any) -> AsyncIterator[bytes]:
+        async for frame in stream.frames():
+            if frame.startswith(_TERMINAL):
+                await self.finished(gateway, call, stream)  # stored before the client sees the end
+            yield frame
+
+    async def finished(self, gateway: Gateway, call: _Call, result: Any) -> None:
         body = call.door_request or {}
-        if status >= 400 or result is None or body.get("store") is False:
+        if result is None or body.get("store") is False:
             return
         response = getattr(result, "response", None) if not isinstance(result, dict) else result
         items = getattr(result, "input_items", None)
