@@ -15,6 +15,7 @@ import json
 import secrets
 from typing import Any
 
+from .agent import Tool, Turn, choose_tool
 from .call import ModelCall, texts, words_in
 from .gemini import split_text
 from .reply import Reply, StreamEvent
@@ -82,14 +83,19 @@ def _tool_result(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+def _turn(body: dict[str, Any]) -> Turn | None:
+    """The agent-loop view of the request (see :mod:`.agent`), or None when no tool may be called."""
     choice = body.get("tool_choice") or {}
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
-    if choice.get("type") == "tool":
-        return next((t for t in tools if t.get("name") == choice.get("name")), None)
-    if choice.get("type") == "any" and tools:
-        return tools[0]
-    return None
+    tools = [Tool(t["name"], str(t.get("description") or ""), t.get("input_schema"))
+             for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and t.get("name")]
+    if not tools or choice.get("type") == "none":
+        return None
+    messages = body["messages"]
+    called = {str(b.get("name")) for m in messages if m.get("role") == "assistant" and isinstance(m.get("content"), list)
+              for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
+    return Turn(tools=tools, user_text=_last_user_text(messages), after_tool_results=_tool_result(messages) is not None,
+                called=called, forced=choice.get("type") in ("any", "tool"),
+                allowed=[choice.get("name")] if choice.get("type") == "tool" else None)
 
 
 def _content(call: ModelCall) -> tuple[list[dict[str, Any]], str]:
@@ -100,10 +106,11 @@ def _content(call: ModelCall) -> tuple[list[dict[str, Any]], str]:
         thought = f"Thinking about the request: {_last_user_text(body['messages'])}"
         signature = hashlib.sha256(thought.encode()).hexdigest()[:32]
         blocks.append({"type": "thinking", "thinking": thought, "signature": signature})
-    tool = _forced_tool(body)
+    turn = _turn(body)
+    tool = choose_tool(turn) if turn is not None else None
     if tool is not None:
-        tool_input = sample_from_schema(tool["input_schema"]) if tool.get("input_schema") else {}
-        blocks.append({"type": "tool_use", "id": f"toolu_vrtx_{secrets.token_hex(10)}", "name": tool["name"],
+        tool_input = sample_from_schema(tool.schema) if tool.schema else {}
+        blocks.append({"type": "tool_use", "id": f"toolu_vrtx_{secrets.token_hex(10)}", "name": tool.name,
                        "input": tool_input if isinstance(tool_input, dict) else {}})
         return blocks, "tool_use"
     result = _tool_result(body["messages"])
