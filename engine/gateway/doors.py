@@ -9,6 +9,7 @@ errors look on its wire. Its extra routes (``count_tokens``, stored responses) l
 from __future__ import annotations
 
 import json
+import weakref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from starlette.requests import Request
@@ -24,7 +25,7 @@ from .errors import GatewayError, error_payload, error_status
 from .response_store import ResponseStore, owner_of
 
 if TYPE_CHECKING:
-    from .app import Gateway, _Call
+    from .pipeline import Call, Pipeline
 
 __all__ = ["Door", "AnthropicMessagesDoor", "ResponsesDoor", "DOORS"]
 
@@ -46,14 +47,14 @@ class Door:
     def function(self) -> Callable[..., Any]:
         raise NotImplementedError
 
-    async def kwargs(self, gateway: Gateway, call: _Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    async def kwargs(self, pipeline: Pipeline, call: Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         """The engine function's kwargs for ``body`` (``model`` is added per deployment)."""
         raise NotImplementedError
 
     def answer(self, result: Any) -> bytes:
         return json.dumps(result).encode()
 
-    def frames(self, gateway: Gateway, call: _Call, stream: Any) -> AsyncIterator[bytes]:
+    def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
         """The stream's SSE bytes (whole events per item)."""
         return stream.frames()
 
@@ -64,11 +65,11 @@ class Door:
         _, body, _ = self.error(exc)
         return b"event: error\ndata: " + body + b"\n\n"
 
-    async def finished(self, gateway: Gateway, call: _Call, result: Any) -> None:
+    async def finished(self, pipeline: Pipeline, call: Call, result: Any) -> None:
         """What the door keeps of a successful call, done before the answer (or a stream's last
         event) reaches the client: its next call may build on it."""
 
-    def routes(self, gateway: Gateway) -> list[Route]:
+    def routes(self, pipeline: Pipeline) -> list[Route]:
         return []
 
 
@@ -100,7 +101,7 @@ class AnthropicMessagesDoor(Door):
             kwargs["anthropic_beta"] = [*(kwargs.get("anthropic_beta") or []), *(b.strip() for b in beta.split(",") if b.strip())]
         return kwargs
 
-    async def kwargs(self, gateway: Gateway, call: _Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    async def kwargs(self, pipeline: Pipeline, call: Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return self._body_kwargs(body, request)
 
     def answer(self, result: Any) -> bytes:
@@ -114,26 +115,26 @@ class AnthropicMessagesDoor(Door):
             return status, json.dumps(upstream).encode(), headers  # Claude's own error, as Claude sent it
         return status, json.dumps(anthropic_door.error(status, _error_message(exc))).encode(), headers
 
-    def routes(self, gateway: Gateway) -> list[Route]:
+    def routes(self, pipeline: Pipeline) -> list[Route]:
         async def count_tokens(request: Request) -> Response:
-            request_id = gateway._request_id(request)
+            request_id = pipeline.request_id(request)
             try:
-                body = await gateway._json_body(request)
-                caller = await gateway.keys.authenticate(request.headers)
+                body = await pipeline.json_body(request)
+                caller = await pipeline.keys.authenticate(request.headers)
                 model = body.get("model")
                 if not isinstance(model, str) or not model:
                     raise GatewayError(400, "model: expected the model_name of a configured model as a non-empty string", param="model")
-                await gateway.keys.authorize(caller, model)
+                await pipeline.keys.authorize(caller, model)
                 kwargs = self._body_kwargs(body, request)
 
                 async def invoke(deployment: Any) -> Any:
                     params = {**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0}
                     return await engine.anthropic.messages.acount_tokens(**params)
 
-                result, _ = await gateway.router.call(model, invoke)
+                result, _ = await pipeline.router.call(model, invoke)
             except Exception as exc:  # noqa: BLE001 - every failure answers in Anthropic's shape
-                return gateway._error(exc, request_id, None, self)
-            return gateway._json(result, headers={"x-request-id": request_id})
+                return pipeline.error(exc, request_id, None, self)
+            return pipeline.json(result, headers={"x-request-id": request_id})
 
         paths = (*_v1("/messages/count_tokens"), "/anthropic/v1/messages/count_tokens")
         return [Route(path, count_tokens, methods=["POST"]) for path in paths]
@@ -145,16 +146,20 @@ class ResponsesDoor(Door):
     call_type = "responses"
     paths = _v1("/responses")
 
+    def __init__(self) -> None:
+        # One ResponseStore per gateway store (several gateways may run in one process).
+        self._stores: weakref.WeakKeyDictionary[Any, ResponseStore] = weakref.WeakKeyDictionary()
+
     def function(self) -> Callable[..., Any]:
         return engine.aresponses
 
-    def _store(self, gateway: Gateway) -> ResponseStore:
-        store = gateway.__dict__.get("_response_store")
+    def _store(self, pipeline: Pipeline) -> ResponseStore:
+        store = self._stores.get(pipeline.store)
         if store is None:
-            store = gateway.__dict__["_response_store"] = ResponseStore(gateway.store)
+            store = self._stores[pipeline.store] = ResponseStore(pipeline.store)
         return store
 
-    async def kwargs(self, gateway: Gateway, call: _Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    async def kwargs(self, pipeline: Pipeline, call: Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         if "store" in body and not isinstance(body["store"], bool):
             raise GatewayError(400, "store: expected true or false", param="store")
         history: list[dict[str, Any]] = []
@@ -163,7 +168,7 @@ class ResponsesDoor(Door):
             if not isinstance(previous, str) or not previous:
                 raise GatewayError(400, "previous_response_id: expected the id of a stored response", param="previous_response_id")
             assert call.caller is not None
-            found = await self._store(gateway).get(owner_of(call.caller), previous)
+            found = await self._store(pipeline).get(owner_of(call.caller), previous)
             if found is None:
                 raise GatewayError(404, f"previous_response_id: no stored response {previous!r} for this key", param="previous_response_id", code="not_found")
             response, items = found
@@ -183,13 +188,13 @@ class ResponsesDoor(Door):
             for e in translator.failure_events(status, _error_message(exc), code)
         )
 
-    async def frames(self, gateway: Gateway, call: _Call, stream: Any) -> AsyncIterator[bytes]:
+    async def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
         async for frame in stream.frames():
             if frame.startswith(_TERMINAL):
-                await self.finished(gateway, call, stream)  # stored before the client sees the end
+                await self.finished(pipeline, call, stream)  # stored before the client sees the end
             yield frame
 
-    async def finished(self, gateway: Gateway, call: _Call, result: Any) -> None:
+    async def finished(self, pipeline: Pipeline, call: Call, result: Any) -> None:
         body = call.door_request or {}
         if result is None or body.get("store") is False:
             return
@@ -200,20 +205,20 @@ class ResponsesDoor(Door):
         stored_items = [dict(item, id=item.get("id") or f"msg_{response['id'][5:21]}{i:04d}") if isinstance(item, dict) else item
                         for i, item in enumerate(items)]
         assert call.caller is not None
-        await self._store(gateway).save(owner_of(call.caller), dict(response), stored_items)
+        await self._store(pipeline).save(owner_of(call.caller), dict(response), stored_items)
 
-    def routes(self, gateway: Gateway) -> list[Route]:
+    def routes(self, pipeline: Pipeline) -> list[Route]:
         async def stored(request: Request, action: Callable[[str, str], Any]) -> Response:
-            request_id = gateway._request_id(request)
+            request_id = pipeline.request_id(request)
             try:
-                caller = await gateway.keys.authenticate(request.headers)
+                caller = await pipeline.keys.authenticate(request.headers)
                 result = await action(owner_of(caller), request.path_params["response_id"])
             except Exception as exc:  # noqa: BLE001
-                return gateway._error(exc, request_id)
-            return gateway._json(result, headers={"x-request-id": request_id})
+                return pipeline.error(exc, request_id)
+            return pipeline.json(result, headers={"x-request-id": request_id})
 
         async def _found(owner: str, response_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            found = await self._store(gateway).get(owner, response_id)
+            found = await self._store(pipeline).get(owner, response_id)
             if found is None:
                 raise GatewayError(404, f"response_id: no stored response {response_id!r} for this key", param="response_id", code="not_found")
             return found
@@ -225,7 +230,7 @@ class ResponsesDoor(Door):
 
         async def delete(request: Request) -> Response:
             async def action(owner: str, response_id: str) -> Any:
-                if not await self._store(gateway).delete(owner, response_id):
+                if not await self._store(pipeline).delete(owner, response_id):
                     raise GatewayError(404, f"response_id: no stored response {response_id!r} for this key", param="response_id", code="not_found")
                 return {"id": response_id, "object": "response.deleted", "deleted": True}
             return await stored(request, action)
