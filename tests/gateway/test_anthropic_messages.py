@@ -213,3 +213,33 @@ def test_errors_in_anthropic_shape_from_sdk(gw, fake):
     with pytest.raises(anthropic.BadRequestError) as info:
         _client(gw).messages.create(model="no-such-model", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert "no-such-model" in info.value.body["error"]["message"]
+
+
+@pytest.mark.parametrize("model", ["claude", "gemini"])
+def test_ping_while_the_upstream_is_silent(start_gateway, fake, model):
+    config = _config()
+    config["general_settings"] = {"heartbeat_interval": 0.1}
+    gw = start_gateway(config)
+    if model == "claude":
+        events = ['event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n',
+                  'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+                  'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"slow"}}\n\n',
+                  'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+                  'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":4}}\n\n',
+                  'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+        fake.script(":streamRawPredict", sse=events, headers={"content-type": "text/event-stream"}, event_delay=0.35)
+    else:
+        events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": "slow"}]}}]},
+                  {"candidates": [{"content": {"role": "model", "parts": [{"text": " answer"}]}, "finishReason": "STOP"}],
+                   "usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 2, "totalTokenCount": 4}}]
+        fake.script(":streamGenerateContent", sse=events, event_delay=0.35)
+    with _client(gw).messages.stream(model=model, max_tokens=20, messages=[{"role": "user", "content": "x"}]) as stream:
+        text = "".join(stream.text_stream)
+    assert text.startswith("slow")
+    with gw.client() as client:
+        fake.script(":streamRawPredict" if model == "claude" else ":streamGenerateContent", sse=events, event_delay=0.35)
+        with client.stream("POST", "/v1/messages", json={"model": model, "max_tokens": 9, "stream": True,
+                                                         "messages": [{"role": "user", "content": "x"}]}) as response:
+            raw = response.read().decode()
+    assert 'event: ping\ndata: {"type": "ping"}' in raw
+    assert raw.index("event: ping") > 0 and "event: message_stop" in raw
