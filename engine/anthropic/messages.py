@@ -32,6 +32,8 @@ BODY_FIELDS = frozenset({
     "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "context_management", "anthropic_beta",
 })
 VERTEX_VERSION = "vertex-2023-10-16"
+#: Wire formats that already are the Messages API: the body goes upstream as sent.
+MESSAGES_FORMATS = frozenset({"anthropic"})
 #: Betas Vertex refuses outright (prompt caching needs none there).
 REJECTED_BETAS = frozenset({"prompt-caching-2024-07-31"})
 _PLACEHOLDER = [{"role": "user", "content": "."}]
@@ -62,7 +64,7 @@ def _model_string(settings: dict[str, Any]) -> str:
 def _is_claude(settings: dict[str, Any]) -> bool:
     """Whether the model is served by the Anthropic Messages wire format (Claude on Vertex)."""
     try:
-        return engine.get_registry().resolve(_model_string(settings), operation="chat").format.name == "anthropic"
+        return engine.get_registry().resolve(_model_string(settings), operation="chat").format.name in MESSAGES_FORMATS
     except BadRequestError:
         return False  # an unknown model: the chat path reports it
 
@@ -340,31 +342,44 @@ async def acreate(model: str, messages: list[dict[str, Any]] | None = None, max_
 # --- count_tokens --------------------------------------------------------------------------------
 
 
-def _count_prepared(model: str, kwargs: dict[str, Any]) -> tuple[Prepared, str]:
-    """The countTokens request for the model's family, and which answer field holds the count."""
-    body, settings = _split(model, {**kwargs, "max_tokens": 1})
-    body.pop("stream", None)
-    if _is_claude(settings):
-        prepared = _native(body, settings)
-        head, _, _ = prepared.url.rpartition("/models/")
-        prepared.url = f"{head}/models/count-tokens:rawPredict"
-        counted = {k: v for k, v in body.items() if k in ("messages", "system", "tools", "tool_choice", "thinking")}
-        prepared.body = {"model": prepared.resolved.model, **counted}
-        prepared.__dict__.pop("_body_bytes", None)
-        return prepared, "input_tokens"
-    prepared = prepare("chat", {**settings, **door.count_request(body)})
-    if prepared.resolved.format.name != "gemini":
-        raise BadRequestError(
-            f"model: count_tokens is available for Gemini and Claude models; {model!r} is {prepared.resolved.format.name}",
-            param="model", model=model)
+def _count_claude(prepared: Prepared, body: dict[str, Any]) -> tuple[Prepared, str]:
+    """Claude on Vertex: ``publishers/anthropic/models/count-tokens:rawPredict`` with the model in the body."""
+    head, _, _ = prepared.url.rpartition("/models/")
+    prepared.url = f"{head}/models/count-tokens:rawPredict"
+    counted = {k: v for k, v in body.items() if k in ("messages", "system", "tools", "tool_choice", "thinking")}
+    prepared.body = {"model": prepared.resolved.model, **counted}
+    return prepared, "input_tokens"
+
+
+def _count_gemini(prepared: Prepared, body: dict[str, Any]) -> tuple[Prepared, str]:
+    """Gemini: ``:countTokens`` with the prompt parts of the translated generateContent body
+    (AI Studio wants them inside ``generateContentRequest`` with the model's name)."""
     head, _, _ = prepared.url.partition("?")
     prepared.url = head.rsplit(":", 1)[0] + ":countTokens"
     counted = {k: v for k, v in prepared.body.items() if k in ("contents", "systemInstruction", "tools")}
     if prepared.host.name == "ai_studio":
         counted = {"generateContentRequest": {"model": f"models/{prepared.resolved.model}", **counted}}
     prepared.body = counted
-    prepared.__dict__.pop("_body_bytes", None)
     return prepared, "totalTokens"
+
+
+#: wire format -> how its token count is asked for (the request, and the answer field with the count).
+COUNTERS = {"anthropic": _count_claude, "gemini": _count_gemini}
+
+
+def _count_prepared(model: str, kwargs: dict[str, Any]) -> tuple[Prepared, str]:
+    """The count request for the model's family, and which answer field holds the count."""
+    body, settings = _split(model, {**kwargs, "max_tokens": 1})
+    body.pop("stream", None)
+    prepared = _native(body, settings) if _is_claude(settings) else prepare("chat", {**settings, **door.count_request(body)})
+    counter = COUNTERS.get(prepared.resolved.format.name)
+    if counter is None:
+        raise BadRequestError(
+            f"model: count_tokens is available for {' and '.join(COUNTERS)} models; {model!r} is {prepared.resolved.format.name}",
+            param="model", model=model)
+    prepared, field = counter(prepared, body)
+    prepared.__dict__.pop("_body_bytes", None)
+    return prepared, field
 
 
 def _count_answer(raw: bytes, field: str) -> dict[str, Any]:

@@ -239,10 +239,8 @@ def request(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -
         kwargs.update(_tools(body["tools"]))
     if body.get("tool_choice") is not None:
         choice = _tool_choice(body["tool_choice"])
-        if "tools" in kwargs or choice == "auto":
-            kwargs["tool_choice"] = choice if "tools" in kwargs else None
-        if kwargs.get("tool_choice") is None:
-            kwargs.pop("tool_choice", None)
+        if "tools" in kwargs:  # without function tools there is nothing to choose
+            kwargs["tool_choice"] = choice
     text = body.get("text")
     if text is not None:
         require(isinstance(text, dict), "text", "expected {\"format\": {...}}")

@@ -152,7 +152,7 @@ def test_claude_code_shaped_request_reaches_vertex_unchanged(gw, fake):
     headers = {"x-api-key": MASTER, "anthropic-version": "2023-06-01",
                "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,prompt-caching-2024-07-31"}
     with httpx.Client(base_url=gw.url, timeout=30) as client:
-        with client.stream("POST", "/v1/messages", json=body, headers=headers) as response:
+        with client.stream("POST", "/v1/messages?beta=true", json=body, headers=headers) as response:  # as Claude Code sends it
             raw = response.read()
     assert response.status_code == 200, raw
     sent = fake.last()
@@ -243,3 +243,13 @@ def test_ping_while_the_upstream_is_silent(start_gateway, fake, model):
             raw = response.read().decode()
     assert 'event: ping\ndata: {"type": "ping"}' in raw
     assert raw.index("event: ping") > 0 and "event: message_stop" in raw
+
+
+def test_count_tokens_bad_input_gets_anthropic_error(gw, fake):
+    with gw.client() as client:
+        missing = client.post("/v1/messages/count_tokens?beta=true", json={"model": "claude"})
+        unknown = client.post("/anthropic/v1/messages/count_tokens", json={"model": "gemini", "messages": [{"role": "user", "content": "x"}], "bogus": 1})
+    for answer, field in ((missing, "messages"), (unknown, "bogus")):
+        assert answer.status_code == 400
+        assert answer.json()["type"] == "error" and answer.json()["error"]["message"].startswith(field + ":")
+    assert fake.requests == []

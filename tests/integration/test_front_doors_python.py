@@ -96,3 +96,20 @@ def test_count_tokens_python(fake):
     assert counted == {"input_tokens": 2}
     body = json.dumps(fake.last().json)
     assert "maxOutputTokens" not in body
+
+
+def test_ai_studio_and_maas_through_the_messages_api(fake):
+    count = engine.anthropic.messages.count_tokens(model="gemini/gemini-2.5-flash", api_key="k-1", system="one",
+                                                   messages=[{"role": "user", "content": "two three"}])
+    assert count == {"input_tokens": 3}
+    sent = fake.last()
+    assert sent.path.endswith("/models/gemini-2.5-flash:countTokens")
+    assert sent.json["generateContentRequest"]["model"] == "models/gemini-2.5-flash"
+    message = engine.anthropic.messages.create(model="vertex_ai/meta/llama3-8b-instruct-maas", vertex_project="p",
+                                               max_tokens=30, messages=[{"role": "user", "content": "llama hi"}])
+    assert message["stop_reason"] == "end_turn" and message["content"][0]["type"] == "text"
+    assert fake.last().json["messages"] == [{"role": "user", "content": "llama hi"}]
+    with pytest.raises(engine.BadRequestError) as info:
+        engine.anthropic.messages.count_tokens(model="vertex_ai/meta/llama3-8b-instruct-maas", vertex_project="p",
+                                               messages=[{"role": "user", "content": "x"}])
+    assert info.value.param == "model"
