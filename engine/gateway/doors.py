@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["Door", "AnthropicMessagesDoor", "ResponsesDoor", "DOORS"]
 
 JSON = "application/json"
+#: Request fields the gateway reads itself on every door (the model group, spend tags).
+_GATEWAY_FIELDS = frozenset({"model", "tags"})
 _TERMINAL = (b"event: response.completed", b"event: response.incomplete")
 
 
@@ -93,9 +95,9 @@ class AnthropicMessagesDoor(Door):
     def _body_kwargs(body: dict[str, Any], request: Request) -> dict[str, Any]:
         fields = engine.anthropic.messages.BODY_FIELDS
         for name in body:
-            if name != "model" and name not in fields:
+            if name not in _GATEWAY_FIELDS and name not in fields:
                 raise GatewayError(400, f"{name}: not a Messages API field (expected {', '.join(sorted(fields))})", param=name)
-        kwargs = {k: v for k, v in body.items() if k != "model"}
+        kwargs = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
         beta = request.headers.get("anthropic-beta")
         if beta:
             kwargs["anthropic_beta"] = [*(kwargs.get("anthropic_beta") or []), *(b.strip() for b in beta.split(",") if b.strip())]
@@ -174,7 +176,7 @@ class ResponsesDoor(Door):
             response, items = found
             history = [*items, *response.get("output", [])]
         call.door_request = body
-        return {**{k: v for k, v in body.items() if k not in ("model", "tags")}, "history": history}
+        return {**{k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}, "history": history}
 
     def stream_error(self, exc: BaseException, stream: Any) -> bytes:
         status = error_status(exc)

@@ -36,7 +36,7 @@ def test_messages_spend_and_tags(start_gateway, fake, model):
     gw = start_gateway(CONFIG)
     key = _key(gw, models=[model], key_alias=f"team-{model}")
     client = anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
-    message = client.messages.create(model=model, metadata={"user_id": "u1"}, extra_headers={"tags": "cli,nightly"}, **MESSAGES)
+    message = client.messages.create(model=model, metadata={"user_id": "u1"}, extra_headers={"tags": "cli"}, extra_body={"tags": ["nightly"]}, **MESSAGES)
     with client.messages.stream(model=model, **MESSAGES) as stream:
         stream.until_done()
     time.sleep(0.2)
@@ -44,7 +44,7 @@ def test_messages_spend_and_tags(start_gateway, fake, model):
     assert [r["call_type"] for r in rows] == ["anthropic_messages"] * 2
     assert all(r["spend"] > 0 and r["model_group"] == model and r["status"] == "success" for r in rows)
     plain = next(r for r in rows if r["request_tags"])
-    assert plain["request_tags"] == ["cli", "nightly"]
+    assert sorted(plain["request_tags"]) == ["cli", "nightly"]  # body tags, then the tags header
     assert plain["completion_tokens"] == message.usage.output_tokens
     with gw.client() as admin:
         info = admin.get("/key/info", params={"key": key}).json()
@@ -56,7 +56,7 @@ def test_responses_spend(start_gateway, fake):
     gw = start_gateway(CONFIG)
     key = _key(gw, models=["gemini"])
     client = openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
-    made = client.responses.create(model="gemini", input="hi", metadata={"tags": "x"})
+    made = client.responses.create(model="gemini", input="hi", extra_body={"tags": ["nightly"]})
     with client.responses.stream(model="gemini", input="hi") as stream:
         stream.until_done()
     time.sleep(0.2)
@@ -64,6 +64,7 @@ def test_responses_spend(start_gateway, fake):
     assert sorted(r["call_type"] for r in rows) == ["responses", "responses"]
     assert all(r["spend"] > 0 for r in rows)
     assert any(r["prompt_tokens"] == made.usage.input_tokens for r in rows)
+    assert sorted(r["request_tags"] for r in rows) == [[], ["nightly"]]
 
 
 def test_key_models_and_budget_apply(start_gateway, fake):
