@@ -63,6 +63,10 @@ ECHO = {"instructions": None, "max_output_tokens": None, "parallel_tool_calls": 
         "user": None, "metadata": {}, "store": True, "service_tier": None, "background": False}
 
 
+#: Prefix of the encrypted_content this gateway writes: signed thinking blocks as JSON.
+_SIGNED = "vertex-engine.thinking:"
+
+
 def new_response_id() -> str:
     return f"resp_{uuid.uuid4().hex}"
 
@@ -126,6 +130,7 @@ class _Messages:
     def __init__(self) -> None:
         self.out: list[dict[str, Any]] = []
         self.reasoning: list[str] = []
+        self.thinking_blocks: list[dict[str, Any]] = []
 
     def _assistant(self) -> dict[str, Any]:
         last = self.out[-1] if self.out else None
@@ -135,6 +140,9 @@ class _Messages:
         if self.reasoning:
             last["reasoning_content"] = (last.get("reasoning_content") or "") + "".join(self.reasoning)
             self.reasoning = []
+        if self.thinking_blocks:
+            last["thinking_blocks"] = [*(last.get("thinking_blocks") or []), *self.thinking_blocks]
+            self.thinking_blocks = []
         return last
 
     def add(self, item: Any, where: str) -> None:
@@ -170,8 +178,27 @@ class _Messages:
             self.out.append({"role": "tool", "tool_call_id": item["call_id"], "content": output})
         elif kind == "reasoning":
             self.reasoning += [s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict)]
+            self.thinking_blocks += _signed_blocks(item.get("encrypted_content"))
         else:
             raise IngressError(f"{where}.type", f"{kind!r} items are not supported (message, function_call, function_call_output, reasoning)")
+
+
+def _signed_blocks(encrypted: Any) -> list[dict[str, Any]]:
+    """The signed thinking blocks a reasoning item carries in ``encrypted_content`` (see
+    :func:`_encrypted`): models that check their own signatures (Claude with thinking and tools)
+    need them back verbatim; anything else there is not ours and is ignored."""
+    if not isinstance(encrypted, str) or not encrypted.startswith(_SIGNED):
+        return []
+    try:
+        blocks = json.loads(encrypted[len(_SIGNED):])
+    except ValueError:
+        return []
+    return [b for b in blocks if isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking")] if isinstance(blocks, list) else []
+
+
+def _encrypted(blocks: Any) -> str | None:
+    signed = [b for b in blocks or [] if isinstance(b, dict) and (b.get("signature") or b.get("type") == "redacted_thinking")]
+    return _SIGNED + json.dumps(signed, separators=(",", ":")) if signed else None
 
 
 def input_items(input: Any) -> list[dict[str, Any]]:
@@ -296,8 +323,12 @@ def _annotation(annotation: dict[str, Any]) -> dict[str, Any]:
             "url": citation.get("url", ""), "title": citation.get("title", "")}
 
 
-def _reasoning_item(text: str) -> dict[str, Any]:
-    return {"id": _item_id("rs"), "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
+def _reasoning_item(text: str, blocks: Any = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": _item_id("rs"), "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
+    encrypted = _encrypted(blocks)
+    if encrypted:
+        item["encrypted_content"] = encrypted
+    return item
 
 
 def _message_item(text: str, annotations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -322,8 +353,8 @@ def response(chat: Any, base: dict[str, Any]) -> dict[str, Any]:
     choice = (chat.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     output: list[dict[str, Any]] = []
-    if message.get("reasoning_content"):
-        output.append(_reasoning_item(message["reasoning_content"]))
+    if message.get("reasoning_content") or _encrypted(message.get("thinking_blocks")):
+        output.append(_reasoning_item(message.get("reasoning_content") or "", message.get("thinking_blocks")))
     if message.get("content"):
         output.append(_message_item(message["content"], message.get("annotations") or []))
     output += [_call_item(call) for call in message.get("tool_calls") or []]
@@ -348,6 +379,7 @@ class StreamTranslator:
         self.finish_reason: str | None = None
         self.usage: Any = None
         self.final: dict[str, Any] | None = None
+        self.blocks: list[dict[str, Any]] = []   # signed / redacted thinking blocks of the open reasoning item
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -366,6 +398,12 @@ class StreamTranslator:
             return []
         item, index, events = self.output[-1], self._index, []
         if self.open == "reasoning":
+            text = item["summary"][0]["text"]
+            signed = [{**b, "thinking": text} if b.get("type") == "thinking" else b for b in self.blocks]
+            encrypted = _encrypted(signed)
+            if encrypted:
+                item["encrypted_content"] = encrypted
+            self.blocks = []
             part = item["summary"][0]
             events += [self._event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index, summary_index=0, text=part["text"]),
                        self._event("response.reasoning_summary_part.done", item_id=item["id"], output_index=index, summary_index=0, part=dict(part))]
@@ -388,6 +426,14 @@ class StreamTranslator:
         self.open = kind
         return [*events, self._event("response.output_item.added", output_index=self._index, item=json.loads(json.dumps(item)))]
 
+    def _open_reasoning(self) -> list[dict[str, Any]]:
+        events = self._begin("reasoning", {"id": _item_id("rs"), "type": "reasoning", "summary": [], "status": "in_progress"})
+        item = self.output[-1]
+        item["summary"].append({"type": "summary_text", "text": ""})
+        events.append(self._event("response.reasoning_summary_part.added", item_id=item["id"], output_index=self._index,
+                                  summary_index=0, part={"type": "summary_text", "text": ""}))
+        return events
+
     def feed(self, chunk: Any) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         if chunk.get("usage"):
@@ -396,13 +442,14 @@ class StreamTranslator:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            for block in delta.get("thinking_blocks") or []:
+                if isinstance(block, dict) and (block.get("signature") or block.get("type") == "redacted_thinking"):
+                    if self.open != "reasoning":
+                        events += self._open_reasoning()
+                    self.blocks.append({k: v for k, v in block.items() if k != "thinking"} if block.get("type") == "thinking" else block)
             if delta.get("reasoning_content"):
                 if self.open != "reasoning":
-                    events += self._begin("reasoning", {"id": _item_id("rs"), "type": "reasoning", "summary": [], "status": "in_progress"})
-                    item = self.output[-1]
-                    item["summary"].append({"type": "summary_text", "text": ""})
-                    events.append(self._event("response.reasoning_summary_part.added", item_id=item["id"], output_index=self._index,
-                                              summary_index=0, part={"type": "summary_text", "text": ""}))
+                    events += self._open_reasoning()
                 item = self.output[-1]
                 item["summary"][0]["text"] += delta["reasoning_content"]
                 events.append(self._event("response.reasoning_summary_text.delta", item_id=item["id"], output_index=self._index,

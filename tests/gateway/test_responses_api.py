@@ -191,3 +191,22 @@ def test_raw_http_paths(gw, fake):
     with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as client:
         answer = client.post("/responses", json={"model": "gemini", "input": "no v1"})
     assert answer.status_code == 200 and answer.json()["object"] == "response"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_claude_thinking_signatures_survive_previous_response_id(gw, fake, stream):
+    client = _client(gw)
+    asked = dict(model="claude", input="What's the weather in Oslo?", tools=[WEATHER], reasoning={"effort": "low"})
+    if stream:
+        with client.responses.stream(**asked) as events:
+            first = events.get_final_response()
+    else:
+        first = client.responses.create(**asked)
+    reasoning, call = first.output[0], first.output[-1]
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text.startswith("Thinking about")
+    assert call.type == "function_call" and reasoning.encrypted_content
+    client.responses.create(model="claude", previous_response_id=first.id, tools=[WEATHER], reasoning={"effort": "low"},
+                            input=[{"type": "function_call_output", "call_id": call.call_id, "output": "12 degrees"}])
+    replayed = fake.last().json["messages"][1]["content"]
+    assert [b["type"] for b in replayed] == ["thinking", "tool_use"]
+    assert replayed[0]["thinking"] == reasoning.summary[0].text and len(replayed[0]["signature"]) == 32
