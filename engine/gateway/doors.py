@@ -56,6 +56,15 @@ class Door:
     def answer(self, result: Any) -> bytes:
         return json.dumps(result).encode()
 
+    def estimate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A chat-shaped view of ``body`` (``messages`` = everything counted as prompt, ``max_tokens``)
+        for the worst-case reservation against a key's budget and tpm."""
+        raise NotImplementedError
+
+    def ends(self, frame: bytes) -> bool:
+        """Whether ``frame`` holds the stream's last event (spend is journaled before it goes out)."""
+        return False
+
     def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
         """The stream's SSE bytes (whole events per item)."""
         return stream.frames()
@@ -105,6 +114,12 @@ class AnthropicMessagesDoor(Door):
 
     async def kwargs(self, pipeline: Pipeline, call: Call, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return self._body_kwargs(body, request)
+
+    def estimate(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [body.get("system"), body.get("messages"), body.get("tools")], "max_tokens": body.get("max_tokens")}
+
+    def ends(self, frame: bytes) -> bool:
+        return b"event: message_stop" in frame or b'"type":"message_stop"' in frame
 
     def answer(self, result: Any) -> bytes:
         raw = (getattr(result, "_hidden_params", None) or {}).get("raw")
@@ -189,6 +204,12 @@ class ResponsesDoor(Door):
             f"event: {e['type']}\ndata: ".encode() + json.dumps(e).encode() + b"\n\n"
             for e in translator.failure_events(status, _error_message(exc), code)
         )
+
+    def estimate(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [body.get("instructions"), body.get("input"), body.get("tools")], "max_tokens": body.get("max_output_tokens")}
+
+    def ends(self, frame: bytes) -> bool:
+        return frame.startswith(_TERMINAL)
 
     async def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
         async for frame in stream.frames():
