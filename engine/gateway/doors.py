@@ -19,7 +19,6 @@ from starlette.routing import Route
 import engine
 from engine.errors import APIError, redact
 from engine.ingress import anthropic_messages as anthropic_door
-from engine.ingress import responses as responses_door
 
 from .errors import GatewayError, error_payload, error_status
 from .response_store import ResponseStore, owner_of
