@@ -77,9 +77,13 @@ class CallRoutes:
         endpoint.__name__ = f"{call_type}_endpoint"
         return endpoint
 
-    async def handle_call(self, request: Request, call_type: str) -> Response:
-        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
+    async def handle_call(self, request: Request, call_type: str, door: Any = None) -> Response:
+        """One model call: auth, route, answer (JSON, SSE or audio bytes).
+
+        ``door`` is a front door other than OpenAI's (:mod:`.doors`: Anthropic Messages, Responses):
+        it turns the body into its engine function's kwargs and shapes answers, streams and errors."""
         call = self.pipeline.new_call(request, call_type)
+        call.door = door
         token = upstream_clock.set(call.clock)
         try:
             body = await self.pipeline.json_body(request)
@@ -88,22 +92,25 @@ class CallRoutes:
             if not isinstance(model, str) or not model:
                 raise GatewayError(400, "model: expected the model_name of a configured model as a non-empty string", param="model")
             call.model = model
-            function_name, required = CALLS[call_type]
-            function = getattr(engine, function_name, None)
+            function_name, required = CALLS[call_type] if door is None else ("", None)
+            function = getattr(engine, function_name, None) if door is None else door.function()
             if function is None:
                 raise GatewayError(501, f"{call_type} calls are not available in this vertex-engine build", "not_implemented")
             if required and required not in body:
                 raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
             _forbidden(body)
-            call.admission = await self._admit(call, model, body)
+            call.admission = await self._admit(call, model, body if door is None else door.estimate(body))
             if call.caller.record is not None:
                 extra = body.get("extra_body")
                 cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
                 if cache is not None:
                     await self.pipeline.check_cache_owner(call.caller, cache, "cached_content")
             call.tags = tags_of(body, request.headers)
-            stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
-            kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            stream = bool(body.get("stream")) and (call_type in ("chat", "text_completion") or door is not None)
+            if door is None:
+                kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            else:
+                kwargs = await door.kwargs(self.pipeline, call, request, body)
 
             async def invoke(deployment: Deployment) -> Any:
                 call.deployment = deployment
@@ -131,6 +138,8 @@ class CallRoutes:
                 result, call.deployment = opening.result()
                 return self._stream_response(call, result)
             result, call.deployment = await self.pipeline.unless_disconnected(request, self.pipeline.router.call(model, invoke))
+            if door is not None:
+                await door.finished(self.pipeline, call, result)  # before the answer: the client's next call may build on it
         except (APIError, GatewayError) as exc:
             return self.pipeline.error(exc, call.request_id, call)
         except asyncio.CancelledError:
@@ -152,7 +161,8 @@ class CallRoutes:
                 deployments = self.pipeline.router.deployments_for(model)
             except APIError:
                 deployments = []  # unknown group: refused by the router after the key checks
-            tokens, cost = worst_case(deployments, body, call.call_type)
+            # A front door's estimate body is chat-shaped (messages, max_tokens): priced as chat.
+            tokens, cost = worst_case(deployments, body, call.call_type if call.door is None else "chat")
         return await self.pipeline.keys.admit(caller, model, tokens=tokens, cost=cost, call_id=call.spend_id)
 
     def _headers(self, call: Call, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -177,6 +187,8 @@ class CallRoutes:
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.door is not None:
+            return Response(call.door.answer(result), media_type=JSON, headers=self._headers(call, extra), background=background)
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
@@ -209,11 +221,19 @@ class CallRoutes:
                     continue
                 stream, call.deployment = opening.result()
                 opening = None
-            async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
-                yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
-            # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
-            self.pipeline.account(call, status, stream, error_type)
-            yield b"data: [DONE]\n\n"
+            door = call.door
+            if door is not None:
+                async for frame in _with_heartbeats(door.frames(self.pipeline, call, stream), self.pipeline.config.heartbeat_interval):
+                    if frame is not None and door.ends(frame):
+                        self.pipeline.account(call, status, stream, error_type)  # before the last event, as [DONE] below
+                    yield door.heartbeat if frame is None else frame
+                self.pipeline.account(call, status, stream, error_type)
+            else:
+                async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
+                    yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
+                self.pipeline.account(call, status, stream, error_type)
+                yield b"data: [DONE]\n\n"
         except asyncio.CancelledError:
             # The client left mid-stream: Google bills the prompt and what it sent so far, and
             # the stream's usage says how much that is.
@@ -223,12 +243,12 @@ class CallRoutes:
             # Headers are gone; OpenAI's clients read an `error` object in the stream as a failure.
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         except Exception as exc:  # noqa: BLE001
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
             log.error("stream %s failed: %s", call.request_id, redact(repr(exc)), exc_info=exc)
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         finally:
             # Runs on normal end, on error and when the client disconnects (the task is cancelled):
             # the upstream stream is closed and what was used so far is still recorded.

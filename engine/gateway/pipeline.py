@@ -65,6 +65,8 @@ class Call:
     # For a stream: the prompt's (tokens, cost) as Google bills it, if the client leaves before
     # Google reported usage (the prompt is billed all the same).
     billed_prompt: Callable[[], tuple[int, float]] | None = None
+    door: Any = None          # the front door (engine.gateway.doors) when not OpenAI's own
+    door_request: Any = None  # what that door read from the request, for its finished() step
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -233,9 +235,10 @@ class Pipeline:
         """A JSON response."""
         return Response(json.dumps(data).encode(), status_code=status, media_type=JSON, headers=headers, background=background)
 
-    def error(self, exc: BaseException, request_id: str, call: Call | None = None) -> Response:
-        """The OpenAI error JSON for ``exc``; a call's failure is recorded after it is sent."""
-        status, body, extra = error_payload(exc)
+    def error(self, exc: BaseException, request_id: str, call: Call | None = None, door: Any = None) -> Response:
+        """The error JSON for ``exc`` (OpenAI's, or ``door``'s shape); a call's failure is recorded after it is sent."""
+        door = door or (call.door if call is not None else None)
+        status, body, extra = (door.error if door is not None else error_payload)(exc)
         if database_failure(exc):
             database_trouble(exc)
         elif status >= 500 and not isinstance(exc, (APIError, GatewayError)):
@@ -268,6 +271,7 @@ class Pipeline:
             usage = getattr(result, "usage", None) if not isinstance(result, dict) else result.get("usage")
             hidden = getattr(result, "_hidden_params", None) or {}
             cost = float(hidden.get("response_cost") or 0.0)
+            usage = hidden.get("usage") or usage  # a front door's answer keeps the chat usage here
         prompt, completion, total = usage_numbers(usage)
         if status == 499 and not prompt and call.billed_prompt is not None and call.deployment is not None:
             prompt, guessed = call.billed_prompt()
