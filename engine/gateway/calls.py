@@ -121,9 +121,10 @@ class CallRoutes:
                         "configuration_error",
                     )
                 result = await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
-                if stream:
+                if stream and door is None:
                     # Nothing has reached the client yet: a stream that fails or ends before its
                     # first event is this deployment's failure, and the router tries another.
+                    # (A front door's stream is read as frames of its own: not pre-read here.)
                     return await _first_event(result)
                 return result
 
