@@ -231,7 +231,7 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
     append_value = where.leaf(append) if append is not None and append is not True else None
 
-    check_type = _type_checker(name, spec.get("type"), spec.get("items"))
+    check_type = _type_checker(name, spec.get("type"), spec.get("items"), spec.get("minimum"), spec.get("maximum"))
 
     def transform(value: Any, ctx: Context) -> Any:
         if check_type is not None:
@@ -295,18 +295,26 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _type_checker(name: str, types: Any, items: Any) -> Callable[[Any], None] | None:
-    """`type: number` / `type: [string, list]` (+ `items: string`) -> a check raising BadRequestError."""
-    if types is None:
+def _type_checker(name: str, types: Any, items: Any, minimum: Any = None, maximum: Any = None) -> Callable[[Any], None] | None:
+    """`type: number` / `type: [string, list]` (+ `items: string`, `minimum` / `maximum` for numbers)
+    -> a check raising BadRequestError."""
+    if types is None and minimum is None and maximum is None:
         return None
-    names = [types] if isinstance(types, str) else list(types)
+    names = ([types] if isinstance(types, str) else list(types)) if types is not None else []
     checks = [_JSON_TYPES[t] for t in names]
     item_check = _JSON_TYPES[items] if items else None
     expected = " or ".join(f"a list of {items}s" if t == "list" and items else ("an " if t[0] in "aeiou" else "a ") + t for t in names)
+    bounded = minimum is not None or maximum is not None
+    span = (f"between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
+            else f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}" if maximum is not None else "")
 
     def check(value: Any) -> None:
-        if not any(c(value) for c in checks):
+        if checks and not any(c(value) for c in checks):
             raise BadRequestError(f"{name}: expected {expected}, got {_describe(value)}", param=name)
+        if bounded and isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+            (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+        ):
+            raise BadRequestError(f"{name}: must be {span}, got {value!r:.40}", param=name)
         if item_check is not None and isinstance(value, list):
             for i, item in enumerate(value):
                 if not item_check(item):

@@ -139,7 +139,7 @@ def prepare(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
     """Where a model string goes: its format's operation, the host serving it, the upstream model
     id (``resolved``) and the catalog entry that describes it."""
