@@ -32,6 +32,7 @@ from engine import lenient_json
 from engine.errors import APIError, redact
 from engine.runtime.transport import upstream_clock
 
+from .admin_api import admin_routes, deployment_health
 from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
 from .errors import GatewayError, error_payload
 from .keys import Caller, KeyManager, iso_time, parse_time
@@ -40,6 +41,7 @@ from .resources import ResourceRoutes
 from .router import Router
 from .shared import open_shared
 from .store import SpendRow, SpendWriter, open_store
+from .tracing import CallObserver
 
 __all__ = ["Gateway", "create_app"]
 
@@ -79,6 +81,7 @@ class _Call:
     model: str = ""
     deployment: Deployment | None = None
     tags: list[str] = field(default_factory=list)
+    span: Any = None  # the call's OpenTelemetry span, when tracing is on
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -127,6 +130,7 @@ class Gateway:
         self.router = Router(config, self.shared)
         self.keys = KeyManager(self.store, self.shared, config.master_key, config.key_cache_ttl)
         self.metrics = Metrics()
+        self.observer = CallObserver(config.callbacks)  # per-deployment stats; OTel spans when on
         self.writer = SpendWriter(self.store, interval=config.spend_flush_interval)
         if config.master_key:
             from engine.errors import register_secret
@@ -221,6 +225,7 @@ class Gateway:
             routes.append(Route(path, endpoint, methods=methods))
             routes.append(Route("/v1" + path, endpoint, methods=methods))
         routes += ResourceRoutes(self).routes()  # /files, /batches, /fine_tuning/jobs
+        routes += admin_routes(self)  # /key/list, /key/regenerate, /spend/report
         routes += [
             Route("/health/liveliness", self.liveliness, methods=["GET"]),
             Route("/health/liveness", self.liveliness, methods=["GET"]),
@@ -304,6 +309,7 @@ class Gateway:
     async def handle_call(self, request: Request, call_type: str) -> Response:
         """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
         call = _Call(self._request_id(request), call_type, time.perf_counter())
+        self.observer.begin(call, request.headers)
         token = upstream_clock.set(call.clock)
         try:
             body = await self._json_body(request)
@@ -339,6 +345,7 @@ class Gateway:
                     )
                 return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
 
+            invoke = self.observer.attempts(call, body, invoke)
             if stream:
                 opening = asyncio.ensure_future(self.router.call(model, invoke))
                 done, _ = await asyncio.wait({opening}, timeout=self.config.heartbeat_interval)
@@ -511,6 +518,7 @@ class Gateway:
                 completion_tokens=completion,
                 cost=cost,
             )
+            self.observer.finish(call, status, result, error_type, cost, prompt, completion)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never break serving
             log.error("recording request %s failed: %s", call.request_id, redact(repr(exc)))
 
@@ -544,10 +552,11 @@ class Gateway:
             await self._admin(request)
         except GatewayError as exc:
             return self._error(exc, self._request_id(request))
+        health = await deployment_health(self)  # cooldown, latency p50/p99, error rate
         data = [
             {
                 "model_name": d.model_name,
-                "model_info": {"id": d.id, "mode": self._mode(d)},
+                "model_info": {"id": d.id, "mode": self._mode(d), **health[d.id]},
                 "litellm_params": {"model": d.model, **{k: v for k, v in d.params.items() if k in ("vertex_project", "vertex_location", "api_base")}},
             }
             for d in self.config.deployments

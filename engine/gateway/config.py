@@ -99,6 +99,7 @@ class GatewayConfig:
     health_check_timeout: float = 20.0
     max_request_bytes: int = 64 * 1024 * 1024
     ignored: list[str] = field(default_factory=list)
+    callbacks: list[str] = field(default_factory=list)  # litellm_settings.callbacks ("otel" traces)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def groups(self) -> dict[str, list[Deployment]]:
@@ -293,6 +294,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         health_check_timeout=float(general.get("health_check_timeout", 20.0)),
         max_request_bytes=int(float(general.get("max_request_size_mb", 64)) * 1024 * 1024),
         ignored=ignored,
+        callbacks=list(settings.get("callbacks") or []),
         raw=doc,
     )
 

@@ -243,6 +243,33 @@ class KeyManager:
         assert updated is not None
         return public_info(updated)
 
+    async def regenerate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Give a key a new value (``/key/regenerate``): the old value stops working at once; its
+        settings, spend, logs and resources stay with the key. Other fields in ``body`` update
+        settings as ``/key/update`` does. The only time the new value is returned."""
+        record = await self._find(body.get("key"))
+        fields = _key_fields({k: v for k, v in body.items() if k not in ("key", "new_key")})
+        raw = body.get("new_key")
+        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
+            raise GatewayError(400, "new_key: expected a string of at least 8 characters (or omit it to get a generated key)", param="new_key")
+        raw = raw or "sk-" + secrets.token_urlsafe(24)
+        if self.master_key and hmac.compare_digest(raw, self.master_key):
+            raise GatewayError(400, "new_key: may not equal the master key", param="new_key")
+        if await self.store.get_key(hash_key(raw)) is not None:
+            raise GatewayError(400, "new_key: a key with this value already exists", param="new_key")
+        moved = await self.store.rekey(record.token_hash, hash_key(raw), _preview(raw))
+        if moved is None:
+            raise GatewayError(404, "the key was deleted while it was being regenerated", "not_found_error", param="key")
+        self.forget(record.token_hash)
+        spend = await self.shared.get_spend(record.token_hash)
+        if spend is not None:
+            await self.shared.set_spend(moved.token_hash, spend)
+        if fields:
+            if fields.get("budget_duration"):
+                fields["budget_reset_at"] = time.time() + parse_duration(fields["budget_duration"])
+            moved = await self.store.update_key(moved.token_hash, fields) or moved
+        return {"key": raw, **public_info(moved)}
+
     async def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Delete keys by value/hash (``keys``) or by ``key_aliases``."""
         keys = body.get("keys") or []
