@@ -34,6 +34,7 @@ from engine.runtime.transport import upstream_clock
 
 from .admin_api import admin_routes, deployment_health
 from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
+from .console import console_routes
 from .errors import GatewayError, error_payload
 from .keys import Caller, KeyManager, iso_time, parse_time
 from .metrics import Metrics
@@ -226,6 +227,7 @@ class Gateway:
             routes.append(Route("/v1" + path, endpoint, methods=methods))
         routes += ResourceRoutes(self).routes()  # /files, /batches, /fine_tuning/jobs
         routes += admin_routes(self)  # /key/list, /key/regenerate, /spend/report
+        routes += console_routes(self)  # /ui: the admin console
         routes += [
             Route("/health/liveliness", self.liveliness, methods=["GET"]),
             Route("/health/liveness", self.liveliness, methods=["GET"]),
