@@ -73,12 +73,12 @@ def refresh() -> None:
 
 
 def enabled(callbacks: Any = None) -> bool:
-    """Whether calls are traced: ``"otel"`` among ``callbacks`` (default ``engine.callbacks``), a
-    provider given to :func:`set_tracer_provider`, or the OTEL_* environment."""
+    """Whether calls are traced: ``"otel"`` among ``callbacks`` (default ``engine.callbacks``), or
+    the OTEL_* environment."""
     global _env_on
     if callbacks is None:
         callbacks = _engine.callbacks
-    if callbacks and "otel" in callbacks or _provider is not None:
+    if callbacks and "otel" in callbacks:
         return True
     if _env_on is None:
         _env_on = env_enabled()
@@ -92,8 +92,8 @@ def wants_content() -> bool:
 
 
 def set_tracer_provider(provider: Any) -> None:
-    """Send this library's spans to ``provider`` (tests, or an app that keeps its own provider
-    out of the global one); ``None`` goes back to the global / environment provider."""
+    """Send this library's spans (when tracing is on) to ``provider`` (tests, or an app that keeps
+    its own provider out of the global one); ``None`` goes back to the global / environment provider."""
     global _provider, _tracer
     _provider, _tracer = provider, None
 
