@@ -79,7 +79,7 @@ from engine.resources import (
     cancel_fine_tuning_job,
     acancel_fine_tuning_job,
 )
-from engine.spec.registry import add_mappings, get_registry
+from engine.mapping.registry import add_mappings, get_registry
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
 __version__ = "0.1.0"
