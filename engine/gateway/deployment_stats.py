@@ -19,7 +19,7 @@ WINDOW = 1000  # attempts kept per deployment
 
 @dataclass(slots=True)
 class _Series:
-    samples: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=WINDOW))  # (when, seconds, ok)
+    samples: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=WINDOW))  # (seconds, ok)
     attempts: int = 0
     failures: int = 0
     last_error: str | None = None
@@ -43,12 +43,11 @@ class DeploymentStats:
         series = self._series.get(deployment_id)
         if series is None:
             series = self._series[deployment_id] = _Series()
-        now = time.time()
-        series.samples.append((now, seconds, error is None))
+        series.samples.append((seconds, error is None))
         series.attempts += 1
         if error is not None:
             series.failures += 1
-            series.last_error, series.last_error_at = error, now
+            series.last_error, series.last_error_at = error, time.time()
 
     def summary(self, deployment_id: str) -> dict[str, Any]:
         """``{"requests", "errors", "error_rate", "latency_p50_ms", "latency_p99_ms", ...}`` over the window
@@ -58,8 +57,8 @@ class DeploymentStats:
             return {"requests": 0, "errors": 0, "error_rate": 0.0, "latency_p50_ms": None, "latency_p99_ms": None,
                     "window": 0, "total_requests": 0, "total_errors": 0, "last_error": None, "last_error_at": None}
         samples = list(series.samples)
-        errors = sum(1 for _, _, ok in samples if not ok)
-        latencies = sorted(seconds for _, seconds, ok in samples if ok)
+        errors = sum(1 for _, ok in samples if not ok)
+        latencies = sorted(seconds for seconds, ok in samples if ok)
         return {
             "requests": len(samples),
             "errors": errors,

@@ -80,6 +80,10 @@ def test_changes_need_the_csrf_token_and_same_origin(start_gateway, fake):
             assert admin.get("/key/list", params={"key_alias": "sneaky"}).json()["total_count"] == 0, "nothing was made"
         ok = c.post("/ui/api/keys", json={"key_alias": "fine"}, headers={"x-csrf-token": csrf, "origin": gw.url})
         assert ok.status_code == 200 and ok.json()["key"].startswith("sk-")
+        again = c.post("/ui/api/keys", json={"key_alias": "fine"}, headers={"x-csrf-token": csrf})
+        assert again.status_code == 400 and again.json()["error"]["param"] == "key_alias", "errors keep their status"
+        bad = c.post("/ui/api/keys", json={"rpm_limit": "many"}, headers={"x-csrf-token": csrf})
+        assert bad.status_code == 400 and "rpm_limit" in bad.json()["error"]["message"]
         assert c.post("/ui/api/logout").status_code == 403, "sign-out is a change too"
         foreign = _login(httpx.Client(base_url=gw.url), origin="https://evil.example")
         assert foreign.status_code == 403

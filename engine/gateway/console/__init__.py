@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from engine.errors import APIError
 
 from .. import admin_api
-from ..errors import GatewayError
+from ..errors import GatewayError, error_payload
 from ..keys import iso_time
 from ..store import hash_key
 
@@ -105,9 +105,8 @@ def console_routes(gateway: Gateway) -> list[Any]:
                         headers={**SECURITY_HEADERS, **(headers or {})})
 
     def failure(exc: GatewayError | APIError) -> Response:
-        status = getattr(exc, "status_code", 500) or 500
-        message = getattr(exc, "message", None) or str(exc)
-        return reply({"error": {"message": message, "type": getattr(exc, "type", "error"), "param": getattr(exc, "param", None)}}, status)
+        status, body, _ = error_payload(exc)  # OpenAI's error JSON, as the admin routes answer
+        return Response(body, status_code=status, media_type="application/json", headers=SECURITY_HEADERS)
 
     def same_origin(request: Request) -> bool:
         """No ``Origin`` (not a browser, or a same-origin GET) or the gateway's own host."""
