@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import MASTER, two_locations
+from .test_postgres_redis import REDIS_URL, shared_backends  # noqa: F401 - a fixture
 
 CHAT = {"model": "gemini-flash", "messages": [{"role": "user", "content": "hi"}]}
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
@@ -67,6 +68,20 @@ def test_sign_in_sets_a_strict_httponly_expiring_cookie_and_sign_out_ends_it(sta
         c.cookies.set("vertex_engine_console", stolen, path="/ui")
         assert c.get("/ui/api/keys").status_code == 401
         assert c.get("/ui/api/session").json() == {"signed_in": False}
+
+
+def test_a_session_works_on_every_instance_and_sign_out_ends_it_on_all(start_gateway, fake, shared_backends, tmp_path):
+    config = two_locations()
+    config["general_settings"] = {"database_url": shared_backends["database_url"], "redis_namespace": shared_backends["redis_namespace"]}
+    config["router_settings"] = {"redis_url": REDIS_URL}
+    one = start_gateway(config, name="one.yaml")
+    two = start_gateway(config, name="two.yaml")
+    with one.client(None) as a, two.client(None) as b:
+        csrf = _login(a).json()["csrf_token"]
+        b.cookies.set("vertex_engine_console", a.cookies.get("vertex_engine_console"), path="/ui")
+        assert b.get("/ui/api/keys").status_code == 200, "a session signed by the master key is good on every instance"
+        assert a.post("/ui/api/logout", headers={"x-csrf-token": csrf}).status_code == 200
+        assert b.get("/ui/api/keys").status_code == 401, "signed out everywhere (Redis)"
 
 
 def test_changes_need_the_csrf_token_and_same_origin(start_gateway, fake):

@@ -5,7 +5,8 @@ Signing in takes the master key (a virtual key is refused) and sets an HttpOnly,
 SameSite=Strict cookie holding a signed session id and its expiry; the signing secret is derived
 from the master key, so changing the master key ends every session. Every change (POST) needs
 the session's CSRF token in ``x-csrf-token`` and, when the browser sends one, a same-origin
-``Origin``. Signing out revokes the session in the shared state (all instances with Redis).
+``Origin``. Signing out revokes the session in the shared state until it would have expired (all
+instances with Redis).
 The operations themselves are :mod:`engine.gateway.admin_api`'s and the key manager's.
 """
 
@@ -88,12 +89,18 @@ class _Sessions:
         expires = float(parts[1])
         if expires <= time.time():
             return None
-        if await self.gateway.shared.current(f"console-revoked:{parts[0]}", window=SESSION_SECONDS):
+        if await self.gateway.shared.cooling([_revoked(parts[0])]):
             return None
         return parts[0], expires
 
-    async def revoke(self, session_id: str) -> None:
-        await self.gateway.shared.add(f"console-revoked:{session_id}", 1, window=SESSION_SECONDS)
+    async def revoke(self, session_id: str, expires: float) -> None:
+        # A flag that lives exactly as long as the session would have (the shared state's
+        # expiring marks: memory, or Redis for every instance); counters reset on window edges.
+        await self.gateway.shared.start_cooldown(_revoked(session_id), max(expires - time.time(), 1.0))
+
+
+def _revoked(session_id: str) -> str:
+    return f"console-signed-out:{session_id}"
 
 
 def console_routes(gateway: Gateway) -> list[Any]:
@@ -180,7 +187,7 @@ def console_routes(gateway: Gateway) -> list[Any]:
             given = request.headers.get("x-csrf-token", "")
             if not (given and hmac.compare_digest(given, sessions.csrf(session[0]))):
                 return reply({"error": {"message": "missing or wrong CSRF token (x-csrf-token): reload the console", "type": "permission_error", "param": None}}, 403)
-            await sessions.revoke(session[0])
+            await sessions.revoke(*session)
         response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
         return response
 
