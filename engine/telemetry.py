@@ -44,6 +44,9 @@ OPERATIONS = {
     "embedding": "embeddings",
     "image_generation": "generate_content",
     "speech": "generate_content",
+    # the gateway's Google-native pass-through (generateContent and friends)
+    "gemini_pass_through": "generate_content",
+    "vertex_ai_pass_through": "generate_content",
 }
 
 capture_content: bool | None = None  # None: read OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT

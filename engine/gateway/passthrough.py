@@ -184,6 +184,7 @@ class PassThrough:
         """Authenticate, re-target, send, relay; spend and metrics are recorded when the answer ends."""
         gw = self.gateway
         call = _Call(gw._request_id(request), family.call_type, time.perf_counter())
+        gw.observer.begin(call, request.headers)  # a trace span when tracing is on
         clock = upstream_clock.set(call.clock)
         try:
             path = checked_path(request.scope, prefix, family.example)

@@ -158,6 +158,23 @@ def test_a_failed_call_and_a_stream_are_traced_too(start_gateway, fake, spans):
     assert failed.attributes["http.response.status_code"] == 400 and failed.attributes["error.type"]
 
 
+def test_pass_through_calls_are_traced(start_gateway, fake, spans, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "studio-key-for-tests")
+    fake.valid_api_keys = {"studio-key-for-tests"}
+    gw = start_gateway(_traced(two_locations()))
+    r = httpx.post(gw.url + "/gemini/v1beta/models/gemini-2.5-flash:generateContent", params={"key": MASTER},
+                   headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01", "tags": "native"},
+                   json={"contents": [{"parts": [{"text": PROMPT}]}]})
+    assert r.status_code == 200, r.text
+    (call,) = _wait_for(spans, 1)
+    assert call.kind == SpanKind.SERVER and format(call.context.trace_id, "032x") == TRACE_ID
+    a = call.attributes
+    assert call.name == "generate_content gemini-2.5-flash" and a["gen_ai.system"] == "gcp.gemini"
+    assert a["gen_ai.operation.name"] == "generate_content" and a["gen_ai.request.model"] == "gemini-2.5-flash"
+    assert a["gen_ai.usage.input_tokens"] > 0 and list(a["vertex_engine.tags"]) == ["native"]
+    assert PROMPT not in _all_attribute_text([call])
+
+
 def test_prompt_and_answer_text_only_when_content_capture_is_on(start_gateway, fake, spans, monkeypatch):
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     gw = start_gateway(_traced(two_locations()))
