@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from engine.errors import APIError
 
+from .config import Deployment
+from .deployment_stats import DeploymentStats
 from .errors import GatewayError
 from .keys import iso_time, parse_time, public_info
 from .store import REPORT_GROUPS, hash_key
@@ -177,14 +179,13 @@ async def recent_requests(gateway: Gateway, query: Any) -> dict[str, Any]:
 # --- deployments -------------------------------------------------------------------------------
 
 
-async def deployment_health(gateway: Gateway) -> dict[str, dict[str, Any]]:
-    """Per deployment id: cooldown state, in-flight requests, and latency p50/p99 / error rate
-    over its recent attempts (``DeploymentStats``)."""
-    deployments = gateway.config.deployments
-    cooling = await gateway.shared.cooling([d.id for d in deployments])
+async def deployment_health(deployments: list[Deployment], shared: Any, attempts: DeploymentStats) -> dict[str, dict[str, Any]]:
+    """Per deployment id: cooldown state and in-flight requests (``shared``: the cross-instance
+    state), and latency p50/p99 / error rate over its recent ``attempts``."""
+    cooling = await shared.cooling([d.id for d in deployments])
     out: dict[str, dict[str, Any]] = {}
     for deployment in deployments:
-        stats = gateway.observer.stats.summary(deployment.id)
+        stats = attempts.summary(deployment.id)
         if deployment.id in cooling:
             health = "cooling_down"
         elif not stats["requests"]:
@@ -198,7 +199,7 @@ async def deployment_health(gateway: Gateway) -> dict[str, dict[str, Any]]:
         out[deployment.id] = {
             "health": health,
             "cooling_down": deployment.id in cooling,
-            "in_flight": await gateway.shared.incr_inflight(deployment.id, 0),
+            "in_flight": await shared.incr_inflight(deployment.id, 0),
             **stats,
             "last_error_at": iso_time(stats["last_error_at"]),
         }
@@ -207,7 +208,7 @@ async def deployment_health(gateway: Gateway) -> dict[str, dict[str, Any]]:
 
 async def models(gateway: Gateway) -> dict[str, Any]:
     """Each model group with its deployments and their health (the console's models view)."""
-    health = await deployment_health(gateway)
+    health = await deployment_health(gateway.config.deployments, gateway.shared, gateway.pipeline.observer.stats)
     groups: dict[str, list[dict[str, Any]]] = {}
     for deployment in gateway.config.deployments:
         location = deployment.params.get("vertex_location")

@@ -21,7 +21,7 @@ from engine.errors import FileKeyError
 from engine.paths import SCHEMAS_DIR
 from engine.mapping.loader import describe_error, leaf_errors, load_grammar, load_yaml
 
-from .shared import redis_url_from
+from .cluster_state import redis_url_from
 
 __all__ = ["ConfigError", "Deployment", "GatewayConfig", "load_config", "parse_config", "CLIENT_FORBIDDEN"]
 

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import yarl
@@ -36,7 +36,6 @@ from engine.errors import APIError, redact, register_secret
 from engine.runtime import aio
 from engine.runtime.transport import DEFAULT_TIMEOUT, upstream_clock, upstream_url
 
-from .app import Gateway, _Call, _EventStream, _tags
 from .config import Deployment
 from .errors import GatewayError
 from .keys import Caller, native_model_name
@@ -45,6 +44,10 @@ from .passthrough_targets import (
     method_in, model_in, project_in, vertex_path, virtual_key_refusal,
 )
 from .passthrough_usage import UsageMeter, meter_for
+from .pipeline import Call, EventStream, tags_of
+
+if TYPE_CHECKING:
+    from .app import Gateway
 
 __all__ = ["PassThrough", "passthrough_routes", "FORWARDED_REQUEST_HEADERS", "FORWARDED_RESPONSE_HEADERS"]
 
@@ -183,14 +186,14 @@ class PassThrough:
     async def handle(self, request: Request, family: _Family, prefix: str) -> Response:
         """Authenticate, re-target, send, relay; spend and metrics are recorded when the answer ends."""
         gw = self.gateway
-        call = _Call(gw._request_id(request), family.call_type, time.perf_counter())
-        gw.observer.begin(call, request.headers)  # a trace span when tracing is on
+        call = Call(gw.pipeline.request_id(request), family.call_type, time.perf_counter())
+        gw.pipeline.observer.begin(call, request.headers)  # a trace span when tracing is on
         clock = upstream_clock.set(call.clock)
         try:
             path = checked_path(request.scope, prefix, family.example)
             call.caller = await self._authenticate(request, family)
             model = model_in(path)
-            call.tags = _tags({}, request.headers)
+            call.tags = tags_of({}, request.headers)
             if model:
                 call.model = model
                 call.deployment = Deployment(id=prefix, model_name=model, model=f"{family.provider}/{model}", params={})
@@ -199,7 +202,7 @@ class PassThrough:
                 if refusal:
                     raise GatewayError(403, refusal, "permission_error", code="pass_through_not_allowed", param="path")
             await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
-            body = await gw.read_body(request)
+            body = await gw.pipeline.read_body(request)
             if call.caller.record is not None:
                 await self._check_cache_owner(call.caller, body)
             if family is GEMINI:
@@ -207,13 +210,13 @@ class PassThrough:
             else:
                 upstream = await self._vertex_upstream(request, path)
             # A caller that leaves while Google is still thinking cancels the upstream request (499).
-            response = await gw._unless_disconnected(request, self._send(call, request.method, upstream, body))
+            response = await gw.pipeline.unless_disconnected(request, self._send(call, request.method, upstream, body))
             if response.status_code >= 400:
                 return await self._upstream_error(call, response)
         except (GatewayError, APIError) as exc:
-            return gw._error(exc, call.request_id, call)
+            return gw.pipeline.error(exc, call.request_id, call)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in OpenAI's shape
-            return gw._error(exc, call.request_id, call)
+            return gw.pipeline.error(exc, call.request_id, call)
         finally:
             upstream_clock.reset(clock)
         meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
@@ -233,7 +236,7 @@ class PassThrough:
         except ValueError:
             return  # Google refuses it; nothing of another key's is used
         if isinstance(parsed, dict):
-            await self.gateway.check_cache_owner(caller, parsed.get("cachedContent") or parsed.get("cached_content"), "cachedContent")
+            await self.gateway.pipeline.check_cache_owner(caller, parsed.get("cachedContent") or parsed.get("cached_content"), "cachedContent")
 
     async def _authenticate(self, request: Request, family: _Family) -> Caller:
         keys = self.gateway.keys
@@ -310,7 +313,7 @@ class PassThrough:
 
     # --- sending and relaying ------------------------------------------------------------------------
 
-    async def _send(self, call: _Call, method: str, upstream: _Upstream, body: bytes) -> aio.AioResponse:
+    async def _send(self, call: Call, method: str, upstream: _Upstream, body: bytes) -> aio.AioResponse:
         """The upstream response (headers read, body not); a Google 401 on a cached token refreshes it once."""
         session = await aio.session_for_loop(500)
         timeout = aio.client_timeout(float(self.gateway.config.request_timeout or DEFAULT_TIMEOUT), 30.0)
@@ -338,13 +341,13 @@ class PassThrough:
             tokens.invalidate(upstream.credentials)
             await self._authorize_upstream(upstream)
 
-    def _headers(self, call: _Call, response: aio.AioResponse) -> dict[str, str]:
+    def _headers(self, call: Call, response: aio.AioResponse) -> dict[str, str]:
         headers = {name.lower(): value for name, value in response.headers.items() if name.lower() in FORWARDED_RESPONSE_HEADERS}
         headers["x-request-id"] = call.request_id
         headers["x-vertex-engine-overhead-ms"] = f"{call.overhead_ms():.3f}"
         return headers
 
-    async def _upstream_error(self, call: _Call, response: aio.AioResponse) -> Response:
+    async def _upstream_error(self, call: Call, response: aio.AioResponse) -> Response:
         """Google's error, relayed with its status and body, any secret in it redacted."""
         started = time.perf_counter()
         try:
@@ -357,17 +360,17 @@ class PassThrough:
         body = redact(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         headers = self._headers(call, response)
         headers.pop("content-type", None)
-        background = BackgroundTask(self.gateway._record, call, response.status_code, None, "UpstreamError")
+        background = BackgroundTask(self.gateway.pipeline.record, call, response.status_code, None, "UpstreamError")
         return Response(body, status_code=response.status_code, media_type=response.headers.get("content-type", "application/json"), headers=headers, background=background)
 
-    def _relay(self, call: _Call, response: aio.AioResponse, meter: UsageMeter | None, upload_url: str | None = None) -> Response:
+    def _relay(self, call: Call, response: aio.AioResponse, meter: UsageMeter | None, upload_url: str | None = None) -> Response:
         """Google's answer as it arrives; usage is read on the way and recorded when it ends."""
         headers = self._headers(call, response)
         if upload_url:
             headers["x-goog-upload-url"] = upload_url
         if "text/event-stream" in headers.get("content-type", ""):
             headers["x-accel-buffering"] = "no"
-        record = self.gateway._record
+        record = self.gateway.pipeline.record
         started: list[bool] = []
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -395,7 +398,7 @@ class PassThrough:
                 await response.aclose()
                 await record(call, 499, None, "ClientDisconnected")
 
-        return _EventStream(chunks(), never_started, status_code=response.status_code, headers=headers)
+        return EventStream(chunks(), never_started, status_code=response.status_code, headers=headers)
 
 
 def passthrough_routes(gateway: Gateway) -> list[Route]:

@@ -1,7 +1,7 @@
 """Pick a deployment for a model group, retry, cool down failing deployments, fall back.
 
 State that several gateway instances must agree on (failure counts, cooldowns, per-deployment
-rpm/tpm, in-flight counts) lives in :class:`~engine.gateway.shared.SharedState`; latency
+rpm/tpm, in-flight counts) lives in :class:`~engine.gateway.cluster_state.SharedState`; latency
 averages stay per process (each instance measures its own path to Google).
 """
 

@@ -187,7 +187,7 @@ def test_prompt_and_answer_text_only_when_content_capture_is_on(start_gateway, f
 
 def test_nothing_is_traced_when_off(start_gateway, fake, spans):
     gw = start_gateway(two_locations())  # no callbacks, no OTEL_* environment
-    assert gw.gateway.observer.tracing is False
+    assert gw.gateway.pipeline.observer.tracing is False
     with gw.client() as c:
         assert c.post("/chat/completions", json={"model": "gemini-flash", "messages": [{"role": "user", "content": "hi"}]},
                       headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}).status_code == 200

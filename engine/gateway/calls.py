@@ -1,0 +1,241 @@
+"""The OpenAI model-call routes: ``/chat/completions``, ``/completions``, ``/embeddings``,
+``/images/generations`` and ``/audio/speech`` (also under ``/v1``).
+
+Every call runs the same path: parse the body, authenticate, authorize (model, budget, limits),
+route to a deployment (retries, cooldowns, fallbacks), answer (JSON, SSE or audio bytes), then
+record spend and metrics. Nothing here knows a model family: the calls go through
+``engine.acompletion`` / ``aembedding`` / ... and whatever mappings are installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+import engine
+from engine.errors import APIError, redact
+from engine.runtime.transport import upstream_clock
+
+from .config import CLIENT_FORBIDDEN, Deployment
+from .errors import GatewayError, error_payload
+from .pipeline import JSON, Call, EventStream, Pipeline, tags_of
+
+__all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
+
+log = logging.getLogger("vertex_engine.gateway")
+
+HEARTBEAT = b": keep-alive\n\n"
+
+CALL_PATHS = (
+    ("/chat/completions", "chat"),
+    ("/completions", "text_completion"),
+    ("/embeddings", "embedding"),
+    ("/images/generations", "image_generation"),
+    ("/audio/speech", "speech"),
+)
+
+# call type -> (engine async function name, field that must be present besides model)
+CALLS: dict[str, tuple[str, str | None]] = {
+    "chat": ("acompletion", "messages"),
+    "text_completion": ("atext_completion", "prompt"),
+    "embedding": ("aembedding", "input"),
+    "image_generation": ("aimage_generation", "prompt"),
+    "speech": ("aspeech", "input"),
+}
+
+
+def _forbidden(body: dict[str, Any]) -> None:
+    for where in (body, body.get("extra_body") if isinstance(body.get("extra_body"), dict) else {}):
+        for name in where:
+            if name in CLIENT_FORBIDDEN:
+                raise GatewayError(
+                    400,
+                    f"{name}: may not be set by a client of the gateway; it is a deployment setting (litellm_params in the config's model_list)",
+                    param=name,
+                )
+
+
+class CallRoutes:
+    """The model-call handlers, over the shared :class:`~engine.gateway.pipeline.Pipeline`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def endpoint(self, call_type: str) -> Callable[[Request], Any]:
+        """The Starlette endpoint for one call type."""
+        async def endpoint(request: Request) -> Response:
+            return await self.handle_call(request, call_type)
+
+        endpoint.__name__ = f"{call_type}_endpoint"
+        return endpoint
+
+    async def handle_call(self, request: Request, call_type: str) -> Response:
+        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
+        call = Call(self.pipeline.request_id(request), call_type, time.perf_counter())
+        self.pipeline.observer.begin(call, request.headers)  # a trace span when tracing is on
+        token = upstream_clock.set(call.clock)
+        try:
+            body = await self.pipeline.json_body(request)
+            call.caller = await self.pipeline.keys.authenticate(request.headers)
+            model = body.get("model")
+            if not isinstance(model, str) or not model:
+                raise GatewayError(400, "model: expected the model_name of a configured model as a non-empty string", param="model")
+            call.model = model
+            function_name, required = CALLS[call_type]
+            function = getattr(engine, function_name, None)
+            if function is None:
+                raise GatewayError(501, f"{call_type} calls are not available in this vertex-engine build", "not_implemented")
+            if required and required not in body:
+                raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
+            _forbidden(body)
+            await self.pipeline.keys.authorize(call.caller, model)
+            if call.caller.record is not None:
+                extra = body.get("extra_body")
+                cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
+                if cache is not None:
+                    await self.pipeline.check_cache_owner(call.caller, cache, "cached_content")
+            call.tags = tags_of(body, request.headers)
+            stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
+            kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+
+            async def invoke(deployment: Deployment) -> Any:
+                call.deployment = deployment
+                if deployment.missing_env:
+                    path, name = next(iter(deployment.missing_env.items()))
+                    raise GatewayError(
+                        500, f"deployment {deployment.id}: {path} references environment variable {name}, which is not set where the gateway runs",
+                        "configuration_error",
+                    )
+                return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
+
+            invoke = self.pipeline.observer.attempts(call, body, invoke)  # deployment stats, attempt spans
+            if stream:
+                opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
+                done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
+                if not done:
+                    # Google is slow to answer: start the SSE response now and keep the client's
+                    # connection alive with comments; a failure to open then arrives as an error event.
+                    return self._stream_response(call, None, opening)
+                result, call.deployment = opening.result()
+                return self._stream_response(call, result)
+            result, call.deployment = await self.pipeline.unless_disconnected(request, self.pipeline.router.call(model, invoke))
+        except (APIError, GatewayError) as exc:
+            return self.pipeline.error(exc, call.request_id, call)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer in OpenAI's shape
+            return self.pipeline.error(exc, call.request_id, call)
+        finally:
+            upstream_clock.reset(token)
+        return self._answer(call, result)
+
+    def _headers(self, call: Call, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {
+            "x-request-id": call.request_id,
+            "x-vertex-engine-overhead-ms": f"{call.overhead_ms():.3f}",
+        }
+        if call.deployment is not None:
+            headers["x-vertex-engine-deployment"] = call.deployment.id
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _answer(self, call: Call, result: Any) -> Response:
+        hidden = getattr(result, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost") or 0.0
+        extra = {"x-vertex-engine-response-cost": repr(float(cost))} if cost else {}
+        background = BackgroundTask(self.pipeline.record, call, 200, result, None)
+        if call.call_type == "speech":
+            content = getattr(result, "content", b"")
+            media = getattr(result, "content_type", None) or "audio/mpeg"
+            return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
+
+    def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
+        headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
+        started: list[bool] = []
+
+        async def never_started() -> None:
+            # The client left before the first byte: the generator's own cleanup never ran.
+            if started:
+                return
+            if opening is not None:
+                opening.cancel()
+            if stream is not None:
+                await stream.aclose()
+            await self.pipeline.record(call, 499, None, "ClientDisconnected")
+
+        return EventStream(self._sse(call, stream, opening, started), never_started, media_type="text/event-stream", headers=headers)
+
+    async def _sse(
+        self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None, started: list[bool] | None = None
+    ) -> AsyncIterator[bytes]:
+        if started is not None:
+            started.append(True)
+        status, error_type = 200, None
+        try:
+            while opening is not None:
+                done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
+                if not done:
+                    yield HEARTBEAT
+                    continue
+                stream, call.deployment = opening.result()
+                opening = None
+            async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
+                yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+        except (APIError, GatewayError) as exc:
+            # Headers are gone; OpenAI's clients read an `error` object in the stream as a failure.
+            status, body, _ = error_payload(exc)
+            error_type = type(exc).__name__
+            yield b"data: " + body + b"\n\n"
+        except Exception as exc:  # noqa: BLE001
+            status, body, _ = error_payload(exc)
+            error_type = type(exc).__name__
+            log.error("stream %s failed: %s", call.request_id, redact(repr(exc)), exc_info=exc)
+            yield b"data: " + body + b"\n\n"
+        finally:
+            # Runs on normal end, on error and when the client disconnects (the task is cancelled):
+            # the upstream stream is closed and what was used so far is still recorded.
+            if opening is not None:
+                opening.cancel()
+            if stream is not None:
+                await stream.aclose()
+            await self.pipeline.record(call, status, stream, error_type)
+
+
+async def _with_heartbeats(stream: Any, interval: float) -> AsyncIterator[Any]:
+    """The stream's chunks, with ``None`` yielded whenever the upstream is silent for ``interval`` s."""
+    iterator = stream.__aiter__()
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            finished, pending = pending, None
+            try:
+                chunk = finished.result()
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            # Let the cancelled read finish before anyone closes the stream: closing an async
+            # generator that is still running raises.
+            pending.cancel()
+            try:
+                await pending
+            except BaseException:  # noqa: BLE001 - its CancelledError or the stream's own error
+                pass
