@@ -212,12 +212,7 @@ class KeyManager:
     async def generate(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a virtual key; the only time its raw value is returned."""
         fields = _key_fields(body)
-        raw = body.get("key")
-        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
-            raise GatewayError(400, "key: expected a string of at least 8 characters (or omit it to get a generated key)", param="key")
-        raw = raw or "sk-" + secrets.token_urlsafe(24)
-        if self.master_key and hmac.compare_digest(raw, self.master_key):
-            raise GatewayError(400, "key: may not equal the master key", param="key")
+        raw = self._new_value(body.get("key"), "key")
         alias = fields.get("key_alias")
         if alias and await self.store.get_key_by_alias(alias) is not None:
             raise GatewayError(400, f"key_alias {alias!r} is already used by another key", param="key_alias")
@@ -248,13 +243,9 @@ class KeyManager:
         settings, spend, logs and resources stay with the key. Other fields in ``body`` update
         settings as ``/key/update`` does. The only time the new value is returned."""
         record = await self._find(body.get("key"))
-        fields = _key_fields({k: v for k, v in body.items() if k not in ("key", "new_key")})
-        raw = body.get("new_key")
-        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
-            raise GatewayError(400, "new_key: expected a string of at least 8 characters (or omit it to get a generated key)", param="new_key")
-        raw = raw or "sk-" + secrets.token_urlsafe(24)
-        if self.master_key and hmac.compare_digest(raw, self.master_key):
-            raise GatewayError(400, "new_key: may not equal the master key", param="new_key")
+        settings = {k: v for k, v in body.items() if k not in ("key", "new_key")}
+        _key_fields(settings)  # refuse bad settings before the value changes
+        raw = self._new_value(body.get("new_key"), "new_key")
         if await self.store.get_key(hash_key(raw)) is not None:
             raise GatewayError(400, "new_key: a key with this value already exists", param="new_key")
         moved = await self.store.rekey(record.token_hash, hash_key(raw), _preview(raw))
@@ -264,11 +255,18 @@ class KeyManager:
         spend = await self.shared.get_spend(record.token_hash)
         if spend is not None:
             await self.shared.set_spend(moved.token_hash, spend)
-        if fields:
-            if fields.get("budget_duration"):
-                fields["budget_reset_at"] = time.time() + parse_duration(fields["budget_duration"])
-            moved = await self.store.update_key(moved.token_hash, fields) or moved
+        if settings:
+            return {"key": raw, **await self.update({**settings, "key": moved.token_hash})}
         return {"key": raw, **public_info(moved)}
+
+    def _new_value(self, raw: Any, param: str) -> str:
+        """A key value the caller chose (checked), or a fresh random one."""
+        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
+            raise GatewayError(400, f"{param}: expected a string of at least 8 characters (or omit it to get a generated key)", param=param)
+        raw = raw or "sk-" + secrets.token_urlsafe(24)
+        if self.master_key and hmac.compare_digest(raw, self.master_key):
+            raise GatewayError(400, f"{param}: may not equal the master key", param=param)
+        return raw
 
     async def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Delete keys by value/hash (``keys``) or by ``key_aliases``."""
