@@ -307,6 +307,7 @@ def test_console_in_chromium_keys_calls_spend_regenerate_revoke_sign_out(start_g
     page.click("#signout")
     page.wait_for_selector("#signin:not([hidden])")
     assert page.context.cookies() == []
+    assert new_key not in page.content(), "no key value is left in the page after sign-out"
     page.reload()
     page.wait_for_selector("#signin:not([hidden])")
 

@@ -77,8 +77,14 @@
 
   // --- session -------------------------------------------------------------------------------
 
+  function hideNewKey() {
+    $("new-key").hidden = true;
+    $("new-key-value").textContent = "";
+  }
+
   function showSignin(message) {
     state.csrf = null;
+    hideNewKey();  // a new key's value never outlives the session that made it
     $("nav").hidden = true;
     for (const view of document.querySelectorAll(".view")) view.hidden = true;
     $("signin").hidden = false;
@@ -249,6 +255,7 @@
     if (!window.confirm(`Revoke ${key.key_alias || key.key_name}? Calls with it are refused from now on.`)) return;
     try {
       await api("POST", "/ui/api/keys/delete", { keys: [key.token] });
+      hideNewKey();
       toast("Key revoked.");
       await loadKeys();
     } catch (err) { toast(err.message); }
@@ -413,7 +420,7 @@
     $("key-new").addEventListener("click", () => openKeyForm(null));
     $("key-form").addEventListener("submit", submitKey);
     $("key-form-cancel").addEventListener("click", () => { $("key-form").hidden = true; });
-    $("new-key-done").addEventListener("click", () => { $("new-key").hidden = true; $("new-key-value").textContent = ""; });
+    $("new-key-done").addEventListener("click", hideNewKey);
     $("key-search").addEventListener("input", debounce(() => { state.keysPage = 1; loadKeys().catch((e) => toast(e.message)); }, 250));
     $("keys-prev").addEventListener("click", () => { state.keysPage = Math.max(1, state.keysPage - 1); loadKeys().catch((e) => toast(e.message)); });
     $("keys-next").addEventListener("click", () => { state.keysPage = Math.min(state.keysPages, state.keysPage + 1); loadKeys().catch((e) => toast(e.message)); });
