@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import engine
-from engine.errors import APIError
+from engine.errors import APIError, redact
 
 from .admin import AdminRoutes
 from .admin_api import admin_routes
@@ -33,6 +33,7 @@ from .calls import CALL_PATHS, CallRoutes
 from .cluster_state import open_shared
 from .config import GatewayConfig
 from .console import console_routes
+from .errors import database_failure, database_trouble, error_payload
 from .health import HealthRoutes
 from .keys import KeyManager
 from .metrics import Metrics
@@ -40,7 +41,7 @@ from .passthrough import passthrough_routes
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, valid_request_id
 from .resources import ResourceRoutes
 from .router import Router
-from .store import SpendWriter, open_store
+from .store import SpendJournal, SpendWriter, open_store
 
 __all__ = ["Gateway", "create_app"]
 
@@ -60,7 +61,8 @@ class Gateway:
         self.router = Router(config, self.shared)
         self.keys = KeyManager(self.store, self.shared, config.master_key, config.key_cache_ttl)
         self.metrics = Metrics()
-        self.writer = SpendWriter(self.store, interval=config.spend_flush_interval)
+        journal = SpendJournal(config.spend_journal_dir) if config.spend_journal_dir else None
+        self.writer = SpendWriter(self.store, interval=config.spend_flush_interval, journal=journal)
         self.pipeline = Pipeline(config, self.keys, self.store, self.writer, self.router, self.metrics)
         self.calls = CallRoutes(self.pipeline)
         if config.master_key:
@@ -217,9 +219,11 @@ class _Stamp:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        sent: list[bool] = []
 
         async def stamped(message: Any) -> None:
             if message["type"] == "http.response.start":
+                sent.append(True)
                 headers = list(message.get("headers") or [])
                 names = {name.lower() for name, _ in headers}
                 if b"x-request-id" not in names:
@@ -231,7 +235,19 @@ class _Stamp:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, stamped)
+        try:
+            await self.app(scope, receive, stamped)
+        except Exception as exc:
+            if sent:
+                raise
+            # Whatever a route did not answer itself: OpenAI's JSON (503 for a database outage),
+            # never Starlette's plain-text 500 that also closes the client's connection.
+            status, body, headers = error_payload(exc)
+            if database_failure(exc):
+                database_trouble(exc)
+            else:
+                log.error("%s %s failed: %s", scope.get("method"), scope.get("path"), redact(repr(exc)), exc_info=exc)
+            await Response(body, status_code=status, media_type=JSON, headers=headers)(scope, receive, stamped)
 
 
 def create_app(config: GatewayConfig) -> Gateway:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -26,7 +25,8 @@ from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
-from .pipeline import JSON, Call, EventStream, Pipeline, tags_of
+from .estimate import worst_case
+from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
 
@@ -79,8 +79,7 @@ class CallRoutes:
 
     async def handle_call(self, request: Request, call_type: str) -> Response:
         """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
-        call = Call(self.pipeline.request_id(request), call_type, time.perf_counter())
-        self.pipeline.observer.begin(call, request.headers)  # a trace span when tracing is on
+        call = self.pipeline.new_call(request, call_type)
         token = upstream_clock.set(call.clock)
         try:
             body = await self.pipeline.json_body(request)
@@ -96,7 +95,7 @@ class CallRoutes:
             if required and required not in body:
                 raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
             _forbidden(body)
-            await self.pipeline.keys.authorize(call.caller, model)
+            call.admission = await self._admit(call, model, body)
             if call.caller.record is not None:
                 extra = body.get("extra_body")
                 cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
@@ -117,6 +116,7 @@ class CallRoutes:
                 return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
 
             invoke = self.pipeline.observer.attempts(call, body, invoke)  # deployment stats, attempt spans
+
             if stream:
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
                 done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
@@ -137,6 +137,20 @@ class CallRoutes:
             upstream_clock.reset(token)
         return self._answer(call, result)
 
+    async def _admit(self, call: Call, model: str, body: dict[str, Any]) -> Any:
+        """Check the key's limits and reserve this call's worst case against its budget and tpm."""
+        caller = call.caller
+        assert caller is not None
+        record = caller.record
+        tokens, cost = 0, 0.0
+        if record is not None and (record.max_budget is not None or record.tpm_limit is not None):
+            try:
+                deployments = self.pipeline.router.deployments_for(model)
+            except APIError:
+                deployments = []  # unknown group: refused by the router after the key checks
+            tokens, cost = worst_case(deployments, body, call.call_type)
+        return await self.pipeline.keys.admit(caller, model, tokens=tokens, cost=cost, call_id=call.spend_id)
+
     def _headers(self, call: Call, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {
             "x-request-id": call.request_id,
@@ -152,7 +166,9 @@ class CallRoutes:
         hidden = getattr(result, "_hidden_params", None) or {}
         cost = hidden.get("response_cost") or 0.0
         extra = {"x-vertex-engine-response-cost": repr(float(cost))} if cost else {}
-        background = BackgroundTask(self.pipeline.record, call, 200, result, None)
+        # The spend row is journaled before the answer's first byte, hence before its last.
+        spent, tokens = self.pipeline.account(call, 200, result, None)
+        background = BackgroundTask(self.pipeline.settle, call, spent, tokens)
         if call.call_type == "speech":
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
@@ -191,7 +207,14 @@ class CallRoutes:
                 opening = None
             async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
                 yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
+            self.pipeline.account(call, status, stream, error_type)
             yield b"data: [DONE]\n\n"
+        except asyncio.CancelledError:
+            # The client left mid-stream: Google bills the prompt and what it sent so far, and
+            # the stream's usage says how much that is.
+            status, error_type = 499, "ClientDisconnected"
+            raise
         except (APIError, GatewayError) as exc:
             # Headers are gone; OpenAI's clients read an `error` object in the stream as a failure.
             status, body, _ = error_payload(exc)
@@ -205,11 +228,22 @@ class CallRoutes:
         finally:
             # Runs on normal end, on error and when the client disconnects (the task is cancelled):
             # the upstream stream is closed and what was used so far is still recorded.
+            spent, tokens = self.pipeline.account(call, status, stream, error_type) if not call.recorded else (None, None)
             if opening is not None:
                 opening.cancel()
             if stream is not None:
                 await stream.aclose()
-            await self.pipeline.record(call, status, stream, error_type)
+            if spent is None:
+                spent, tokens = _spent(stream)
+            await self.pipeline.settle(call, spent, tokens or 0)
+
+
+def _spent(stream: Any) -> tuple[float, int]:
+    """A finished stream's cost and total tokens (for settling after it was accounted)."""
+    if stream is None:
+        return 0.0, 0
+    hidden = getattr(stream, "_hidden_params", None) or {}
+    return float(hidden.get("response_cost") or 0.0), usage_numbers(getattr(stream, "usage", None))[2]
 
 
 async def _with_heartbeats(stream: Any, interval: float) -> AsyncIterator[Any]:

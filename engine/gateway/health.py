@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 from starlette.requests import Request
@@ -50,21 +51,24 @@ class HealthRoutes:
     async def liveliness(self, request: Request) -> Response:
         return self.pipeline.json("I'm alive!")
 
-    async def readiness(self, request: Request) -> Response:
-        db = "connected"
+    async def database_state(self) -> str | None:
+        """Why the database cannot be used now (None: it can): the spend writer's last failure to
+        write, else a quick read."""
+        outage = self.pipeline.writer.outage
+        if outage is not None:
+            return outage
         try:
-            await self.pipeline.store.get_key("0" * 64)
-        except Exception as exc:  # noqa: BLE001
-            db = f"unreachable: {type(exc).__name__}"
-        status = "healthy" if db == "connected" else "unhealthy"
-        body = {
-            "status": status,
-            "db": db,
-            "cache": "redis" if self.pipeline.config.redis_url else "memory",
-            "deployments": len(self.pipeline.config.deployments),
-            "vertex_engine_version": engine.__version__,
-        }
-        return self.pipeline.json(body, status=200 if status == "healthy" else 503)
+            await asyncio.wait_for(self.pipeline.store.get_key("0" * 64), 3.0)
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            return f"{type(exc).__name__}: {redact(str(exc))}"[:300] or type(exc).__name__
+        return None
+
+    async def readiness(self, request: Request) -> Response:
+        """Open to anyone, so it says only whether the gateway can serve and charge calls."""
+        problem = await self.database_state()
+        if problem is None:
+            return self.pipeline.json({"status": "healthy", "db": "connected"})
+        return self.pipeline.json({"status": "unhealthy", "db": "unavailable"}, status=503, headers={"retry-after": "5"})
 
     async def health(self, request: Request) -> Response:
         try:
@@ -94,9 +98,26 @@ class HealthRoutes:
         results = await asyncio.gather(*(probe(d) for d in self.pipeline.config.deployments))
         healthy = [r for r in results if "error" not in r]
         unhealthy = [r for r in results if "error" in r]
-        return self.pipeline.json(
-            {"healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy, "healthy_count": len(healthy), "unhealthy_count": len(unhealthy)}
-        )
+        problem = await self.database_state()
+        writer = self.pipeline.writer
+        return self.pipeline.json({
+            "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy, "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
+            "database": {"status": "connected" if problem is None else "unavailable", "error": problem,
+                         "spend_rows_pending": writer.pending, "spend_rows_set_aside": writer.quarantined},
+            "cache": "redis" if self.pipeline.config.redis_url else "memory",
+            "vertex_engine_version": engine.__version__,
+        })
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        """Prometheus text; the master key (or ``general_settings.metrics_key``) when keys are on:
+        the figures name every key alias with its spend."""
+        keys = self.pipeline.keys
+        if keys.enabled:
+            metrics_key = self.pipeline.config.metrics_key
+            given = request.headers.get("authorization", "").partition(" ")[2].strip() or request.headers.get("x-api-key", "")
+            if not (metrics_key and given and hmac.compare_digest(given.encode(), metrics_key.encode())):
+                try:
+                    await self.pipeline.admin(request)
+                except GatewayError as exc:
+                    return self.pipeline.error(exc, self.pipeline.request_id(request))
         return Response(self.pipeline.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

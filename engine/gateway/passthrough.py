@@ -186,8 +186,7 @@ class PassThrough:
     async def handle(self, request: Request, family: _Family, prefix: str) -> Response:
         """Authenticate, re-target, send, relay; spend and metrics are recorded when the answer ends."""
         gw = self.gateway
-        call = Call(gw.pipeline.request_id(request), family.call_type, time.perf_counter())
-        gw.pipeline.observer.begin(call, request.headers)  # a trace span when tracing is on
+        call = gw.pipeline.new_call(request, family.call_type)
         clock = upstream_clock.set(call.clock)
         try:
             path = checked_path(request.scope, prefix, family.example)

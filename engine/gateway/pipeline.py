@@ -22,12 +22,12 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from engine import lenient_json
 from engine.errors import APIError, redact
 
+from . import bounded_json
 from .config import Deployment, GatewayConfig
-from .errors import GatewayError, error_payload
-from .keys import Caller, KeyManager
+from .errors import GatewayError, database_failure, database_trouble, error_payload
+from .keys import Admission, Caller, KeyManager
 from .metrics import Metrics
 from .router import Router
 from .store import SpendRow, SpendWriter, Store
@@ -50,7 +50,7 @@ def valid_request_id(value: str | None) -> bool:
 class Call:
     """Bookkeeping for one model call, filled in as it goes."""
 
-    request_id: str
+    request_id: str  # the correlation id: the client's x-request-id, echoed, or ours
     call_type: str
     started: float
     clock: list[float] = field(default_factory=lambda: [0.0])
@@ -58,6 +58,11 @@ class Call:
     model: str = ""
     deployment: Deployment | None = None
     tags: list[str] = field(default_factory=list)
+    # The gateway's own id for the call: its spend row's key. Never a client's header, so a
+    # replayed x-request-id is charged again (as Google bills it again).
+    spend_id: str = ""
+    admission: Admission | None = None
+    recorded: bool = False
     span: Any = None  # the call's OpenTelemetry span, when tracing is on
 
     def overhead_ms(self) -> float:
@@ -140,6 +145,16 @@ class Pipeline:
         given = request.headers.get("x-request-id")
         return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
+    def new_call(self, request: Request, call_type: str) -> Call:
+        """Bookkeeping for a call starting now: its correlation id, its own spend id and (when
+        tracing is on) its span, continuing the request's ``traceparent``."""
+        given = request.headers.get("x-request-id")
+        own = uuid.uuid4().hex
+        correlation = given if given and _REQUEST_ID.match(given) else own
+        call = Call(correlation, call_type, time.perf_counter(), spend_id=own)
+        self.observer.begin(call, request.headers)
+        return call
+
     async def read_body(self, request: Request) -> bytes:
         """The request body as sent, up to ``general_settings.max_request_size_mb`` (413 beyond)."""
         limit = self.config.max_request_bytes
@@ -148,11 +163,18 @@ class Pipeline:
             raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
         parts: list[bytes] = []
         size = 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:  # chunked uploads declare no length: stop reading at the limit
-                raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
-            parts.append(part)
+        # A client that sends its body slowly or never finishes it holds a connection and a task:
+        # the whole body must arrive within general_settings.request_body_timeout seconds.
+        try:
+            async with asyncio.timeout(self.config.request_body_timeout):
+                async for part in request.stream():
+                    size += len(part)
+                    if size > limit:  # chunked uploads declare no length: stop reading at the limit
+                        raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+                    parts.append(part)
+        except TimeoutError:
+            raise GatewayError(408, f"request body not received within {self.config.request_body_timeout:g}s "
+                                    "(general_settings.request_body_timeout)", code="request_timeout") from None
         return b"".join(parts)
 
     async def json_body(self, request: Request) -> dict[str, Any]:
@@ -160,10 +182,7 @@ class Pipeline:
         raw = await self.read_body(request)
         if not raw:
             raise GatewayError(400, "request body is empty: expected a JSON object")
-        try:
-            body = lenient_json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise GatewayError(400, f"request body is not valid JSON: {exc}") from None
+        body = bounded_json.loads(raw)
         if not isinstance(body, dict):
             raise GatewayError(400, f"request body must be a JSON object, got {type(body).__name__}")
         return body
@@ -219,65 +238,100 @@ class Pipeline:
     def error(self, exc: BaseException, request_id: str, call: Call | None = None) -> Response:
         """The OpenAI error JSON for ``exc``; a call's failure is recorded after it is sent."""
         status, body, extra = error_payload(exc)
-        if status >= 500 and not isinstance(exc, (APIError, GatewayError)):
+        if database_failure(exc):
+            database_trouble(exc)
+        elif status >= 500 and not isinstance(exc, (APIError, GatewayError)):
             log.error("request %s failed: %s", request_id, redact(repr(exc)), exc_info=exc)
         headers = {"x-request-id": request_id, **extra}
         background = None
         if call is not None:
             headers["x-vertex-engine-overhead-ms"] = f"{call.overhead_ms():.3f}"
-            background = BackgroundTask(self.record, call, status, None, type(exc).__name__)
+            try:
+                self.account(call, status, None, type(exc).__name__)
+            except Exception as error:  # noqa: BLE001 - bookkeeping must never break serving
+                log.error("recording request %s failed: %s", request_id, redact(repr(error)))
+            background = BackgroundTask(self.settle, call, 0.0, 0)
         return Response(body, status_code=status, media_type=JSON, headers=headers, background=background)
 
     # --- accounting ------------------------------------------------------------------------------------
 
-    async def record(self, call: Call, status: int, result: Any, error_type: str | None) -> None:
-        """Spend, key counters and metrics for a finished call (runs after the response is sent)."""
-        try:
-            usage = None
-            cost = 0.0
-            if result is not None:
-                usage = getattr(result, "usage", None) if not isinstance(result, dict) else result.get("usage")
-                hidden = getattr(result, "_hidden_params", None) or {}
-                cost = float(hidden.get("response_cost") or 0.0)
-            prompt, completion, total = usage_numbers(usage)
-            caller = call.caller
-            deployment = call.deployment
-            if caller is not None and call.model:
-                await self.keys.charge(caller, cost, total)
-                if deployment is not None:
-                    await self.router.record_tokens(deployment, total)
-                now = time.time()
-                self.writer.add(
-                    SpendRow(
-                        request_id=call.request_id,
-                        token_hash=caller.token_hash,
-                        key_alias=caller.alias,
-                        model_group=call.model,
-                        deployment=deployment.id if deployment else "",
-                        model=deployment.model if deployment else "",
-                        call_type=call.call_type,
-                        prompt_tokens=prompt,
-                        completion_tokens=completion,
-                        total_tokens=total,
-                        spend=cost,
-                        tags=call.tags,
-                        start_time=now - (time.perf_counter() - call.started),
-                        end_time=now,
-                        status="success" if status < 400 else "failure",
-                    )
+    def account(self, call: Call, status: int, result: Any, error_type: str | None) -> tuple[float, int]:
+        """Journal the call's spend row and count its metrics, once; ``(cost, total tokens)``.
+
+        Synchronous, so it runs before the call's last byte is handed to the server: once the
+        client can have the whole answer, its spend is in the local journal (see
+        :class:`~engine.gateway.store.SpendJournal`)."""
+        if call.recorded:
+            return 0.0, 0
+        call.recorded = True
+        usage = None
+        cost = 0.0
+        if result is not None:
+            usage = getattr(result, "usage", None) if not isinstance(result, dict) else result.get("usage")
+            hidden = getattr(result, "_hidden_params", None) or {}
+            cost = float(hidden.get("response_cost") or 0.0)
+        prompt, completion, total = usage_numbers(usage)
+        caller = call.caller
+        deployment = call.deployment
+        if caller is not None and call.model:
+            now = time.time()
+            self.writer.add(
+                SpendRow(
+                    request_id=call.spend_id or call.request_id,
+                    token_hash=caller.token_hash,
+                    key_alias=caller.alias,
+                    model_group=call.model,
+                    deployment=deployment.id if deployment else "",
+                    model=deployment.model if deployment else "",
+                    call_type=call.call_type,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    total_tokens=total,
+                    spend=cost,
+                    tags=call.tags,
+                    start_time=now - (time.perf_counter() - call.started),
+                    end_time=now,
+                    status="success" if status < 400 else "failure",
                 )
-            self.metrics.record(
-                route=call.call_type,
-                model=call.model,
-                key_alias=caller.alias if caller else None,
-                status=status,
-                seconds=time.perf_counter() - call.started,
-                overhead=call.overhead_ms() / 1000.0,
-                error_type=error_type,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                cost=cost,
             )
+        self.metrics.record(
+            route=call.call_type,
+            model=call.model,
+            key_alias=caller.alias if caller else None,
+            status=status,
+            seconds=time.perf_counter() - call.started,
+            overhead=call.overhead_ms() / 1000.0,
+            error_type=error_type,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=cost,
+        )
+        try:
             self.observer.finish(call, status, result, error_type, cost, prompt, completion)
+        except Exception as exc:  # noqa: BLE001 - a tracing failure must never break serving
+            log.error("tracing request %s failed: %s", call.request_id, redact(repr(exc)))
+        return cost, total
+
+    async def settle(self, call: Call, cost: float, tokens: int) -> None:
+        """The key's and deployment's shared counters, after the call's spend is journaled."""
+        try:
+            if call.caller is not None and call.model:
+                if call.admission is not None:
+                    await self.keys.settle(call.admission, cost, tokens)
+                else:
+                    await self.keys.charge(call.caller, cost, tokens)
+                if call.deployment is not None:
+                    await self.router.record_tokens(call.deployment, tokens)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never break serving
+            log.error("settling request %s failed: %s", call.request_id, redact(repr(exc)))
+
+    async def record(self, call: Call, status: int, result: Any, error_type: str | None) -> None:
+        """Spend, key counters and metrics for a finished call (:meth:`account` then :meth:`settle`)."""
+        try:
+            if call.recorded:
+                return
+            cost, tokens = self.account(call, status, result, error_type)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never break serving
             log.error("recording request %s failed: %s", call.request_id, redact(repr(exc)))
+            cost, tokens = 0.0, 0
+        await self.settle(call, cost, tokens)

@@ -17,6 +17,7 @@ import jmespath
 from engine.errors import BadRequestError, MappingError, UnsupportedParamsError
 from engine.mapping.context import Context
 from engine.mapping.interpreter import (
+    CompiledCaches,
     CompiledFormat,
     CompiledHost,
     CompiledOperation,
@@ -132,6 +133,21 @@ def compile_host(doc: Document) -> CompiledHost:
         resources={k: (w / "resources" / k).template(v) for k, v in d["resources"].items()},
         api_base_with_path=(w / "api_base_with_path").template(d["api_base_with_path"]),
         file=doc.path,
+        caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+    )
+
+
+def _compile_caches(spec: dict[str, Any], where: _Where) -> CompiledCaches:
+    try:
+        name = re.compile(spec["name"])
+    except re.error as exc:
+        raise (where / "name").fail(f"not a valid regex: {exc}") from None
+    if "id" not in name.groupindex:
+        raise (where / "name").fail("the regex needs a named group (?P<id>...) for the cache id")
+    return CompiledCaches(
+        parent=(where / "parent").template(spec["parent"]),
+        model=(where / "model").template(spec["model"]),
+        name=name,
     )
 
 
@@ -409,6 +425,7 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
         option_templates=option_templates,
         operations={},
         file=doc.path,
+        context_cache=tuple(d.get("context_cache") or ()),
     )
     for i, r in enumerate(d["routes"]):
         rw = w / "routes" / i

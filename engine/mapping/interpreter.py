@@ -19,6 +19,7 @@ __all__ = [
     "SourceScope",
     "Sources",
     "CompiledHost",
+    "CompiledCaches",
     "CompiledParam",
     "ParamTable",
     "CompiledResponse",
@@ -86,6 +87,16 @@ class CompiledHost:
     resources: dict[str, Callable[[dict[str, Any]], Any]]
     api_base_with_path: Callable[[dict[str, Any]], Any]
     file: str
+    caches: "CompiledCaches | None" = None
+
+
+@dataclass(frozen=True)
+class CompiledCaches:
+    """A host's context-cache collection (``caches`` in schemas/mapping.yaml)."""
+
+    parent: Callable[[dict[str, Any]], Any]
+    model: Callable[[dict[str, Any]], Any]
+    name: "re.Pattern[str]"
 
 
 
@@ -302,6 +313,8 @@ class CompiledFormat:
     option_templates: dict[str, Callable[[dict[str, Any]], Any]]
     operations: dict[str, CompiledOperation]
     file: str
+    # Body fields a context cache holds (empty: the format has no context caching).
+    context_cache: tuple[str, ...] = ()
     _options_cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def options_for(self, model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:

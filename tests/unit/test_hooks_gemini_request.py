@@ -844,16 +844,10 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
     }
     value = {"type": "json_schema", "json_schema": {"name": "out", "schema": nested, "strict": True}}
     config = gemini.gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
-    assert config == {
-        "responseMimeType": "application/json",
-        "responseJsonSchema": {
-            "type": "object",
-            "properties": {
-                "item": {"type": "object", "properties": {"x": {"type": "integer"}}, "additionalProperties": False}
-            },
-            "additionalProperties": False,
-        },
-    }
+    # Plain JSON Schema as written ($defs and $ref kept: Google resolves them), in a copy.
+    assert config == {"responseMimeType": "application/json", "responseJsonSchema": nested}
+    assert config["responseJsonSchema"] is not nested
+    assert config["responseJsonSchema"]["$defs"] is not nested["$defs"]
     converted = gemini.gemini_response_format(value, make_ctx())["responseSchema"]
     assert converted == {
         "type": "object",

@@ -75,6 +75,7 @@ def test_worked_example_message() -> None:
         "role": "assistant",
         "content": None,
         "reasoning_content": "Thinking about units...",
+        "thinking_blocks": [{"type": "thinking", "thinking": "Thinking about units...", "signature": ""}],
         "tool_calls": [
             {"id": tool_call["id"], "type": "function", "index": 0, "function": {"name": "convert", "arguments": '{"v": 3, "to": "km"}'}}
         ],
@@ -97,7 +98,8 @@ def test_worked_example_usage() -> None:
 
 def test_plain_text_is_concatenated_and_thoughts_kept_apart() -> None:
     message = gemini_message(candidate({"text": "Il fait "}, {"text": "x", "thought": True}, {"text": "4 °C."}), make_ctx())
-    assert message == {"role": "assistant", "content": "Il fait 4 °C.", "reasoning_content": "x"}
+    assert message == {"role": "assistant", "content": "Il fait 4 °C.", "reasoning_content": "x",
+                       "thinking_blocks": [{"type": "thinking", "thinking": "x", "signature": ""}]}
 
 
 def test_no_text_gives_content_none_and_no_optional_keys() -> None:
@@ -568,7 +570,7 @@ def test_usage_text_tokens_exclude_thoughts_counted_inside_candidates() -> None:
     assert usage["completion_tokens_details"] == {"reasoning_tokens": 20, "text_tokens": 10}
 
 
-def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None:
+def test_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None:
     message = gemini_message(
         candidate(
             {"text": "first", "thought": True},
@@ -578,8 +580,12 @@ def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None
         make_ctx(tools=[{"type": "function", "function": {"name": "f"}}]),
     )
     assert message["reasoning_content"] == "firstsecond"
-    # Only the signed thought is a block: the unsigned one adds nothing to reasoning_content.
-    assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "second", "signature": "T2"}]
+    # Every thought is a block, as Claude's are (signature "" when Gemini sent none); a signed
+    # function call is not thinking.
+    assert message["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "first", "signature": ""},
+        {"type": "thinking", "thinking": "second", "signature": "T2"},
+    ]
     assert message["provider_specific_fields"] == {"thought_signatures": ["T2", "F1"]}
     assert message["tool_calls"][0]["provider_specific_fields"] == {"thought_signature": "F1"}
 

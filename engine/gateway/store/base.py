@@ -160,6 +160,7 @@ def preview_key(raw: str) -> str:
     return f"sk-...{raw[-4:]}" if len(raw) > 8 else "sk-..."
 
 
+MAX_DURATION = 100 * 365 * 86400.0
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|mo)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400}
 
@@ -167,13 +168,16 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 3
 def parse_duration(text: str) -> float:
     """LiteLLM duration text to seconds: ``"30s"``, ``"10m"``, ``"1h"``, ``"1d"``, ``"30d"`` (also ``"2w"``;
     ``"1mo"`` counts as 30 days)."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
+    match = _DURATION.match(text) if isinstance(text, str) and len(text) <= 32 else None
     if not match or int(match.group(1)) == 0:
         raise ValueError(
             f"invalid duration {text!r}: expected a positive whole number and a unit s, m, h, d, w or mo "
             f"(e.g. '30s', '10m', '1h', '30d')"
         )
-    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration {text!r} is longer than 100 years")
+    return seconds
 
 
 # Greedy up to the last "@" of the authority: an unescaped "@" inside a password is common enough.

@@ -112,8 +112,9 @@ class PostgresStore:
                     pass  # another instance created it at the same moment
                 finally:
                     await conn.close()
+            # min_size=0: no connection floor to restore, so an outage is not a pool traceback a second.
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=max(1, self.pool_size), timeout=10, init=init, server_settings=settings
+                self._dsn, min_size=0, max_size=max(1, self.pool_size), timeout=10, init=init, server_settings=settings
             )
         except Exception as exc:
             raise RuntimeError(
@@ -121,6 +122,11 @@ class PostgresStore:
             ) from None
         try:
             await self._create_schema()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            await self.close()
+            raise RuntimeError(
+                f"cannot connect to PostgreSQL at {self._safe_url}: {type(exc).__name__}: {_scrub(str(exc), self._password)}"
+            ) from None
         except BaseException:
             await self.close()
             raise
@@ -198,6 +204,14 @@ class PostgresStore:
         return [_key_from_row(r) for r in rows]
 
     # spend -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def row_refused(exc: BaseException) -> bool:
+        """The database refused a row's values (not: it cannot be reached or written)."""
+        import asyncpg
+
+        return isinstance(exc, (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+                                OverflowError, UnicodeError, ValueError, TypeError))
 
     async def write_spend(self, rows: list[SpendRow]) -> None:
         if not rows:

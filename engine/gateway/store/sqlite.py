@@ -199,6 +199,12 @@ class SQLiteStore:
 
     # spend -----------------------------------------------------------------------------------
 
+    @staticmethod
+    def row_refused(exc: BaseException) -> bool:
+        """The database refused a row's values (not: it cannot be reached or written)."""
+        return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                                OverflowError, UnicodeError, ValueError, TypeError))
+
     async def write_spend(self, rows: list[SpendRow]) -> None:
         if not rows:
             return

@@ -10,7 +10,7 @@ from typing import Any
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _type_name
 from engine.hooks.media import gemini_generation
-from engine.hooks.schema import inline_refs, to_vertex_schema
+from engine.hooks.schema import inline_refs, plain_json_schema, to_vertex_schema
 from engine.mapping.hooks import hook
 
 _MODALITIES = {"text": "TEXT", "image": "IMAGE", "audio": "AUDIO"}
@@ -58,8 +58,9 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
     ``{"type": "text"}`` → ``{"responseMimeType": "text/plain"}``; ``json_object`` →
     ``application/json`` (+ the schema of the LiteLLM extension ``response_schema``);
     ``json_schema`` → ``application/json`` + ``json_schema.schema``. The schema goes under
-    ``ctx.options["schema_field"]``: ``responseSchema`` (converted, with ``propertyOrdering``;
-    the default) or ``responseJsonSchema`` (JSON Schema with ``$ref`` inlined). ``strict`` and
+    ``ctx.options["schema_field"]`` (the format derives it from the catalog): ``responseSchema``
+    (converted, with ``propertyOrdering``) or ``responseJsonSchema`` (the JSON Schema as written,
+    ``$defs``/``$ref`` recursion included). ``strict`` and
     ``enforce_validation`` are not sent (the engine validates the answer itself).
 
     When the catalog says ``supports_response_schema: false`` only the MIME type is returned and
@@ -115,7 +116,7 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
             schema, property_ordering=True, ai_studio=ctx.host == "ai_studio", field=schema_field
         )
     elif target == "responseJsonSchema":
-        config[target] = inline_refs(schema, field=schema_field)
+        config[target] = plain_json_schema(schema, field=schema_field)
     else:
         raise BadRequestError(
             f"options.schema_field: expected one of {', '.join(_SCHEMA_FIELDS)}, got {target!r}",

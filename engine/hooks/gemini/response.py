@@ -318,7 +318,7 @@ class _MessageBuilder:
         if signature:
             # Every signature, whatever part carries it, in order (replayed by the request side).
             self.thought_signatures.append(signature)
-        if signature and part.get("thought") is True:
+        if part.get("thought") is True:
             self.thinking_blocks.append(_thinking_block(part, signature))
         # A null field is an absent one (check_response has ruled out other wrong types).
         if part.get("text") is not None:
@@ -443,15 +443,15 @@ class _MessageBuilder:
             open_lines.discard(self.candidate_index)
 
 
-def _thinking_block(part: dict[str, Any], signature: str) -> dict[str, Any]:
-    """A signed ``thought: true`` part as an OpenAI thinking block: its text and its signature.
-
-    An unsigned thought has nothing to add to ``reasoning_content`` (the seeds' reasoning answers
-    carry no thinking blocks). A signature on any other part (a function call, answer text) is
+def _thinking_block(part: dict[str, Any], signature: str | None) -> dict[str, Any]:
+    """A ``thought: true`` part as a thinking block, the shape Claude's thinking has, so a client
+    reads reasoning the same way across families: its text and its signature (``""`` when Gemini
+    sent none, as in Claude's streamed thinking deltas; such a block is not replayed upstream,
+    ``reasoning_content`` is). A signature on any other part (a function call, answer text) is
     not thinking: it is kept in ``provider_specific_fields.thought_signatures`` (and on the tool
     call) instead.
     """
-    return {"type": "thinking", "thinking": part.get("text") or "", "signature": signature}
+    return {"type": "thinking", "thinking": part.get("text") or "", "signature": signature or ""}
 
 
 def _arguments(call: dict[str, Any]) -> str:

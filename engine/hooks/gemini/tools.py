@@ -12,7 +12,7 @@ from typing import Any
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _function_name, _type_name
 from engine.hooks.media import gemini_generation
-from engine.hooks.schema import to_vertex_schema
+from engine.hooks.schema import RecursiveSchemaError, plain_json_schema, to_vertex_schema
 from engine.mapping.hooks import hook
 
 #: Accepted spellings of Google's built-in tools → the camelCase key we emit.
@@ -114,10 +114,30 @@ def _function_declaration(function: dict[str, Any], field: str, ctx: Any) -> dic
         raise BadRequestError(f"{field}.description: expected a string", param=f"{field}.description")
     if description:
         declaration["description"] = description
-    parameters = _declaration_parameters(function.get("parameters"), f"{field}.parameters", ctx)
-    if parameters is not None:
-        declaration["parameters"] = parameters
+    parameters = function.get("parameters")
+    target = ctx.options.get("tool_schema_field") or "parameters"
+    if target not in _TOOL_SCHEMA_FIELDS:
+        raise BadRequestError(
+            f"options.tool_schema_field: expected one of {', '.join(_TOOL_SCHEMA_FIELDS)}, got {target!r}",
+            param="options.tool_schema_field",
+        )
+    if target == "parameters":
+        try:
+            converted = _declaration_parameters(parameters, f"{field}.parameters", ctx)
+        except RecursiveSchemaError:
+            if not ctx.info.get("supports_json_schema"):
+                raise
+            target = "parametersJsonSchema"  # the subset cannot say it; this model reads JSON Schema
+        else:
+            if converted is not None:
+                declaration["parameters"] = converted
+            return declaration
+    if parameters is not None and parameters != "" and parameters != {}:
+        declaration["parametersJsonSchema"] = plain_json_schema(parameters, field=f"{field}.parameters")
     return declaration
+
+
+_TOOL_SCHEMA_FIELDS = ("parameters", "parametersJsonSchema")
 
 
 def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, Any] | None:
