@@ -80,6 +80,8 @@ from engine.resources import (
     acancel_fine_tuning_job,
 )
 from engine.mapping.registry import add_mappings, get_registry
+from engine.responses_api import aresponses, responses
+from engine import anthropic  # engine.anthropic.messages.create / acreate (LiteLLM's name)
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
 __version__ = "0.1.0"
@@ -114,6 +116,9 @@ aspeech = _telemetry.instrument("speech", aspeech)
 __all__ = [
     "completion",
     "acompletion",
+    "responses",
+    "aresponses",
+    "anthropic",
     "embedding",
     "aembedding",
     "image_generation",

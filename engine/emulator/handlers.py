@@ -47,6 +47,8 @@ _RAW_PREDICT: dict[tuple[str, str], Handler] = {
 
 
 def _raw_predict(call: ModelCall) -> Reply:
+    if call.route.publisher == "anthropic" and call.route.target == "count-tokens" and call.route.method == "rawPredict":
+        return anthropic.count_tokens(call)
     handler = _RAW_PREDICT.get((call.route.publisher or "", call.route.method))
     if handler is None:
         return Reply.error(400, f"{call.route.method} is not emulated for publisher {call.route.publisher!r} "

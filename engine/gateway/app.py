@@ -33,6 +33,7 @@ from .calls import CALL_PATHS, CallRoutes
 from .cluster_state import open_shared
 from .config import GatewayConfig
 from .console import console_routes
+from .doors import DOORS
 from .errors import database_failure, database_trouble, error_payload
 from .health import HealthRoutes
 from .keys import KeyManager
@@ -80,17 +81,19 @@ class Gateway:
         self.starlette.state.gateway = self
         # The model-call routes skip Starlette's router and middleware stack (they answer every
         # outcome themselves, headers included): the per-request path stays short.
-        self._fast = {
-            prefix + path: call_type for path, call_type in CALL_PATHS for prefix in ("", "/v1")
+        self._fast: dict[str, tuple[str, Any]] = {
+            prefix + path: (call_type, None) for path, call_type in CALL_PATHS for prefix in ("", "/v1")
         }
+        # Front doors other than chat (/v1/messages, /v1/responses): the same pipeline, their wire shapes.
+        self._fast.update((path, (door.call_type, door)) for door in DOORS for path in door.paths)
         self.app = self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """The ASGI application (``Gateway.app`` is the gateway itself)."""
         if scope["type"] == "http" and scope["method"] == "POST":
-            call_type = self._fast.get(scope["path"])
-            if call_type is not None:
-                response = await self.calls.handle_call(Request(scope, receive), call_type)
+            fast = self._fast.get(scope["path"])
+            if fast is not None:
+                response = await self.calls.handle_call(Request(scope, receive), fast[0], fast[1])
                 await response(scope, receive, send)
                 return
         await self.starlette(scope, receive, send)
@@ -188,6 +191,8 @@ class Gateway:
         routes += AdminRoutes(self.pipeline).routes()  # /models, /model/info, /key/*, /spend/*
         routes += ResourceRoutes(self).routes()  # /files, /batches, /fine_tuning/jobs, /cached_contents
         routes += HealthRoutes(self.pipeline).routes()  # /health/*, /metrics
+        for door in DOORS:
+            routes += door.routes(self.pipeline)  # /v1/messages/count_tokens, GET/DELETE /v1/responses/{id}...
         routes += passthrough_routes(self)  # /gemini/*, /vertex-ai/*
         routes += admin_routes(self)  # /key/list, /key/regenerate, /spend/report
         routes += console_routes(self)  # /ui: the admin console

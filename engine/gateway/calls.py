@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 import engine
-from engine.errors import APIError, redact
+from engine.errors import APIConnectionError, APIError, redact
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
-from .estimate import worst_case
+from .estimate import billed_prompt, worst_case
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
@@ -77,9 +77,13 @@ class CallRoutes:
         endpoint.__name__ = f"{call_type}_endpoint"
         return endpoint
 
-    async def handle_call(self, request: Request, call_type: str) -> Response:
-        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
+    async def handle_call(self, request: Request, call_type: str, door: Any = None) -> Response:
+        """One model call: auth, route, answer (JSON, SSE or audio bytes).
+
+        ``door`` is a front door other than OpenAI's (:mod:`.doors`: Anthropic Messages, Responses):
+        it turns the body into its engine function's kwargs and shapes answers, streams and errors."""
         call = self.pipeline.new_call(request, call_type)
+        call.door = door
         token = upstream_clock.set(call.clock)
         try:
             body = await self.pipeline.json_body(request)
@@ -88,22 +92,25 @@ class CallRoutes:
             if not isinstance(model, str) or not model:
                 raise GatewayError(400, "model: expected the model_name of a configured model as a non-empty string", param="model")
             call.model = model
-            function_name, required = CALLS[call_type]
-            function = getattr(engine, function_name, None)
+            function_name, required = CALLS[call_type] if door is None else ("", None)
+            function = getattr(engine, function_name, None) if door is None else door.function()
             if function is None:
                 raise GatewayError(501, f"{call_type} calls are not available in this vertex-engine build", "not_implemented")
             if required and required not in body:
                 raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
             _forbidden(body)
-            call.admission = await self._admit(call, model, body)
+            call.admission = await self._admit(call, model, body if door is None else door.estimate(body))
             if call.caller.record is not None:
                 extra = body.get("extra_body")
                 cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
                 if cache is not None:
                     await self.pipeline.check_cache_owner(call.caller, cache, "cached_content")
             call.tags = tags_of(body, request.headers)
-            stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
-            kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            stream = bool(body.get("stream")) and (call_type in ("chat", "text_completion") or door is not None)
+            if door is None:
+                kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            else:
+                kwargs = await door.kwargs(self.pipeline, call, request, body)
 
             async def invoke(deployment: Deployment) -> Any:
                 call.deployment = deployment
@@ -113,11 +120,17 @@ class CallRoutes:
                         500, f"deployment {deployment.id}: {path} references environment variable {name}, which is not set where the gateway runs",
                         "configuration_error",
                     )
-                return await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
+                result = await function(**{**deployment.params, **kwargs, "model": deployment.model, "num_retries": 0})
+                if stream:
+                    # Nothing has reached the client yet: a stream that fails or ends before its
+                    # first event is this deployment's failure, and the router tries another.
+                    return await _first_event(result)
+                return result
 
             invoke = self.pipeline.observer.attempts(call, body, invoke)  # deployment stats, attempt spans
 
             if stream:
+                call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
                 done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
                 if not done:
@@ -127,6 +140,8 @@ class CallRoutes:
                 result, call.deployment = opening.result()
                 return self._stream_response(call, result)
             result, call.deployment = await self.pipeline.unless_disconnected(request, self.pipeline.router.call(model, invoke))
+            if door is not None:
+                await door.finished(self.pipeline, call, result)  # before the answer: the client's next call may build on it
         except (APIError, GatewayError) as exc:
             return self.pipeline.error(exc, call.request_id, call)
         except asyncio.CancelledError:
@@ -148,7 +163,8 @@ class CallRoutes:
                 deployments = self.pipeline.router.deployments_for(model)
             except APIError:
                 deployments = []  # unknown group: refused by the router after the key checks
-            tokens, cost = worst_case(deployments, body, call.call_type)
+            # A front door's estimate body is chat-shaped (messages, max_tokens): priced as chat.
+            tokens, cost = worst_case(deployments, body, call.call_type if call.door is None else "chat")
         return await self.pipeline.keys.admit(caller, model, tokens=tokens, cost=cost, call_id=call.spend_id)
 
     def _headers(self, call: Call, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -173,6 +189,8 @@ class CallRoutes:
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.door is not None:
+            return Response(call.door.answer(result), media_type=JSON, headers=self._headers(call, extra), background=background)
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
@@ -205,11 +223,19 @@ class CallRoutes:
                     continue
                 stream, call.deployment = opening.result()
                 opening = None
-            async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
-                yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
-            # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
-            self.pipeline.account(call, status, stream, error_type)
-            yield b"data: [DONE]\n\n"
+            door = call.door
+            if door is not None:
+                async for frame in _with_heartbeats(door.frames(self.pipeline, call, stream), self.pipeline.config.heartbeat_interval):
+                    if frame is not None and door.ends(frame):
+                        self.pipeline.account(call, status, stream, error_type)  # before the last event, as [DONE] below
+                    yield door.heartbeat if frame is None else frame
+                self.pipeline.account(call, status, stream, error_type)
+            else:
+                async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
+                    yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
+                self.pipeline.account(call, status, stream, error_type)
+                yield b"data: [DONE]\n\n"
         except asyncio.CancelledError:
             # The client left mid-stream: Google bills the prompt and what it sent so far, and
             # the stream's usage says how much that is.
@@ -219,12 +245,12 @@ class CallRoutes:
             # Headers are gone; OpenAI's clients read an `error` object in the stream as a failure.
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         except Exception as exc:  # noqa: BLE001
             status, body, _ = error_payload(exc)
             error_type = type(exc).__name__
             log.error("stream %s failed: %s", call.request_id, redact(repr(exc)), exc_info=exc)
-            yield b"data: " + body + b"\n\n"
+            yield call.door.stream_error(exc, stream) if call.door is not None else b"data: " + body + b"\n\n"
         finally:
             # Runs on normal end, on error and when the client disconnects (the task is cancelled):
             # the upstream stream is closed and what was used so far is still recorded.
@@ -236,6 +262,40 @@ class CallRoutes:
             if spent is None:
                 spent, tokens = _spent(stream)
             await self.pipeline.settle(call, spent, tokens or 0)
+
+
+class _Started:
+    """A model stream whose first chunk was already read (to know the deployment answered)."""
+
+    def __init__(self, stream: Any, first: Any) -> None:
+        self._stream = stream
+        self._first: list[Any] = [first]
+
+    def __getattr__(self, name: str) -> Any:  # usage, _hidden_params...: the stream's own
+        return getattr(self._stream, name)
+
+    def __aiter__(self) -> _Started:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._first:
+            return self._first.pop()
+        return await self._stream.__anext__()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _first_event(stream: Any) -> _Started:
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        await stream.aclose()
+        raise APIConnectionError("upstream stream ended before its first event", llm_provider=None) from None
+    except BaseException:
+        await stream.aclose()
+        raise
+    return _Started(stream, first)
 
 
 def _spent(stream: Any) -> tuple[float, int]:

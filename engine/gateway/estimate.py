@@ -9,6 +9,7 @@ deployment of the model group. The reservation is settled to the real usage when
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -17,7 +18,7 @@ from engine.costs import completion_cost
 
 from .config import Deployment
 
-__all__ = ["worst_case", "prompt_tokens"]
+__all__ = ["worst_case", "native_worst_case", "prompt_tokens", "billed_prompt"]
 
 DEFAULT_OUTPUT_CAP = 8192
 INLINE_MEDIA_TOKENS = 1000
@@ -74,3 +75,35 @@ def worst_case(deployments: list[Deployment], body: dict[str, Any], call_type: s
         price = completion_cost({"prompt_tokens": prompt, "completion_tokens": output}, info, images=images)
         cost = max(cost, float(price or 0.0))
     return tokens, cost
+
+
+def billed_prompt(deployment: Deployment | None, body: dict[str, Any]) -> tuple[int, float]:
+    """``(tokens, cost)`` of the prompt as Google bills it, for a stream the client dropped before
+    Google reported usage: characters / 4 (the tokenizers' average) priced at the input price."""
+    text = body.get("messages", body.get("prompt", body.get("input")))
+    tokens = max(1, math.ceil(prompt_tokens(text) * 3 / 4))
+    info = _catalog(deployment) if deployment is not None else {}
+    return tokens, float(completion_cost({"prompt_tokens": tokens, "completion_tokens": 0}, info) or 0.0)
+
+
+def native_worst_case(deployment: Deployment, raw: bytes) -> tuple[int, float]:
+    """``(tokens, cost)`` at most for a Google-native generation sent through pass-through: its
+    ``contents`` (or Claude's ``messages``) plus ``generationConfig.maxOutputTokens`` (or
+    ``max_tokens``), else the catalog's output cap."""
+    try:
+        body = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        return 0, 0.0  # Google refuses it: nothing is billed
+    if not isinstance(body, dict):
+        return 0, 0.0
+    config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
+    wanted = config.get("maxOutputTokens", body.get("max_tokens"))
+    prompt = prompt_tokens([body.get("contents"), body.get("messages"), body.get("systemInstruction"), body.get("system")])
+    info = _catalog(deployment)
+    if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > 0:
+        output = wanted
+    else:
+        cap = info.get("max_output_tokens")
+        output = int(cap) if isinstance(cap, (int, float)) and cap > 0 else DEFAULT_OUTPUT_CAP
+    cost = completion_cost({"prompt_tokens": prompt, "completion_tokens": output}, info)
+    return prompt + output, float(cost or 0.0)

@@ -43,6 +43,7 @@ from .passthrough_targets import (
     checked_location, checked_path, checked_project, forwarded_query, join_url, location_in,
     method_in, model_in, project_in, vertex_path, virtual_key_refusal,
 )
+from .estimate import native_worst_case
 from .passthrough_usage import UsageMeter, meter_for
 from .pipeline import Call, EventStream, tags_of
 
@@ -69,6 +70,7 @@ FORWARDED_RESPONSE_HEADERS = frozenset({
     "x-goog-upload-status", "x-goog-upload-size-received", "x-goog-upload-chunk-granularity",
 })  # and x-goog-upload-url, pointed back at the gateway (see _own_upload_url)
 _CALLER_KEY_PARAM = frozenset({"key"})
+_GENERATE = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict"})
 _UPLOADS = "gemini_upload"  # owners-table kind: resumable uploads this gateway started
 
 
@@ -200,8 +202,18 @@ class PassThrough:
                 refusal = virtual_key_refusal(request.method, path)
                 if refusal:
                     raise GatewayError(403, refusal, "permission_error", code="pass_through_not_allowed", param="path")
-            await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
-            body = await gw.pipeline.read_body(request)
+            allowed_name = native_model_name(call.caller, model, family.provider, gw.config.deployments)
+            record = call.caller.record
+            if (record is not None and call.deployment is not None and method_in(path) in _GENERATE
+                    and (record.max_budget is not None or record.tpm_limit is not None)):
+                # A generation a key's budget or tpm must hold against: reserve its worst case, as
+                # the OpenAI routes do, and settle it when the answer ends.
+                body = await gw.pipeline.read_body(request)
+                tokens, cost = native_worst_case(call.deployment, body)
+                call.admission = await gw.keys.admit(call.caller, allowed_name, tokens=tokens, cost=cost, call_id=call.spend_id)
+            else:
+                await gw.keys.authorize(call.caller, allowed_name)
+                body = await gw.pipeline.read_body(request)
             if call.caller.record is not None:
                 await self._check_cache_owner(call.caller, body)
             if family is GEMINI:

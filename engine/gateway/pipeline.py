@@ -60,9 +60,14 @@ class Call:
     tags: list[str] = field(default_factory=list)
     # The gateway's own id for the call: its spend row's key. Never a client's header, so a
     # replayed x-request-id is charged again (as Google bills it again).
-    spend_id: str = ""
+    spend_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     admission: Admission | None = None
     recorded: bool = False
+    # For a stream: the prompt's (tokens, cost) as Google bills it, if the client leaves before
+    # Google reported usage (the prompt is billed all the same).
+    billed_prompt: Callable[[], tuple[int, float]] | None = None
+    door: Any = None          # the front door (engine.gateway.doors) when not OpenAI's own
+    door_request: Any = None  # what that door read from the request, for its finished() step
     span: Any = None  # the call's OpenTelemetry span, when tracing is on
 
     def overhead_ms(self) -> float:
@@ -235,9 +240,10 @@ class Pipeline:
         """A JSON response."""
         return Response(json.dumps(data).encode(), status_code=status, media_type=JSON, headers=headers, background=background)
 
-    def error(self, exc: BaseException, request_id: str, call: Call | None = None) -> Response:
-        """The OpenAI error JSON for ``exc``; a call's failure is recorded after it is sent."""
-        status, body, extra = error_payload(exc)
+    def error(self, exc: BaseException, request_id: str, call: Call | None = None, door: Any = None) -> Response:
+        """The error JSON for ``exc`` (OpenAI's, or ``door``'s shape); a call's failure is recorded after it is sent."""
+        door = door or (call.door if call is not None else None)
+        status, body, extra = (door.error if door is not None else error_payload)(exc)
         if database_failure(exc):
             database_trouble(exc)
         elif status >= 500 and not isinstance(exc, (APIError, GatewayError)):
@@ -270,14 +276,19 @@ class Pipeline:
             usage = getattr(result, "usage", None) if not isinstance(result, dict) else result.get("usage")
             hidden = getattr(result, "_hidden_params", None) or {}
             cost = float(hidden.get("response_cost") or 0.0)
+            usage = hidden.get("usage") or usage  # a front door's answer keeps the chat usage here
         prompt, completion, total = usage_numbers(usage)
+        if status == 499 and not prompt and call.billed_prompt is not None and call.deployment is not None:
+            prompt, guessed = call.billed_prompt()
+            total = prompt + completion
+            cost = max(cost, guessed)
         caller = call.caller
         deployment = call.deployment
         if caller is not None and call.model:
             now = time.time()
             self.writer.add(
                 SpendRow(
-                    request_id=call.spend_id or call.request_id,
+                    request_id=call.spend_id,
                     token_hash=caller.token_hash,
                     key_alias=caller.alias,
                     model_group=call.model,

@@ -529,9 +529,9 @@ def _convert(schema: dict[str, Any], *, property_ordering: bool, ai_studio: bool
 @hook("schema.vertex")
 def vertex_schema_hook(value: Any, ctx: Any) -> dict[str, Any]:
     """Hook form of :func:`to_vertex_schema`: ``propertyOrdering`` unless
-    ``options.property_ordering`` is false; AI Studio rules when ``ctx.host == "ai_studio"``."""
+    ``options.property_ordering`` is false; AI Studio rules when the format option ``schema_dialect`` is ``ai_studio``."""
     return to_vertex_schema(
         value,
         property_ordering=bool(ctx.options.get("property_ordering", True)),
-        ai_studio=ctx.host == "ai_studio",
+        ai_studio=ctx.options.get("schema_dialect") == "ai_studio",
     )

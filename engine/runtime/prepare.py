@@ -139,7 +139,7 @@ def prepare(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
     """Where a model string goes: its format's operation, the host serving it, the upstream model
     id (``resolved``) and the catalog entry that describes it."""
@@ -226,6 +226,7 @@ def call_context(target: Target, call: dict[str, Any], params: dict[str, Any], m
         model=target.resolved.model,
         model_string=target.model_string,
         host=target.host.name,
+        provider=target.host.provider,
         info=target.info,
         options=options,
         drop_params=bool(drop_params),

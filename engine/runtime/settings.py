@@ -31,7 +31,7 @@ def module_setting(name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-@dataclass
+@dataclass(slots=True)
 class HostSettings:
     """One call's resolved host settings."""
 

@@ -409,3 +409,21 @@ def test_google_genai_files_upload_through_the_gateway(start_gateway, fake, gemi
                           headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
     assert finished.status_code == 200 and finished.headers["x-goog-upload-status"] == "final"
     assert finished.json()["file"]["sizeBytes"] == "3"
+
+
+def test_pass_through_budget_holds_at_12_simultaneous_generations(start_gateway, fake, gemini_key):
+    import concurrent.futures
+
+    gw = start_gateway(CONFIG)
+    url = "/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={}"
+    first = _post(gw, url.format(MASTER), SEED_GENERATE)
+    cost = float(spend_logs(gw)[0]["spend"])
+    assert first.status_code == 200 and cost > 0
+    made = generate_key(gw, max_budget=cost * 1.5)
+    fake.fault("slow", delay=0.25, times=None)
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: _post(gw, url.format(made), SEED_GENERATE).status_code, range(12)))
+    assert set(codes) <= {200, 429} and 200 in codes, codes
+    rows = [r for r in spend_logs(gw, made, want=codes.count(200)) if r["status"] == "success"]
+    assert len(rows) == codes.count(200)
+    assert sum(r["spend"] for r in rows) <= cost * 1.5 + cost * 1.001, f"{codes.count(200)} served on a 1.5-call budget"

@@ -137,3 +137,31 @@ def test_lone_surrogate_in_a_key_alias_is_a_400(start_gateway, fake, value):
     assert r.status_code == (400 if value != "ok" else 200)
     if value != "ok":
         assert "key_alias" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("param, value, needle", [
+    ("n", -1, "n: must be between 1 and 8"), ("n", 0, "n: must be between 1 and 8"),
+    ("max_tokens", -1, "max_tokens: must be >= 1"), ("max_completion_tokens", 0, "max_completion_tokens: must be >= 1"),
+    ("temperature", 1e308, "temperature: must be between 0 and 2"), ("temperature", -0.5, "temperature: must be between 0 and 2"),
+    ("top_p", 1.5, "top_p: must be between 0 and 1"), ("top_k", 0, "top_k: must be >= 1"),
+])
+def test_param_ranges_declared_in_the_mappings_are_400s_naming_the_param(start_gateway, fake, param, value, needle):
+    gw = start_gateway(two_locations())
+    with gw.client() as c:
+        r = c.post("/chat/completions", json={**CHAT, param: value})
+    assert r.status_code == 400 and needle in r.json()["error"]["message"], r.text
+    assert r.json()["error"]["param"] == param
+    assert not fake.calls(), "nothing was sent to Google"
+
+
+def test_temperature_range_is_the_familys(start_gateway, fake):
+    config = {"model_list": [
+        {"model_name": "gemini", "litellm_params": {"model": "vertex_ai/gemini-2.5-flash", "vertex_project": "p", "vertex_location": "us-central1"}},
+        {"model_name": "claude", "litellm_params": {"model": "vertex_ai/claude-sonnet-4@20250514", "vertex_project": "p", "vertex_location": "us-east5"}},
+    ]}
+    gw = start_gateway(config)
+    with gw.client() as c:
+        gemini = c.post("/chat/completions", json={**CHAT, "model": "gemini", "temperature": 1.5})
+        claude = c.post("/chat/completions", json={**CHAT, "model": "claude", "temperature": 1.5})
+    assert gemini.status_code == 200, gemini.text
+    assert claude.status_code == 400 and "temperature: must be between 0 and 1" in claude.json()["error"]["message"]

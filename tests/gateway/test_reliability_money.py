@@ -174,3 +174,26 @@ def test_journal_replays_rows_a_dead_process_left(tmp_path: Path):
         await store.close()
 
     asyncio.run(run())
+
+
+def test_a_stream_the_client_drops_is_charged_for_what_google_billed(start_gateway, fake):
+    gw = start_gateway(two_locations())
+    made = _gen(gw, key_alias="dropper")
+    fake.script(event_delay=1.0, times=None)  # the default stream, one event a second
+    with gw.client(made["key"], timeout=10) as c, c.stream("POST", "/chat/completions", json={**CHAT, "stream": True}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                break  # the first chunk arrived: leave
+    deadline = time.monotonic() + 5
+    while not (rows := _all_logs(gw, made["token"])):
+        assert time.monotonic() < deadline, "the dropped stream was not recorded"
+        time.sleep(0.05)
+    assert len(rows) == 1 and rows[0]["status"] == "failure"
+    assert rows[0]["prompt_tokens"] > 0 and rows[0]["spend"] > 0, rows[0]
+    with gw.client(made["key"]) as c:
+        assert c.get("/key/info").json()["info"]["spend"] == rows[0]["spend"], "the key was charged the same"
+
+
+def _all_logs(gw, token: str) -> list[dict]:
+    with gw.client() as c:
+        return c.get("/spend/logs", params={"api_key": token}).json()

@@ -84,6 +84,11 @@ class SpendWriter:
                 self.journal.release(path)
                 log.warning("spend journal: recovered %d rows from %s%s (written to the database next)", len(rows), path.name,
                             f"; {bad} cut lines skipped (calls never answered)" if bad else "")
+            if self._pending:
+                try:  # now, so budgets read from the database at the first call already count them
+                    await self.flush()
+                except Exception:  # noqa: BLE001 - logged as an outage; the rows stay queued and journaled
+                    pass
         if self._task is None or self._task.done():
             self._stop.clear()
             self._task = asyncio.create_task(self._loop(), name="vertex-engine-spend-writer")

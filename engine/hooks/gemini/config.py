@@ -63,9 +63,8 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
     ``$defs``/``$ref`` recursion included). ``strict`` and
     ``enforce_validation`` are not sent (the engine validates the answer itself).
 
-    When the catalog says ``supports_response_schema: false`` only the MIME type is returned and
-    ``ctx.state["schema_prompt"]`` gets an instruction that ``gemini.contents`` (run after params)
-    appends to the last user turn.
+    When the catalog says ``supports_response_schema: false`` only the MIME type is returned; the
+    schema reaches the model as an instruction instead (plan field ``schema_prompt``).
     """
     if not isinstance(value, dict):
         raise BadRequestError(
@@ -108,12 +107,11 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
             f"{schema_field}: expected a JSON Schema object, got {_type_name(schema)}", param=schema_field
         )
     if ctx.info.get("supports_response_schema") is False:
-        ctx.state["schema_prompt"] = _SCHEMA_PROMPT.format(schema=json.dumps(inline_refs(schema, field=schema_field)))
         return config
     target = ctx.options.get("schema_field") or "responseSchema"
     if target == "responseSchema":
         config[target] = to_vertex_schema(
-            schema, property_ordering=True, ai_studio=ctx.host == "ai_studio", field=schema_field
+            schema, property_ordering=True, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=schema_field
         )
     elif target == "responseJsonSchema":
         config[target] = plain_json_schema(schema, field=schema_field)
@@ -123,6 +121,26 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
             param="options.schema_field",
         )
     return config
+
+
+@hook("gemini.schema_prompt")
+def gemini_schema_prompt(value: Any, ctx: Any) -> str | None:
+    """For a model the catalog says takes no response schema: the instruction carrying the schema.
+
+    A plan field; ``gemini.contents`` appends it to the conversation. ``gemini.response_format``
+    (a param, run before the plan) has checked the value.
+    """
+    if ctx.info.get("supports_response_schema") is not False or not isinstance(value, dict):
+        return None
+    if value.get("type") == "json_object":
+        schema, schema_field = value.get("response_schema"), "response_format.response_schema"
+    elif value.get("type") == "json_schema" and isinstance(value.get("json_schema"), dict):
+        schema, schema_field = value["json_schema"].get("schema"), "response_format.json_schema.schema"
+    else:
+        return None
+    if not isinstance(schema, dict):
+        return None
+    return _SCHEMA_PROMPT.format(schema=json.dumps(inline_refs(schema, field=schema_field)))
 
 
 @hook("gemini.thinking")

@@ -52,7 +52,7 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
     ``{"type": "web_search" | "web_search_preview"}`` (→ ``googleSearch``), and built-in tools as
     ``{"<key>": config}`` (optionally with ``type``), keys in :data:`BUILTIN_TOOLS`. A ``googleMaps``
     location (``latitude``/``longitude``/``languageCode``, flat or under ``retrievalConfig``) is
-    moved to ``ctx.state["tool_config_retrieval"]`` for ``toolConfig.retrievalConfig``.
+    left out: it goes to ``toolConfig.retrievalConfig`` (plan field ``retrieval_config``).
 
     Gemini < 3 refuses search tools next to function declarations: UnsupportedParamsError naming
     ``tools``, or with ``drop_params`` the search tools are dropped with a warning. The same
@@ -147,7 +147,7 @@ def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, 
         return None
     if not isinstance(parameters, dict):
         raise BadRequestError(f"{field}: expected a JSON Schema object, got {_type_name(parameters)}", param=field)
-    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.host == "ai_studio", field=field)
+    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=field)
     schema_type = schema.get("type")
     if schema_type is None and "anyOf" not in schema:
         return None  # e.g. {"description": "..."}: no arguments described
@@ -181,7 +181,7 @@ def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dic
         )
     emitted = BUILTIN_TOOLS[key]
     if emitted == "googleMaps":
-        return emitted, _google_maps_config(config, f"{field}.{key}", ctx)
+        return emitted, _google_maps_config(config, f"{field}.{key}")[0]
     return emitted, dict(config)
 
 
@@ -191,7 +191,26 @@ def _describe_tool(entry: dict[str, Any]) -> str:
     return f"with keys {sorted(entry, key=str)!r}"  # key=str: Python callers may mix key types
 
 
-def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[str, Any]:
+@hook("gemini.retrieval_config")
+def gemini_retrieval_config(tools: Any, ctx: Any) -> dict[str, Any] | None:
+    """The ``googleMaps`` tool's location, for ``toolConfig.retrievalConfig`` (a plan field).
+
+    ``gemini.tools`` has checked the list (it runs with the params, before the plan) and left the
+    location out of the tool itself.
+    """
+    if not isinstance(tools, list):
+        return None
+    for index, entry in enumerate(tools):
+        if not isinstance(entry, dict):
+            continue
+        for key, config in entry.items():
+            if BUILTIN_TOOLS.get(key) == "googleMaps" and isinstance(config, dict):
+                return _google_maps_config(config, f"tools[{index}].{key}")[1] or None
+    return None
+
+
+def _google_maps_config(config: dict[str, Any], field: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A googleMaps tool config -> (the config without the location, ``retrievalConfig``)."""
     # Google wants the user's location in toolConfig.retrievalConfig, not in the tool itself.
     config = dict(config)
     nested = config.pop("retrievalConfig", None)
@@ -218,9 +237,7 @@ def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[st
     language = source.get("languageCode", source.get("language_code"))
     if language:
         retrieval["languageCode"] = language
-    if retrieval:
-        ctx.state["tool_config_retrieval"] = retrieval
-    return config
+    return config, retrieval
 
 
 def _conflict_message(subject: str, param: str) -> str:
