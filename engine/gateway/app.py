@@ -30,6 +30,7 @@ from starlette.routing import Route
 import engine
 from engine import lenient_json
 from engine.errors import APIError, redact
+from engine.runtime.token_input import decode_token_input
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment, GatewayConfig
@@ -328,6 +329,8 @@ class Gateway:
             call.tags = _tags(body, request.headers)
             stream = bool(body.get("stream")) and call_type in ("chat", "text_completion")
             kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+            if call_type == "embedding":  # token ids are decoded with the vocabulary of the client's model name
+                kwargs["input"] = decode_token_input(kwargs.get("input"), model)
 
             async def invoke(deployment: Deployment) -> Any:
                 call.deployment = deployment
