@@ -78,6 +78,7 @@ from engine.resources import (
     cancel_fine_tuning_job,
     acancel_fine_tuning_job,
 )
+from engine.rerank import arerank, rerank
 from engine.spec.registry import add_mappings, get_registry
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
@@ -106,6 +107,8 @@ __all__ = [
     "aspeech",
     "text_completion",
     "atext_completion",
+    "rerank",
+    "arerank",
     "create_file",
     "acreate_file",
     "retrieve_file",

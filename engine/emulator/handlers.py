@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import anthropic, embeddings, gemini, openai_compat, palm, predict, texttospeech
+from . import anthropic, embeddings, gemini, openai_compat, palm, predict, ranking, texttospeech
 from .call import ModelCall
 from .google_errors import error_body
 from .reply import Reply
@@ -33,6 +33,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     # Shared by embeddings, Imagen and other :predict families: see predict.register.
     ("vertex", "predict"): predict.predict,
     ("texttospeech", "synthesize"): texttospeech.synthesize,
+    ("discoveryengine", "rank"): ranking.rank,
     ("vertex", "embeddings"): embeddings.openai_embeddings,
     ("vertex", "chat/completions"): openai_compat.chat_completions,
 }

@@ -56,6 +56,7 @@ _CALL_PATHS = (
     ("/embeddings", "embedding"),
     ("/images/generations", "image_generation"),
     ("/audio/speech", "speech"),
+    ("/rerank", "rerank"),
 )
 
 # call type -> (engine async function name, field that must be present besides model)
@@ -65,6 +66,7 @@ CALLS: dict[str, tuple[str, str | None]] = {
     "embedding": ("aembedding", "input"),
     "image_generation": ("aimage_generation", "prompt"),
     "speech": ("aspeech", "input"),
+    "rerank": ("arerank", "query"),
 }
 
 
@@ -147,6 +149,7 @@ class Gateway:
         self._fast = {
             prefix + path: call_type for path, call_type in _CALL_PATHS for prefix in ("", "/v1")
         }
+        self._fast["/v2/rerank"] = "rerank"  # Cohere's v2 path; same request and answer
         self.app = self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -185,7 +188,7 @@ class Gateway:
             if "*" in deployment.model:
                 continue
             problem = None
-            for operation in ("chat", "embedding", "image_generation", "speech", "text_completion"):
+            for operation in ("chat", "embedding", "image_generation", "speech", "text_completion", "rerank"):
                 try:
                     registry.resolve(deployment.model, operation=operation)
                     break
