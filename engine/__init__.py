@@ -79,6 +79,7 @@ from engine.resources import (
     acancel_fine_tuning_job,
 )
 from engine.rerank import arerank, rerank
+from engine.transcription import atranscription, transcription
 from engine.spec.registry import add_mappings, get_registry
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
@@ -109,6 +110,8 @@ __all__ = [
     "atext_completion",
     "rerank",
     "arerank",
+    "transcription",
+    "atranscription",
     "create_file",
     "acreate_file",
     "retrieve_file",

@@ -41,6 +41,7 @@ from .resources import ResourceRoutes
 from .router import Router
 from .shared import open_shared
 from .store import SpendRow, SpendWriter, open_store
+from .transcription import transcription_answer, transcription_routes
 
 __all__ = ["Gateway", "create_app"]
 
@@ -67,6 +68,7 @@ CALLS: dict[str, tuple[str, str | None]] = {
     "image_generation": ("aimage_generation", "prompt"),
     "speech": ("aspeech", "input"),
     "rerank": ("arerank", "query"),
+    "transcription": ("atranscription", "file"),
 }
 
 
@@ -235,6 +237,7 @@ class Gateway:
         from .passthrough import passthrough_routes  # it imports this module: not at the top
 
         routes += passthrough_routes(self)
+        routes += transcription_routes(self)
         return routes
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -305,12 +308,13 @@ class Gateway:
         endpoint.__name__ = f"{call_type}_endpoint"
         return endpoint
 
-    async def handle_call(self, request: Request, call_type: str) -> Response:
-        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes)."""
+    async def handle_call(self, request: Request, call_type: str, read: Callable[[Request], Any] | None = None) -> Response:
+        """One OpenAI model call: auth, route, answer (JSON, SSE or audio bytes). ``read`` parses a
+        body that is not JSON (multipart audio uploads) into the call's fields."""
         call = _Call(self._request_id(request), call_type, time.perf_counter())
         token = upstream_clock.set(call.clock)
         try:
-            body = await self._json_body(request)
+            body = await (read(request) if read is not None else self._json_body(request))
             call.caller = await self.keys.authenticate(request.headers)
             model = body.get("model")
             if not isinstance(model, str) or not model:
@@ -412,6 +416,9 @@ class Gateway:
         if call.call_type == "speech":
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
+            return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.call_type == "transcription":
+            content, media = transcription_answer(result)
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
