@@ -80,6 +80,7 @@ from engine.resources import (
 )
 from engine.rerank import arerank, rerank
 from engine.transcription import atranscription, transcription
+from engine.token_counter import atoken_counter, token_counter
 from engine.spec.registry import add_mappings, get_registry
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
@@ -112,6 +113,8 @@ __all__ = [
     "arerank",
     "transcription",
     "atranscription",
+    "token_counter",
+    "atoken_counter",
     "create_file",
     "acreate_file",
     "retrieve_file",

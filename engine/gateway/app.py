@@ -69,6 +69,7 @@ CALLS: dict[str, tuple[str, str | None]] = {
     "speech": ("aspeech", "input"),
     "rerank": ("arerank", "query"),
     "transcription": ("atranscription", "file"),
+    "token_counter": ("atoken_counter", None),  # messages or prompt: engine.token_counter says which
 }
 
 
@@ -152,6 +153,7 @@ class Gateway:
             prefix + path: call_type for path, call_type in _CALL_PATHS for prefix in ("", "/v1")
         }
         self._fast["/v2/rerank"] = "rerank"  # Cohere's v2 path; same request and answer
+        self._fast["/utils/token_counter"] = "token_counter"  # LiteLLM's path
         self.app = self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -417,6 +419,9 @@ class Gateway:
             content = getattr(result, "content", b"")
             media = getattr(result, "content_type", None) or "audio/mpeg"
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.call_type == "token_counter":  # LiteLLM names the model the client asked for
+            return Response(json.dumps({**result, "request_model": call.model}).encode(), media_type=JSON,
+                            headers=self._headers(call, extra), background=background)
         if call.call_type == "transcription":
             content, media = transcription_answer(result)
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)

@@ -119,7 +119,7 @@ def prepare(
     host = registry.hosts[resolved.route.host]
     # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
     catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
-    if operation == "chat":
+    if operation in ("chat", "count_tokens"):
         _check_messages(call.get("messages"))
 
     # --- settings (project, location, credentials, api key, api base...) ---------------------
@@ -270,7 +270,7 @@ def _build_url(
     method = op.method(variables)
     variables["method"] = method
     api_base = settings.get("api_base")
-    resource_path = host.resources[resolved.route.resource](variables)
+    resource_path = host.resources[op.resource or resolved.route.resource](variables)
     # A method starting with "/" is a path below the resource (OpenAI-compatible
     # `endpoints/openapi/chat/completions`), not a `:verb`.
     suffix = method if str(method).startswith("/") else f":{method}"

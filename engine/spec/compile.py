@@ -485,6 +485,8 @@ class CompiledOperation:
     # (request field, catalog key of the per-call limit, limit when the catalog has none):
     # see `batch` in schemas/mapping.yaml.
     batch: tuple[str, str, int | None] | None = None
+    # A host resource other than the route's (Claude's count-tokens is a model of its own).
+    resource: str | None = None
 
     def param_table(self, ctx: Context) -> ParamTable:
         """Which params apply for this model and host; computed once per (model, host)."""
@@ -608,6 +610,11 @@ def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Contex
     if isinstance(spec, dict) and "hook" in spec:
         fn = (where / "hook").hook(spec["hook"])
         source = spec.get("from")
+        hosts = spec.get("hosts")
+        if hosts is not None:  # this field exists only on these hosts (AI Studio nests countTokens' request)
+            if source is None:
+                return lambda variables, ctx: fn(variables["request"], ctx) if ctx.host in hosts else None
+            return lambda variables, ctx: fn(variables["request"].get(source), ctx) if ctx.host in hosts else None
         if source is None:
             return lambda variables, ctx: fn(variables["request"], ctx)
         return lambda variables, ctx: fn(variables["request"].get(source), ctx)
@@ -733,4 +740,5 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),
         stream_decoder=stream["decoder"] if stream else "sse",
         batch=(op["batch"]["field"], op["batch"]["size"], op["batch"].get("default")) if "batch" in op else None,
+        resource=op.get("resource"),
     )
