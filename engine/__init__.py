@@ -81,7 +81,7 @@ from engine.resources import (
 from engine.rerank import arerank, rerank
 from engine.transcription import atranscription, transcription
 from engine.token_counter import atoken_counter, token_counter
-from engine.spec.registry import add_mappings, get_registry
+from engine.mapping.registry import add_mappings, get_registry
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
 __version__ = "0.1.0"

@@ -79,7 +79,7 @@ async def _acomplete(call: dict[str, Any]) -> ModelResponse | AsyncChatStream:
 
 def _has_operation(operation: str, call: dict[str, Any]) -> bool:
     """Whether the model's mapping has ``operation`` (else text completions go through chat)."""
-    from engine.spec.registry import get_registry
+    from engine.mapping.registry import get_registry
 
     model, provider = call.get("model"), call.get("custom_llm_provider")
     if isinstance(provider, str) and provider and isinstance(model, str) and not model.startswith(provider + "/"):

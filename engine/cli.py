@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from engine.paths import MAPPINGS_DIR
-    from engine.spec.check import check
+    from engine.mapping.check import check
 
     roots: list[Path] = [MAPPINGS_DIR]
     env = os.environ.get("VERTEX_ENGINE_MAPPINGS")

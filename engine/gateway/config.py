@@ -19,7 +19,7 @@ import yaml
 
 from engine.errors import FileKeyError
 from engine.paths import SCHEMAS_DIR
-from engine.spec.loader import describe_error, leaf_errors, load_grammar, load_yaml
+from engine.mapping.loader import describe_error, leaf_errors, load_grammar, load_yaml
 
 from .shared import redis_url_from
 

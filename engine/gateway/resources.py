@@ -43,7 +43,7 @@ from engine.resources.caching import is_automatic_name
 from engine.resources.files import FILES_PREFIX
 from engine.costs import batch_cost
 from engine.errors import APIError, redact
-from engine.spec.registry import get_registry
+from engine.mapping.registry import get_registry
 
 from .config import CLIENT_FORBIDDEN, _credentials_path
 from .errors import GatewayError

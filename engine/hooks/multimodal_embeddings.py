@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.errors import BadRequestError
 from engine.hooks.media import HTTPS_EXTENSION_MIME, mime_from_extension, parse_data_uri
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["instances", "embeddings", "usage", "MEDIA_LIMIT"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import BadRequestError
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = [
     "VERTEX_SCHEMA_KEYS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import BadRequestError
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["voice"]
 

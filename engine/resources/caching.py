@@ -35,8 +35,8 @@ from typing import Any
 
 from engine.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from engine.google_rest import GoogleRest
-from engine.spec.compile import SourceScope
-from engine.spec.registry import get_registry
+from engine.mapping.interpreter import SourceScope
+from engine.mapping.registry import get_registry
 
 from .batch_jsonl import model_id
 from .driver import Op, Req

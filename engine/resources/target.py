@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import BadRequestError
-from engine.spec.compile import SourceScope
-from engine.spec.registry import get_registry
+from engine.mapping.interpreter import SourceScope
+from engine.mapping.registry import get_registry
 
 __all__ = [
     "VertexTarget", "vertex_target", "vertex_credentials", "bucket_name", "gcs_credentials",

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from engine.errors import AuthenticationError, BadRequestError
-from engine.spec.compile import CompiledHost, CompiledOperation, SourceScope
-from engine.spec.context import ENGINE_KEYS, Context
-from engine.spec.registry import Registry, Resolved, get_registry
+from engine.mapping.interpreter import CompiledHost, CompiledOperation, SourceScope
+from engine.mapping.context import ENGINE_KEYS, Context
+from engine.mapping.registry import Registry, Resolved, get_registry
 
 __all__ = ["ENGINE_KEYS", "Prepared", "prepare"]
 

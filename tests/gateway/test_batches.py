@@ -242,7 +242,7 @@ def test_an_over_budget_key_cannot_start_a_batch(gw, fake, batch_file):
 
 def test_a_completed_batch_is_charged_once_to_the_key_that_made_it(gw, fake, tmp_path):
     from engine.costs import batch_cost, completion_cost
-    from engine.spec.registry import get_registry
+    from engine.mapping.registry import get_registry
 
     with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {MASTER}"}) as admin:
         key = admin.post("/key/generate", json={"key_alias": "batcher", "max_budget": 10}).json()["key"]

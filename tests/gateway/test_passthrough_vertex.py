@@ -249,7 +249,7 @@ def test_text_embedding_predict_is_priced_per_token(start_gateway, fake, vertex_
     tokens = sum(p["embeddings"]["statistics"]["token_count"] for p in r.json()["predictions"])
     (row,) = spend_logs(gw, key)
     assert row["model"] == "vertex_ai/text-embedding-004" and row["prompt_tokens"] == tokens > 0
-    from engine.spec.registry import get_registry
+    from engine.mapping.registry import get_registry
 
     _, info = get_registry().info("text-embedding-004")
     assert row["spend"] == pytest.approx(tokens * info["input_cost_per_token"]) and row["spend"] > 0
@@ -263,7 +263,7 @@ def test_imagen_predict_is_priced_per_image(start_gateway, fake, vertex_config):
     assert r.status_code == 200, r.text
     images = [p for p in r.json()["predictions"] if "bytesBase64Encoded" in p]
     assert len(images) == 2
-    from engine.spec.registry import get_registry
+    from engine.mapping.registry import get_registry
 
     _, info = get_registry().info("imagen-3.0-generate-001")
     (row,) = spend_logs(gw, key)

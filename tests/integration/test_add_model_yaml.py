@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.spec.registry import reset_registry
+from engine.mapping.registry import reset_registry
 
 from ._gemini_support import PROJECT
 

@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.resources import caching
-from engine.spec.registry import get_registry
+from engine.mapping.registry import get_registry
 
 DOC = " ".join(f"clause{i}" for i in range(3000))  # well over the minimum cache size
 

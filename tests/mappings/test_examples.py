@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.spec.examples import iter_examples, run_example
-from engine.spec.registry import get_registry
+from engine.mapping.examples import iter_examples, run_example
+from engine.mapping.registry import get_registry
 
 REGISTRY = get_registry()
 EXAMPLES = list(iter_examples(REGISTRY))

@@ -612,7 +612,7 @@ broken_call = mutated(valid_call, _PROTECTED).map(lambda call: {**call, **SETTIN
 
 
 # --- lead fix pending: input classes that crash outside the hooks ---------------------------
-# Each predicate names one crash in engine/spec or engine/runtime (see the report); the property
+# Each predicate names one crash in engine/mapping or engine/runtime (see the report); the property
 # skips exactly that input class until the lead's fix lands, then the filter can be removed.
 
 

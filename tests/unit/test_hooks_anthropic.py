@@ -18,7 +18,7 @@ from engine.hooks.anthropic.params import (
 )
 from engine.hooks.anthropic.response import anthropic_message, anthropic_usage, json_answer
 from engine.hooks.anthropic.stream import anthropic_stream_event
-from engine.spec.context import Context
+from engine.mapping.context import Context
 
 
 def ctx(**request):

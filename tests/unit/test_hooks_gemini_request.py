@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks import gemini  # noqa: E402
-from engine.spec.context import Context
+from engine.mapping.context import Context
 
 DUMMY = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
@@ -1040,7 +1040,7 @@ def test_bad_modalities_name_the_field(value, where):
 
 
 def test_hooks_are_registered_under_the_names_the_mapping_uses():
-    from engine.spec.hooks import HOOKS
+    from engine.mapping.hooks import HOOKS
 
     for name, fn in [
         ("gemini.contents", gemini.gemini_contents),
@@ -1057,7 +1057,7 @@ def test_hooks_are_registered_under_the_names_the_mapping_uses():
 
 def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:
     from engine.hooks.gemini import gemini_audio
-    from engine.spec.context import Context
+    from engine.mapping.context import Context
 
     ctx = Context(request={"audio": {"voice": "Kore", "format": "pcm16"}, "modalities": ["text", "audio"]},
                   model="gemini-2.5-flash-preview-tts", host="vertex")
@@ -1074,7 +1074,7 @@ def test_audio_refuses_formats_gemini_cannot_produce_and_missing_voice() -> None
 
     from engine.errors import BadRequestError, UnsupportedParamsError
     from engine.hooks.gemini import gemini_audio
-    from engine.spec.context import Context
+    from engine.mapping.context import Context
 
     ctx = Context(request={}, model="gemini-2.5-flash-preview-tts", host="vertex")
     with pytest.raises(UnsupportedParamsError, match="audio.format='mp3'"):
@@ -1088,7 +1088,7 @@ def test_tools_and_legacy_functions_together_are_refused() -> None:
 
     from engine.errors import BadRequestError
     from engine.hooks.gemini import gemini_tools
-    from engine.spec.context import Context
+    from engine.mapping.context import Context
 
     tools = [{"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}]
     functions = [{"name": "b"}]

@@ -19,8 +19,8 @@ from engine.hooks.gemini.response import (
     gemini_usage,
 )
 from engine import errors
-from engine.spec.context import Context
-from engine.spec.hooks import HOOKS
+from engine.mapping.context import Context
+from engine.mapping.hooks import HOOKS
 
 GENERATED_ID = re.compile(r"^call_[0-9a-f]{28}$")
 

@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import BadRequestError
 from engine.hooks import media  # noqa: E402
-from engine.spec.context import Context
+from engine.mapping.context import Context
 
 FIELD = "messages[0].content[1]"
 

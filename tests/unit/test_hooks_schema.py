@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import BadRequestError
 from engine.hooks import schema  # noqa: E402
-from engine.spec.context import Context
+from engine.mapping.context import Context
 
 
 def convert(value: dict[str, Any], *, ordering: bool = False, **kw: Any) -> dict[str, Any]:
@@ -360,7 +360,7 @@ def test_inline_refs_keeps_json_schema_keywords():
 
 
 def test_schema_vertex_hook_is_registered():
-    from engine.spec.hooks import HOOKS
+    from engine.mapping.hooks import HOOKS
 
     ctx = Context(request={}, host="ai_studio", options={})
     result = HOOKS["schema.vertex"]({"properties": {"a": {"type": "string", "format": "email"}}}, ctx)

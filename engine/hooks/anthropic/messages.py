@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.errors import BadRequestError
 from engine.hooks.media import parse_data_uri
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["anthropic_messages", "anthropic_system", "tool_use_id"]
 

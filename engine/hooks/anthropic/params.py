@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from engine.errors import BadRequestError
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["JSON_TOOL_NAME", "REASONING_BUDGETS"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.errors import UnprocessableEntityError, from_upstream
 from engine.hooks.anthropic.params import JSON_TOOL_NAME
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["FINISH_REASONS", "anthropic_message", "anthropic_usage", "usage_from", "json_answer"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import UnprocessableEntityError
 from engine.hooks.anthropic.params import JSON_TOOL_NAME
 from engine.hooks.anthropic.response import FINISH_REASONS, anthropic_error, usage_from
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 __all__ = ["anthropic_stream_event"]
 

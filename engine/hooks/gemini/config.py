@@ -11,7 +11,7 @@ from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _type_name
 from engine.hooks.media import gemini_generation
 from engine.hooks.schema import inline_refs, to_vertex_schema
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 _MODALITIES = {"text": "TEXT", "image": "IMAGE", "audio": "AUDIO"}
 

@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import BadRequestError
 from engine.hooks.gemini._common import _function_name, _type_name
 from engine.hooks.media import content_item_to_part, gemini_generation, gemini_media_part
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 #: base64("skip_thought_signature_validator"): Google's documented signature for function calls
 #: in histories that Gemini 3 did not produce (other models, hand-written few-shot turns).

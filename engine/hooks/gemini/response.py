@@ -30,8 +30,8 @@ from typing import Any
 
 from engine.errors import UnprocessableEntityError, from_upstream
 from engine.hooks.media import gemini_generation
-from engine.spec.context import Context
-from engine.spec.hooks import hook
+from engine.mapping.context import Context
+from engine.mapping.hooks import hook
 
 __all__ = [
     "FINISH_REASONS",

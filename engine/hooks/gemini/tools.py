@@ -13,7 +13,7 @@ from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _function_name, _type_name
 from engine.hooks.media import gemini_generation
 from engine.hooks.schema import to_vertex_schema
-from engine.spec.hooks import hook
+from engine.mapping.hooks import hook
 
 #: Accepted spellings of Google's built-in tools → the camelCase key we emit.
 BUILTIN_TOOLS: dict[str, str] = {

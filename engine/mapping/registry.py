@@ -10,9 +10,10 @@ from typing import Any, Iterable
 
 from engine.errors import BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
-from engine.spec.context import ENGINE_KEYS
-from engine.spec.compile import CompiledFormat, CompiledHost, CompiledRoute, compile_format, compile_host
-from engine.spec.loader import Document, read_documents, validate
+from engine.mapping.context import ENGINE_KEYS
+from engine.mapping.compile import compile_format, compile_host
+from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
+from engine.mapping.loader import Document, read_documents, validate
 
 __all__ = ["Registry", "Resolved", "get_registry", "add_mappings", "reset_registry"]
 

@@ -12,7 +12,7 @@ from engine.errors import BadRequestError, MappingError, UnsupportedParamsError
 from engine.paths import MAPPINGS_DIR
 from engine.runtime.prepare import prepare
 from engine.runtime.results import assemble_result
-from engine.spec.registry import Registry
+from engine.mapping.registry import Registry
 
 HOSTS = MAPPINGS_DIR / "hosts"
 

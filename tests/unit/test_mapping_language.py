@@ -9,10 +9,10 @@ import pytest
 
 from engine.errors import MappingError, UnsupportedParamsError
 from engine.paths import MAPPINGS_DIR
-from engine.spec.check import check
-from engine.spec.paths import compile_getter, compile_setter
-from engine.spec.registry import Registry
-from engine.spec.templates import compile_leaf, compile_template
+from engine.mapping.check import check
+from engine.mapping.paths import compile_getter, compile_setter
+from engine.mapping.registry import Registry
+from engine.mapping.templates import compile_leaf, compile_template
 
 HOSTS = MAPPINGS_DIR / "hosts"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Iterable
 
 from engine.errors import MappingError
-from engine.spec.examples import iter_examples, run_example
-from engine.spec.loader import all_problems, read_documents
-from engine.spec.registry import Registry
+from engine.mapping.examples import iter_examples, run_example
+from engine.mapping.loader import all_problems, read_documents
+from engine.mapping.registry import Registry
 
 __all__ = ["Problem", "check"]
 

@@ -2,7 +2,7 @@
 
 A hook has the signature ``fn(value, ctx) -> value``: ``value`` is what the mapping feeds it
 (a request param, the messages list, an upstream candidate...), ``ctx`` is the call's
-:class:`engine.spec.context.Context`. Hooks raise ``engine.errors.BadRequestError`` (or a
+:class:`engine.mapping.context.Context`. Hooks raise ``engine.errors.BadRequestError`` (or a
 subclass) naming the offending field when the input is wrong.
 """
 

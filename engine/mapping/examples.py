@@ -18,7 +18,7 @@ import engine.errors as errors_module
 from engine.runtime.assemble import StreamAssembler, assemble_response
 from engine.runtime.prepare import prepare
 from engine.runtime.results import NON_CHAT_OPERATIONS, assemble_result
-from engine.spec.registry import Registry
+from engine.mapping.registry import Registry
 
 __all__ = ["ExampleRef", "iter_examples", "run_example", "subset_problems"]
 
