@@ -64,3 +64,18 @@ def test_langchain_openai_embeddings_seed(start_gateway, fake, tiktoken_offline)
     assert sent[-1]["input"] == [LANDMARK_IDS]
     assert fake.last(":predict").json == {"instances": [{"image": {"gcsUri": LANDMARK}}]}
     assert len(query_result) == 1408
+
+
+def test_ai_studio_embeddings_are_charged(start_gateway, fake) -> None:
+    gw = start_gateway({"model_list": [{"model_name": "studio-embedding", "litellm_params": {
+        "model": "gemini/text-embedding-004", "api_key": "studio-key"}}]})
+    with gw.client() as admin:
+        key = admin.post("/key/generate", json={"models": ["studio-embedding"]}).json()["key"]
+    with gw.client(key) as c:
+        answer = c.post("/v1/embeddings", json={"model": "studio-embedding", "input": ["good morning", "another item"]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["usage"]["prompt_tokens"] == 6  # 24 characters at 4 per token
+        logs = c.get("/spend/logs").json()
+        spend = c.get("/key/info").json()["info"]["spend"]
+    assert logs[0]["total_tokens"] == 6 and logs[0]["spend"] == pytest.approx(6 * 1.0e-07)
+    assert spend == pytest.approx(6 * 1.0e-07)

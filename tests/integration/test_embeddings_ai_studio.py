@@ -19,7 +19,10 @@ def test_one_string_is_one_request_entry(fake: FakeGoogle) -> None:
     assert call.headers["x-goog-api-key"] == "k-1" and "key" not in call.query
     assert call.json == {"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "hello"}]}}]}
     assert response.data == [{"object": "embedding", "index": 0, "embedding": embed_vector("hello")}]
-    assert response.usage == {"prompt_tokens": 0, "total_tokens": 0}
+    # The API reports no tokens: estimated at the mapping's 4 characters per token, rounded up.
+    assert response.usage == {"prompt_tokens": 2, "total_tokens": 2}
+    assert response._hidden_params["usage_estimated"] is True
+    assert response._hidden_params["response_cost"] == pytest.approx(2 * 1.0e-07)
     assert response._hidden_params["custom_llm_provider"] == "gemini"
 
 
@@ -61,3 +64,12 @@ def test_a_model_without_catalog_entry_splits_at_the_default_limit(fake: FakeGoo
     response = engine.embedding(model="gemini/embedding-exp-9", input=[str(i) for i in range(150)], api_key="k", dimensions=2)
     assert [len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")] == [100, 50]
     assert [d.index for d in response.data] == list(range(150))
+
+
+def test_estimated_usage_adds_up_over_batches_and_counts_each_input(fake: FakeGoogle) -> None:
+    inputs = ["abcdefgh" * 5] * 101  # 40 characters each: two batchEmbedContents calls (100 + 1)
+    response = engine.embedding(model="gemini/text-embedding-004", input=inputs, api_key="k")
+    assert len(fake.calls(":batchEmbedContents")) == 2
+    assert response.usage.prompt_tokens == 100 * 10 + 10
+    # Never less than one token per input.
+    assert engine.embedding(model="gemini/text-embedding-004", input=["a", "b", "c"], api_key="k").usage.prompt_tokens == 3
