@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from . import anthropic, claude_count_tokens, embeddings, gemini, openai_compat, palm, predict, ranking, texttospeech
 from .call import ModelCall
+from .known_models import unknown_model_reply
 from .google_errors import error_body
 from .reply import Reply
 
@@ -84,4 +85,4 @@ def default_reply(call: ModelCall) -> Reply:
                 f"(vertex-engine emulator); script a response with FakeGoogle.script().",
             ),
         )
-    return validate(call) or handler(call)
+    return unknown_model_reply(call) or validate(call) or handler(call)

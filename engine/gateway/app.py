@@ -414,6 +414,8 @@ class Gateway:
         hidden = getattr(result, "_hidden_params", None) or {}
         cost = hidden.get("response_cost") or 0.0
         extra = {"x-vertex-engine-response-cost": repr(float(cost))} if cost else {}
+        if hidden.get("dropped_params"):  # what drop_params removed from this call
+            extra["x-vertex-engine-dropped-params"] = ", ".join(hidden["dropped_params"])
         background = BackgroundTask(self._record, call, 200, result, None)
         if call.call_type == "speech":
             content = getattr(result, "content", b"")
@@ -429,6 +431,9 @@ class Gateway:
 
     def _stream_response(self, call: _Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
+        dropped = (getattr(stream, "_hidden_params", None) or {}).get("dropped_params") if stream is not None else None
+        if dropped:
+            headers["x-vertex-engine-dropped-params"] = ", ".join(dropped)
         started: list[bool] = []
 
         async def never_started() -> None:

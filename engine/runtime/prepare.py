@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from engine.errors import AuthenticationError, BadRequestError
+from engine.runtime.output_limit import apply_output_limit
+from engine.runtime.uncatalogued import warn_uncatalogued
+from engine.suggest import closest
 from engine.mapping.interpreter import CompiledHost, CompiledOperation, SourceScope
 from engine.mapping.context import ENGINE_KEYS, Context
 from engine.mapping.registry import Registry, Resolved, get_registry
@@ -119,6 +122,8 @@ def prepare(
     host = registry.hosts[resolved.route.host]
     # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
     catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
+    if catalog_key is None:
+        warn_uncatalogued(model_string, resolved.model, resolved.route.resource, lambda: closest(resolved.model, registry.catalog))
     if operation in ("chat", "count_tokens"):
         _check_messages(call.get("messages"))
 
@@ -212,6 +217,7 @@ def prepare(
     if stream is not None and not isinstance(stream, bool):
         raise BadRequestError(f"stream: expected true or false, got {stream!r}", param="stream")
     stream = ctx.stream = bool(stream)
+    apply_output_limit(params, ctx)
     body = op.build_body(params, ctx, module)
     for k, v in raw_extra.items():
         if isinstance(v, dict) and isinstance(body.get(k), dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import engine
+from engine.mapping.registry import reset_registry
 from engine.emulator import FakeGoogle
 from engine.emulator.embeddings import embed_vector
 
@@ -60,8 +61,14 @@ def test_chat_on_gemini_prefix_still_goes_to_generate_content(fake: FakeGoogle) 
     assert fake.last().path == "/v1beta/models/gemini-2.5-flash:generateContent"
 
 
-def test_a_model_without_catalog_entry_splits_at_the_default_limit(fake: FakeGoogle) -> None:
-    response = engine.embedding(model="gemini/embedding-exp-9", input=[str(i) for i in range(150)], api_key="k", dimensions=2)
+def test_a_model_without_a_batch_limit_splits_at_the_default_limit(fake: FakeGoogle, tmp_path) -> None:
+    # A model the user's catalog declares (so Google, and the fake, know it) with no batch size of its own.
+    (tmp_path / "catalog.yaml").write_text("catalog:\n  embedding-exp-9: {mode: embedding, input_cost_per_token: 1.0e-07}\n")
+    engine.add_mappings(tmp_path)
+    try:
+        response = engine.embedding(model="gemini/embedding-exp-9", input=[str(i) for i in range(150)], api_key="k", dimensions=2)
+    finally:
+        reset_registry()
     assert [len(c.json["requests"]) for c in fake.calls(":batchEmbedContents")] == [100, 50]
     assert [d.index for d in response.data] == list(range(150))
 
