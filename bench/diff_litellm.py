@@ -119,8 +119,9 @@ KNOWN_DIFFERENCES: list[dict[str, Any]] = [
            "LiteLLM treats urlContext as a search tool and drops it next to function tools; ours keeps it (our conflict "
            "set is googleSearch/googleSearchRetrieval/enterpriseWebSearch only)"),
     _known("request:rf/*", "body.generationConfig.responseSchema", "deliberate",
-           "pitfall 20: schema placement is the per-model option schema_field; our default is the converted "
-           "responseSchema (propertyOrdering, nullable), LiteLLM always sends responseJsonSchema on Gemini 2+"),
+           "pitfall 20: schema placement is the option schema_field, from the catalog's supports_json_schema: "
+           "Gemini 2.5+ get responseJsonSchema, older ones the converted responseSchema (propertyOrdering, nullable); "
+           "LiteLLM sends responseJsonSchema from Gemini 2.0 on"),
     _known("request:rf/*", "body.generationConfig.responseJsonSchema", "deliberate", "see responseSchema (pitfall 20)"),
     _known("request:rf/gemini-1.5-schema", "body.contents*", "deliberate",
            "LiteLLM's model map no longer lists gemini-1.5-pro, so it falls back to a schema prompt; our catalog "
@@ -144,11 +145,12 @@ KNOWN_DIFFERENCES: list[dict[str, Any]] = [
            "LiteLLM adds provider_specific_fields.native_finish_reason to every choice; the seeds' answers (and "
            "tests/integration/test_seeds_gemini.py) show choices with index/finish_reason/message only",
            lambda ours, theirs: ours == MISSING and isinstance(theirs, dict) and set(theirs) == {"native_finish_reason"}),
-    _known("response:*", "response.choices*.message.thinking_blocks", "deliberate",
-           "LiteLLM also turns unsigned thought parts into signature-less thinking blocks; ours only signed ones (an "
-           "unsigned block repeats reasoning_content; the seeds' Gemini reasoning answers have no thinking_blocks)",
-           lambda ours, theirs: isinstance(theirs, list)
-           and [block for block in theirs if "signature" in block] == (ours if isinstance(ours, list) else [])),
+    _known("response:*", "response.choices*.message.thinking_blocks*", "deliberate",
+           "issue 12: every thought is a thinking block with the keys Claude's have; an unsigned one carries "
+           "signature \"\" (as Claude's streamed thinking deltas do), LiteLLM leaves the key out",
+           lambda ours, theirs: ours == "" and theirs == MISSING
+           or isinstance(theirs, list) and isinstance(ours, list)
+           and [{**block, "signature": block.get("signature", "")} for block in theirs] == ours),
     _known(("response:*", "stream:*"), "*.annotations", "litellm-bug",
            "LiteLLM skips grounding supports without segment.startIndex, which proto3 JSON omits when it is 0",
            lambda ours, theirs: isinstance(ours, list) and isinstance(theirs, list) and len(ours) > len(theirs)

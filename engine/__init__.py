@@ -82,6 +82,8 @@ from engine.rerank import arerank, rerank
 from engine.transcription import atranscription, transcription
 from engine.token_counter import atoken_counter, token_counter
 from engine.mapping.registry import add_mappings, get_registry
+from engine.responses_api import aresponses, responses
+from engine import anthropic  # engine.anthropic.messages.create / acreate (LiteLLM's name)
 from engine.types import EmbeddingResponse, ImageResponse, ModelResponse, ModelResponseChunk, SpeechResponse
 
 __version__ = "0.1.0"
@@ -101,6 +103,9 @@ emulator_url: str | None = None
 __all__ = [
     "completion",
     "acompletion",
+    "responses",
+    "aresponses",
+    "anthropic",
     "embedding",
     "aembedding",
     "image_generation",

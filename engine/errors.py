@@ -14,6 +14,8 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "ErrorShape",
+    "ERROR_SHAPES",
     "BadRequestError",
     "UnsupportedParamsError",
     "ContextWindowExceededError",
@@ -300,29 +302,38 @@ _BY_STATUS: dict[int, type[APIError]] = {
     529: ServiceUnavailableError,
 }
 
-_BY_GOOGLE_STATUS: dict[str, type[APIError]] = {
-    "INVALID_ARGUMENT": BadRequestError,
-    "FAILED_PRECONDITION": BadRequestError,
-    "OUT_OF_RANGE": BadRequestError,
-    "UNAUTHENTICATED": AuthenticationError,
-    "PERMISSION_DENIED": PermissionDeniedError,
-    "NOT_FOUND": NotFoundError,
-    "RESOURCE_EXHAUSTED": RateLimitError,
-    "CANCELLED": APIConnectionError,
-    "INTERNAL": InternalServerError,
-    "UNAVAILABLE": ServiceUnavailableError,
-    "DEADLINE_EXCEEDED": Timeout,
-}
+class ErrorShape:
+    """How one upstream (a host or a wire format) reports an error in its JSON body.
 
-_BY_ANTHROPIC_TYPE: dict[str, type[APIError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "overloaded_error": ServiceUnavailableError,
-}
+    Declared under ``errors:`` in the mapping (schemas/mapping.yaml): ``code`` reads the error's
+    code from the body, ``status`` maps each code to the HTTP status it stands for, and the class
+    follows that status as for any HTTP error (400 -> BadRequestError, 429 -> RateLimitError...).
+    """
+
+    __slots__ = ("read_code", "status", "source")
+
+    def __init__(self, read_code: Any, status: dict[str, int], source: str = "") -> None:
+        self.read_code = read_code
+        self.status = status
+        self.source = source
+
+    def status_of(self, body: Any) -> int | None:
+        code = self.read_code(body)
+        return self.status.get(code) if isinstance(code, str) else None
+
+
+#: The error shapes of the loaded mappings (hosts first, then formats); the registry fills it.
+ERROR_SHAPES: list[ErrorShape] = []
+
+
+def declared_status(body: Any) -> int | None:
+    """The HTTP status a declared error code in ``body`` stands for, or None."""
+    for shape in ERROR_SHAPES:
+        status = shape.status_of(body)
+        if status is not None:
+            return status
+    return None
+
 
 _CONTEXT_WINDOW = ("exceeds the maximum number of tokens", "payload size exceeds", "prompt is too long")
 
@@ -335,9 +346,9 @@ def from_upstream(
     llm_provider: str | None = None,
     model: str | None = None,
 ) -> APIError:
-    """Turn an upstream error response (Google or Anthropic JSON) into a typed exception.
+    """Turn an upstream error response into a typed exception.
 
-    Structural first (Google ``error.status``, Anthropic ``error.type``), then the HTTP status.
+    Structural first (the error code the mappings declare under ``errors:``), then the HTTP status.
     """
     body: Any = None
     message = body_text.strip() or f"upstream returned HTTP {status} with an empty body"
@@ -348,10 +359,11 @@ def from_upstream(
         body = None
     if isinstance(body, list) and body and isinstance(body[0], dict):  # some Google routes wrap errors in a list
         body = body[0]
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        message = str(err.get("message") or message)
-        cls = _BY_GOOGLE_STATUS.get(str(err.get("status") or "")) or _BY_ANTHROPIC_TYPE.get(str(err.get("type") or ""))
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), dict):
+            message = str(body["error"].get("message") or message)
+        declared = declared_status(body)  # wherever the upstream's declared shape keeps its code
+        cls = _BY_STATUS.get(declared) if declared is not None else None
     lowered = message.lower()
     status_code = status
     if cls is None:

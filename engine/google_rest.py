@@ -14,11 +14,8 @@ Resources need GET/POST/PATCH/DELETE with JSON or raw bodies, so they share this
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +23,11 @@ from typing import Any
 import httpx
 
 from engine.auth import tokens
-from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, register_secret
+from engine.errors import APIConnectionError, APIError, Timeout, from_upstream, register_secret
 from engine.runtime import transport as _transport
-from engine.runtime.transport import dial_url, retry_backoff
+from engine.runtime.settings import module_setting
+from engine.runtime.exchange import Exchange, arun, run
+from engine.runtime.transport import dial_url
 
 __all__ = ["GoogleRest", "Progress", "storage_base"]
 
@@ -38,15 +37,6 @@ Progress = Callable[[int, int], None]
 _CHUNK = 256 * 1024
 _LOGGED_BODY = 2000  # characters of a body shown by set_verbose (batch files can be large)
 _TIMEOUT = httpx.Timeout(600.0, connect=30.0)
-
-
-@dataclass
-class _Tries:
-    """One request's retry state, shared by the sync and async loops."""
-
-    retries: int
-    attempt: int = 0
-    refreshed: bool = False
 
 
 def storage_base() -> str:
@@ -59,22 +49,23 @@ def storage_base() -> str:
 
 
 def _num_retries() -> int:
-    value = getattr(sys.modules.get("engine"), "num_retries", None)
+    value = module_setting("num_retries")
     try:
         return max(int(value or 0), 0)
     except (TypeError, ValueError):
         return 0
 
 
-def _trace(method: str, url: str, body: bytes | None, response: httpx.Response | None = None) -> None:
+def _trace(method: str, url: str, body: bytes | None) -> None:
     """``engine.set_verbose``: the same redacted log as model calls, bodies shortened."""
-    if not _transport._verbose():
-        return
-    if response is None:
+    if _transport._verbose():
         text = "" if body is None else body[:_LOGGED_BODY].decode("utf-8", "replace")
         _transport._log(f"{method} {url}\nbody: {text}")
-    else:
-        _transport._log(f"response HTTP {response.status_code}: {response.content[:_LOGGED_BODY].decode('utf-8', 'replace')}")
+
+
+def _trace_response(status: int, content: bytes) -> None:
+    if _transport._verbose():
+        _transport._log(f"response HTTP {status}: {content[:_LOGGED_BODY].decode('utf-8', 'replace')}")
 
 
 def _chunks(data: bytes, progress: Progress | None) -> Iterator[bytes]:
@@ -135,25 +126,30 @@ class GoogleRest:
             return Timeout(f"{where} timed out ({type(exc).__name__})", llm_provider=self.provider)
         return APIConnectionError(f"could not reach {where}: {type(exc).__name__}: {exc}", llm_provider=self.provider)
 
-    def _after(self, tries: _Tries, method: str, url: str, body: bytes | None, token: str | None,
-               response: httpx.Response | None = None, exc: Exception | None = None) -> httpx.Response | float:
-        """One attempt's outcome, for both send loops: the 2xx response, or the seconds to wait
-        before the next attempt (0 after a 401 dropped the cached token); raises when done."""
-        if response is None:
-            error = self._failure(method, url, exc or RuntimeError("no response"))
-        else:
-            _trace(method, url, body, response)
-            if response.status_code < 400:
-                return response
-            if response.status_code == 401 and token is not None and not tries.refreshed:
-                tokens.invalidate(self.credentials)
-                tries.refreshed = True
-                return 0.0
-            error = from_upstream(response.status_code, response.text, headers=dict(response.headers), llm_provider=self.provider)
-        if not isinstance(error, RETRYABLE) or tries.attempt >= tries.retries:
-            raise error
-        tries.attempt += 1
-        return retry_backoff(tries.attempt - 1, error)
+    def _exchange(self, method: str, url: str, json_body: Any, content: bytes | None, content_type: str | None,
+                  params: dict[str, Any] | None, progress: Progress | None) -> Exchange:
+        body, json_type = self._body(json_body, content)
+        content_type = json_type or content_type
+        length = None if body is None else len(body)
+        chunked = progress is not None and body is not None
+        return Exchange(
+            method=method,
+            url=dial_url(url),
+            headers=lambda token: self._headers(token, content_type, length),
+            http_error=lambda status, text, headers: from_upstream(
+                status, text, headers=dict(headers), llm_provider=self.provider),
+            network_error=lambda exc: self._failure(method, url, exc),
+            timeout=_TIMEOUT,
+            retries=_num_retries(),
+            credentials=self.credentials,
+            uses_token=self.api_key is None,
+            body=body,
+            pieces=(lambda: _chunks(body, progress)) if chunked else None,
+            apieces=(lambda: _achunks(body, progress)) if chunked else None,
+            params=params,
+            on_attempt=lambda: _trace(method, url, body),
+            on_failure=lambda status, text: _trace_response(status, text.encode()),
+        )
 
     # --- sync --------------------------------------------------------------------------------------
 
@@ -167,27 +163,12 @@ class GoogleRest:
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         progress: Progress | None = None,
-    ) -> httpx.Response:
-        """Send and return a 2xx response (body read); raise a typed engine error otherwise."""
-        body, json_type = self._body(json, content)
-        content_type = json_type or content_type
-        tries = _Tries(_num_retries())
-        target = dial_url(url)
-        with httpx.Client(timeout=_TIMEOUT) as client:
-            while True:
-                token = tokens.token(self.credentials) if self.api_key is None else None
-                headers = self._headers(token, content_type, None if body is None else len(body))
-                payload: Any = body if progress is None or body is None else _chunks(body, progress)
-                _trace(method, url, body)
-                try:
-                    response = client.request(method, target, content=payload, headers=headers, params=params)
-                except httpx.HTTPError as exc:
-                    step = self._after(tries, method, url, body, token, exc=exc)
-                else:
-                    step = self._after(tries, method, url, body, token, response)
-                if isinstance(step, httpx.Response):
-                    return step
-                time.sleep(step)
+    ) -> Any:
+        """Send and return a 2xx response (``.content`` read); raise a typed engine error otherwise."""
+        exchange = self._exchange(method, url, json, content, content_type, params, progress)
+        response = run(exchange, _transport.transport.client())
+        _trace_response(response.status_code, response.content)
+        return response
 
     def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """:meth:`request`, the answer parsed as a JSON object (``{}`` for an empty body)."""
@@ -205,38 +186,23 @@ class GoogleRest:
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         progress: Progress | None = None,
-    ) -> httpx.Response:
+    ) -> Any:
         """Async :meth:`request`."""
-        body, json_type = self._body(json, content)
-        content_type = json_type or content_type
-        tries = _Tries(_num_retries())
-        target = dial_url(url)
-        async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
-            while True:
-                token = await tokens.atoken(self.credentials) if self.api_key is None else None
-                headers = self._headers(token, content_type, None if body is None else len(body))
-                payload: Any = body if progress is None or body is None else _achunks(body, progress)
-                _trace(method, url, body)
-                try:
-                    response = await client.request(method, target, content=payload, headers=headers, params=params)
-                except httpx.HTTPError as exc:
-                    step = self._after(tries, method, url, body, token, exc=exc)
-                else:
-                    step = self._after(tries, method, url, body, token, response)
-                if isinstance(step, httpx.Response):
-                    return step
-                await asyncio.sleep(step)
+        exchange = self._exchange(method, url, json, content, content_type, params, progress)
+        response = await arun(exchange, await _transport.transport.async_session())
+        _trace_response(response.status_code, response.content)
+        return response
 
     async def ajson(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """Async :meth:`json`."""
         return _parse(await self.arequest(method, url, **kwargs), url)
 
 
-def _parse(response: httpx.Response, url: str) -> dict[str, Any]:
+def _parse(response: Any, url: str) -> dict[str, Any]:
     if not response.content:
         return {}
     try:
-        data = response.json()
+        data = json.loads(response.content)
     except ValueError:
         raise APIError(f"{url.split('?', 1)[0]} answered with a body that is not JSON", status_code=502) from None
     if not isinstance(data, dict):

@@ -22,13 +22,14 @@ def _drop_trailing_commas(text: str) -> str:
     return _STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(0), text)
 
 
-def loads(raw: bytes | str) -> Any:
-    """Parse ``raw`` as JSON, tolerating trailing commas; raise the strict parser's error otherwise."""
+def loads(raw: bytes | str, **hooks: Any) -> Any:
+    """Parse ``raw`` as JSON, tolerating trailing commas; raise the strict parser's error otherwise.
+    ``hooks`` go to :func:`json.loads` (``parse_float``, ``parse_int``, ``parse_constant``)."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, **hooks)
     except ValueError as strict:
         try:
             text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
-            return json.loads(_drop_trailing_commas(text))
+            return json.loads(_drop_trailing_commas(text), **hooks)
         except ValueError:
             raise strict from None

@@ -15,12 +15,13 @@ import json
 import secrets
 from typing import Any
 
+from .agent import Tool, Turn, choose_tool
 from .call import ModelCall, texts, words_in
 from .gemini import split_text
 from .reply import Reply, StreamEvent
 from .schema_sample import sample_from_schema
 
-__all__ = ["raw_predict", "stream_raw_predict", "anthropic_error"]
+__all__ = ["raw_predict", "stream_raw_predict", "count_tokens", "anthropic_error"]
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 _FIELDS = frozenset({
@@ -82,14 +83,19 @@ def _tool_result(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+def _turn(body: dict[str, Any]) -> Turn | None:
+    """The agent-loop view of the request (see :mod:`.agent`), or None when no tool may be called."""
     choice = body.get("tool_choice") or {}
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
-    if choice.get("type") == "tool":
-        return next((t for t in tools if t.get("name") == choice.get("name")), None)
-    if choice.get("type") == "any" and tools:
-        return tools[0]
-    return None
+    tools = [Tool(t["name"], str(t.get("description") or ""), t.get("input_schema"))
+             for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and t.get("name")]
+    if not tools or choice.get("type") == "none":
+        return None
+    messages = body["messages"]
+    called = {str(b.get("name")) for m in messages if m.get("role") == "assistant" and isinstance(m.get("content"), list)
+              for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
+    return Turn(tools=tools, user_text=_last_user_text(messages), after_tool_results=_tool_result(messages) is not None,
+                called=called, forced=choice.get("type") in ("any", "tool"),
+                allowed=[choice.get("name")] if choice.get("type") == "tool" else None)
 
 
 def _content(call: ModelCall) -> tuple[list[dict[str, Any]], str]:
@@ -100,10 +106,11 @@ def _content(call: ModelCall) -> tuple[list[dict[str, Any]], str]:
         thought = f"Thinking about the request: {_last_user_text(body['messages'])}"
         signature = hashlib.sha256(thought.encode()).hexdigest()[:32]
         blocks.append({"type": "thinking", "thinking": thought, "signature": signature})
-    tool = _forced_tool(body)
+    turn = _turn(body)
+    tool = choose_tool(turn) if turn is not None else None
     if tool is not None:
-        tool_input = sample_from_schema(tool["input_schema"]) if tool.get("input_schema") else {}
-        blocks.append({"type": "tool_use", "id": f"toolu_vrtx_{secrets.token_hex(10)}", "name": tool["name"],
+        tool_input = sample_from_schema(tool.schema) if tool.schema else {}
+        blocks.append({"type": "tool_use", "id": f"toolu_vrtx_{secrets.token_hex(10)}", "name": tool.name,
                        "input": tool_input if isinstance(tool_input, dict) else {}})
         return blocks, "tool_use"
     result = _tool_result(body["messages"])
@@ -178,3 +185,31 @@ def stream_raw_predict(call: ModelCall) -> Reply:
                           "usage": {"output_tokens": usage["output_tokens"]}}))
     events.append(_event({"type": "message_stop"}))
     return Reply(events=events, stream="sse")
+
+
+_COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "anthropic_version", "anthropic_beta", "mcp_servers"})
+
+
+def count_tokens(call: ModelCall) -> Reply:
+    """``publishers/anthropic/models/count-tokens:rawPredict``: ``{"input_tokens": N}`` (N = words),
+    checked as Vertex checks it: ``model`` names the Claude model, ``messages`` is required."""
+    body = call.body
+    if not isinstance(body.get("model"), str) or not body["model"].startswith("claude"):
+        return anthropic_error(400, "model: Field required (the Claude model to count for, e.g. claude-sonnet-4@20250514)")
+    extra = sorted(set(body) - _COUNT_FIELDS)
+    if extra:
+        return anthropic_error(400, f"{extra[0]}: Extra inputs are not permitted")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        return anthropic_error(400, "messages: at least one message is required")
+    return Reply(body={"input_tokens": max(1, _words(body.get("system")) + _words(body.get("messages")))})
+
+
+def _words(node: Any) -> int:
+    """Words in every text of a Messages ``system`` or ``messages`` value (strings are text too)."""
+    if isinstance(node, str):
+        return len(node.split())
+    if isinstance(node, list):
+        return sum(_words(item) for item in node)
+    if isinstance(node, dict):
+        return sum(_words(node[key]) for key in ("text", "content") if key in node)
+    return 0

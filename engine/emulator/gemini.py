@@ -19,6 +19,7 @@ from typing import Any
 from .call import ModelCall, pick, texts, words_in
 from .reply import Reply, StreamEvent
 from .routing import stream_format
+from .agent import Tool, Turn, choose_tool
 from .schema_sample import sample_from_schema
 
 __all__ = [
@@ -48,7 +49,7 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
     return max(1, words_in(parts))
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
+def _last_user_text(body: dict[str, Any], limit: int | None = _SNIPPET) -> str:
     contents = pick(body, "contents")
     if isinstance(contents, dict):
         contents = [contents]
@@ -56,7 +57,7 @@ def _last_user_text(body: dict[str, Any]) -> str:
         if isinstance(content, dict) and content.get("role", "user") == "user":
             text = " ".join(" ".join(texts(content.get("parts"))).split())
             if text:
-                return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "\u2026"
+                return text if limit is None or len(text) <= limit else text[: limit - 1] + "\u2026"
     return "(no text)"
 
 
@@ -80,37 +81,51 @@ def _thought(body: dict[str, Any]) -> str | None:
     return f"Thinking about the request: {_last_user_text(body)}"
 
 
-def _forced_function(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The declaration a ``mode: ANY`` tool config forces, honouring ``allowedFunctionNames``."""
-    tool_config = pick(body, "toolConfig", "tool_config")
-    config = pick(tool_config, "functionCallingConfig", "function_calling_config")
-    if str(pick(config, "mode") or "").upper() != "ANY":
-        return None
-    allowed = pick(config, "allowedFunctionNames", "allowed_function_names") or []
+def _declarations(body: dict[str, Any]) -> list[dict[str, Any]]:
     tools = pick(body, "tools") or []
-    declarations = [
+    return [
         d
         for tool in (tools if isinstance(tools, list) else [])
         for d in (pick(tool, "functionDeclarations", "function_declarations") or [])
         if isinstance(d, dict) and d.get("name")
     ]
-    for declaration in declarations:
-        if not allowed or declaration["name"] in allowed:
-            return declaration
-    return None
+
+
+def _turn(body: dict[str, Any]) -> Turn | None:
+    """The agent-loop view of the request, or None when no function may be called."""
+    declarations = _declarations(body)
+    tool_config = pick(body, "toolConfig", "tool_config")
+    config = pick(tool_config, "functionCallingConfig", "function_calling_config") or {}
+    mode = str(pick(config, "mode") or "AUTO").upper()
+    if not declarations or mode == "NONE":
+        return None
+    contents = pick(body, "contents")
+    contents = contents if isinstance(contents, list) else []
+    called = {
+        str(call.get("name"))
+        for content in contents if isinstance(content, dict) and content.get("role") == "model"
+        for part in content.get("parts") or [] if isinstance(part, dict)
+        for call in [pick(part, "functionCall", "function_call")] if isinstance(call, dict)
+    }
+    tools = [Tool(d["name"], str(d.get("description") or ""),
+                  pick(d, "parameters", "parametersJsonSchema", "parameters_json_schema")) for d in declarations]
+    allowed = pick(config, "allowedFunctionNames", "allowed_function_names") or None
+    return Turn(tools=tools, user_text=_last_user_text(body, limit=None), after_tool_results=_last_function_response(body) is not None,
+                called=called, forced=mode == "ANY", allowed=allowed)
 
 
 def plan_answer(call: ModelCall) -> Answer:
-    """Decide the default answer: forced function call, JSON for JSON mode, else echo text."""
+    """Decide the default answer: a tool call when the agent loop wants one (see :mod:`.agent`),
+    JSON for JSON mode, text that reads tool results after them, else echo text."""
     body = call.body
     thought = _thought(body)
-    declaration = _forced_function(body)
-    if declaration is not None:
-        schema = pick(declaration, "parameters", "parametersJsonSchema", "parameters_json_schema")
-        args = sample_from_schema(schema) if schema else {}
+    turn = _turn(body)
+    tool = choose_tool(turn) if turn is not None else None
+    if tool is not None:
+        args = sample_from_schema(tool.schema) if tool.schema else {}
         if not isinstance(args, dict):
             args = {}
-        return Answer(function_call={"name": declaration["name"], "args": args}, thought=thought)
+        return Answer(function_call={"name": tool.name, "args": args}, thought=thought)
     config = pick(body, "generationConfig", "generation_config") or {}
     if pick(config, "responseMimeType", "response_mime_type") == "application/json":
         schema = pick(

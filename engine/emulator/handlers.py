@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import anthropic, claude_count_tokens, embeddings, gemini, openai_compat, palm, predict, ranking, texttospeech
+from . import anthropic, embeddings, gemini, openai_compat, palm, predict, ranking, texttospeech
 from .call import ModelCall
 from .known_models import unknown_model_reply
 from .google_errors import error_body
@@ -49,8 +49,8 @@ _RAW_PREDICT: dict[tuple[str, str], Handler] = {
 
 
 def _raw_predict(call: ModelCall) -> Reply:
-    if call.route.publisher == "anthropic" and call.route.model == claude_count_tokens.COUNT_TOKENS_MODEL:
-        return claude_count_tokens.count_tokens(call)
+    if call.route.publisher == "anthropic" and call.route.target == "count-tokens" and call.route.method == "rawPredict":
+        return anthropic.count_tokens(call)
     handler = _RAW_PREDICT.get((call.route.publisher or "", call.route.method))
     if handler is None:
         return Reply.error(400, f"{call.route.method} is not emulated for publisher {call.route.publisher!r} "

@@ -41,18 +41,25 @@ def _type_of(schema: dict[str, Any]) -> str | None:
 
 
 def sample_from_schema(
-    schema: Any, name: str | None = None, *, _root: Any = None, _depth: int = 0
+    schema: Any, name: str | None = None, *, _root: Any = None, _depth: int = 0, _refs: frozenset[str] = frozenset()
 ) -> Any:
     """Return an example instance of ``schema``; ``name`` (the property name) flavours strings.
 
     Honours ``$ref`` into ``$defs``/``definitions``, ``const``, ``enum``, ``default``,
     ``example(s)``, ``anyOf``/``oneOf``/``allOf`` (first non-null branch), ``format``, ``minimum``
-    and ``minItems``. Every listed property is filled, so callers see each field the schema names.
+    and ``minItems``. Every listed property is filled, so callers see each field the schema names,
+    except below a ``$ref`` met a second time (recursion): there only what the schema requires is
+    filled (required properties, ``minItems`` items, the null branch of an ``anyOf``), so the
+    value ends, and still conforms.
     """
     if not isinstance(schema, dict) or _depth > _MAX_DEPTH:
         return None
     root = schema if _root is None else _root
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        _refs = _refs | {ref} if ref not in _refs else _refs | {""}  # "" marks: inside a recursion
     schema = _resolve(schema, root)
+    shallow = "" in _refs
     for key in ("const", "default", "example"):
         if key in schema:
             return schema[key]
@@ -63,22 +70,31 @@ def sample_from_schema(
     for combinator in ("anyOf", "oneOf", "allOf", "any_of", "one_of"):
         branches = schema.get(combinator)
         if isinstance(branches, list) and branches:
+            nulls = [b for b in branches if isinstance(b, dict) and _type_of(_resolve(b, root)) == "null"]
             usable = [
                 b for b in branches if isinstance(b, dict) and _type_of(_resolve(b, root)) != "null"
             ]
+            if shallow and nulls and combinator != "allOf":
+                return None
             branch = usable[0] if usable else branches[0]
-            return sample_from_schema(branch, name, _root=root, _depth=_depth + 1)
+            return sample_from_schema(branch, name, _root=root, _depth=_depth + 1, _refs=_refs)
     kind = _type_of(schema)
     if kind == "object":
         properties = schema.get("properties") or {}
+        if shallow:
+            required = schema.get("required") or ()
+            properties = {key: sub for key, sub in properties.items() if key in required}
         return {
-            key: sample_from_schema(sub, key, _root=root, _depth=_depth + 1)
+            key: sample_from_schema(sub, key, _root=root, _depth=_depth + 1, _refs=_refs)
             for key, sub in properties.items()
         }
     if kind == "array":
+        min_items = int(schema.get("minItems", schema.get("min_items", 0)) or 0)
+        if shallow and min_items == 0:
+            return []
         items = schema.get("items") or {"type": "string"}
-        item = sample_from_schema(items, name, _root=root, _depth=_depth + 1)
-        return [item] * max(1, int(schema.get("minItems", schema.get("min_items", 1)) or 1))
+        item = sample_from_schema(items, name, _root=root, _depth=_depth + 1, _refs=_refs)
+        return [item] * max(1, min_items)
     if kind == "integer":
         return int(schema.get("minimum", 1))
     if kind == "number":

@@ -7,6 +7,7 @@ Every problem is a :class:`ConfigError` naming the file, the key path and the re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from engine.errors import FileKeyError
 from engine.paths import SCHEMAS_DIR
 from engine.mapping.loader import describe_error, leaf_errors, load_grammar, load_yaml
 
-from .shared import redis_url_from
+from .cluster_state import redis_url_from
 
 __all__ = ["ConfigError", "Deployment", "GatewayConfig", "load_config", "parse_config", "CLIENT_FORBIDDEN"]
 
@@ -95,9 +96,12 @@ class GatewayConfig:
     set_verbose: bool = False
     key_cache_ttl: float = 2.0
     spend_flush_interval: float = 1.0
+    spend_journal_dir: str = "vertex-engine.db.spend-journal"
+    metrics_key: str | None = None
     heartbeat_interval: float = 15.0
     health_check_timeout: float = 20.0
     max_request_bytes: int = 64 * 1024 * 1024
+    request_body_timeout: float = 30.0
     ignored: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -292,12 +296,27 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         set_verbose=bool(settings.get("set_verbose", False)),
         key_cache_ttl=float(general.get("key_cache_ttl", 2.0)),
         spend_flush_interval=float(general.get("spend_flush_interval", 1.0)),
+        spend_journal_dir=str(general.get("spend_journal_dir") or env.get("VERTEX_ENGINE_SPEND_JOURNAL")
+                              or _journal_dir(general.get("database_path") or env.get("VERTEX_ENGINE_DB") or "vertex-engine.db",
+                                              general.get("database_url") or env.get("DATABASE_URL"))),
+        metrics_key=general.get("metrics_key") or None,
         heartbeat_interval=float(general.get("heartbeat_interval", 15.0)),
         health_check_timeout=float(general.get("health_check_timeout", 20.0)),
         max_request_bytes=int(float(general.get("max_request_size_mb", 64)) * 1024 * 1024),
+        request_body_timeout=float(general.get("request_body_timeout", 30.0)),
         ignored=ignored,
         raw=doc,
     )
+
+
+def _journal_dir(database_path: str, database_url: str | None) -> str:
+    """Where the spend journal lives by default: beside the SQLite file; with PostgreSQL, where
+    that file would be, named for the database so two gateways on one machine do not mix."""
+    if database_url and not database_url.startswith("sqlite:///"):
+        digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+        return f"{database_path}.spend-journal-{digest}"
+    path = database_url[len("sqlite:///"):] if database_url else database_path
+    return f"{path}.spend-journal"
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> GatewayConfig:

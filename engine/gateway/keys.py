@@ -11,14 +11,15 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import uuid
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GatewayError
+from .errors import GatewayError, database_failure, database_trouble
 from .store import KeyRecord, Store, hash_key, parse_duration
 
-__all__ = ["Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
+__all__ = ["Admission", "Caller", "KeyManager", "KEY_FIELDS", "parse_time", "iso_time", "public_info", "native_model_name"]
 
 # Fields /key/generate and /key/update accept, with the JSON types they must have.
 KEY_FIELDS: dict[str, tuple[type, ...]] = {
@@ -50,6 +51,19 @@ class Caller:
         if self.record is None:
             return "master" if self.is_master else None
         return self.record.key_alias or self.record.key_preview
+
+
+@dataclass(slots=True)
+class Admission:
+    """What one admitted call holds against its key until it settles."""
+
+    token_hash: str
+    call_id: str
+    rpm: bool = False
+    tokens: int | None = None  # reserved against tpm
+    tpm_window: int | None = None
+    cost: float | None = None  # reserved against the budget
+    settled: bool = False
 
 
 def native_model_name(caller: Caller, model: str | None, provider: str, deployments: Any) -> str | None:
@@ -84,8 +98,10 @@ def _preview(raw: str) -> str:
 class KeyManager:
     """Authenticates requests and enforces each virtual key's models, budget, expiry and limits."""
 
-    def __init__(self, store: Store, shared: Any, master_key: str | None, cache_ttl: float = 2.0) -> None:
+    def __init__(self, store: Store, shared: Any, master_key: str | None, cache_ttl: float = 2.0,
+                 reservation_ttl: float = 3600.0) -> None:
         self.store = store
+        self.reservation_ttl = reservation_ttl  # a reservation its process never settled lapses after this
         self.shared = shared
         self.master_key = master_key
         self.master_hash = hash_key(master_key) if master_key else None
@@ -124,7 +140,13 @@ class KeyManager:
         hit = self._cache.get(token_hash)
         if hit is not None and now - hit[0] < self.cache_ttl:
             return hit[1]
-        record = await self.store.get_key(token_hash)
+        try:
+            record = await self.store.get_key(token_hash)
+        except Exception as exc:
+            if hit is None or not database_failure(exc):
+                raise
+            database_trouble(exc)  # keep serving the keys we know while the database is away
+            return hit[1]
         self._cache[token_hash] = (now, record)
         return record
 
@@ -135,42 +157,99 @@ class KeyManager:
     # --- per-request checks ----------------------------------------------------------------------
 
     async def authorize(self, caller: Caller, model: str | None) -> None:
-        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise.
+        """Model allowed, budget left, under rpm and tpm; raises 403 / 429 otherwise. Reserves
+        nothing: for calls whose cost is known only after (pass-through, files), charged with
+        :meth:`charge`.
 
         ``model`` None (a pass-through call that names no model, e.g. a files listing) checks
         only budget and limits."""
+        admission = await self.admit(caller, model)
+        if admission is not None:
+            await self.settle(admission, 0.0, 0)
+
+    async def admit(self, caller: Caller, model: str | None, *, tokens: int = 0, cost: float = 0.0,
+                    call_id: str | None = None) -> Admission | None:
+        """Check the key's model, rpm, tpm and budget and reserve the call's worst case (``tokens``
+        against tpm, ``cost`` against the budget); 403 / 429 otherwise, with nothing held.
+
+        A call is admitted while the key's usage *including the reservations of calls still
+        running* is under its limits, so concurrent calls cannot all pass a check made before any
+        of them is charged: a key ends at most one call over its budget or tpm. :meth:`settle`
+        replaces the reservation with what the call really used."""
         record = caller.record
         if record is None:
-            return
+            return None
         if model is not None and record.models and model not in record.models and "*" not in record.models:
             raise GatewayError(
                 403,
                 f"key {caller.alias} may not call model {model!r}; it is allowed: {', '.join(record.models)}",
                 "permission_error", code="model_not_allowed", param="model",
             )
-        if record.max_budget is not None:
-            spend = await self.current_spend(record)
-            if spend >= record.max_budget:
-                raise GatewayError(
-                    429,
-                    f"key {caller.alias} is over its budget: spent ${spend:.6f} of max_budget ${record.max_budget:.6f}"
-                    + (f" (resets every {record.budget_duration})" if record.budget_duration else ""),
-                    "insufficient_quota", code="budget_exceeded",
-                )
-        if record.rpm_limit is not None:
-            allowed, used = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
-            if not allowed:
-                raise GatewayError(
-                    429, f"key {caller.alias} is over its rate limit: rpm_limit {record.rpm_limit} requests per minute reached",
-                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
-                )
-        if record.tpm_limit is not None:
-            used = await self.shared.current(f"key-tpm:{record.token_hash}")
-            if used >= record.tpm_limit:
-                raise GatewayError(
-                    429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached ({used} used)",
-                    "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
-                )
+        admission = Admission(record.token_hash, call_id or uuid.uuid4().hex)
+        try:
+            if record.rpm_limit is not None:
+                allowed, _ = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
+                if not allowed:
+                    raise GatewayError(
+                        429, f"key {caller.alias} is over its rate limit: rpm_limit {record.rpm_limit} requests per minute reached",
+                        "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                    )
+                admission.rpm = True
+            if record.tpm_limit is not None:
+                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", max(int(tokens), 0), record.tpm_limit)
+                if not allowed:
+                    raise GatewayError(
+                        429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached"
+                        f" ({used} used or held by calls under way)",
+                        "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
+                    )
+                admission.tokens, admission.tpm_window = max(int(tokens), 0), window_id
+            if record.max_budget is not None:
+                await self.current_spend(record)  # seeds the running spend, starts a new period when due
+                allowed, total = await self.shared.reserve_spend(record.token_hash, admission.call_id, max(float(cost), 0.0),
+                                                                 record.max_budget, self.reservation_ttl)
+                total = max(total, record.spend)  # the stored spend also counts what other processes wrote
+                if not allowed or total - max(float(cost), 0.0) >= record.max_budget:
+                    if allowed:
+                        await self.shared.settle_spend(record.token_hash, admission.call_id, 0.0)
+                    raise GatewayError(
+                        429,
+                        f"key {caller.alias} is over its budget: spent ${total:.6f} (with calls under way) of max_budget ${record.max_budget:.6f}"
+                        + (f" (resets every {record.budget_duration})" if record.budget_duration else ""),
+                        "insufficient_quota", code="budget_exceeded",
+                    )
+                admission.cost = max(float(cost), 0.0)
+        except BaseException:
+            await self._release(admission)
+            raise
+        return admission
+
+    async def _release(self, admission: Admission) -> None:
+        """Undo what an admission that failed half-way took."""
+        if admission.rpm:
+            await self.shared.add(f"key-rpm:{admission.token_hash}", -1)
+        if admission.tokens is not None and admission.tpm_window is not None:
+            await self.shared.settle(f"key-tpm:{admission.token_hash}", -admission.tokens, admission.tpm_window)
+
+    async def settle(self, admission: Admission | None, cost: float, tokens: int) -> None:
+        """Replace an admission's reservations with the call's real cost and tokens (once)."""
+        if admission is None or admission.settled:
+            return
+        admission.settled = True
+        if admission.cost is not None:
+            await self.shared.settle_spend(admission.token_hash, admission.call_id, float(cost or 0.0))
+        elif cost:
+            if await self.shared.get_spend(admission.token_hash) is None:
+                try:
+                    fresh = await self.store.get_key(admission.token_hash)
+                except Exception as exc:
+                    if not database_failure(exc):
+                        raise
+                    fresh = None
+                await self.shared.seed_spend(admission.token_hash, fresh.spend if fresh else 0.0)
+            await self.shared.add_spend(admission.token_hash, float(cost))
+        if admission.tokens is not None and admission.tpm_window is not None:
+            await self.shared.settle(f"key-tpm:{admission.token_hash}", int(tokens or 0) - admission.tokens, admission.tpm_window)
 
     async def current_spend(self, record: KeyRecord) -> float:
         """Spend in the key's current budget period, shared across instances."""
@@ -180,9 +259,15 @@ class KeyManager:
         spend = await self.shared.get_spend(record.token_hash)
         if spend is None:
             # First sight of this key in this shared state: seed it from the durable store.
-            fresh = await self.store.get_key(record.token_hash)
+            try:
+                fresh = await self.store.get_key(record.token_hash)
+            except Exception as exc:
+                if not database_failure(exc):
+                    raise
+                fresh = None  # the cached record's spend will do until the database is back
             spend = fresh.spend if fresh else record.spend
-            await self.shared.set_spend(record.token_hash, spend)
+            await self.shared.seed_spend(record.token_hash, spend)
+            spend = await self.shared.get_spend(record.token_hash) or spend
         # The stored spend (refreshed with the cached record) also counts what other processes
         # wrote, so workers without Redis still converge on one budget, a flush interval late.
         return max(spend, record.spend)
@@ -287,6 +372,11 @@ class KeyManager:
         return record
 
 
+# Upper bounds of numeric key settings: beyond them a value is a mistake (or an attack on the
+# database's integer range), not a setting.
+_RANGES: dict[str, float] = {"max_budget": 1e9, "rpm_limit": 10**12, "tpm_limit": 10**15, "expires": 4102444800.0}
+
+
 def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in body.items():
@@ -303,9 +393,15 @@ def _key_fields(body: dict[str, Any]) -> dict[str, Any]:
         fields[name] = value
     if "models" in fields and fields["models"] is not None and not all(isinstance(m, str) for m in fields["models"]):
         raise GatewayError(400, "models: expected a list of model_name strings", param="models")
-    for name in ("max_budget", "rpm_limit", "tpm_limit"):
-        if fields.get(name) is not None and fields[name] < 0:
-            raise GatewayError(400, f"{name}: must be >= 0", param=name)
+    for name, top in _RANGES.items():
+        value = fields.get(name)
+        if isinstance(value, (int, float)) and not (0 <= value <= top):  # also refuses NaN
+            raise GatewayError(400, f"{name}: must be between 0 and {top:g}, got {value!r}", param=name)
+    for name in ("key_alias", "key"):
+        if isinstance(fields.get(name), str) and len(fields[name]) > 256:
+            raise GatewayError(400, f"{name}: at most 256 characters", param=name)
+    if isinstance(fields.get("models"), list) and (len(fields["models"]) > 1000 or any(len(m) > 256 for m in fields["models"])):
+        raise GatewayError(400, "models: at most 1000 names of at most 256 characters", param="models")
     for name in ("budget_duration", "duration"):
         if fields.get(name):
             try:

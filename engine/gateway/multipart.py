@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -13,13 +14,13 @@ from .errors import GatewayError
 __all__ = ["read_form"]
 
 
-async def read_form(gateway: Any, request: Request, what: str) -> dict[str, Any]:
-    """Text fields as strings, file fields as ``(filename, bytes)``; the body is read within the
-    gateway's size limit. ``what`` names the call in errors (``files.create``)."""
+async def read_form(read_body: Callable[[Request], Awaitable[bytes]], request: Request, what: str) -> dict[str, Any]:
+    """Text fields as strings, file fields as ``(filename, bytes)``; ``read_body`` reads the body
+    within the gateway's size limit. ``what`` names the call in errors (``files.create``)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise GatewayError(400, f"{what}: expected a multipart/form-data body, got {content_type or 'no content type'!r}")
-    raw = await gateway.read_body(request)
+    raw = await read_body(request)
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
     )

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import yarl
@@ -36,7 +36,6 @@ from engine.errors import APIError, redact, register_secret
 from engine.runtime import aio
 from engine.runtime.transport import DEFAULT_TIMEOUT, upstream_clock, upstream_url
 
-from .app import Gateway, _Call, _EventStream, _tags
 from .config import Deployment
 from .errors import GatewayError
 from .keys import Caller, native_model_name
@@ -44,7 +43,12 @@ from .passthrough_targets import (
     checked_location, checked_path, checked_project, forwarded_query, join_url, location_in,
     method_in, model_in, project_in, vertex_path, virtual_key_refusal,
 )
+from .estimate import native_worst_case
 from .passthrough_usage import UsageMeter, meter_for
+from .pipeline import Call, EventStream, tags_of
+
+if TYPE_CHECKING:
+    from .app import Gateway
 
 __all__ = ["PassThrough", "passthrough_routes", "FORWARDED_REQUEST_HEADERS", "FORWARDED_RESPONSE_HEADERS"]
 
@@ -66,6 +70,7 @@ FORWARDED_RESPONSE_HEADERS = frozenset({
     "x-goog-upload-status", "x-goog-upload-size-received", "x-goog-upload-chunk-granularity",
 })  # and x-goog-upload-url, pointed back at the gateway (see _own_upload_url)
 _CALLER_KEY_PARAM = frozenset({"key"})
+_GENERATE = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict"})
 _UPLOADS = "gemini_upload"  # owners-table kind: resumable uploads this gateway started
 
 
@@ -183,13 +188,13 @@ class PassThrough:
     async def handle(self, request: Request, family: _Family, prefix: str) -> Response:
         """Authenticate, re-target, send, relay; spend and metrics are recorded when the answer ends."""
         gw = self.gateway
-        call = _Call(gw._request_id(request), family.call_type, time.perf_counter())
+        call = gw.pipeline.new_call(request, family.call_type)
         clock = upstream_clock.set(call.clock)
         try:
             path = checked_path(request.scope, prefix, family.example)
             call.caller = await self._authenticate(request, family)
             model = model_in(path)
-            call.tags = _tags({}, request.headers)
+            call.tags = tags_of({}, request.headers)
             if model:
                 call.model = model
                 call.deployment = Deployment(id=prefix, model_name=model, model=f"{family.provider}/{model}", params={})
@@ -197,8 +202,18 @@ class PassThrough:
                 refusal = virtual_key_refusal(request.method, path)
                 if refusal:
                     raise GatewayError(403, refusal, "permission_error", code="pass_through_not_allowed", param="path")
-            await gw.keys.authorize(call.caller, native_model_name(call.caller, model, family.provider, gw.config.deployments))
-            body = await gw.read_body(request)
+            allowed_name = native_model_name(call.caller, model, family.provider, gw.config.deployments)
+            record = call.caller.record
+            if (record is not None and call.deployment is not None and method_in(path) in _GENERATE
+                    and (record.max_budget is not None or record.tpm_limit is not None)):
+                # A generation a key's budget or tpm must hold against: reserve its worst case, as
+                # the OpenAI routes do, and settle it when the answer ends.
+                body = await gw.pipeline.read_body(request)
+                tokens, cost = native_worst_case(call.deployment, body)
+                call.admission = await gw.keys.admit(call.caller, allowed_name, tokens=tokens, cost=cost, call_id=call.spend_id)
+            else:
+                await gw.keys.authorize(call.caller, allowed_name)
+                body = await gw.pipeline.read_body(request)
             if call.caller.record is not None:
                 await self._check_cache_owner(call.caller, body)
             if family is GEMINI:
@@ -206,13 +221,13 @@ class PassThrough:
             else:
                 upstream = await self._vertex_upstream(request, path)
             # A caller that leaves while Google is still thinking cancels the upstream request (499).
-            response = await gw._unless_disconnected(request, self._send(call, request.method, upstream, body))
+            response = await gw.pipeline.unless_disconnected(request, self._send(call, request.method, upstream, body))
             if response.status_code >= 400:
                 return await self._upstream_error(call, response)
         except (GatewayError, APIError) as exc:
-            return gw._error(exc, call.request_id, call)
+            return gw.pipeline.error(exc, call.request_id, call)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in OpenAI's shape
-            return gw._error(exc, call.request_id, call)
+            return gw.pipeline.error(exc, call.request_id, call)
         finally:
             upstream_clock.reset(clock)
         meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
@@ -232,7 +247,7 @@ class PassThrough:
         except ValueError:
             return  # Google refuses it; nothing of another key's is used
         if isinstance(parsed, dict):
-            await self.gateway.check_cache_owner(caller, parsed.get("cachedContent") or parsed.get("cached_content"), "cachedContent")
+            await self.gateway.pipeline.check_cache_owner(caller, parsed.get("cachedContent") or parsed.get("cached_content"), "cachedContent")
 
     async def _authenticate(self, request: Request, family: _Family) -> Caller:
         keys = self.gateway.keys
@@ -309,7 +324,7 @@ class PassThrough:
 
     # --- sending and relaying ------------------------------------------------------------------------
 
-    async def _send(self, call: _Call, method: str, upstream: _Upstream, body: bytes) -> aio.AioResponse:
+    async def _send(self, call: Call, method: str, upstream: _Upstream, body: bytes) -> aio.AioResponse:
         """The upstream response (headers read, body not); a Google 401 on a cached token refreshes it once."""
         session = await aio.session_for_loop(500)
         timeout = aio.client_timeout(float(self.gateway.config.request_timeout or DEFAULT_TIMEOUT), 30.0)
@@ -337,13 +352,13 @@ class PassThrough:
             tokens.invalidate(upstream.credentials)
             await self._authorize_upstream(upstream)
 
-    def _headers(self, call: _Call, response: aio.AioResponse) -> dict[str, str]:
+    def _headers(self, call: Call, response: aio.AioResponse) -> dict[str, str]:
         headers = {name.lower(): value for name, value in response.headers.items() if name.lower() in FORWARDED_RESPONSE_HEADERS}
         headers["x-request-id"] = call.request_id
         headers["x-vertex-engine-overhead-ms"] = f"{call.overhead_ms():.3f}"
         return headers
 
-    async def _upstream_error(self, call: _Call, response: aio.AioResponse) -> Response:
+    async def _upstream_error(self, call: Call, response: aio.AioResponse) -> Response:
         """Google's error, relayed with its status and body, any secret in it redacted."""
         started = time.perf_counter()
         try:
@@ -356,17 +371,17 @@ class PassThrough:
         body = redact(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         headers = self._headers(call, response)
         headers.pop("content-type", None)
-        background = BackgroundTask(self.gateway._record, call, response.status_code, None, "UpstreamError")
+        background = BackgroundTask(self.gateway.pipeline.record, call, response.status_code, None, "UpstreamError")
         return Response(body, status_code=response.status_code, media_type=response.headers.get("content-type", "application/json"), headers=headers, background=background)
 
-    def _relay(self, call: _Call, response: aio.AioResponse, meter: UsageMeter | None, upload_url: str | None = None) -> Response:
+    def _relay(self, call: Call, response: aio.AioResponse, meter: UsageMeter | None, upload_url: str | None = None) -> Response:
         """Google's answer as it arrives; usage is read on the way and recorded when it ends."""
         headers = self._headers(call, response)
         if upload_url:
             headers["x-goog-upload-url"] = upload_url
         if "text/event-stream" in headers.get("content-type", ""):
             headers["x-accel-buffering"] = "no"
-        record = self.gateway._record
+        record = self.gateway.pipeline.record
         started: list[bool] = []
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -394,7 +409,7 @@ class PassThrough:
                 await response.aclose()
                 await record(call, 499, None, "ClientDisconnected")
 
-        return _EventStream(chunks(), never_started, status_code=response.status_code, headers=headers)
+        return EventStream(chunks(), never_started, status_code=response.status_code, headers=headers)
 
 
 def passthrough_routes(gateway: Gateway) -> list[Route]:

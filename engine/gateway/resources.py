@@ -148,7 +148,7 @@ class ResourceRoutes:
     async def _answer(self, request: Request, work: Callable[[Caller], Awaitable[Any]], *,
                       model: Callable[[Request], Awaitable[Any]] | None = None) -> Response:
         gateway = self.gateway
-        request_id = gateway._request_id(request)
+        request_id = gateway.pipeline.request_id(request)
         try:
             caller = await gateway.keys.authenticate(request.headers)
             _checked_provider(request.query_params.get("custom_llm_provider"))
@@ -160,11 +160,11 @@ class ResourceRoutes:
             await gateway.keys.authorize(caller, name)  # budget and limits, and the cache's model
             result = await work(caller)
         except (GatewayError, APIError) as exc:
-            return gateway._error(exc, request_id)
+            return gateway.pipeline.error(exc, request_id)
         headers = {"x-request-id": request_id}
         if isinstance(result, bytes):
             return Response(result, media_type="application/octet-stream", headers=headers)
-        return gateway._json(result, headers=headers)
+        return gateway.pipeline.json(result, headers=headers)
 
     # --- what a virtual key may touch ----------------------------------------------------------------
 
@@ -276,11 +276,11 @@ class ResourceRoutes:
         await gateway.keys.charge(caller, cost, 0)  # spend only: a batch's tokens are not this minute's tpm
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        return _client_fields(await self.gateway._json_body(request))
+        return _client_fields(await self.gateway.pipeline.json_body(request))
 
     async def _form(self, request: Request) -> dict[str, Any]:
         """A ``multipart/form-data`` body: text fields as strings, file fields as (filename, bytes)."""
-        return await read_form(self.gateway, request, "files.create")
+        return await read_form(self.gateway.pipeline.read_body, request, "files.create")
 
     # --- files -------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Pick a deployment for a model group, retry, cool down failing deployments, fall back.
 
 State that several gateway instances must agree on (failure counts, cooldowns, per-deployment
-rpm/tpm, in-flight counts) lives in :class:`~engine.gateway.shared.SharedState`; latency
+rpm/tpm, in-flight counts) lives in :class:`~engine.gateway.cluster_state.SharedState`; latency
 averages stay per process (each instance measures its own path to Google).
 """
 
@@ -22,6 +22,7 @@ from engine.errors import (
     ContentPolicyViolationError,
     ContextWindowExceededError,
     RateLimitError,
+    UnprocessableEntityError,
 )
 
 from .config import Deployment, GatewayConfig
@@ -32,6 +33,10 @@ log = logging.getLogger("vertex_engine.gateway")
 T = TypeVar("T")
 
 MAX_BACKOFF = 30.0
+# What a deployment did wrong, so another one is tried and this one cools down: Google's 429/5xx,
+# timeouts, resets, and an answer that is not what Google sends (non-JSON, truncated, malformed;
+# the engine raises UnprocessableEntityError for those), or a stream that ended before its first event.
+DEPLOYMENT_FAULTS = (*RETRYABLE, UnprocessableEntityError)
 _LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
 
 
@@ -55,6 +60,7 @@ class Router:
         # `model_name: "vertex_ai/*"` style entries: the caller's model string is used as is.
         self.wildcards = [(name, deps) for name, deps in self.groups.items() if "*" in name]
         self.latency: dict[str, float] = {}
+        self._warm: set[str] = set()  # deployments whose first (cold) call is behind them
         self.strategy = config.routing_strategy
 
     # --- lookup --------------------------------------------------------------------------------
@@ -142,7 +148,12 @@ class Router:
             log.warning("deployment %s cooling down for %.1fs after %s", deployment.id, seconds, type(error).__name__)
 
     def record_latency(self, deployment: Deployment, seconds: float) -> None:
-        """Feed the latency-based strategy's moving average."""
+        """Feed the latency-based strategy's moving average. The first call to a deployment pays for
+        setting up the connection and the Google token: it is not counted, or a slow start would
+        keep a fast deployment out of rotation for good (it is only re-measured when chosen)."""
+        if deployment.id not in self._warm:
+            self._warm.add(deployment.id)
+            return
         previous = self.latency.get(deployment.id)
         self.latency[deployment.id] = seconds if previous is None else previous + _LATENCY_ALPHA * (seconds - previous)
 
@@ -224,8 +235,8 @@ class Router:
                 result = await invoke(deployment)
             except APIError as exc:
                 last = exc
-                if not isinstance(exc, RETRYABLE) or attempt == retries:
-                    if isinstance(exc, RETRYABLE):
+                if not isinstance(exc, DEPLOYMENT_FAULTS) or attempt == retries:
+                    if isinstance(exc, DEPLOYMENT_FAULTS):
                         await self._failed(deployment, exc, len(deployments))
                     raise
                 await self._failed(deployment, exc, len(deployments))

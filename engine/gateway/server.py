@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import logging.config
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from engine.errors import redact
 from engine.nodelay import http_protocol
 
+from .cluster_state import WORKERS_STATE_ENV
 from .config import ConfigError, GatewayConfig, load_config, parse_config
 
 __all__ = ["app_from_env", "serve_main"]
@@ -57,6 +61,36 @@ def app_from_env() -> Any:
     return create_app(_config(os.environ.get(CONFIG_ENV)))
 
 
+def _database_problem(config: GatewayConfig) -> str | None:
+    """Why the configured database (and the spend journal folder) cannot be used, in one line; None if they can.
+    Checked once before any worker starts, so a bad DATABASE_URL is a clear message, not a traceback per worker."""
+    import asyncio
+
+    from .store import open_store
+
+    async def check() -> None:
+        store = open_store(config.database_url, config.database_path)
+        await store.open()
+        try:
+            await store.get_key("0" * 64)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(check(), 30))
+    except Exception as exc:  # noqa: BLE001 - whatever it is, say it in one line
+        return redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc))
+    try:
+        os.makedirs(config.spend_journal_dir, exist_ok=True)
+        probe = os.path.join(config.spend_journal_dir, ".writable")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        return f"spend journal folder {config.spend_journal_dir} (general_settings.spend_journal_dir) is not writable: {exc}"
+    return None
+
+
 def serve_main(argv: list[str]) -> int:
     """Parse ``serve`` arguments, validate the config, run uvicorn until interrupted."""
     parser = argparse.ArgumentParser(prog="vertex-engine serve", description="Run the OpenAI-compatible gateway.")
@@ -75,6 +109,10 @@ def serve_main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"vertex-engine serve: bad config: {exc}", file=sys.stderr)
         return 2
+    problem = _database_problem(config)
+    if problem:
+        print(f"vertex-engine serve: cannot use the database: {problem}", file=sys.stderr)
+        return 3
     if "openai" in sys.modules and os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS") is None:
         # The engine subclassed openai's exceptions because openai is installed; the gateway
         # never raises them to Python code, so start again without them (about 50 MB less).
@@ -83,9 +121,14 @@ def serve_main(argv: list[str]) -> int:
     import uvicorn
 
     if args.workers > 1 and not config.redis_url:
-        logging.getLogger("vertex_engine.gateway").warning(
-            "%d workers without Redis: rate limits, cooldowns and in-flight counts are per worker "
-            "(budgets converge through the database); set REDIS_URL to share them", args.workers)
+        # Budgets, key and deployment limits must hold across the workers: they share them
+        # through a small SQLite file that lives as long as this serve run.
+        folder = tempfile.mkdtemp(prefix="vertex-engine-workers-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ[WORKERS_STATE_ENV] = os.path.join(folder, "state.db")
+        logging.getLogger("vertex_engine.gateway").info(
+            "%d workers without Redis: budgets and rate limits are shared through %s; cooldowns and "
+            "in-flight counts are per worker (set REDIS_URL to share those too)", args.workers, folder)
 
     if args.config:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)

@@ -18,22 +18,22 @@ from .errors import GatewayError
 from .multipart import read_form
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .calls import CallRoutes
 
 __all__ = ["transcription_routes", "transcription_answer"]
 
 _NUMBERS = ("temperature",)
 
 
-def transcription_routes(gateway: Gateway) -> list[Route]:
+def transcription_routes(calls: CallRoutes) -> list[Route]:
     async def endpoint(request: Request) -> Response:
-        return await gateway.handle_call(request, "transcription", read=lambda r: _fields(gateway, r))
+        return await calls.handle_call(request, "transcription", read=lambda r: _fields(calls, r))
 
     return [Route(path, endpoint, methods=["POST"]) for path in ("/audio/transcriptions", "/v1/audio/transcriptions")]
 
 
-async def _fields(gateway: Gateway, request: Request) -> dict[str, Any]:
-    form = await read_form(gateway, request, "audio.transcriptions")
+async def _fields(calls: CallRoutes, request: Request) -> dict[str, Any]:
+    form = await read_form(calls.pipeline.read_body, request, "audio.transcriptions")
     if "file" in form and not isinstance(form["file"], tuple):
         raise GatewayError(400, "file: expected the audio as a multipart file field (with a filename)", param="file")
     for name in _NUMBERS:

@@ -163,12 +163,17 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _fetches_urls(ctx: Any) -> bool:
+    """The format option ``fetches_urls``: the host reads http(s) media URLs itself."""
+    return bool(ctx.options.get("fetches_urls", True)) if ctx.options else True
+
+
 def gemini_media_part(
     url: str,
     fmt: str | None,
     *,
     field: str,
-    host: str,
+    fetches_urls: bool = True,
     url_key: str = "url",
 ) -> dict[str, Any]:
     """One media URL → a Gemini part (``fileData`` or ``inlineData``).
@@ -179,9 +184,9 @@ def gemini_media_part(
 
     * ``gs://…`` → ``fileData`` (MIME from ``fmt`` or the Cloud Storage extension table).
     * ``data:<mime>;base64,…`` → ``inlineData``.
-    * ``http(s)://…`` on Vertex → ``fileData`` (MIME from ``fmt`` or the https extension table;
-      Vertex fetches the URL).
-    * ``https://…`` on AI Studio → ``fileData`` only for Files API URIs
+    * ``http(s)://…`` where the host fetches URLs (``fetches_urls``, the format option: Vertex) →
+      ``fileData`` (MIME from ``fmt`` or the https extension table).
+    * ``https://…`` where it does not (AI Studio) → ``fileData`` only for Files API URIs
       (``https://generativelanguage.googleapis.com/…/files/…``); any other URL is refused because
       AI Studio does not fetch arbitrary URLs and this engine does not download on the hot path.
     """
@@ -208,7 +213,7 @@ def gemini_media_part(
         return {"fileData": {"mimeType": mime, "fileUri": url}}
 
     if url.startswith(("https://", "http://")):
-        if host == "ai_studio" and not _is_ai_studio_file_uri(url):
+        if not fetches_urls and not _is_ai_studio_file_uri(url):
             raise BadRequestError(
                 f"{url_field}: Google AI Studio cannot fetch {_shorten(url)!r}; send the bytes as a "
                 "'data:<mime type>;base64,…' URI, or upload the file with the Gemini Files API and pass its "
@@ -282,9 +287,9 @@ def _image_url_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, Any
     image_field = f"{field}.image_url"
     if isinstance(image_url, str):
         # Treated as {"url": image_url}, so errors point at the object form the caller can switch to.
-        return gemini_media_part(image_url, None, field=image_field, host=ctx.host)
+        return gemini_media_part(image_url, None, field=image_field, fetches_urls=_fetches_urls(ctx))
     image_url = _require_dict(image_url, image_field, "a URL string or an object with 'url'")
-    part = gemini_media_part(image_url.get("url"), image_url.get("format"), field=image_field, host=ctx.host)
+    part = gemini_media_part(image_url.get("url"), image_url.get("format"), field=image_field, fetches_urls=_fetches_urls(ctx))
     resolution = _media_resolution(image_url.get("detail"), f"{image_field}.detail", ctx)
     if resolution:
         part["mediaResolution"] = resolution
@@ -313,10 +318,10 @@ def _audio_input_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, A
     audio_field = f"{field}.audio_input"
     value = item.get("audio_input")
     if isinstance(value, str):
-        return gemini_media_part(value, None, field=field, host=ctx.host, url_key="audio_input")
+        return gemini_media_part(value, None, field=field, fetches_urls=_fetches_urls(ctx), url_key="audio_input")
     value = _require_dict(value, audio_field, "a data URI or an object with 'audio_input'")
     uri = value.get("audio_input", value.get("url", value.get("data")))
-    return gemini_media_part(uri, value.get("format"), field=audio_field, host=ctx.host, url_key="audio_input")
+    return gemini_media_part(uri, value.get("format"), field=audio_field, fetches_urls=_fetches_urls(ctx), url_key="audio_input")
 
 
 def _file_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, Any]:
@@ -324,7 +329,7 @@ def _file_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, Any]:
     file = _require_dict(item.get("file"), file_field, "an object with 'file_id' or 'file_data'")
     fmt = file.get("format")
     if file.get("file_id"):
-        part = gemini_media_part(file["file_id"], fmt, field=file_field, host=ctx.host, url_key="file_id")
+        part = gemini_media_part(file["file_id"], fmt, field=file_field, fetches_urls=_fetches_urls(ctx), url_key="file_id")
     elif file.get("file_data"):
         file_data = file["file_data"]
         if isinstance(file_data, str) and not file_data.startswith(("data:", "gs://", "https://", "http://")):
@@ -338,7 +343,7 @@ def _file_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, Any]:
                 )
             part = {"inlineData": {"mimeType": mime, "data": file_data}}
         else:
-            part = gemini_media_part(file_data, fmt, field=file_field, host=ctx.host, url_key="file_data")
+            part = gemini_media_part(file_data, fmt, field=file_field, fetches_urls=_fetches_urls(ctx), url_key="file_data")
     else:
         raise BadRequestError(
             f"{file_field}: set file_id (a gs:// or https URI) or file_data (a data URI)", param=file_field
@@ -358,7 +363,7 @@ def _input_image_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, A
     image_url = item.get("image_url")
     if isinstance(image_url, dict):
         return _image_url_part(item, ctx, field)
-    return gemini_media_part(image_url, item.get("format"), field=field, host=ctx.host, url_key="image_url")
+    return gemini_media_part(image_url, item.get("format"), field=field, fetches_urls=_fetches_urls(ctx), url_key="image_url")
 
 
 def _anthropic_image_part(item: dict[str, Any], ctx: Any, field: str) -> dict[str, Any]:
@@ -371,7 +376,7 @@ def _anthropic_image_part(item: dict[str, Any], ctx: Any, field: str) -> dict[st
             raise BadRequestError(f"{source_field}: a base64 source needs 'media_type' and 'data'", param=source_field)
         return {"inlineData": {"mimeType": mime, "data": data}}
     if source.get("type") == "url":
-        return gemini_media_part(source.get("url"), source.get("media_type"), field=source_field, host=ctx.host)
+        return gemini_media_part(source.get("url"), source.get("media_type"), field=source_field, fetches_urls=_fetches_urls(ctx))
     raise BadRequestError(
         f"{source_field}.type: expected 'base64' or 'url', got {source.get('type')!r}", param=f"{source_field}.type"
     )

@@ -102,7 +102,7 @@ def embeddings(response: Any, ctx: Any) -> list[dict[str, Any]]:
 @hook("multimodal.usage")
 def usage(response: Any, ctx: Any) -> dict[str, Any]:
     """No tokens; the billing units Google prices: characters, images, video seconds."""
-    sent = (ctx.state.get("body") or {}).get("instances") or []
+    sent = (ctx.body or {}).get("instances") or []
     characters = sum(len(i["text"]) for i in sent if isinstance(i, dict) and isinstance(i.get("text"), str))
     images = sum(1 for i in sent if isinstance(i, dict) and "image" in i)
     seconds = 0.0

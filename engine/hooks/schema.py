@@ -24,6 +24,8 @@ __all__ = [
     "PASSES",
     "to_vertex_schema",
     "inline_refs",
+    "plain_json_schema",
+    "RecursiveSchemaError",
     "unwrap_single_allof",
     "oneof_to_anyof",
     "nullable_type_arrays",
@@ -81,6 +83,10 @@ MAX_INLINED_NODES = 20_000
 MAX_SCHEMA_DEPTH = 100
 
 Path = list[tuple[Any, ...]]  # ("properties", name) | ("items",) | ("anyOf", index)
+
+
+class RecursiveSchemaError(BadRequestError):
+    """A schema whose ``$ref`` refers back to itself: the converted subset has no way to say it."""
 
 
 # --- $ref inlining --------------------------------------------------------------------------
@@ -177,9 +183,9 @@ class _RefInliner:
         # this $ref (e.g. "#/properties/a" inside a): caught here, before the copy loops.
         if ref in self.expanding or id(target) in self.ancestors:
             chain = " -> ".join([*self.expanding[1:], ref])
-            raise BadRequestError(
-                f"{self.field}: recursive $ref {ref!r} ({chain}); Gemini schemas cannot express recursion, "
-                "flatten the schema to a fixed depth",
+            raise RecursiveSchemaError(
+                f"{self.field}: recursive $ref {ref!r} ({chain}); the converted Gemini schema cannot express "
+                "recursion (models with JSON Schema support take it as is), flatten the schema to a fixed depth",
                 param=self.field,
             )
         self.expanding.append(ref)
@@ -224,6 +230,19 @@ def inline_refs(schema: dict[str, Any], *, field: str = "schema") -> dict[str, A
     if not isinstance(schema, dict):
         raise BadRequestError(f"{field}: expected a JSON Schema object, got {type(schema).__name__}", param=field)
     return _RefInliner(schema, field).schema(schema)
+
+
+def plain_json_schema(schema: Any, *, field: str = "schema") -> dict[str, Any]:
+    """A copy of ``schema`` as plain JSON Schema (``responseJsonSchema``, ``parametersJsonSchema``):
+    nothing converted, so ``$defs`` / ``$ref`` (recursion too), ``anyOf``, ``additionalProperties``
+    and ``format`` reach Google as written. A value JSON cannot carry is refused naming ``field``."""
+    if not isinstance(schema, dict):
+        raise BadRequestError(f"{field}: expected a JSON Schema object, got {type(schema).__name__}", param=field)
+    try:
+        return _json.loads(_json.dumps(schema))
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BadRequestError(f"{field}: not a JSON document ({reason})", param=field) from None
 
 
 # --- the passes ---------------------------------------------------------------------------
@@ -510,9 +529,9 @@ def _convert(schema: dict[str, Any], *, property_ordering: bool, ai_studio: bool
 @hook("schema.vertex")
 def vertex_schema_hook(value: Any, ctx: Any) -> dict[str, Any]:
     """Hook form of :func:`to_vertex_schema`: ``propertyOrdering`` unless
-    ``options.property_ordering`` is false; AI Studio rules when ``ctx.host == "ai_studio"``."""
+    ``options.property_ordering`` is false; AI Studio rules when the format option ``schema_dialect`` is ``ai_studio``."""
     return to_vertex_schema(
         value,
         property_ordering=bool(ctx.options.get("property_ordering", True)),
-        ai_studio=ctx.host == "ai_studio",
+        ai_studio=ctx.options.get("schema_dialect") == "ai_studio",
     )

@@ -7,6 +7,7 @@ route regexes, setting-source lists and hook references. Any error names the fil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any, Callable
@@ -14,9 +15,10 @@ from typing import Any, Callable
 import jinja2
 import jmespath
 
-from engine.errors import BadRequestError, MappingError, UnsupportedParamsError
+from engine.errors import BadRequestError, ErrorShape, MappingError, UnsupportedParamsError, declared_status, from_upstream
 from engine.mapping.context import Context
 from engine.mapping.interpreter import (
+    CompiledCaches,
     CompiledFormat,
     CompiledHost,
     CompiledOperation,
@@ -30,20 +32,22 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
+from engine.mapping.messages import compile_messages
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format"]
+__all__ = ["compile_host", "compile_format", "compile_errors"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
 
-    def __init__(self, file: str, path: str = "") -> None:
+    def __init__(self, file: str, path: str = "", names: "Names | None" = None) -> None:
         self.file = file
         self.path = path
+        self.names = names if names is not None else Names({}, set())
 
     def __truediv__(self, key: Any) -> "_Where":
-        return _Where(self.file, f"{self.path}.{key}" if self.path else str(key))
+        return _Where(self.file, f"{self.path}.{key}" if self.path else str(key), self.names)
 
     def fail(self, reason: str) -> MappingError:
         return MappingError(self.file, self.path, reason)
@@ -66,17 +70,64 @@ class _Where:
         except jinja2.TemplateSyntaxError as exc:
             raise self.fail(f"invalid Jinja template: {exc.message}") from None
 
+    def table(self, value: Any) -> dict[Any, Any]:
+        """A value map given inline, or the name of one of the format's `tables`."""
+        if isinstance(value, dict):
+            return value
+        if value not in self.names.tables:
+            known = ", ".join(sorted(self.names.tables)) or "none declared"
+            raise self.fail(f"unknown table {value!r}; the format's tables: {known}")
+        return self.names.tables[value]
+
     def getter(self, expression: str) -> Callable[[Any], Any]:
         try:
             return compile_getter(expression)
         except jmespath.exceptions.JMESPathError as exc:
             raise self.fail(f"invalid JMESPath expression {expression!r}: {exc}") from None
 
-    def hook(self, name: str) -> Callable[[Any, Context], Any]:
+    def hook(self, name: str, needs: list[str] | None = None, at: "_Where | None" = None) -> Callable[..., Any]:
+        """The named hook, bound to what it declares it `needs` (tables and plan fields; errors at `at`)."""
         try:
-            return get_hook(name)
+            fn = get_hook(name)
         except KeyError as exc:
             raise self.fail(str(exc.args[0])) from None
+        return self.names.bind(fn, needs or [], at or self)
+
+
+class Names:
+    """What a hook may declare it `needs`: the format's `tables` and the operation's `plan` fields.
+
+    A table is handed over as it is (it is the same for every call); a plan field is read from
+    the call's plan, which the interpreter fills before the body is built.
+    """
+
+    def __init__(self, tables: dict[str, Any], plan: set[str]) -> None:
+        self.tables = tables
+        self.plan = plan
+
+    def bind(self, fn: Callable[..., Any], needs: list[str], where: _Where) -> Callable[..., Any]:
+        if not needs:
+            return fn
+        static: dict[str, Any] = {}
+        dynamic: list[str] = []
+        for i, name in enumerate(needs):
+            if name in self.plan:
+                dynamic.append(name)
+            elif name in self.tables:
+                static[name] = self.tables[name]
+            else:
+                known = sorted(self.plan | set(self.tables))
+                raise (where / "needs" / i).fail(
+                    f"unknown name {name!r}: a hook needs `tables` or `plan` fields ({', '.join(known) or 'none declared'})"
+                )
+        if not dynamic:
+            return lambda value, ctx, **kw: fn(value, ctx, **static, **kw)
+
+        def call(value: Any, ctx: Context, **kw: Any) -> Any:
+            plan = ctx.plan
+            return fn(value, ctx, **static, **{n: plan.get(n) for n in dynamic}, **kw)
+
+        return call
 
 
 
@@ -132,6 +183,22 @@ def compile_host(doc: Document) -> CompiledHost:
         resources={k: (w / "resources" / k).template(v) for k, v in d["resources"].items()},
         api_base_with_path=(w / "api_base_with_path").template(d["api_base_with_path"]),
         file=doc.path,
+        errors=compile_errors(d.get("errors"), w / "errors"),
+        caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+    )
+
+
+def _compile_caches(spec: dict[str, Any], where: _Where) -> CompiledCaches:
+    try:
+        name = re.compile(spec["name"])
+    except re.error as exc:
+        raise (where / "name").fail(f"not a valid regex: {exc}") from None
+    if "id" not in name.groupindex:
+        raise (where / "name").fail("the regex needs a named group (?P<id>...) for the cache id")
+    return CompiledCaches(
+        parent=(where / "parent").template(spec["parent"]),
+        model=(where / "model").template(spec["model"]),
+        name=name,
     )
 
 
@@ -144,8 +211,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     if isinstance(spec, str):
         spec = {"to": spec}
     to = spec.get("to")
-    hook = (where / "hook").hook(spec["hook"]) if "hook" in spec else None
-    value_map = spec.get("map")
+    hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
+    value_map = where.table(spec["map"]) if "map" in spec else None
     as_type = spec.get("as")
     append = spec.get("append")
     if append is not None and to is None:
@@ -164,7 +231,7 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
     append_value = where.leaf(append) if append is not None and append is not True else None
 
-    check_type = _type_checker(name, spec.get("type"), spec.get("items"))
+    check_type = _type_checker(name, spec.get("type"), spec.get("items"), spec.get("minimum"), spec.get("maximum"))
 
     def transform(value: Any, ctx: Context) -> Any:
         if check_type is not None:
@@ -228,18 +295,26 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _type_checker(name: str, types: Any, items: Any) -> Callable[[Any], None] | None:
-    """`type: number` / `type: [string, list]` (+ `items: string`) -> a check raising BadRequestError."""
-    if types is None:
+def _type_checker(name: str, types: Any, items: Any, minimum: Any = None, maximum: Any = None) -> Callable[[Any], None] | None:
+    """`type: number` / `type: [string, list]` (+ `items: string`, `minimum` / `maximum` for numbers)
+    -> a check raising BadRequestError."""
+    if types is None and minimum is None and maximum is None:
         return None
-    names = [types] if isinstance(types, str) else list(types)
+    names = ([types] if isinstance(types, str) else list(types)) if types is not None else []
     checks = [_JSON_TYPES[t] for t in names]
     item_check = _JSON_TYPES[items] if items else None
     expected = " or ".join(f"a list of {items}s" if t == "list" and items else ("an " if t[0] in "aeiou" else "a ") + t for t in names)
+    bounded = minimum is not None or maximum is not None
+    span = (f"between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
+            else f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}" if maximum is not None else "")
 
     def check(value: Any) -> None:
-        if not any(c(value) for c in checks):
+        if checks and not any(c(value) for c in checks):
             raise BadRequestError(f"{name}: expected {expected}, got {_describe(value)}", param=name)
+        if bounded and isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+            (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+        ):
+            raise BadRequestError(f"{name}: must be {span}, got {value!r:.40}", param=name)
         if item_check is not None and isinstance(value, list):
             for i, item in enumerate(value):
                 if not item_check(item):
@@ -267,6 +342,8 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     if isinstance(spec, str):
         get = where.getter(spec)
         return lambda node, ctx: get(node)
+    if "parts" in spec:
+        return _compile_part_table(spec, where)
     if "fields" in spec and "each" not in spec and not ({"path", "hook", "expr", "value"} & spec.keys()):
         fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in spec["fields"].items()]
         return object_builder(fields)
@@ -290,9 +367,9 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
 
         return each
     get = where.getter(spec["path"]) if "path" in spec else None
-    hook = (where / "hook").hook(spec["hook"]) if "hook" in spec else None
+    hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
     expr = (where / "expr").expression(spec["expr"]) if "expr" in spec else None
-    value_map = spec.get("map")
+    value_map = (where / "map").table(spec["map"]) if "map" in spec else None
     default = spec.get("default")
     constant = spec.get("value")
     if "value" in spec:
@@ -312,6 +389,55 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     return extract
 
 
+def _compile_part_table(spec: dict[str, Any], where: _Where) -> Extractor:
+    """`{parts: <path>, rules: [...], fields?, then?}`: upstream parts -> one OpenAI message.
+
+    Each part goes to the first rule whose JMESPath `when` holds: `join: {field: <path>}` adds the
+    part's text to a string field (pieces joined with ""), `append: {field: <template>}` adds an
+    item to a list field (templates see `part` and `n`, the list's length so far). `fields` are
+    extractors over the node (as in `choices`); `then: {hook, needs}` may finish the message.
+    """
+    get_parts = (where / "parts").getter(spec["parts"])
+    rules = []
+    for i, rule in enumerate(spec["rules"]):
+        rw = where / "rules" / i
+        rules.append((
+            (rw / "when").getter(rule["when"]),
+            [(k, (rw / "join" / k).getter(v)) for k, v in (rule.get("join") or {}).items()],
+            [(k, (rw / "append" / k).leaf(v)) for k, v in (rule.get("append") or {}).items()],
+        ))
+    fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items()]
+    then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
+
+    def build(node: Any, ctx: Context) -> dict[str, Any]:
+        message: dict[str, Any] = {}
+        texts: dict[str, list[str]] = {}
+        lists: dict[str, list[Any]] = {}
+        parts = get_parts(node)
+        for part in parts if isinstance(parts, list) else ():
+            for when, joins, appends in rules:
+                if not when(part):
+                    continue
+                for key, get in joins:
+                    text = get(part)
+                    if isinstance(text, str):
+                        texts.setdefault(key, []).append(text)
+                for key, produce in appends:
+                    items = lists.setdefault(key, [])
+                    items.append(produce({"part": part, "n": len(items)}))
+                break
+        for key, extract in fields:
+            value = extract(node, ctx)
+            if value is not None:
+                message[key] = value
+        for key, pieces in texts.items():
+            message[key] = "".join(pieces)
+        message.update(lists)
+        return then(message, ctx) if then is not None else message
+
+    return build
+
+
 def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
     choices_spec = spec.get("choices")
     stream_spec = choices_spec
@@ -320,9 +446,10 @@ def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
         fields["finish_reason"] = {k: v for k, v in fields["finish_reason"].items() if k != "default"}
         stream_spec = {**choices_spec, "fields": fields}
     return CompiledResponse(
+        raise_error=_error_raiser(spec.get("error"), where / "error"),
         id=_compile_extractor(spec["id"], where / "id") if "id" in spec else None,
         replace_choices=[
-            ((where / "replace_choices" / i / "hook").hook(r["hook"]), r.get("stream", True))
+            ((where / "replace_choices" / i / "hook").hook(r["hook"], r.get("needs"), where / "replace_choices" / i), r.get("stream", True))
             for i, r in enumerate(spec.get("replace_choices") or [])
         ],
         choices=_compile_extractor(choices_spec, where / "choices") if choices_spec is not None else None,
@@ -332,6 +459,37 @@ def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
         data=_compile_extractor(spec["data"], where / "data") if "data" in spec else None,
         content_type=_compile_extractor(spec["content_type"], where / "content_type") if "content_type" in spec else None,
     )
+
+
+def _error_raiser(spec: dict[str, Any] | None, where: _Where) -> Callable[[Any, Context], None] | None:
+    """`error: {when, status?}`: an upstream answer (or stream event) that is an error despite HTTP 200.
+
+    Raised as the typed exception the same error gets with its HTTP status: `status` reads the
+    status from the answer; else the status the declared error code stands for (`errors:`); else 500.
+    """
+    if not spec:
+        return None
+    when = (where / "when").getter(spec["when"])
+    read_status = (where / "status").getter(spec["status"]) if "status" in spec else None
+
+    def raise_error(upstream: Any, ctx: Context) -> None:
+        if not isinstance(upstream, dict) or not when(upstream):
+            return
+        status = read_status(upstream) if read_status is not None else None
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            status = declared_status(upstream) or 500
+        raise from_upstream(status, json.dumps(upstream, ensure_ascii=False), llm_provider=ctx.provider or None,
+                            model=ctx.model_string or ctx.model)
+
+    return raise_error
+
+
+def _checked_first(check: Callable[[Any, Context], None], fn: Callable[..., Any]) -> Callable[..., Any]:
+    def checked(value: Any, ctx: Context) -> Any:
+        check(value, ctx)
+        return fn(value, ctx)
+
+    return checked
 
 
 # --- operations and formats -----------------------------------------------------------------------
@@ -344,7 +502,7 @@ def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Contex
     if isinstance(spec, dict) and "each" in spec:
         return _each_producer(spec, where)
     if isinstance(spec, dict) and "hook" in spec:
-        fn = (where / "hook").hook(spec["hook"])
+        fn = (where / "hook").hook(spec["hook"], spec.get("needs"), where)
         source = spec.get("from")
         hosts = spec.get("hosts")
         if hosts is not None:  # this field exists only on these hosts (AI Studio nests countTokens' request)
@@ -401,8 +559,16 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
 _PER_ITEM = re.compile(r"\b(item|index)\b")
 
 
+def compile_errors(spec: dict[str, Any] | None, where: _Where) -> ErrorShape | None:
+    """`errors: {code: <JMESPath>, status: {code: HTTP status}}` -> an ErrorShape."""
+    if not spec:
+        return None
+    return ErrorShape((where / "code").getter(spec["code"]), dict(spec["status"]), where.file)
+
+
 def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFormat:
     d, w = doc.data, _Where(doc.path)
+    tables = dict(d.get("tables") or {})
     options = dict(d.get("options") or {})
     option_templates = {k: (w / "options" / k).template(v) for k, v in options.items() if is_template(v)}
     fmt = CompiledFormat(
@@ -414,6 +580,9 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
         option_templates=option_templates,
         operations={},
         file=doc.path,
+        tables=tables,
+        errors=compile_errors(d.get("errors"), w / "errors"),
+        context_cache=tuple(d.get("context_cache") or ()),
     )
     for i, r in enumerate(d["routes"]):
         rw = w / "routes" / i
@@ -433,14 +602,59 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
             CompiledRoute(pattern, fmt, r["host"], r["resource"], r.get("operation"), dict(r.get("vars") or {}), r["match"])
         )
     for name, op in d["operations"].items():
-        fmt.operations[name] = _compile_operation(name, op, fmt, w / "operations" / name)
+        ow = w / "operations" / name
+        ow.names = Names(tables, set((op["request"].get("plan") or {})))
+        fmt.operations[name] = _compile_operation(name, op, fmt, ow)
     return fmt
+
+
+_PLAN_FIELD = re.compile(r"\bplan\.([A-Za-z_]\w*)")
+
+
+def _compile_plan(spec: dict[str, Any], where: _Where) -> list[tuple[str, Callable[[dict[str, Any], Context], Any]]]:
+    """`plan: {name: template | {hook, from, needs}}` -> producers in the order their inputs require.
+
+    A field's inputs are the `plan.X` its template reads or the plan fields its hook `needs`; the
+    order is computed here, so the YAML order of the fields carries no meaning.
+    """
+    inputs: dict[str, set[str]] = {}
+    for name, value in spec.items():
+        reads = set(_PLAN_FIELD.findall(str(value)))
+        if isinstance(value, dict):
+            reads |= {n for n in value.get("needs") or () if n in spec}
+        unknown = reads - set(spec)
+        if unknown:
+            raise (where / name).fail(f"reads unknown plan field(s) {', '.join(sorted(unknown))}; declared: {', '.join(spec)}")
+        inputs[name] = reads
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str, chain: list[str]) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise (where / name).fail(f"plan fields depend on each other in a cycle: {' -> '.join(chain + [name])}")
+        visiting.add(name)
+        for dep in sorted(inputs[name]):
+            visit(dep, chain + [name])
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in spec:
+        visit(name, [])
+    return [(name, _body_producer(spec[name], where / name)) for name in ordered]
 
 
 def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _Where) -> CompiledOperation:
     request = op["request"]
     params = [_compile_param(k, v, w / "request" / "params" / k) for k, v in (request.get("params") or {}).items()]
+    plan = _compile_plan(request.get("plan") or {}, w / "request" / "plan")
+    messages = compile_messages(request["messages"], w / "request" / "messages") if "messages" in request else None
     body, consumed = [], set()
+    if messages is not None:
+        consumed.add(request["messages"].get("from", "messages"))
+    for plan_spec in (request.get("plan") or {}).values():
+        consumed.update(_REQUEST_FIELD.findall(str(plan_spec)))
     for path, spec in (request.get("body") or {}).items():
         bw = w / "request" / "body" / path
         body.append((compile_setter(path), _body_producer(spec, bw)))
@@ -457,7 +671,10 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         if event == "response":
             stream_event = "response"
         elif isinstance(event, dict) and "hook" in event:
-            stream_event = (w / "stream" / "event" / "hook").hook(event["hook"])
+            stream_event = (w / "stream" / "event" / "hook").hook(event["hook"], event.get("needs"), w / "stream" / "event")
+            raise_error = _error_raiser(op["response"].get("error"), w / "response" / "error")
+            if raise_error is not None:
+                stream_event = _checked_first(raise_error, stream_event)
         else:
             raise (w / "stream" / "event").fail('expected "response" or {hook: name}')
     return CompiledOperation(
@@ -467,6 +684,8 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         query=[(k, (w / "query" / k).template(v)) for k, v in (op.get("query") or {}).items()],
         headers=[(k, (w / "headers" / k).template(v)) for k, v in (op.get("headers") or {}).items()],
         params=params,
+        plan=plan,
+        messages=messages,
         body=body,
         consumed=consumed,
         param_names=frozenset(p.name for p in params),

@@ -31,7 +31,12 @@ class Context:
     ``host``: where the call is served (``vertex``, ``ai_studio``...), from the host declaration.
     ``info``: the model's catalog entry (capabilities, limits, prices), ``{}`` when unknown.
     ``options``: the mapping's ``options`` merged with the route's and the caller's overrides.
-    ``state``: scratch space for one call; stream hooks keep their state machine here.
+    ``provider``: the host's provider name (``vertex_ai``, ``gemini``...), for errors.
+    ``plan``: the operation's declared ``plan`` fields for this call, filled by the interpreter
+    before the body is built. Hooks do not read it: they declare ``needs`` and get the values
+    as keyword arguments.
+    ``state``: a stream decoder's own state machine (one stream shares it across its events).
+    ``body``: the upstream body that was sent (non-chat extractors read the encoding asked for).
     ``drop_params``: the caller accepts that unsupported params are dropped.
     ``route``: the matched route's ``vars`` and named regex groups (``model_name``...).
     ``headers``: the caller's ``extra_headers`` (hooks may move some into the body).
@@ -45,6 +50,9 @@ class Context:
     info: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    provider: str = ""
     drop_params: bool = False
     warnings: list[str] = field(default_factory=list)
     # Params removed under drop_params (the gateway lists them in x-vertex-engine-dropped-params).

@@ -22,8 +22,6 @@ from engine.mapping.registry import Registry
 
 __all__ = ["ExampleRef", "iter_examples", "run_example", "subset_problems"]
 
-# Settings read from the environment must not change what an example produces.
-_HERMETIC_PREFIXES = ("VERTEX", "GEMINI", "GOOGLE_", "PALM_")
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,24 @@ class _Settings:
         return None
 
 
+def declared_env(registry: Registry) -> frozenset[str]:
+    """Every environment variable the mappings read: the ``env.X`` sources of the hosts' settings
+    and of the formats' param defaults."""
+    sources = [s for host in registry.hosts.values() for s in host.settings.values()]
+    sources += [
+        param.default
+        for fmt in registry.formats.values()
+        for op in fmt.operations.values()
+        for param in op.params
+        if param.default is not None
+    ]
+    return frozenset(name[len("env."):] for s in sources for name in s.names if name.startswith("env."))
+
+
 @contextlib.contextmanager
-def _hermetic_env() -> Iterator[None]:
-    saved = {k: v for k, v in os.environ.items() if k.startswith(_HERMETIC_PREFIXES)}
+def _hermetic_env(registry: Registry) -> Iterator[None]:
+    # Settings read from the environment must not change what an example produces.
+    saved = {k: os.environ[k] for k in declared_env(registry) if k in os.environ}
     for k in saved:
         del os.environ[k]
     try:
@@ -126,7 +139,7 @@ def run_example(registry: Registry, ref: ExampleRef) -> list[str]:
     call = example["openai"]
     operation = example.get("operation", ref.operation)
     want_error = example.get("error")
-    with _hermetic_env():
+    with _hermetic_env(registry):
         try:
             prepared = prepare(
                 operation, call, registry=registry, module=_Settings(), resolve_credentials=False, format=ref.format

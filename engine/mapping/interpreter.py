@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.errors import UnsupportedParamsError
+from engine.errors import ErrorShape, UnsupportedParamsError
 from engine.suggest import did_you_mean
 from engine.mapping.context import Context
 
@@ -21,6 +21,7 @@ __all__ = [
     "SourceScope",
     "Sources",
     "CompiledHost",
+    "CompiledCaches",
     "CompiledParam",
     "ParamTable",
     "CompiledResponse",
@@ -88,6 +89,17 @@ class CompiledHost:
     resources: dict[str, Callable[[dict[str, Any]], Any]]
     api_base_with_path: Callable[[dict[str, Any]], Any]
     file: str
+    errors: ErrorShape | None = None  # how this host's error bodies name their code
+    caches: "CompiledCaches | None" = None
+
+
+@dataclass(frozen=True)
+class CompiledCaches:
+    """A host's context-cache collection (``caches`` in schemas/mapping.yaml)."""
+
+    parent: Callable[[dict[str, Any]], Any]
+    model: Callable[[dict[str, Any]], Any]
+    name: "re.Pattern[str]"
 
 
 
@@ -136,6 +148,7 @@ def object_builder(fields: list[tuple[str, Extractor]]) -> Extractor:
 
 @dataclass
 class CompiledResponse:
+    raise_error: Callable[[Any, Context], None] | None
     id: Extractor | None
     replace_choices: list[tuple[Callable[[Any, Context], Any], bool]]
     choices: Extractor | None
@@ -158,6 +171,8 @@ class CompiledResponse:
 
     def parse(self, upstream: Any, ctx: Context, *, stream: bool = False) -> dict[str, Any]:
         """Upstream JSON -> {"id", "choices", "usage", "hidden"} (plain dicts, OpenAI field names)."""
+        if self.raise_error is not None:
+            self.raise_error(upstream, ctx)
         out: dict[str, Any] = {}
         if self.id is not None:
             out["id"] = self.id(upstream, ctx)
@@ -192,6 +207,10 @@ class CompiledOperation:
     query: list[tuple[str, Callable[[dict[str, Any]], Any]]]
     headers: list[tuple[str, Callable[[dict[str, Any]], Any]]]
     params: list[CompiledParam]
+    # Declared per-call values, in dependency order: (name, producer). See `plan` in schemas/mapping.yaml.
+    plan: list[tuple[str, Callable[[dict[str, Any], Context], Any]]]
+    # The `messages` construct (engine/mapping/messages.py): writes turns and system into the body.
+    messages: Callable[[dict[str, Any], Context, dict[str, Any], dict[str, Any]], None] | None
     body: list[tuple[Callable[[dict, Any], None], Callable[[dict[str, Any], Context], Any]]]
     consumed: set[str]  # caller fields the body reads (e.g. messages)
     param_names: frozenset[str]  # every param the mapping declares (honoured or not)
@@ -259,12 +278,16 @@ class CompiledOperation:
                     ctx.warnings.append(f"{name} ignored: the mapping declares it has no effect here")
                     continue
                 self._refuse(name, table.unsupported.get(name, "not part of this model family's mapping"), ctx)
-        variables = None
+        if not self.body and not self.plan and self.messages is None:
+            return body
+        plan = ctx.plan
+        variables = {"request": params, "plan": plan, "body": body, "tables": self.format.tables, "model": ctx.model,
+                     "info": ctx.info, "options": ctx.options, "host": ctx.host, "route": ctx.route, "stream": ctx.stream}
+        for name, produce in self.plan:
+            plan[name] = produce(variables, ctx)
+        if self.messages is not None:
+            self.messages(params, ctx, variables, body)
         for setter, produce in self.body:
-            if variables is None:
-                variables = {"request": params, "state": ctx.state, "model": ctx.model, "info": ctx.info,
-                             "options": ctx.options, "host": ctx.host, "route": ctx.route,
-                             "stream": ctx.stream}
             value = produce(variables, ctx)
             if value is not None:
                 setter(body, value)
@@ -309,6 +332,10 @@ class CompiledFormat:
     option_templates: dict[str, Callable[[dict[str, Any]], Any]]
     operations: dict[str, CompiledOperation]
     file: str
+    tables: dict[str, Any] = field(default_factory=dict)  # named static tables (`tables:`)
+    errors: ErrorShape | None = None  # how this format's error bodies name their code
+    # Body fields a context cache holds (empty: the format has no context caching).
+    context_cache: tuple[str, ...] = ()
     _options_cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def options_for(self, model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:

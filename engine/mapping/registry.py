@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.errors import BadRequestError, MappingError
+from engine.errors import ERROR_SHAPES, BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
 from engine.mapping.compile import compile_format, compile_host
@@ -76,6 +76,17 @@ class Registry:
         check_catalog_keys(docs)
         self._prefixes = sorted(self.catalog, key=len, reverse=True)
         self.engine_keys = ENGINE_KEYS | self.call_settings()
+        self._register_error_shapes()
+
+    def _register_error_shapes(self) -> None:
+        """Make the declared error shapes (`errors:` of hosts and formats) known to from_upstream.
+
+        Every registry adds its own (a file's shape replaces the one it declared before), so a
+        registry loaded for a test does not unlearn the shipped hosts' shapes.
+        """
+        shapes = [h.errors for h in self.hosts.values() if h.errors] + [f.errors for f in self.formats.values() if f.errors]
+        files = {shape.source for shape in shapes}
+        ERROR_SHAPES[:] = [s for s in ERROR_SHAPES if s.source not in files] + shapes
 
     def call_settings(self) -> frozenset[str]:
         """Caller fields some host reads as a setting (``call.vertex_project``...): not OpenAI params."""

@@ -11,6 +11,7 @@ import re
 from typing import Any, Callable
 
 import jinja2
+from jinja2 import meta
 
 __all__ = ["ENV", "compile_template", "compile_expression", "compile_leaf", "is_template"]
 
@@ -48,9 +49,11 @@ def is_template(value: Any) -> bool:
 def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a Jinja expression (no braces); the callable returns a native value or None."""
     compiled = ENV.compile_expression(expr, undefined_to_none=True)
+    # Only the names the expression reads are handed to Jinja: its context is built per call.
+    names = tuple(meta.find_undeclared_variables(ENV.parse("{{ " + expr + " }}")))
 
     def evaluate(variables: dict[str, Any]) -> Any:
-        value = compiled(**variables)
+        value = compiled(**{k: variables[k] for k in names if k in variables})
         return None if isinstance(value, jinja2.Undefined) else value
 
     return evaluate
@@ -77,13 +80,44 @@ def _dotted_lookup(path: str) -> Callable[[dict[str, Any]], Any]:
     return lookup
 
 
+# `{{ a.b | name }}` or `{{ a.b | name('literal' or c.d) }}` with one of the engine's own filters:
+# called directly, without a Jinja context (the common per-part case, an order of magnitude faster).
+_FILTER_CALL = re.compile(
+    r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\|\s*([A-Za-z_]\w*)\s*"
+    r"(?:\(\s*(?:'([^'\\]*)'|([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*))\s*\))?\s*$"
+)
+_KEYWORDS = ("true", "false", "none", "True", "False", "None")
+#: Filters registered by the engine (plain functions of their arguments), eligible for the fast path.
+FAST_FILTERS: dict[str, Callable[..., Any]] = {}
+
+
+def _filter_call(m: re.Match[str]) -> Callable[[dict[str, Any]], Any] | None:
+    path, name, literal, arg_path = m.groups()
+    fn = FAST_FILTERS.get(name)
+    if fn is None or path.split(".")[0] in _KEYWORDS or (arg_path and arg_path.split(".")[0] in _KEYWORDS):
+        return None
+    value = _dotted_lookup(path)
+    if literal is not None:
+        return lambda variables: fn(value(variables), literal)
+    if arg_path is not None:
+        arg = _dotted_lookup(arg_path)
+        return lambda variables: fn(value(variables), arg(variables))
+    return lambda variables: fn(value(variables))
+
+
 def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
     m = _SINGLE_EXPR.match(source)
     if m:
         dotted = _DOTTED.match(m.group("expr"))
-        if dotted and dotted.group(1) not in ("true", "false", "none", "True", "False", "None"):
+        if dotted and dotted.group(1) not in _KEYWORDS:
             return _dotted_lookup(dotted.group(1))
+        call = _FILTER_CALL.match(m.group("expr"))
+        if call is not None:
+            fast = _filter_call(call)
+            if fast is not None:
+                ENV.compile_expression(m.group("expr"))  # still a syntax check, and unknown filters fail here
+                return fast
         return compile_expression(m.group("expr"))
     template = ENV.from_string(source)
     render = template.render

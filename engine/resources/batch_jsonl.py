@@ -90,8 +90,8 @@ def to_vertex(data: bytes, file_key: str, *, project: str, location: str, model:
     seen: set[str] = set()
     forced = model_id(model) if model else None
     if forced is not None and not is_model_id(forced):
-        raise BadRequestError(f"model: {model!r} is not a Vertex model id (expected e.g. gemini-2.5-flash or "
-                              "vertex_ai/gemini-2.5-flash)", param="model")
+        raise BadRequestError(f"model: {model!r} is not a Vertex model id (expected a publisher model id, "
+                              "with or without the vertex_ai/ prefix)", param="model")
     model = None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -1,9 +1,11 @@
 """Gemini context caching: explicit ``cachedContents`` operations, and ``cache_control`` messages
 turned into a cache that later calls reuse.
 
-Which API (Vertex or AI Studio), project, location, key and model come from routing the model
-string exactly as a chat call does (``prepare``); the cache's ``systemInstruction`` / ``contents``
-/ ``tools`` / ``toolConfig`` are what the chat mapping builds from the messages and tools.
+Which host, project, location, key and model come from routing the model string exactly as a chat
+call does (``route`` and ``host_settings``, no translation); which formats can cache and which body
+fields a cache holds is the format's ``context_cache``, where a host keeps caches its ``caches``
+(mappings/). The cached fields are what the chat mapping builds from the messages and tools,
+translated once, and only when a cache is made.
 
 Automatic caching (reference 10 §4.2): the first contiguous run of messages carrying
 ``cache_control`` is cached (with the tools, and every system message: Google refuses a request
@@ -27,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from typing import Any
 
 from engine.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from engine.google_rest import GoogleRest
-from engine.mapping.interpreter import SourceScope
+from engine.mapping.interpreter import CompiledHost
 from engine.mapping.registry import get_registry
+from engine.runtime.prepare import Target, prepare, route
+from engine.runtime.settings import HostSettings, host_settings
 
 from .batch_jsonl import model_id
 from .driver import Op, Req
@@ -51,8 +54,11 @@ __all__ = [
 MINIMUM_CACHE_TOKENS = 1024
 _MAX_LIST_PAGES = 5
 _TTL = re.compile(r"^\d*\.?\d+s$")
-_CACHED_FIELDS = ("systemInstruction", "contents", "tools", "toolConfig")
 _AUTOMATIC_NAME = re.compile(r"^[0-9a-f]{40}$")
+# Checks for the parts of a cache name (the named groups of a host's `caches.name`): each becomes
+# a path segment, the location even part of a host name.
+_NAME_PART_CHECKS = {"project": checked_project, "location": checked_location}
+_CALL_ONLY = ("model", "messages", "ttl", "display_name", "cached_content")
 
 
 @dataclass(frozen=True)
@@ -61,64 +67,77 @@ class _Api:
 
     client: GoogleRest
     root: str  # https://host/{version}/  (a cache name is appended to it)
-    parent: str  # "" (AI Studio) or "projects/{p}/locations/{l}/"
+    parent: str  # the collection's parent path ("" or "projects/{p}/locations/{l}/")
     model: str  # the cache's model field
+    fields: tuple[str, ...] = ()  # the body fields a cache holds (the format's context_cache)
 
 
-def _prepared(model: Any, call: dict[str, Any], messages: Any = None) -> Any:
-    from engine.runtime.prepare import prepare
+def _client(host: CompiledHost, settings: HostSettings) -> GoogleRest:
+    if host.auth == "api_key":
+        return GoogleRest(api_key=settings.values.get("api_key"), provider=host.provider)
+    return GoogleRest(credentials=settings.credentials, provider=host.provider)
 
+
+def _cache_target(model: Any, call: dict[str, Any]) -> tuple[Target, HostSettings, dict[str, Any]]:
+    """Route ``model`` as a chat call would (no translation), with its host settings; refused
+    naming ``model`` unless its format has context caching on a host that keeps caches."""
     if not isinstance(model, str) or not model:
-        raise BadRequestError("model: required, a Gemini model string such as vertex_ai/gemini-2.5-flash or gemini/gemini-2.5-flash", param="model")
-    keep = {k: v for k, v in call.items() if k not in ("model", "messages", "ttl", "display_name", "cached_content")}
-    prepared = prepare("chat", {**keep, "model": model, "messages": messages or [{"role": "user", "content": "-"}]})
-    if prepared.resolved.format.name != "gemini" or prepared.host.name not in ("vertex", "ai_studio"):
-        raise BadRequestError(f"model: context caching is for Gemini models on Vertex or AI Studio, not {model!r}", param="model")
-    return prepared
+        raise BadRequestError("model: required, a model string such as vertex_ai/gemini-2.5-flash or gemini/gemini-2.5-flash", param="model")
+    keep = {k: v for k, v in call.items() if k not in _CALL_ONLY}
+    target = route("chat", {**keep, "model": model}, get_registry())
+    if not target.format.context_cache or target.host.caches is None:
+        raise BadRequestError(
+            f"model: context caching is not available for {model!r} ({target.format.name} on {target.host.name})",
+            param="model",
+        )
+    settings = host_settings(target.host, keep, info=target.info, route=target.resolved.vars, model_string=target.model_string)
+    return target, settings, keep
 
 
-def _api(prepared: Any) -> _Api:
-    settings = prepared.settings
-    base = str(prepared.host.base(settings)).rstrip("/")
-    root = f"{base}/{settings.get('version') or 'v1'}/"
-    model = prepared.resolved.model
-    if prepared.host.name == "ai_studio":
-        return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), root, "", f"models/{model}")
-    project = checked_project(settings["project"], "vertex_project")
-    location = checked_location(settings["location"], "vertex_location")
-    parent = f"projects/{project}/locations/{location}/"
-    return _Api(GoogleRest(credentials=prepared.credentials), root, parent, f"{parent}publishers/google/models/{model}")
+def _api(target: Target, settings: HostSettings) -> _Api:
+    host, values = target.host, settings.values
+    caches = host.caches
+    assert caches is not None  # _cache_target checked
+    for group in caches.name.groupindex:
+        if group in _NAME_PART_CHECKS:
+            _NAME_PART_CHECKS[group](values.get(group), group)
+    variables = {**values, **target.resolved.vars, "model": target.resolved.model}
+    root = f"{str(host.base(values)).rstrip('/')}/{values.get('version') or 'v1'}/"
+    return _Api(_client(host, settings), root, str(caches.parent(variables)), str(caches.model(variables)),
+                target.format.context_cache)
 
 
 def _api_for_name(name: Any, call: dict[str, Any]) -> _Api:
-    """The API a cache name belongs to: ``projects/…`` is Vertex, ``cachedContents/…`` AI Studio.
+    """The API a cache name belongs to: the host whose ``caches.name`` matches it.
 
     Every part of the name is checked before it goes into a URL: the location becomes part of the
     host name, so a crafted one (``x@127.0.0.1:8080#``) would otherwise send the Google token away.
     """
     if not isinstance(name, str) or "cachedContents/" not in name:
         raise BadRequestError(f"name: expected a cache name (cachedContents/… or projects/…/cachedContents/…), got {name!r}", param="name")
-    registry, module = get_registry(), sys.modules.get("engine")
-    parts = name.split("/")
-    if name.startswith("cachedContents/"):
-        if len(parts) != 2:
-            raise BadRequestError(f"name: expected cachedContents/{{id}}, got {name!r}", param="name")
-        checked_resource_id(parts[1], "name")
-        host = registry.hosts["ai_studio"]
-        scope = SourceScope(call, module, {}, {})
-        settings = {k: s.resolve(scope) for k, s in host.settings.items()}
-        if not settings.get("api_key"):
-            raise BadRequestError("api_key: an AI Studio cache needs a key; pass api_key= or set GEMINI_API_KEY", param="api_key")
-        base = str(host.base(settings)).rstrip("/")
-        return _Api(GoogleRest(api_key=settings["api_key"], provider="gemini"), f"{base}/{settings.get('version') or 'v1beta'}/", "", "")
-    if len(parts) != 6 or parts[0] != "projects" or parts[2] != "locations" or parts[4] != "cachedContents":
-        raise BadRequestError(f"name: expected projects/{{p}}/locations/{{l}}/cachedContents/{{id}}, got {name!r}", param="name")
-    project, location = checked_project(parts[1], "name"), checked_location(parts[3], "name")
-    checked_resource_id(parts[5], "name")
-    host = registry.hosts["vertex"]
-    credentials = host.settings["credentials"].resolve(SourceScope(call, module, {}, {}))
-    base = str(host.base({"location": location})).rstrip("/")
-    return _Api(GoogleRest(credentials=credentials), f"{base}/v1/", f"projects/{project}/locations/{location}/", "")
+    registry = get_registry()
+    for host in registry.hosts.values():
+        match = host.caches.name.match(name) if host.caches is not None else None
+        if match is not None:
+            break
+    else:
+        shapes = ", ".join(h.caches.name.pattern for h in registry.hosts.values() if h.caches is not None)
+        raise BadRequestError(f"name: {name!r} is not a cache name of any host (expected one of: {shapes})", param="name")
+    parts = match.groupdict()
+    checked_resource_id(parts.pop("id"), "name")
+    for group, value in parts.items():
+        _NAME_PART_CHECKS.get(group, checked_resource_id)(value, "name")
+    settings = host_settings(host, call, resolve_credentials=False, check=False)
+    values = {**settings.values, **parts}
+    for required in host.required:
+        if not values.get(required):
+            raise BadRequestError(
+                f"{required}: a cache on {host.name} needs it; set one of: {', '.join(host.settings[required].names)}",
+                param=required,
+            )
+    assert host.caches is not None
+    root = f"{str(host.base(values)).rstrip('/')}/{values.get('version') or 'v1'}/"
+    return _Api(_client(host, HostSettings(values, settings.credentials)), root, str(host.caches.parent(values)), "")
 
 
 def _name_url(api: _Api, name: str) -> str:
@@ -142,16 +161,22 @@ def cache_object(resource: dict[str, Any]) -> dict[str, Any]:
     return {"id": resource.get("name"), "object": "cached_content", "expires_at": unix_time(resource.get("expireTime")) or None, **resource}
 
 
-def _cache_body(prepared: Any, api: _Api, ttl: str | None, display_name: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": api.model}
-    for name in _CACHED_FIELDS:
-        if prepared.body.get(name):
-            body[name] = prepared.body[name]
+def _cache_body(body: dict[str, Any], api: _Api, ttl: str | None, display_name: str | None) -> dict[str, Any]:
+    """The CachedContent to create: the model and the cached fields of a translated chat body."""
+    out: dict[str, Any] = {"model": api.model}
+    for name in api.fields:
+        if body.get(name):
+            out[name] = body[name]
     if display_name:
-        body["displayName"] = display_name
+        out["displayName"] = display_name
     if ttl:
-        body["ttl"] = ttl
-    return body
+        out["ttl"] = ttl
+    return out
+
+
+def _translated(keep: dict[str, Any], model: str, messages: Any) -> dict[str, Any]:
+    """The chat body ``messages`` (and the call's tools) translate to: what a cache holds."""
+    return prepare("chat", {**keep, "model": model, "messages": messages}).body
 
 
 # --- explicit operations ----------------------------------------------------------------------------
@@ -159,10 +184,10 @@ def _cache_body(prepared: Any, api: _Api, ttl: str | None, display_name: str | N
 
 def create_cache_op(model: Any, messages: Any, call: dict[str, Any], ttl: Any = None, display_name: Any = None) -> Op[dict[str, Any]]:
     """Create a cache holding ``messages`` (system messages become its systemInstruction) and ``tools``."""
-    prepared = _prepared(model, call, messages)
-    api = _api(prepared)
-    resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents",
-                         json=_cache_body(prepared, api, _checked_ttl(ttl), display_name))
+    target, settings, keep = _cache_target(model, call)
+    api = _api(target, settings)
+    body = _cache_body(_translated(keep, model, messages), api, _checked_ttl(ttl), display_name)
+    resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents", json=body)
     return cache_object(resource)
 
 
@@ -189,7 +214,7 @@ def delete_cache_op(name: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
 
 def list_caches_op(model: Any, call: dict[str, Any]) -> Op[dict[str, Any]]:
     """The caches of the model's project/location (Vertex) or key (AI Studio), all models."""
-    api = _api(_prepared(model, call))
+    api = _api(*_cache_target(model, call)[:2])
     found: list[dict[str, Any]] = []
     token = None
     for _ in range(_MAX_LIST_PAGES * 10):
@@ -292,16 +317,19 @@ def cache_control_op(call: dict[str, Any]) -> Op[dict[str, Any]]:
     cached = [m for i, m in enumerate(messages) if start <= i < end or system(m)]
     rest = [m for i, m in enumerate(messages) if not start <= i < end and not system(m)]
     try:
-        prepared = _prepared(call.get("model"), {**call, "messages": cached}, cached)
+        target, settings, keep = _cache_target(call.get("model"), call)
     except BadRequestError:
-        return call  # not a Gemini model: cache_control is the provider's own business (Claude)
+        # No context caching for this format (cache_control is then the provider's own business,
+        # as with Claude), or a call the chat path will refuse with the same error.
+        return call
     if not rest or _estimated_tokens([cached, call.get("tools")]) < MINIMUM_CACHE_TOKENS:
         return call
-    api = _api(prepared)
+    api = _api(target, settings)
     key = _automatic_name(cached, call, api)
-    body = _cache_body(prepared, api, _ttl_of(messages[start:end]), key)
     name = _known.get(key)
     if name is None:
+        # The cached prefix is translated here, once, and only when no known cache holds it.
+        body = _cache_body(_translated(keep, str(call["model"]), cached), api, _ttl_of(messages[start:end]), key)
         name = yield from _find(api, body)
     if name is None:
         resource = yield Req(api.client, "POST", f"{api.root}{api.parent}cachedContents", json=body)
@@ -324,7 +352,7 @@ def is_automatic_name(display_name: Any) -> bool:
     return isinstance(display_name, str) and bool(_AUTOMATIC_NAME.match(display_name))
 
 
-def _reusable(item: dict[str, Any], body: dict[str, Any]) -> bool:
+def _reusable(item: dict[str, Any], body: dict[str, Any], fields: tuple[str, ...]) -> bool:
     """Whether a listed cache is one this module would have made for ``body``: the same display
     name and model, not about to expire, and the same cached fields wherever the listing shows them
     (Google's list omits contents; the emulator's shows them)."""
@@ -332,7 +360,7 @@ def _reusable(item: dict[str, Any], body: dict[str, Any]) -> bool:
         return False
     if unix_time(item.get("expireTime")) <= time.time() + 5:
         return False
-    return all(item[field] == body.get(field) for field in _CACHED_FIELDS if field in item)
+    return all(item[field] == body.get(field) for field in fields if field in item)
 
 
 def _find(api: _Api, body: dict[str, Any]) -> Op[str | None]:
@@ -346,7 +374,7 @@ def _find(api: _Api, body: dict[str, Any]) -> Op[str | None]:
         except (PermissionDeniedError, NotFoundError):
             return None  # listing not allowed: behave as "no cache yet"
         for item in page.get("cachedContents") or []:
-            if isinstance(item, dict) and isinstance(item.get("name"), str) and _reusable(item, body):
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and _reusable(item, body, api.fields):
                 _known.put(key, item["name"], unix_time(item.get("expireTime")))
                 return str(item["name"])
         token = page.get("nextPageToken")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 from engine.errors import BadRequestError
 from engine.mapping.interpreter import SourceScope
 from engine.mapping.registry import get_registry
+from engine.runtime.settings import engine_module, host_settings
 
 __all__ = [
     "VertexTarget", "vertex_target", "vertex_credentials", "bucket_name", "gcs_credentials",
@@ -95,22 +95,14 @@ class VertexTarget:
 def vertex_credentials(call: dict[str, Any]) -> Any:
     """The credentials a Vertex model call with ``call``'s arguments would use (``None``: ADC)."""
     host = get_registry().hosts["vertex"]
-    return host.settings["credentials"].resolve(SourceScope(call, sys.modules.get("engine"), {}, {}))
+    return host.settings["credentials"].resolve(SourceScope(call, engine_module(), {}, {}))
 
 
 def vertex_target(call: dict[str, Any]) -> VertexTarget:
     """Resolve project, location and credentials for ``call`` the way a Vertex model call does."""
     host = get_registry().hosts["vertex"]
-    module = sys.modules.get("engine")
-    credentials = vertex_credentials(call)
-
-    def credentials_project() -> Any:
-        from engine.auth import tokens
-
-        return tokens.project(credentials)
-
-    scope = SourceScope(call, module, {}, {}, credentials_project)
-    settings = {name: sources.resolve(scope) for name, sources in host.settings.items() if name != "credentials"}
+    resolved = host_settings(host, call, check=False)
+    settings, credentials = resolved.values, resolved.credentials
     for name in ("project", "location"):
         value = settings.get(name)
         if not isinstance(value, str) or not value:

@@ -180,6 +180,7 @@ class StreamAssembler:
         self._roles_sent: set[int] = set()
         self._finished: set[int] = set()
         self._saw_tools: set[int] = set()
+        self._saw_function_call: set[int] = set()  # legacy `functions`: the finish is function_call
         self._seen_choices: set[int] = set()
         self._event = prepared.operation.stream_event
         self._text = _is_text_completion(prepared)
@@ -231,10 +232,12 @@ class StreamAssembler:
                 self._roles_sent.add(index)
             if delta.get("tool_calls") or delta.get("function_call"):
                 self._saw_tools.add(index)
+            if delta.get("function_call"):
+                self._saw_function_call.add(index)
             finish = choice.get("finish_reason")
             if finish is not None:
                 if finish == "stop" and index in self._saw_tools:
-                    finish = "function_call" if ctx.state.get("saw_function_call") else "tool_calls"
+                    finish = "function_call" if index in self._saw_function_call else "tool_calls"
                 self._finished.add(index)
             self._seen_choices.add(index)
             out = {"index": index, "delta": delta, "finish_reason": finish}

@@ -6,22 +6,27 @@ prints, and what ``vertex-engine check`` runs each mapping example through.
 
 from __future__ import annotations
 
+import copy
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from engine.errors import AuthenticationError, BadRequestError
+from engine.errors import BadRequestError
 from engine.runtime.output_limit import apply_output_limit
 from engine.runtime.uncatalogued import warn_uncatalogued
 from engine.suggest import closest
-from engine.mapping.interpreter import CompiledHost, CompiledOperation, SourceScope
 from engine.mapping.context import ENGINE_KEYS, Context
+from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledOperation
 from engine.mapping.registry import Registry, Resolved, get_registry
+from engine.runtime.settings import engine_module, host_settings
 
-__all__ = ["ENGINE_KEYS", "Prepared", "prepare"]
+__all__ = [
+    "ENGINE_KEYS", "Prepared", "Target", "prepare", "route", "request_params", "call_context", "request_body",
+    "request_url", "response_format_from_class",
+]
+
 
 @dataclass
 class Prepared:
@@ -78,10 +83,6 @@ def _unencodable(body: dict[str, Any]) -> str:
     return "request: the upstream body cannot be encoded as JSON"
 
 
-def _module() -> Any:
-    return sys.modules.get("engine")
-
-
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
         raise BadRequestError("messages: expected a non-empty list of message objects", param="messages")
@@ -102,9 +103,65 @@ def prepare(
     resolve_credentials: bool = True,
     format: str | None = None,
 ) -> Prepared:
-    """Caller kwargs (OpenAI params + engine settings) -> the upstream request for ``operation``."""
+    """Caller kwargs (OpenAI params + engine settings) -> the upstream request for ``operation``.
+
+    Five steps, each a function below: :func:`route` (which format, host, model and catalog
+    entry), :func:`host_settings` (project, location, key...), :func:`request_params` (the
+    params the mapping translates), :func:`call_context` (options, drop_params, stream...),
+    :func:`request_body` and :func:`request_url`.
+    """
     registry = registry or get_registry()
-    module = module if module is not None else _module()
+    module = module if module is not None else engine_module()
+    target = route(operation, call, registry, format=format)
+    if operation in ("chat", "count_tokens"):
+        _check_messages(call.get("messages"))
+    settings = host_settings(
+        target.host, call, module=module, info=target.info, route=target.resolved.vars,
+        resolve_credentials=resolve_credentials, model_string=target.model_string,
+    )
+    params, raw_extra = request_params(call, target.operation, registry.engine_keys)
+    ctx = call_context(target, call, params, module)
+    body = request_body(target.operation, params, ctx, module, raw_extra)
+    url, headers = request_url(target, settings.values, ctx.stream, ctx.headers)
+    return Prepared(
+        operation=target.operation,
+        host=target.host,
+        resolved=target.resolved,
+        ctx=ctx,
+        url=url,
+        headers=headers,
+        body=body,
+        stream=ctx.stream,
+        include_usage=_include_usage(call),
+        credentials=settings.credentials,
+        settings=settings.values,
+        call=call,
+        model_string=target.model_string,
+        catalog_key=target.catalog_key,
+        secrets=settings.secrets,
+    )
+
+
+@dataclass(slots=True)
+class Target:
+    """Where a model string goes: its format's operation, the host serving it, the upstream model
+    id (``resolved``) and the catalog entry that describes it."""
+
+    model_string: str
+    resolved: Resolved
+    operation: CompiledOperation
+    host: CompiledHost
+    catalog_key: str | None
+    info: dict[str, Any]
+
+    @property
+    def format(self) -> CompiledFormat:
+        return self.resolved.format
+
+
+def route(operation: str, call: dict[str, Any], registry: Registry, *, format: str | None = None) -> Target:
+    """Step 1: the model string (with LiteLLM's ``custom_llm_provider`` prefix) → :class:`Target`;
+    a model whose format lacks ``operation`` is refused."""
     model_string = call.get("model")
     provider = call.get("custom_llm_provider")
     if isinstance(provider, str) and provider and isinstance(model_string, str) and not model_string.startswith(provider + "/"):
@@ -119,59 +176,21 @@ def prepare(
             param="model",
             model=model_string,
         )
-    host = registry.hosts[resolved.route.host]
     # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
     catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
     if catalog_key is None:
         warn_uncatalogued(model_string, resolved.model, resolved.route.resource, lambda: closest(resolved.model, registry.catalog))
-    if operation in ("chat", "count_tokens"):
-        _check_messages(call.get("messages"))
+    return Target(model_string, resolved, op, registry.hosts[resolved.route.host], catalog_key, info)
 
-    # --- settings (project, location, credentials, api key, api base...) ---------------------
-    route_vars = resolved.vars
-    settings: dict[str, Any] = {}
-    credentials = None
-    if "credentials" in host.settings:
-        credentials = host.settings["credentials"].resolve(SourceScope(call, module, info, route_vars))
 
-    def credentials_project() -> Any:
-        if not resolve_credentials and credentials is None:
-            return None
-        from engine.auth import tokens
-
-        try:
-            return tokens.project(credentials)
-        except AuthenticationError:
-            if resolve_credentials:
-                raise
-            return None
-
-    scope = SourceScope(call, module, info, route_vars, credentials_project)
-    for name, sources in host.settings.items():
-        if name != "credentials":
-            settings[name] = sources.resolve(scope)
-    for name, value in settings.items():
-        # Settings end up in URLs and headers: a number or an object there is a caller mistake.
-        if value is not None and not isinstance(value, str):
-            raise BadRequestError(
-                f"{name}: expected a string, got {type(value).__name__} {value!r:.60} "
-                f"(from one of: {', '.join(host.settings[name].names)})",
-                param=name,
-                model=model_string,
-            )
-    for name in host.required:
-        if settings.get(name) in (None, ""):
-            raise BadRequestError(
-                f"{name}: no value for {model_string!r} on {host.name}; set one of: "
-                + ", ".join(host.settings[name].names),
-                param=name,
-                model=model_string,
-            )
-    secrets = [str(settings[s]) for s in host.secrets if settings.get(s)]
-
-    # --- context and body ---------------------------------------------------------------------
-    not_params = registry.engine_keys
-    params = {k: v for k, v in call.items() if k not in not_params}
+def request_params(
+    call: dict[str, Any], op: CompiledOperation, engine_keys: frozenset[str] | set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step 3: the caller's params the mapping translates (engine settings left out), and the
+    ``extra_body`` fields that go into the upstream body as given."""
+    params = {k: v for k, v in call.items() if k not in engine_keys}
+    if isinstance(params.get("response_format"), type):
+        params["response_format"] = response_format_from_class(params["response_format"])
     extra_body = call.get("extra_body")
     raw_extra: dict[str, Any] = {}
     if extra_body:
@@ -184,12 +203,18 @@ def prepare(
                 params[k] = v
             else:
                 raw_extra[k] = v
+    return params, raw_extra
+
+
+def call_context(target: Target, call: dict[str, Any], params: dict[str, Any], module: Any) -> Context:
+    """Step 4: the context hooks and templates read: the format's options for this model and host
+    (with the caller's ``mapping_options``), ``drop_params``, caller headers and ``stream``."""
     drop_params = call.get("drop_params")
     if drop_params is None:
         drop_params = bool(getattr(module, "drop_params", False))
     elif not isinstance(drop_params, bool):
         raise BadRequestError(f"drop_params: expected true or false, got {drop_params!r}", param="drop_params")
-    options = fmt.options_for(resolved.model, host.name, info)
+    options = target.format.options_for(target.resolved.model, target.host.name, target.info)
     mapping_options = call.get("mapping_options")
     if mapping_options is not None:
         if not isinstance(mapping_options, dict):
@@ -201,38 +226,52 @@ def prepare(
     extra_headers = call.get("extra_headers")
     if extra_headers and not isinstance(extra_headers, dict):
         raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")
-    caller_headers = {str(k): str(v) for k, v in (extra_headers or {}).items()}
     ctx = Context(
         request=params,
-        model=resolved.model,
-        model_string=model_string,
-        host=host.name,
-        info=info,
+        model=target.resolved.model,
+        model_string=target.model_string,
+        host=target.host.name,
+        provider=target.host.provider,
+        info=target.info,
         options=options,
         drop_params=bool(drop_params),
-        route=route_vars,
-        headers=caller_headers,
+        route=target.resolved.vars,
+        headers={str(k): str(v) for k, v in (extra_headers or {}).items()},
     )
     stream = call.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise BadRequestError(f"stream: expected true or false, got {stream!r}", param="stream")
-    stream = ctx.stream = bool(stream)
+    ctx.stream = bool(stream)
     apply_output_limit(params, ctx)
+    return ctx
+
+
+def request_body(
+    op: CompiledOperation, params: dict[str, Any], ctx: Context, module: Any, raw_extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Step 5: the upstream body the mapping builds, with the raw ``extra_body`` fields merged in."""
     body = op.build_body(params, ctx, module)
     for k, v in raw_extra.items():
         if isinstance(v, dict) and isinstance(body.get(k), dict):
             body[k].update(v)
         else:
             body[k] = v
+    return body
 
-    # --- URL and headers (templates run once per distinct route + settings, then cached) --------
+
+def request_url(
+    target: Target, settings: dict[str, Any], stream: bool, caller_headers: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """Step 6: the upstream URL and headers (templates run once per distinct route + settings,
+    then cached), plus the caller's headers the mapping does not move into the body."""
+    op, resolved = target.operation, target.resolved
     url_key = (op.name, resolved.route.source, resolved.model, stream, tuple(settings.values()))
     try:
         cached = _URL_CACHE.get(url_key)
     except TypeError:  # an unhashable setting value: build without caching
         url_key, cached = None, None
     if cached is None:
-        cached = _build_url(op, host, resolved, settings, stream)
+        cached = _build_url(op, target.host, resolved, settings, stream)
         if url_key is not None:
             if len(_URL_CACHE) > 4096:
                 _URL_CACHE.clear()
@@ -242,27 +281,14 @@ def prepare(
     if caller_headers:
         # Headers the mapping moves into the body (op.consume_headers) are not sent as headers.
         headers.update({k: v for k, v in caller_headers.items() if k.lower() not in op.consume_headers})
+    return url, headers
 
+
+def _include_usage(call: dict[str, Any]) -> bool:
     stream_options = call.get("stream_options") or {}
     if not isinstance(stream_options, dict):
         raise BadRequestError("stream_options: expected an object such as {\"include_usage\": true}", param="stream_options")
-    return Prepared(
-        operation=op,
-        host=host,
-        resolved=resolved,
-        ctx=ctx,
-        url=url,
-        headers=headers,
-        body=body,
-        stream=stream,
-        include_usage=bool(stream_options.get("include_usage")),
-        credentials=credentials,
-        settings=settings,
-        call=call,
-        model_string=model_string,
-        catalog_key=catalog_key,
-        secrets=secrets,
-    )
+    return bool(stream_options.get("include_usage"))
 
 
 _URL_CACHE: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
@@ -297,6 +323,27 @@ def _build_url(
         if value:
             headers[name] = str(value)
     return url, headers
+
+
+def response_format_from_class(model: type) -> Any:
+    """A pydantic model class as ``response_format`` (as LiteLLM and the OpenAI SDK accept it) →
+    ``{"type": "json_schema", "json_schema": {...}}``. A root ``$ref`` (pydantic's shape for a
+    recursive model) is replaced by its target, keeping ``$defs`` for the inner references."""
+    schema_of = getattr(model, "model_json_schema", None)
+    if not callable(schema_of):
+        raise BadRequestError(
+            f"response_format: expected an object such as {{'type': 'json_object'}} or a pydantic model class, "
+            f"got the class {model.__name__}",
+            param="response_format",
+        )
+    schema = dict(schema_of())
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = (schema.get("$defs") or {}).get(ref[len("#/$defs/"):])
+        if isinstance(target, dict):
+            schema.pop("$ref")
+            schema = {**copy.deepcopy(target), **schema}  # a copy: $defs keeps its own
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema, "strict": True}}
 
 
 def new_id() -> str:

@@ -37,7 +37,7 @@ def _bad_answer(prepared: Prepared, what: str) -> UnprocessableEntityError:
 def _parse(prepared: Prepared, upstream: Any) -> dict[str, Any]:
     if not isinstance(upstream, dict):
         raise _bad_answer(prepared, f"is not a JSON object (got {type(upstream).__name__})")
-    prepared.ctx.state["body"] = prepared.body  # extractors may read what was asked (speech encoding)
+    prepared.ctx.body = prepared.body  # extractors may read what was asked (speech encoding)
     return prepared.operation.response.parse_result(upstream, prepared.ctx)
 
 

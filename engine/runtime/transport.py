@@ -10,11 +10,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-import random
 import socket
 import sys
 import threading
@@ -27,7 +25,9 @@ import httpx
 
 from engine.auth import tokens
 from engine.runtime import aio
-from engine.errors import RETRYABLE, APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
+from engine.runtime.exchange import Exchange, arun, retry_backoff, run
+from engine.runtime.settings import module_setting
+from engine.errors import APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
 
 __all__ = ["Transport", "transport", "upstream_url", "logger", "upstream_clock", "retry_backoff"]
 
@@ -38,14 +38,9 @@ logger = logging.getLogger("vertex_engine")
 upstream_clock: ContextVar[list[float] | None] = ContextVar("upstream_clock", default=None)
 
 DEFAULT_TIMEOUT = 600.0
-MAX_RETRY_AFTER = 60.0
 # httpcore writes request headers and body separately; with Nagle's algorithm on, the body can
 # wait for the server's delayed ACK of the headers (~40 ms on Linux).
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-def _module() -> Any:
-    return sys.modules.get("engine")
 
 
 _PARSED_URLS: dict[tuple[str, str | None], httpx.URL] = {}
@@ -54,7 +49,7 @@ _PARSED_URLS: dict[tuple[str, str | None], httpx.URL] = {}
 def dial_url(url: str) -> httpx.URL:
     """:func:`upstream_url` as a parsed ``httpx.URL``, cached: httpx validates a URL character by
     character (tens of µs for a Vertex URL), and a process sends to few distinct URLs."""
-    key = (url, getattr(_module(), "emulator_url", None) or os.environ.get("VERTEX_ENGINE_EMULATOR"))
+    key = (url, module_setting("emulator_url") or os.environ.get("VERTEX_ENGINE_EMULATOR"))
     parsed = _PARSED_URLS.get(key)
     if parsed is None:
         if len(_PARSED_URLS) > 4096:
@@ -65,7 +60,7 @@ def dial_url(url: str) -> httpx.URL:
 
 def upstream_url(url: str) -> str:
     """The URL actually dialled: Google hosts are redirected to the emulator when one is configured."""
-    emulator = getattr(_module(), "emulator_url", None) or os.environ.get("VERTEX_ENGINE_EMULATOR")
+    emulator = module_setting("emulator_url") or os.environ.get("VERTEX_ENGINE_EMULATOR")
     if not emulator or not url.startswith("https://"):
         return url
     parts = urlsplit(url)
@@ -76,7 +71,7 @@ def upstream_url(url: str) -> str:
 
 
 def _verbose() -> bool:
-    return bool(getattr(_module(), "set_verbose", False))
+    return bool(module_setting("set_verbose", False))
 
 
 _verbose_handler: logging.Handler | None = None
@@ -117,16 +112,7 @@ def _setting(prepared: Any, names: tuple[str, ...], module_name: str, default: A
         value = prepared.call.get(name)
         if value is not None:
             return value
-    value = getattr(_module(), module_name, None)
-    return default if value is None else value
-
-
-def retry_backoff(attempt: int, error: APIError) -> float:
-    """Seconds before retry ``attempt`` + 1: Google's Retry-After (capped), else jittered exponential backoff."""
-    retry_after = error.retry_after
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-    return min(0.5 * (2**attempt), 8.0) * (0.75 + random.random() / 2)
+    return module_setting(module_name, default)
 
 
 class Transport:
@@ -220,35 +206,41 @@ class Transport:
             model=prepared.model_string,
         )
 
-    # --- sync ----------------------------------------------------------------------------------------
+    # --- sending (the retry loop itself is engine.runtime.exchange's, shared with google_rest) ----
+
+    def _exchange(self, prepared: Any, stream: bool) -> Exchange:
+        body = prepared.body_bytes()
+        for secret in prepared.secrets:  # API keys: never in an exception or a log line
+            register_secret(secret)
+        url, timeout, retries = dial_url(prepared.url), self._timeout(prepared), self._retries(prepared)
+        self._log_request(prepared, body)
+        return Exchange(
+            method="POST",
+            url=url,
+            headers=lambda token: self._headers(prepared, token),
+            http_error=lambda status, text, headers: self._error(prepared, status, text, headers),
+            network_error=lambda exc: self._network_error(prepared, exc),
+            timeout=timeout,
+            retries=retries,
+            credentials=prepared.credentials,
+            uses_token=prepared.needs_google_token,
+            body=body,
+            stream=stream,
+            on_failure=self._log_response,
+        )
+
+    def _succeeded(self, response: Any, stream: bool) -> Any:
+        if not stream and _verbose():  # decoding the body as text costs; only for the log
+            self._log_response(response.status_code, response.text)
+        return response
 
     def send(self, prepared: Any) -> httpx.Response:
         """POST and return a successful (2xx) response, read in full; raise a typed error otherwise."""
-        return self._run(prepared, stream=False)
+        return self._succeeded(run(self._exchange(prepared, False), self.client()), False)
 
     def open_stream(self, prepared: Any) -> httpx.Response:
         """POST and return a 2xx streaming response whose body is not read yet (caller closes it)."""
-        return self._run(prepared, stream=True)
-
-    def _run(self, prepared: Any, *, stream: bool) -> httpx.Response:
-        attempts = _Attempts(self, prepared)
-        client = self.client()
-        while True:
-            token = tokens.token(prepared.credentials) if prepared.needs_google_token else None
-            try:
-                response = client.send(attempts.request(client, token), stream=stream)
-            except httpx.HTTPError as exc:
-                wait = attempts.failed(self._network_error(prepared, exc))
-            else:
-                if response.status_code < 400:
-                    return attempts.succeeded(response, stream)
-                text = response.read().decode("utf-8", "replace")
-                response.close()
-                wait = attempts.failed(self._error(prepared, response.status_code, text, response.headers), text)
-            if wait:
-                time.sleep(wait)
-
-    # --- async ---------------------------------------------------------------------------------------
+        return self._succeeded(run(self._exchange(prepared, True), self.client()), True)
 
     async def asend(self, prepared: Any) -> Any:
         return await self._arun(prepared, stream=False)
@@ -258,80 +250,13 @@ class Transport:
 
     async def _arun(self, prepared: Any, *, stream: bool) -> Any:
         clock = upstream_clock.get()
-        if clock is None:
-            return await self._arun_timed(prepared, stream)
         started = time.perf_counter()
         try:
-            return await self._arun_timed(prepared, stream)
+            exchange = self._exchange(prepared, stream)
+            return self._succeeded(await arun(exchange, await self.async_session()), stream)
         finally:
-            clock[0] += time.perf_counter() - started
-
-    async def _arun_timed(self, prepared: Any, stream: bool) -> Any:
-        attempts = _Attempts(self, prepared)
-        session = await self.async_session()
-        timeout = aio.client_timeout(attempts.timeout.read or DEFAULT_TIMEOUT, attempts.timeout.connect or 30.0)
-        while True:
-            token = await tokens.atoken(prepared.credentials) if prepared.needs_google_token else None
-            try:
-                raw = await session.post(
-                    str(attempts.url), data=attempts.body, headers=self._headers(prepared, token), timeout=timeout
-                )
-                response = aio.AioResponse(raw)
-                if response.status_code < 400:
-                    if not stream:
-                        await response.aread()
-                    return attempts.succeeded(response, stream)
-                text = (await response.aread()).decode("utf-8", "replace")
-            except aio.NETWORK_ERRORS as exc:
-                wait = attempts.failed(self._network_error(prepared, exc))
-            else:
-                wait = attempts.failed(self._error(prepared, response.status_code, text, response.headers), text)
-            if wait:
-                await asyncio.sleep(wait)
-
-
-class _Attempts:
-    """One call's retry policy, shared by the sync and async send loops.
-
-    ``failed`` says how long to wait before the next attempt, or raises: a 401 on Google OAuth
-    drops the cached token and retries once at once (not counted as a retry); retryable errors
-    (429, 5xx, timeouts, connection errors) back off up to ``num_retries`` times.
-    """
-
-    def __init__(self, transport: Transport, prepared: Any) -> None:
-        self.prepared = prepared
-        self.body = prepared.body_bytes()
-        for secret in prepared.secrets:  # API keys: never in an exception or a log line
-            register_secret(secret)
-        self.url = dial_url(prepared.url)
-        self.timeout = transport._timeout(prepared)
-        self.retries = transport._retries(prepared)
-        self.transport = transport
-        self.refreshed = False
-        self.attempt = 0
-        transport._log_request(prepared, self.body)
-
-    def request(self, client: httpx.Client | httpx.AsyncClient, token: str | None) -> httpx.Request:
-        headers = self.transport._headers(self.prepared, token)
-        return client.build_request("POST", self.url, content=self.body, headers=headers, timeout=self.timeout)
-
-    def succeeded(self, response: httpx.Response, stream: bool) -> httpx.Response:
-        if not stream and _verbose():  # decoding the body as text costs; only for the log
-            self.transport._log_response(response.status_code, response.text)
-        return response
-
-    def failed(self, error: APIError, text: str | None = None) -> float:
-        if text is not None:
-            self.transport._log_response(error.status_code, text)
-        if error.status_code == 401 and text is not None and self.prepared.needs_google_token and not self.refreshed:
-            tokens.invalidate(self.prepared.credentials)
-            self.refreshed = True
-            return 0.0
-        if isinstance(error, RETRYABLE) and self.attempt < self.retries:
-            wait = retry_backoff(self.attempt, error)
-            self.attempt += 1
-            return wait
-        raise error
+            if clock is not None:
+                clock[0] += time.perf_counter() - started
 
 
 transport = Transport()

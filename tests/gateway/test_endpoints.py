@@ -149,7 +149,7 @@ def test_metrics_in_prometheus_text(start_gateway, fake):
         c.post("/chat/completions", json=CHAT)
         c.post("/chat/completions", json={**CHAT, "temperature": "x"})
     time.sleep(0.1)
-    text = httpx.get(gw.url + "/metrics").text
+    text = httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text
     assert 'vertex_engine_requests_total{route="chat",model="gemini-flash",key_alias="metrics-team",status="200"} 1' in text
     assert 'status="400"} 1' in text
     assert re.search(r'vertex_engine_request_duration_seconds_bucket\{route="chat",model="gemini-flash",le="\+Inf"\} 2', text)

@@ -110,7 +110,7 @@ def test_seed_tags_header_spend_per_tag_and_key(start_gateway, fake, gemini_key)
     assert tags["gemini-js-sdk"]["total_spend"] == pytest.approx(expected)
     assert tags["pass-through-endpoint"]["log_count"] == 1
     assert info["spend"] == pytest.approx(expected)
-    metrics = httpx.get(gw.url + "/metrics").text
+    metrics = httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text
     assert 'route="gemini_pass_through"' in metrics
 
 
@@ -156,7 +156,7 @@ def test_stream_first_event_arrives_before_upstream_ends_and_disconnect_closes_i
     # The client left mid-stream: the gateway closed the upstream and logged the call as 499.
     (row,) = spend_logs(gw, key)
     assert row["status"] == "failure"
-    metrics = httpx.get(gw.url + "/metrics").text
+    metrics = httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text
     assert 'status="499"' in metrics and "ClientDisconnected" in metrics
 
 
@@ -264,7 +264,7 @@ def test_upstream_error_relayed_with_status_and_secrets_redacted(start_gateway, 
     assert refused.status_code == 400
     texts = [r.text, json.dumps(dict(r.headers)), limited.text, refused.text, json.dumps(dict(refused.headers))]
     with gw.client() as c:
-        texts += [c.get("/spend/logs").text, httpx.get(gw.url + "/metrics").text]
+        texts += [c.get("/spend/logs").text, httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text]
     # The gateway's own log lines (the test's httpx client logs its own request URLs).
     gateway_log = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
     everything = "\n".join(texts) + gateway_log
@@ -326,7 +326,7 @@ def test_client_leaving_before_google_answers_cancels_the_upstream_call(start_ga
             c.post(f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={key}", content=SEED_GENERATE, headers=JSON_HEADERS)
     (row,) = spend_logs(gw, key)
     assert row["status"] == "failure" and row["spend"] == 0
-    assert 'status="499"' in httpx.get(gw.url + "/metrics").text
+    assert 'status="499"' in httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text
 
 
 def test_stream_without_alt_sse_is_googles_json_array_and_priced(start_gateway, fake, gemini_key):
@@ -409,3 +409,21 @@ def test_google_genai_files_upload_through_the_gateway(start_gateway, fake, gemi
                           headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
     assert finished.status_code == 200 and finished.headers["x-goog-upload-status"] == "final"
     assert finished.json()["file"]["sizeBytes"] == "3"
+
+
+def test_pass_through_budget_holds_at_12_simultaneous_generations(start_gateway, fake, gemini_key):
+    import concurrent.futures
+
+    gw = start_gateway(CONFIG)
+    url = "/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={}"
+    first = _post(gw, url.format(MASTER), SEED_GENERATE)
+    cost = float(spend_logs(gw)[0]["spend"])
+    assert first.status_code == 200 and cost > 0
+    made = generate_key(gw, max_budget=cost * 1.5)
+    fake.fault("slow", delay=0.25, times=None)
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: _post(gw, url.format(made), SEED_GENERATE).status_code, range(12)))
+    assert set(codes) <= {200, 429} and 200 in codes, codes
+    rows = [r for r in spend_logs(gw, made, want=codes.count(200)) if r["status"] == "success"]
+    assert len(rows) == codes.count(200)
+    assert sum(r["spend"] for r in rows) <= cost * 1.5 + cost * 1.001, f"{codes.count(200)} served on a 1.5-call budget"

@@ -49,5 +49,7 @@ def test_readme_curl_block_runs(index, example_gateway, fake):
     answer = json.loads(run.stdout)
     if "/gemini/" in command:  # a pass-through call: Google's own answer
         assert answer["candidates"][0]["content"]["parts"][0]["text"]
+    elif "/v1/messages" in command:  # Anthropic's Messages API
+        assert answer["type"] == "message" and answer["content"][0]["text"]
     else:
         assert answer["object"] == "chat.completion" and answer["choices"][0]["message"]["content"]

@@ -34,7 +34,7 @@ def test_no_secret_in_answers_or_logs(start_gateway, fake, caplog, sa_file):
     with gw.client() as c:
         for path in ("/spend/logs", "/health", "/model/info", "/v1/models"):
             texts.append(c.get(path).text)
-    texts.append(httpx.get(gw.url + "/metrics").text)
+    texts.append(httpx.get(gw.url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text)
     tokens = [call.headers.get("authorization", "")[7:] for call in fake.calls() if call.headers.get("authorization")]
     assert tokens, "the gateway did call Google with a token"
     everything = "\n".join(texts) + "\n" + caplog.text

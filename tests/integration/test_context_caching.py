@@ -285,3 +285,29 @@ def test_a_listed_cache_is_reused_only_when_it_matches_what_would_be_made(fresh,
     assert fresh.last(":generateContent").json["cachedContent"] == used
     assert fresh.last("/cachedContents").http_method == "GET"
     assert caching.is_automatic_name(made["displayName"]) and not caching.is_automatic_name("contract")
+
+
+def test_cached_messages_are_translated_once_and_not_again_while_the_cache_lives(fresh, monkeypatch):
+    from engine.runtime import prepare as prepare_module
+
+    translated: list[list[str]] = []
+    real = prepare_module.request_body
+
+    def counting(op, params, ctx, module, raw_extra):
+        translated.append([str(m.get("content"))[:30] for m in params.get("messages") or []])
+        return real(op, params, ctx, module, raw_extra)
+
+    monkeypatch.setattr(prepare_module, "request_body", counting)
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages())
+    # The prefix once (for the cache), the rest once (for the call): no message translated twice.
+    assert len(translated) == 2 and sum(len(messages) for messages in translated) == 2
+    translated.clear()
+    engine.completion(model="vertex_ai/gemini-2.5-flash", messages=_marked_messages("and clause 8?"))
+    assert translated == [["and clause 8?"]]  # the known cache's prefix is not translated again
+    translated.clear()
+    # A format without context caching (Claude) is routed, not translated, before its own call.
+    fresh.script(":rawPredict", json={"id": "m", "type": "message", "role": "assistant", "model": "claude",
+                                      "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+                                      "usage": {"input_tokens": 1, "output_tokens": 1}})
+    engine.completion(model="vertex_ai/claude-3-5-sonnet-v2@20241022", messages=_marked_messages())
+    assert len(translated) == 1

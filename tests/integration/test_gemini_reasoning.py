@@ -96,7 +96,10 @@ async def test_reasoning_content_and_reasoning_tokens(fake, mode):
     assert data["choices"] == [{
         "index": 0,
         "finish_reason": "stop",
-        "message": {"role": "assistant", "content": "Paris.", "reasoning_content": "A straightforward factual question."},
+        "message": {"role": "assistant", "content": "Paris.", "reasoning_content": "A straightforward factual question.",
+                    # the thought as a thinking block too, as Claude's come (unsigned: signature "")
+                    "thinking_blocks": [{"type": "thinking", "thinking": "A straightforward factual question.",
+                                         "signature": ""}]},
     }]
     assert data["usage"]["completion_tokens"] == 42
     assert data["usage"]["total_tokens"] == 50

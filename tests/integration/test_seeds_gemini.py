@@ -421,6 +421,10 @@ def _assert_thoughtful(fake, resp, thinking_config):
             "role": "assistant",
             "content": "The capital of France is Paris.",
             "reasoning_content": "The capital of France is Paris. This is a very straightforward factual question.",
+            # Beyond the seed (issue 12): the thought also comes as a thinking block, the shape
+            # Claude's reasoning has; Gemini sent no signature for it.
+            "thinking_blocks": [{"type": "thinking", "signature": "",
+                                 "thinking": "The capital of France is Paris. This is a very straightforward factual question."}],
         },
     }]
     assert (data["usage"]["prompt_tokens"], data["usage"]["completion_tokens"], data["usage"]["total_tokens"]) == (42, 68, 110)

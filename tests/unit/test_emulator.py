@@ -354,10 +354,49 @@ def test_mode_any_answers_with_a_function_call(client: httpx.Client) -> None:
     assert call == {"name": "get_time", "args": {"tz": "example tz", "exact": True}}
 
 
-def test_auto_mode_with_tools_answers_text(client: httpx.Client) -> None:
-    body = {**BODY, "tools": [{"functionDeclarations": [WEATHER_TOOL]}]}
+def test_auto_mode_with_unrelated_tools_answers_text(client: httpx.Client) -> None:
+    # Issue 13: in auto mode a request the tools have nothing to do with is answered in text
+    # (a tool matching the request is called: test_auto_mode_calls_the_matching_tool).
+    body = {**BODY, "tools": [{"functionDeclarations": [TIME_TOOL]}]}
     part = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()["candidates"][0]["content"]["parts"][0]
     assert "text" in part and "functionCall" not in part
+
+
+def test_auto_mode_calls_the_matching_tool(client: httpx.Client) -> None:
+    body = {**BODY, "tools": [{"functionDeclarations": [TIME_TOOL, WEATHER_TOOL]}]}
+    part = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()["candidates"][0]["content"]["parts"][0]
+    assert part["functionCall"]["name"] == "get_weather" and isinstance(part["functionCall"]["args"]["city"], str)
+    described = {"name": "lookup", "description": "Find the current time in a timezone",
+                 "parameters": {"type": "OBJECT", "properties": {"tz": {"type": "STRING"}}}}
+    body = {"contents": [{"role": "user", "parts": [{"text": "what time is it in Tokyo"}]}],
+            "tools": [{"functionDeclarations": [WEATHER_TOOL, described]}]}
+    part = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()["candidates"][0]["content"]["parts"][0]
+    assert part["functionCall"] == {"name": "lookup", "args": {"tz": "example tz"}}
+
+
+def test_after_tool_results_text_or_the_output_tool(client: httpx.Client) -> None:
+    final = {"name": "final_result", "description": "The final response",
+             "parameters": {"type": "OBJECT", "properties": {"summary": {"type": "STRING"}}, "required": ["summary"]}}
+    history = [BODY["contents"][0],
+               {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]},
+               {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp": 12}}}]}]
+    body = {"contents": history, "tools": [{"functionDeclarations": [WEATHER_TOOL]}]}
+    part = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()["candidates"][0]["content"]["parts"][0]
+    assert "functionCall" not in part and '{"temp": 12}' in part["text"]
+    for mode in ("AUTO", "ANY"):
+        body = {"contents": history, "tools": [{"functionDeclarations": [WEATHER_TOOL, final]}],
+                "toolConfig": {"functionCallingConfig": {"mode": mode}}}
+        first = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()
+        second = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()
+        assert first["candidates"][0]["content"] == second["candidates"][0]["content"]  # deterministic
+        part = first["candidates"][0]["content"]["parts"][0]
+        assert part["functionCall"]["name"] == "final_result" and isinstance(part["functionCall"]["args"]["summary"], str)
+
+
+def test_json_mode_without_schema_answers_an_object(client: httpx.Client) -> None:
+    body = {**BODY, "generationConfig": {"responseMimeType": "application/json"}}
+    text = client.post(f"{VERTEX_MODEL}:generateContent", json=body).json()["candidates"][0]["content"]["parts"][0]["text"]
+    assert isinstance(json.loads(text), dict)
 
 
 @pytest.mark.parametrize(

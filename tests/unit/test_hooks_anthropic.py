@@ -5,24 +5,40 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
-from engine.hooks.anthropic.messages import anthropic_messages, anthropic_system
 from engine.hooks.anthropic.params import (
     anthropic_betas,
-    anthropic_json_tool_choice,
     anthropic_parallel_tool_calls,
-    anthropic_reasoning_effort,
     anthropic_response_format,
     anthropic_tool_choice,
     anthropic_tools,
     anthropic_user_id,
 )
 from engine.hooks.anthropic.response import anthropic_message, anthropic_usage, json_answer
-from engine.hooks.anthropic.stream import anthropic_stream_event
+from engine.hooks.anthropic.stream import anthropic_stream_event as _stream_event
 from engine.mapping.context import Context
+from engine.runtime.prepare import prepare
 
 
 def ctx(**request):
-    return Context(request=request, model="claude-sonnet-4@20250514")
+    return Context(request=request, model="claude-sonnet-4@20250514", options={"json_tool": "json_tool_call"})
+
+
+FINISH_REASONS = {"max_tokens": "length", "end_turn": "stop", "tool_use": "stop"}
+
+
+def body(**call):
+    """The upstream body the anthropic mapping builds (params, plan and body), no I/O."""
+    call = {"model": "vertex_ai/claude-sonnet-4@20250514", "vertex_project": "p", "messages": [{"role": "user", "content": "q"}], **call}
+    return prepare("chat", call, resolve_credentials=False).body
+
+
+def anthropic_messages(messages, _ctx=None):
+    """The turns the anthropic mapping's `messages` construct builds."""
+    return body(messages=messages)["messages"]
+
+
+def anthropic_system(messages, _ctx=None):
+    return body(messages=messages).get("system")
 
 
 def test_messages_merge_roles_and_move_system_out():
@@ -85,11 +101,15 @@ def test_json_mode_is_not_forced_while_thinking():
     c = ctx()
     tool = anthropic_response_format({"type": "json_object"}, c)
     assert tool["name"] == "json_tool_call" and tool["input_schema"]["additionalProperties"] is True
-    assert anthropic_json_tool_choice({}, c) == {"type": "tool", "name": "json_tool_call"}
-    anthropic_reasoning_effort("high", c)
-    assert c.state["thinking_budget"] == 4096
-    assert anthropic_json_tool_choice({}, c) is None
+    # The mapping's plan (json_mode, thinking_budget) decides tool_choice and max_tokens.
+    json_only = body(response_format={"type": "json_object"})
+    assert json_only["tool_choice"] == {"type": "tool", "name": "json_tool_call"}
+    thinking = body(response_format={"type": "json_object"}, reasoning_effort="high")
+    assert thinking["thinking"] == {"type": "enabled", "budget_tokens": 4096}
+    assert thinking["max_tokens"] == 4096 + 4096  # the budget plus the default answer room
+    assert "tool_choice" not in thinking
     assert anthropic_response_format({"type": "text"}, ctx()) is None
+    assert "thinking" not in body(reasoning_effort="none") and "tool_choice" not in body(response_format={"type": "text"})
 
 
 def test_betas_and_user_id():
@@ -105,6 +125,9 @@ def test_message_usage_and_json_answer():
     c = ctx(messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "The answer:", "prefix": True}])
     message = anthropic_message({"content": [{"type": "redacted_thinking", "data": "X"}, {"type": "text", "text": " 42"},
                                              {"type": "text", "text": "!", "citations": [{"cited_text": "c"}]}]}, c)
+    json_mode = anthropic_message({"content": [{"type": "tool_use", "id": "t", "name": "json_tool_call", "input": {"a": 1}}]},
+                                  ctx(), json_mode=True)
+    assert json_mode["content"] == '{"a": 1}' and "tool_calls" not in json_mode
     assert message["content"] == "The answer: 42!"
     assert message["thinking_blocks"] == [{"type": "redacted_thinking", "data": "X"}] and message["reasoning_content"] == ""
     assert message["provider_specific_fields"]["citations"] == [{"cited_text": "c"}]
@@ -118,7 +141,12 @@ def test_message_usage_and_json_answer():
 
 
 def test_stream_machine_tool_indexes_and_errors():
+    from functools import partial
+
+    from engine.mapping.registry import get_registry
+
     c = ctx()
+    anthropic_stream_event = partial(_stream_event, finish_reasons=FINISH_REASONS)
     assert anthropic_stream_event({"type": "ping"}, c) is None
     start = anthropic_stream_event({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5}}}, c)
     assert start["id"] == "m" and start["choices"] == [] and start["usage"]["prompt_tokens"] == 5
@@ -129,7 +157,9 @@ def test_stream_machine_tool_indexes_and_errors():
     assert anthropic_stream_event({"type": "content_block_stop", "index": 3}, c) is None  # it had arguments
     end = anthropic_stream_event({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 9}}, c)
     assert end["choices"][0]["finish_reason"] == "length" and end["usage"]["total_tokens"] == 14
+    # An `error` event is raised by the mapping's declared `response.error`, typed by `errors:`.
+    declared_event = get_registry().formats["anthropic"].operations["chat"].stream_event
     with pytest.raises(ServiceUnavailableError):
-        anthropic_stream_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, c)
+        declared_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, c)
     with pytest.raises(UnprocessableEntityError, match="content_block_delta.index"):
         anthropic_stream_event({"type": "content_block_delta", "index": "0", "delta": {"type": "text_delta", "text": "x"}}, c)

@@ -22,7 +22,17 @@ def make_ctx(
     **kw: Any,
 ) -> Context:
     prefix = "gemini/" if host == "ai_studio" else "vertex_ai/"
+    kw["options"] = {**_format_options(model, host, kw.get("info") or {}), **(kw.get("options") or {})}
     return Context(request=request or {}, model=model, model_string=prefix + model, host=host, **kw)
+
+
+def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
+    """The options gemini.yaml derives for this model and host (what differs between hosts)."""
+    from engine.mapping.registry import get_registry
+
+    templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
+    variables = {"model": model, "host": host, "info": info}
+    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
 
 
 def contents(messages: list[dict[str, Any]], ctx: Context | None = None) -> list[dict[str, Any]]:
@@ -461,17 +471,21 @@ def test_replayed_function_call_parts_lose_their_id_on_vertex():
 def test_schema_prompt_is_appended_to_the_last_user_turn():
     ctx = make_ctx("gemini-1.0-pro", info={"supports_response_schema": False})
     schema = {"type": "object", "properties": {"name": {"type": "string"}}}
-    config = gemini.gemini_response_format({"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}, ctx)
+    value = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    config = gemini.gemini_response_format(value, ctx)
     assert config == {"responseMimeType": "application/json"}
-    prompt = ctx.state["schema_prompt"]
+    from engine.hooks.gemini.config import gemini_schema_prompt
+
+    prompt = gemini_schema_prompt(value, ctx)  # the plan field gemini.contents needs
     assert json.dumps(schema) in prompt
-    result = contents([user("List a name.")], ctx)
+    assert gemini_schema_prompt(value, make_ctx("gemini-2.5-flash")) is None  # the model takes the schema
+    result = gemini.gemini_contents([user("List a name.")], ctx, schema_prompt=prompt)
     assert result == [{"role": "user", "parts": [{"text": "List a name."}, {"text": prompt}]}]
 
 
 def test_schema_prompt_after_tool_results_is_a_new_user_turn():
-    ctx = make_ctx(state={"schema_prompt": "Use this JSON schema: {}"})
-    result = contents([user("x"), assistant_calls(call("c1")), tool("c1")], ctx)
+    result = gemini.gemini_contents([user("x"), assistant_calls(call("c1")), tool("c1")], make_ctx(),
+                                    schema_prompt="Use this JSON schema: {}")
     assert result[-1] == {"role": "user", "parts": [{"text": "Use this JSON schema: {}"}]}
     assert "functionResponse" in result[-2]["parts"][0]
 
@@ -645,20 +659,22 @@ def test_built_in_entries_with_type_function_but_a_google_key_are_built_ins():
     assert gemini.gemini_tools([{"type": "function", "googleSearch": {}}], make_ctx()) == [{"googleSearch": {}}]
 
 
-def test_google_maps_location_moves_to_tool_config_state():
+def test_google_maps_location_moves_to_the_retrieval_config_plan_field():
+    from engine.hooks.gemini.tools import gemini_retrieval_config
+
     ctx = make_ctx()
     tools = [{"googleMaps": {"enableWidget": True, "latitude": 59.91, "longitude": 10.75, "languageCode": "nb"}}]
     assert gemini.gemini_tools(tools, ctx) == [{"googleMaps": {"enableWidget": True}}]
-    assert ctx.state["tool_config_retrieval"] == {
+    assert gemini_retrieval_config(tools, ctx) == {
         "latLng": {"latitude": 59.91, "longitude": 10.75},
         "languageCode": "nb",
     }
-    nested = make_ctx()
-    gemini.gemini_tools([{"google_maps": {"retrievalConfig": {"latitude": 1.5, "longitude": 2}}}], nested)
-    assert nested.state["tool_config_retrieval"] == {"latLng": {"latitude": 1.5, "longitude": 2}}
-    plain = make_ctx()
-    gemini.gemini_tools([{"googleMaps": {}}], plain)
-    assert "tool_config_retrieval" not in plain.state
+    nested = [{"google_maps": {"retrievalConfig": {"latitude": 1.5, "longitude": 2}}}]
+    gemini.gemini_tools(nested, make_ctx())
+    assert gemini_retrieval_config(nested, make_ctx()) == {"latLng": {"latitude": 1.5, "longitude": 2}}
+    plain = [{"googleMaps": {}}]
+    gemini.gemini_tools(plain, make_ctx())
+    assert gemini_retrieval_config(plain, make_ctx()) is None
 
 
 def test_google_maps_needs_both_coordinates():
@@ -844,16 +860,10 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
     }
     value = {"type": "json_schema", "json_schema": {"name": "out", "schema": nested, "strict": True}}
     config = gemini.gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
-    assert config == {
-        "responseMimeType": "application/json",
-        "responseJsonSchema": {
-            "type": "object",
-            "properties": {
-                "item": {"type": "object", "properties": {"x": {"type": "integer"}}, "additionalProperties": False}
-            },
-            "additionalProperties": False,
-        },
-    }
+    # Plain JSON Schema as written ($defs and $ref kept: Google resolves them), in a copy.
+    assert config == {"responseMimeType": "application/json", "responseJsonSchema": nested}
+    assert config["responseJsonSchema"] is not nested
+    assert config["responseJsonSchema"]["$defs"] is not nested["$defs"]
     converted = gemini.gemini_response_format(value, make_ctx())["responseSchema"]
     assert converted == {
         "type": "object",

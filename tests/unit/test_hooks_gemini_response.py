@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from functools import partial
+
 from engine.hooks.gemini.response import (
-    FINISH_REASONS,
-    gemini_blocked,
-    gemini_empty_candidates,
-    gemini_error,
+    gemini_blocked as _gemini_blocked,
+    gemini_empty_candidates as _gemini_empty_candidates,
     gemini_grounding_hidden,
     gemini_logprobs,
     gemini_message,
@@ -20,7 +20,16 @@ from engine.hooks.gemini.response import (
 )
 from engine import errors
 from engine.mapping.context import Context
+from engine.hooks.gemini.stream import stream_of
 from engine.mapping.hooks import HOOKS
+from engine.mapping.registry import get_registry
+
+# The facts these hooks use are gemini.yaml's: its tables, and its declared in-body error.
+_GEMINI = get_registry().formats["gemini"]
+FINISH_REASONS = _GEMINI.tables["finish_reasons"]
+gemini_blocked = partial(_gemini_blocked, blocking=_GEMINI.tables["blocking"])
+gemini_empty_candidates = partial(_gemini_empty_candidates, finish_reasons=FINISH_REASONS)
+gemini_error = _GEMINI.operations["chat"].response.raise_error
 
 GENERATED_ID = re.compile(r"^call_[0-9a-f]{28}$")
 
@@ -55,12 +64,12 @@ def candidate(*parts: dict[str, Any], **fields: Any) -> dict[str, Any]:
 def test_hooks_are_registered_under_their_names() -> None:
     assert HOOKS["gemini.message"] is gemini_message
     assert HOOKS["gemini.logprobs"] is gemini_logprobs
-    assert HOOKS["gemini.blocked"] is gemini_blocked
-    assert HOOKS["gemini.empty_candidates"] is gemini_empty_candidates
+    assert HOOKS["gemini.blocked"] is _gemini_blocked
+    assert HOOKS["gemini.empty_candidates"] is _gemini_empty_candidates
     assert HOOKS["gemini.grounding_hidden"] is gemini_grounding_hidden
     assert HOOKS["gemini.usage"] is gemini_usage
     assert HOOKS["gemini.response_usage"] is gemini_response_usage
-    assert HOOKS["gemini.error"] is gemini_error
+    assert gemini_error is not None  # an error inside a 200 body is declared: response.error
 
 
 # --- message ---------------------------------------------------------------------------
@@ -75,11 +84,12 @@ def test_worked_example_message() -> None:
         "role": "assistant",
         "content": None,
         "reasoning_content": "Thinking about units...",
+        "thinking_blocks": [{"type": "thinking", "thinking": "Thinking about units...", "signature": ""}],
         "tool_calls": [
             {"id": tool_call["id"], "type": "function", "index": 0, "function": {"name": "convert", "arguments": '{"v": 3, "to": "km"}'}}
         ],
     }
-    assert ctx.state["saw_tool_calls"] is True
+    assert stream_of(ctx).saw_tool_calls is True
 
 
 def test_worked_example_usage() -> None:
@@ -97,7 +107,8 @@ def test_worked_example_usage() -> None:
 
 def test_plain_text_is_concatenated_and_thoughts_kept_apart() -> None:
     message = gemini_message(candidate({"text": "Il fait "}, {"text": "x", "thought": True}, {"text": "4 °C."}), make_ctx())
-    assert message == {"role": "assistant", "content": "Il fait 4 °C.", "reasoning_content": "x"}
+    assert message == {"role": "assistant", "content": "Il fait 4 °C.", "reasoning_content": "x",
+                       "thinking_blocks": [{"type": "thinking", "thinking": "x", "signature": ""}]}
 
 
 def test_no_text_gives_content_none_and_no_optional_keys() -> None:
@@ -116,7 +127,7 @@ def test_tool_call_index_is_cumulative_across_calls_candidates_and_events() -> N
     assert calls[1]["function"]["arguments"] == "{}"
     assert all(GENERATED_ID.match(call["id"]) for call in calls)
     assert len({call["id"] for call in calls}) == 3
-    assert ctx.state["tool_call_index"] == 3
+    assert stream_of(ctx).tool_call_index == 3
 
 
 def test_arguments_keep_non_ascii_and_google_ids_are_reused() -> None:
@@ -160,8 +171,8 @@ def test_legacy_functions_give_one_function_call() -> None:
     )
     assert "tool_calls" not in message
     assert message["function_call"] == {"name": "convert", "arguments": '{"v": 3}', "provider_specific_fields": {"thought_signature": "SIG"}}
-    assert "saw_tool_calls" not in ctx.state and ctx.state["saw_function_call"] is True
-    assert "tool_call_index" not in ctx.state
+    assert stream_of(ctx).saw_tool_calls is False  # the engine ends a function_call answer with function_call
+    assert stream_of(ctx).tool_call_index == 0
     assert any("other" in warning for warning in ctx.warnings)
 
 
@@ -271,7 +282,7 @@ def test_blocked_prompt_is_a_content_filter_choice_not_an_error() -> None:
     ctx = make_ctx()
     response = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}}
     assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
-    assert ctx.state["block_reason"] == "PROHIBITED_CONTENT"
+    assert stream_of(ctx).block_reason == "PROHIBITED_CONTENT"
     # Blocked responses report only the three counts.
     assert gemini_usage(response["usageMetadata"], ctx) == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
 
@@ -281,7 +292,7 @@ def test_safety_finish_discards_partial_content(finish: str) -> None:
     ctx = make_ctx()
     response = {"candidates": [candidate({"text": "partial answer"}, finishReason=finish)]}
     assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
-    assert ctx.state["block_reason"] == finish
+    assert stream_of(ctx).block_reason == finish
 
 
 @pytest.mark.parametrize("finish", ["STOP", "MAX_TOKENS", "OTHER", None])
@@ -290,7 +301,7 @@ def test_unblocked_responses_are_left_alone(finish: str | None) -> None:
     fields = {"finishReason": finish} if finish else {}
     assert gemini_blocked({"candidates": [candidate({"text": "ok"}, **fields)]}, ctx) is None
     assert gemini_blocked({}, ctx) is None
-    assert "block_reason" not in ctx.state
+    assert stream_of(ctx).block_reason is None
 
 
 @pytest.mark.parametrize(
@@ -319,7 +330,7 @@ def test_candidates_with_parts_are_not_empty() -> None:
 def test_empty_stream_events_emit_a_choice_only_with_a_finish_reason() -> None:
     ctx = make_ctx(stream=True)
     assert gemini_empty_candidates({"usageMetadata": {"trafficType": "ON_DEMAND"}}, ctx) is None
-    ctx.state["saw_tool_calls"] = True
+    stream_of(ctx).saw_tool_calls = True
     choices = gemini_empty_candidates({"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]}, ctx)
     assert choices is not None and choices[0]["finish_reason"] == "tool_calls"
 
@@ -492,7 +503,8 @@ def test_error_object_raises_the_typed_error(error: dict[str, Any], exception: t
 
 
 def test_error_hook_names_ai_studio_and_ignores_responses() -> None:
-    ctx = Context(request={}, model="gemini-2.5-flash", model_string="gemini/gemini-2.5-flash", host="ai_studio")
+    ctx = Context(request={}, model="gemini-2.5-flash", model_string="gemini/gemini-2.5-flash", host="ai_studio",
+                  provider="gemini")  # the ai_studio host's provider, as prepare sets it
     with pytest.raises(errors.APIError) as caught:
         gemini_error({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}, ctx)
     assert caught.value.llm_provider == "gemini" and caught.value.model == "gemini/gemini-2.5-flash"
@@ -568,7 +580,7 @@ def test_usage_text_tokens_exclude_thoughts_counted_inside_candidates() -> None:
     assert usage["completion_tokens_details"] == {"reasoning_tokens": 20, "text_tokens": 10}
 
 
-def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None:
+def test_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None:
     message = gemini_message(
         candidate(
             {"text": "first", "thought": True},
@@ -578,8 +590,12 @@ def test_signed_thought_parts_are_thinking_blocks_signed_calls_are_not() -> None
         make_ctx(tools=[{"type": "function", "function": {"name": "f"}}]),
     )
     assert message["reasoning_content"] == "firstsecond"
-    # Only the signed thought is a block: the unsigned one adds nothing to reasoning_content.
-    assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "second", "signature": "T2"}]
+    # Every thought is a block, as Claude's are (signature "" when Gemini sent none); a signed
+    # function call is not thinking.
+    assert message["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "first", "signature": ""},
+        {"type": "thinking", "thinking": "second", "signature": "T2"},
+    ]
     assert message["provider_specific_fields"] == {"thought_signatures": ["T2", "F1"]}
     assert message["tool_calls"][0]["provider_specific_fields"] == {"thought_signature": "F1"}
 
@@ -646,7 +662,7 @@ def _with_part(part: Any) -> dict[str, Any]:
     ],
 )
 def test_a_malformed_response_is_unprocessable_naming_the_field(response, where):
-    for hook in (gemini_error, gemini_blocked, gemini_empty_candidates, gemini_grounding_hidden, gemini_response_usage):
+    for hook in (gemini_blocked, gemini_empty_candidates, gemini_grounding_hidden, gemini_response_usage):
         with pytest.raises(errors.UnprocessableEntityError) as caught:
             hook(response, make_ctx())
         assert caught.value.message.startswith("vertex_ai returned a response the engine cannot read: ")

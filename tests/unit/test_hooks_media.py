@@ -15,7 +15,17 @@ FIELD = "messages[0].content[1]"
 
 def make_ctx(model: str = "gemini-2.5-flash", host: str = "vertex", **kw: Any) -> Context:
     prefix = "gemini/" if host == "ai_studio" else "vertex_ai/"
+    kw["options"] = {**_format_options(model, host, kw.get("info") or {}), **(kw.get("options") or {})}
     return Context(request={}, model=model, model_string=prefix + model, host=host, **kw)
+
+
+def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
+    """The options gemini.yaml derives for this model and host (what differs between hosts)."""
+    from engine.mapping.registry import get_registry
+
+    templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
+    variables = {"model": model, "host": host, "info": info}
+    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
 
 
 def to_part(item: dict[str, Any], ctx: Context | None = None) -> dict[str, Any] | None:
@@ -64,18 +74,18 @@ def test_mime_from_extension_ignores_case_query_and_fragment(url, expected):
     ],
 )
 def test_gcs_uri_becomes_file_data_with_mime_from_extension(url, mime):
-    part = media.gemini_media_part(url, None, field="f", host="vertex")
+    part = media.gemini_media_part(url, None, field="f")
     assert part == {"fileData": {"mimeType": mime, "fileUri": url}}
 
 
 def test_gcs_uri_format_overrides_extension():
-    part = media.gemini_media_part("gs://b/x.bin", "application/pdf", field="f", host="vertex")
+    part = media.gemini_media_part("gs://b/x.bin", "application/pdf", field="f")
     assert part == {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/x.bin"}}
 
 
 def test_gcs_uri_with_unknown_extension_asks_for_format():
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part("gs://b/x.bin", None, field=f"{FIELD}.image_url", host="vertex")
+        media.gemini_media_part("gs://b/x.bin", None, field=f"{FIELD}.image_url")
     assert f"{FIELD}.image_url.url" in err.value.message
     assert f"{FIELD}.image_url.format" in err.value.message
     assert err.value.param == f"{FIELD}.image_url.format"
@@ -92,7 +102,7 @@ def test_gcs_uri_with_unknown_extension_asks_for_format():
     ],
 )
 def test_https_with_known_mime_becomes_file_data_on_vertex(url, mime):
-    assert media.gemini_media_part(url, None, field="f", host="vertex") == {
+    assert media.gemini_media_part(url, None, field="f") == {
         "fileData": {"mimeType": mime, "fileUri": url}
     }
 
@@ -100,20 +110,20 @@ def test_https_with_known_mime_becomes_file_data_on_vertex(url, mime):
 def test_https_with_unknown_mime_is_refused_without_fetching():
     url = "https://upload.wikimedia.org/wikipedia/commons/thumb/image"
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part(url, None, field=f"{FIELD}.image_url", host="vertex")
+        media.gemini_media_part(url, None, field=f"{FIELD}.image_url")
     assert f"{FIELD}.image_url.format" in err.value.message
 
 
 def test_https_with_unknown_extension_and_format_becomes_file_data():
-    part = media.gemini_media_part("https://x.test/image", "image/webp", field="f", host="vertex")
+    part = media.gemini_media_part("https://x.test/image", "image/webp", field="f")
     assert part == {"fileData": {"mimeType": "image/webp", "fileUri": "https://x.test/image"}}
 
 
 def test_data_uri_becomes_inline_data_and_format_overrides_its_mime():
-    assert media.gemini_media_part("data:image/png;base64,AAAA", None, field="f", host="vertex") == {
+    assert media.gemini_media_part("data:image/png;base64,AAAA", None, field="f") == {
         "inlineData": {"mimeType": "image/png", "data": "AAAA"}
     }
-    assert media.gemini_media_part("data:image/png;base64,AAAA", "image/jpeg", field="f", host="ai_studio") == {
+    assert media.gemini_media_part("data:image/png;base64,AAAA", "image/jpeg", field="f", fetches_urls=False) == {
         "inlineData": {"mimeType": "image/jpeg", "data": "AAAA"}
     }
 
@@ -121,13 +131,13 @@ def test_data_uri_becomes_inline_data_and_format_overrides_its_mime():
 @pytest.mark.parametrize("uri", ["data:image/png,AAAA", "data:image/png;base64,", "data:;base64,AAAA"])
 def test_bad_data_uris_are_refused_naming_the_field(uri):
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part(uri, None, field=f"{FIELD}.image_url", host="vertex")
+        media.gemini_media_part(uri, None, field=f"{FIELD}.image_url")
     assert f"{FIELD}.image_url" in err.value.message
 
 
 def test_ai_studio_refuses_foreign_https_urls_and_explains():
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part("https://x.test/cat.png", None, field=f"{FIELD}.image_url", host="ai_studio")
+        media.gemini_media_part("https://x.test/cat.png", None, field=f"{FIELD}.image_url", fetches_urls=False)
     message = err.value.message
     assert f"{FIELD}.image_url.url" in message
     assert "data:" in message and "Files API" in message
@@ -135,23 +145,23 @@ def test_ai_studio_refuses_foreign_https_urls_and_explains():
 
 def test_ai_studio_accepts_files_api_uris_with_a_format():
     uri = "https://generativelanguage.googleapis.com/v1beta/files/abc123"
-    part = media.gemini_media_part(uri, "video/mp4", field=f"{FIELD}.file", host="ai_studio", url_key="file_id")
+    part = media.gemini_media_part(uri, "video/mp4", field=f"{FIELD}.file", fetches_urls=False, url_key="file_id")
     assert part == {"fileData": {"mimeType": "video/mp4", "fileUri": uri}}
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part(uri, None, field=f"{FIELD}.file", host="ai_studio", url_key="file_id")
+        media.gemini_media_part(uri, None, field=f"{FIELD}.file", fetches_urls=False, url_key="file_id")
     assert f"{FIELD}.file.format" in err.value.message
 
 
 @pytest.mark.parametrize("url", ["ftp://x.test/a.png", "file:///tmp/a.png", "cat.png", ""])
 def test_unsupported_references_are_refused(url):
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part(url, None, field=f"{FIELD}.image_url", host="vertex")
+        media.gemini_media_part(url, None, field=f"{FIELD}.image_url")
     assert f"{FIELD}.image_url.url" in err.value.message
 
 
 def test_format_must_be_a_mime_type():
     with pytest.raises(BadRequestError) as err:
-        media.gemini_media_part("gs://b/a.png", "png", field=f"{FIELD}.image_url", host="vertex")
+        media.gemini_media_part("gs://b/a.png", "png", field=f"{FIELD}.image_url")
     assert f"{FIELD}.image_url.format" in err.value.message
 
 

@@ -8,12 +8,8 @@ from typing import Any
 from engine.errors import BadRequestError
 from engine.mapping.hooks import hook
 
-__all__ = ["JSON_TOOL_NAME", "REASONING_BUDGETS"]
+__all__: list[str] = []
 
-#: The forced tool that carries a ``response_format`` answer (JSON mode), as LiteLLM names it.
-JSON_TOOL_NAME = "json_tool_call"
-#: ``reasoning_effort`` -> thinking budget (LiteLLM's table; Anthropic's minimum budget is 1024).
-REASONING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}
 #: Anthropic's hosted tools, passed through as declared (computer use, bash, editor, search...).
 _HOSTED_TOOL_PREFIXES = ("computer_", "bash_", "text_editor_", "web_search_", "web_fetch_", "code_execution_", "memory_")
 #: Vertex rejects this beta (400 "Unexpected value(s)"); cache_control blocks need no beta now.
@@ -94,7 +90,7 @@ def anthropic_parallel_tool_calls(value: Any, ctx: Any) -> dict[str, Any] | None
 
 @hook("anthropic.response_format")
 def anthropic_response_format(value: Any, ctx: Any) -> dict[str, Any] | None:
-    """JSON mode, emulated: the forced tool ``json_tool_call`` whose input is the answer."""
+    """JSON mode, emulated: the forced tool (``options.json_tool``) whose input is the answer."""
     if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
         raise BadRequestError(
             "response_format: expected {'type': 'text' | 'json_object' | 'json_schema', ...}", param="response_format"
@@ -109,16 +105,7 @@ def anthropic_response_format(value: Any, ctx: Any) -> dict[str, Any] | None:
         schema = {"type": "object", "additionalProperties": True, "properties": {}}
     if not isinstance(schema, dict):
         raise BadRequestError("response_format.json_schema.schema: expected a JSON schema object", param="response_format")
-    ctx.state["json_mode"] = True
-    return {"name": JSON_TOOL_NAME, "description": "Respond with a JSON object.", "input_schema": schema}
-
-
-@hook("anthropic.json_tool_choice")
-def anthropic_json_tool_choice(request: Any, ctx: Any) -> dict[str, Any] | None:
-    """Force the JSON tool, unless thinking is on (Anthropic refuses forced tool use with thinking)."""
-    if ctx.state.get("json_mode") and not ctx.state.get("thinking_budget"):
-        return {"type": "tool", "name": JSON_TOOL_NAME}
-    return None
+    return {"name": ctx.options["json_tool"], "description": "Respond with a JSON object.", "input_schema": schema}
 
 
 @hook("anthropic.thinking")
@@ -132,23 +119,7 @@ def anthropic_thinking(value: Any, ctx: Any) -> dict[str, Any]:
         budget = value.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BadRequestError(f"thinking.budget_tokens: expected a positive integer, got {budget!r}", param="thinking")
-        ctx.state["thinking_budget"] = budget
-    else:
-        ctx.state.pop("thinking_budget", None)
     return dict(value)
-
-
-@hook("anthropic.reasoning_effort")
-def anthropic_reasoning_effort(value: Any, ctx: Any) -> dict[str, Any] | None:
-    """``reasoning_effort`` -> an enabled thinking budget (``none`` leaves thinking off)."""
-    if value in ("none", "disable"):
-        return None
-    if value not in REASONING_BUDGETS:
-        raise BadRequestError(
-            f"reasoning_effort: expected one of none, {', '.join(REASONING_BUDGETS)}, got {value!r}", param="reasoning_effort"
-        )
-    ctx.state["thinking_budget"] = REASONING_BUDGETS[value]
-    return {"type": "enabled", "budget_tokens": REASONING_BUDGETS[value]}
 
 
 @hook("anthropic.user_id")

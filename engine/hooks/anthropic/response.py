@@ -5,26 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.errors import UnprocessableEntityError, from_upstream
-from engine.hooks.anthropic.params import JSON_TOOL_NAME
+from engine.errors import UnprocessableEntityError
 from engine.mapping.hooks import hook
 
-__all__ = ["FINISH_REASONS", "anthropic_message", "anthropic_usage", "usage_from", "json_answer"]
-
-#: ``stop_reason`` -> OpenAI ``finish_reason``; ``tool_use`` becomes ``tool_calls`` only when a
-#: tool call is returned (not when the JSON-mode tool carried the answer).
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "pause_turn": "stop",
-    "refusal": "content_filter",
-}
-
-
-# Anthropic error types -> the HTTP status the same error has when it is not inside a 200 body.
-_ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529, "not_found_error": 404}
+__all__ = ["anthropic_message", "anthropic_usage", "usage_from", "json_answer"]
 
 
 # Content block fields and their types (what the message hook reads).
@@ -56,8 +40,11 @@ def _blocks(response: Any) -> list[dict[str, Any]]:
 
 
 @hook("anthropic.message")
-def anthropic_message(response: Any, ctx: Any) -> dict[str, Any]:
-    """Content blocks -> ``content`` (text joined), ``tool_calls``, ``reasoning_content`` and ``thinking_blocks``."""
+def anthropic_message(response: Any, ctx: Any, *, json_mode: bool = False) -> dict[str, Any]:
+    """Content blocks -> ``content`` (text joined), ``tool_calls``, ``reasoning_content`` and ``thinking_blocks``.
+
+    ``json_mode`` (a plan field): the answer is the input of the forced tool ``options.json_tool``.
+    """
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
     thinking: list[dict[str, Any]] = []
@@ -79,7 +66,7 @@ def anthropic_message(response: Any, ctx: Any) -> dict[str, Any]:
             thinking.append({"type": "thinking", "thinking": block.get("thinking") or "", "signature": block.get("signature")})
         elif kind == "redacted_thinking":
             thinking.append({"type": "redacted_thinking", "data": block.get("data")})
-    if ctx.state.get("json_mode") and len(calls) == 1 and calls[0]["function"]["name"] == JSON_TOOL_NAME:
+    if json_mode and len(calls) == 1 and calls[0]["function"]["name"] == ctx.options["json_tool"]:
         texts = [json_answer(json.loads(calls[0]["function"]["arguments"]))]
         calls = []
     content = "".join(texts)
@@ -126,12 +113,3 @@ def usage_from(raw: Any) -> dict[str, Any] | None:
 @hook("anthropic.usage")
 def anthropic_usage(response: Any, ctx: Any) -> dict[str, Any] | None:
     return usage_from(response.get("usage") if isinstance(response, dict) else None)
-
-
-@hook("anthropic.error")
-def anthropic_error(response: Any, ctx: Any) -> None:
-    """A body (or stream event) ``{"type": "error", "error": {...}}``: raise it, typed by ``error.type``."""
-    if isinstance(response, dict) and response.get("type") == "error" and isinstance(response.get("error"), dict):
-        status = _ERROR_STATUS.get(str(response["error"].get("type")), 500)
-        raise from_upstream(status, json.dumps(response), llm_provider="vertex_ai", model=ctx.model_string)
-    return None

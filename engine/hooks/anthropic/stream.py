@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import UnprocessableEntityError
-from engine.hooks.anthropic.params import JSON_TOOL_NAME
-from engine.hooks.anthropic.response import FINISH_REASONS, anthropic_error, usage_from
+from engine.hooks.anthropic.response import usage_from
 from engine.mapping.hooks import hook
 
 __all__ = ["anthropic_stream_event"]
@@ -40,14 +39,14 @@ def _delta(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> di
     return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
 
 
-def _block_start(event: dict[str, Any], state: dict[str, Any], ctx: Any) -> dict[str, Any] | None:
+def _block_start(event: dict[str, Any], state: dict[str, Any], ctx: Any, json_mode: bool) -> dict[str, Any] | None:
     block, index = _field(event, "content_block", dict, "content_block_start", {}), _field(event, "index", int, "content_block_start")
     kind = block.get("type")
     if kind == "text":
         text = _field(block, "text", str, "content_block", "")
         return _delta({"content": text}) if text else None
     if kind in ("tool_use", "server_tool_use"):
-        if ctx.state.get("json_mode") and block.get("name") == JSON_TOOL_NAME:
+        if json_mode and block.get("name") == ctx.options["json_tool"]:
             state["json_blocks"].add(index)
             return None
         state["tool_index"] += 1
@@ -84,8 +83,15 @@ def _block_delta(event: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]
 
 
 @hook("anthropic.stream_event")
-def anthropic_stream_event(event: Any, ctx: Any) -> dict[str, Any] | None:
-    """One Messages stream event -> ``{"id"?, "choices", "usage"?}`` or None (nothing to send)."""
+def anthropic_stream_event(
+    event: Any, ctx: Any, *, finish_reasons: dict[str, str], json_mode: bool = False
+) -> dict[str, Any] | None:
+    """One Messages stream event -> ``{"id"?, "choices", "usage"?}`` or None (nothing to send).
+
+    ``finish_reasons`` is the format's table (the same the whole answer uses); ``json_mode`` (a
+    plan field) says the forced JSON tool's input is the answer text. An ``error`` event is
+    raised by the mapping's ``response.error`` before this hook sees it.
+    """
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise UnprocessableEntityError(f"upstream stream event: expected an object with a 'type', got {event!r:.120}", status_code=422)
     state = _state(ctx)
@@ -95,7 +101,7 @@ def anthropic_stream_event(event: Any, ctx: Any) -> dict[str, Any] | None:
         state["input"] = dict(_field(message, "usage", dict, "message", {}))
         return {"id": _field(message, "id", str, "message"), "choices": [], "usage": usage_from({**state["input"], "output_tokens": 0})}
     if kind == "content_block_start":
-        return _block_start(event, state, ctx)
+        return _block_start(event, state, ctx, json_mode)
     if kind == "content_block_delta":
         return _block_delta(event, state)
     if kind == "content_block_stop":
@@ -106,11 +112,8 @@ def anthropic_stream_event(event: Any, ctx: Any) -> dict[str, Any] | None:
         return None
     if kind == "message_delta":
         reason = _field(_field(event, "delta", dict, "message_delta", {}), "stop_reason", str, "message_delta.delta")
-        finish = FINISH_REASONS.get(reason, "stop") if reason else "stop"
-        if finish == "tool_calls" and not state["tools"]:
-            finish = "stop"  # the JSON-mode tool carried the answer
+        # `tool_use` is `stop` in the table: the engine says `tool_calls` when tool calls came back.
+        finish = finish_reasons.get(reason, "stop") if reason else "stop"
         usage = usage_from({**state["input"], **_field(event, "usage", dict, "message_delta", {})})
         return _delta({}, finish, usage=usage)
-    if kind == "error":
-        anthropic_error(event, ctx)
     return None  # message_stop, ping and unknown events carry nothing

@@ -8,8 +8,9 @@ whole ``messages`` list) into the Gemini body fragment a mapping places with ``t
 * :mod:`.config`: ``gemini.response_format``, ``gemini.thinking``, ``gemini.modalities``, ``gemini.audio``
 * :mod:`.response`: the response side (reference 04, 05): ``gemini.message``, ``gemini.usage``...
 
-Per-call ``ctx.state`` keys: ``schema_prompt`` (response_format → contents; the engine applies
-params before body) and ``tool_config_retrieval`` (tools → ``toolConfig.retrievalConfig``).
+What passes between hooks is declared in gemini.yaml: the plan fields ``schema_prompt``
+(``gemini.schema_prompt`` -> ``gemini.contents``) and ``retrieval_config`` (``gemini.retrieval_config``
+-> ``toolConfig.retrievalConfig``), and the tables the response hooks ``need``.
 """
 
 from engine.hooks.gemini import response  # noqa: F401  (registers the response-side hooks)

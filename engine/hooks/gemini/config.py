@@ -10,7 +10,7 @@ from typing import Any
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _type_name
 from engine.hooks.media import gemini_generation
-from engine.hooks.schema import inline_refs, to_vertex_schema
+from engine.hooks.schema import inline_refs, plain_json_schema, to_vertex_schema
 from engine.mapping.hooks import hook
 
 _MODALITIES = {"text": "TEXT", "image": "IMAGE", "audio": "AUDIO"}
@@ -58,13 +58,13 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
     ``{"type": "text"}`` → ``{"responseMimeType": "text/plain"}``; ``json_object`` →
     ``application/json`` (+ the schema of the LiteLLM extension ``response_schema``);
     ``json_schema`` → ``application/json`` + ``json_schema.schema``. The schema goes under
-    ``ctx.options["schema_field"]``: ``responseSchema`` (converted, with ``propertyOrdering``;
-    the default) or ``responseJsonSchema`` (JSON Schema with ``$ref`` inlined). ``strict`` and
+    ``ctx.options["schema_field"]`` (the format derives it from the catalog): ``responseSchema``
+    (converted, with ``propertyOrdering``) or ``responseJsonSchema`` (the JSON Schema as written,
+    ``$defs``/``$ref`` recursion included). ``strict`` and
     ``enforce_validation`` are not sent (the engine validates the answer itself).
 
-    When the catalog says ``supports_response_schema: false`` only the MIME type is returned and
-    ``ctx.state["schema_prompt"]`` gets an instruction that ``gemini.contents`` (run after params)
-    appends to the last user turn.
+    When the catalog says ``supports_response_schema: false`` only the MIME type is returned; the
+    schema reaches the model as an instruction instead (plan field ``schema_prompt``).
     """
     if not isinstance(value, dict):
         raise BadRequestError(
@@ -107,21 +107,40 @@ def gemini_response_format(value: Any, ctx: Any) -> dict[str, Any]:
             f"{schema_field}: expected a JSON Schema object, got {_type_name(schema)}", param=schema_field
         )
     if ctx.info.get("supports_response_schema") is False:
-        ctx.state["schema_prompt"] = _SCHEMA_PROMPT.format(schema=json.dumps(inline_refs(schema, field=schema_field)))
         return config
     target = ctx.options.get("schema_field") or "responseSchema"
     if target == "responseSchema":
         config[target] = to_vertex_schema(
-            schema, property_ordering=True, ai_studio=ctx.host == "ai_studio", field=schema_field
+            schema, property_ordering=True, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=schema_field
         )
     elif target == "responseJsonSchema":
-        config[target] = inline_refs(schema, field=schema_field)
+        config[target] = plain_json_schema(schema, field=schema_field)
     else:
         raise BadRequestError(
             f"options.schema_field: expected one of {', '.join(_SCHEMA_FIELDS)}, got {target!r}",
             param="options.schema_field",
         )
     return config
+
+
+@hook("gemini.schema_prompt")
+def gemini_schema_prompt(value: Any, ctx: Any) -> str | None:
+    """For a model the catalog says takes no response schema: the instruction carrying the schema.
+
+    A plan field; ``gemini.contents`` appends it to the conversation. ``gemini.response_format``
+    (a param, run before the plan) has checked the value.
+    """
+    if ctx.info.get("supports_response_schema") is not False or not isinstance(value, dict):
+        return None
+    if value.get("type") == "json_object":
+        schema, schema_field = value.get("response_schema"), "response_format.response_schema"
+    elif value.get("type") == "json_schema" and isinstance(value.get("json_schema"), dict):
+        schema, schema_field = value["json_schema"].get("schema"), "response_format.json_schema.schema"
+    else:
+        return None
+    if not isinstance(schema, dict):
+        return None
+    return _SCHEMA_PROMPT.format(schema=json.dumps(inline_refs(schema, field=schema_field)))
 
 
 @hook("gemini.thinking")

@@ -2,8 +2,8 @@
 and ``systemInstruction`` (reference 03 §2, §4): turn grouping, tool calls and results, thought
 signatures, multimodal parts.
 
-``ctx.state["schema_prompt"]`` (written by ``gemini.response_format`` for models that cannot take
-a response schema) is appended as a final user text part; the engine applies params before body.
+``schema_prompt`` (a plan field, for models that cannot take a response schema) is appended as a
+final user text part.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import json
 from typing import Any
 
 from engine.errors import BadRequestError
-from engine.hooks.gemini._common import _function_name, _type_name
-from engine.hooks.media import content_item_to_part, gemini_generation, gemini_media_part
+from engine.hooks.gemini._common import THOUGHT_SEPARATOR, _function_name, _type_name
+from engine.hooks.media import _fetches_urls, content_item_to_part, gemini_generation, gemini_media_part
 from engine.mapping.hooks import hook
 
 #: base64("skip_thought_signature_validator"): Google's documented signature for function calls
 #: in histories that Gemini 3 did not produce (other models, hand-written few-shot turns).
 DUMMY_THOUGHT_SIGNATURE = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
-#: The response side appends ``__thought__<signature>`` to tool-call ids so plain OpenAI clients,
-#: which drop unknown fields, still round-trip the signature through ``tool_call_id``.
-THOUGHT_SEPARATOR = "__thought__"
 
 # Data keys of a Gemini Part: a JSON thinking block with none of them is not a serialized part.
 _PART_KEYS = frozenset(
@@ -43,8 +40,8 @@ def _system_messages_supported(ctx: Any) -> bool:
 
 
 def _sends_call_ids(ctx: Any) -> bool:
-    # Vertex answers 400 to functionCall.id / functionResponse.id; AI Studio Gemini 3 wants them.
-    return ctx.host == "ai_studio" and gemini_generation(ctx) >= 3
+    # The format option: Vertex answers 400 to functionCall.id / functionResponse.id; AI Studio Gemini 3 wants them.
+    return bool(ctx.options.get("call_ids_from_gemini_3")) and gemini_generation(ctx) >= 3
 
 
 def _check_messages(messages: Any) -> list[dict[str, Any]]:
@@ -81,7 +78,7 @@ def _nested_str(value: Any, *keys: str) -> str | None:
 
 
 @hook("gemini.contents")
-def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
+def gemini_contents(messages: Any, ctx: Any, *, schema_prompt: str | None = None) -> list[dict[str, Any]]:
     """OpenAI ``messages`` → Gemini ``contents`` (reference 03 §2).
 
     In: the OpenAI message list. Out: a list of ``{"role": "user"|"model", "parts": [...]}``.
@@ -90,8 +87,7 @@ def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
     messages one user turn of ``functionResponse`` parts. System/developer messages are left out
     when the model supports system messages (``gemini.system_instruction`` takes them). A user
     turn without text gets ``{"text": " "}``; an empty result is one such user turn.
-    ``ctx.state["schema_prompt"]`` (set by ``gemini.response_format``, which runs first) is
-    appended as a final user text part.
+    ``schema_prompt`` (a plan field, see gemini.yaml) is appended as a final user text part.
     """
     _check_messages(messages)
     builder = _ContentsBuilder(ctx)
@@ -109,7 +105,6 @@ def gemini_contents(messages: Any, ctx: Any) -> list[dict[str, Any]]:
             builder.add("model", builder.model_parts(message, field))
         else:
             builder.add("tool", builder.function_response_parts(message, field))
-    schema_prompt = ctx.state.get("schema_prompt")
     if schema_prompt:
         builder.add("user", [{"text": schema_prompt}])
     contents = builder.finish()
@@ -209,7 +204,7 @@ class _ContentsBuilder:
             for index, image in enumerate(images):
                 image_field = f"{field}.images[{index}]"
                 if isinstance(image, str):
-                    parts.append(gemini_media_part(image, None, field=image_field, host=self.ctx.host))
+                    parts.append(gemini_media_part(image, None, field=image_field, fetches_urls=_fetches_urls(self.ctx)))
                 else:
                     if isinstance(image, dict) and "type" not in image:
                         image = {"type": "image_url", **image}
@@ -523,7 +518,7 @@ def _tool_result(content: Any, ctx: Any, field: str) -> tuple[dict[str, Any], li
         return content, []
     if isinstance(content, str):
         if _is_data_uri(content):
-            return {"content": ""}, [gemini_media_part(content, None, field=field, host=ctx.host, url_key="data")]
+            return {"content": ""}, [gemini_media_part(content, None, field=field, fetches_urls=_fetches_urls(ctx), url_key="data")]
         return _response_object(content), []
     if not isinstance(content, list):
         raise BadRequestError(
@@ -536,7 +531,7 @@ def _tool_result(content: Any, ctx: Any, field: str) -> tuple[dict[str, Any], li
         if isinstance(item, dict) and item.get("type") == "text" and isinstance(item.get("text"), str):
             text = item["text"]
             if _is_data_uri(text):  # screenshots pasted as text by some agents
-                media.append(gemini_media_part(text, None, field=item_field, host=ctx.host, url_key="text"))
+                media.append(gemini_media_part(text, None, field=item_field, fetches_urls=_fetches_urls(ctx), url_key="text"))
             else:
                 texts.append(text)
             continue

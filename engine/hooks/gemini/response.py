@@ -5,16 +5,8 @@ YAML cannot say: the message of a candidate, its logprobs, the choices that repl
 empty response, usage arithmetic and the provider metadata for ``_hidden_params``.
 Facts: shared/reference/04-gemini-response-mapping.md, 05-streaming.md §2.
 
-``ctx.state`` keys (per call; one stream shares one state across its events):
-
-* ``tool_call_index`` (int): the index the next tool call gets; cumulative across candidates
-  and stream events.
-* ``saw_tool_calls`` (bool): a ``tool_calls`` entry was produced.
-* ``saw_function_call`` (bool): a legacy ``function_call`` was produced.
-* ``block_reason`` (str): why the response was replaced by a content filter choice.
-* ``content_line_open`` (set[int]): candidate indexes whose content so far ends mid-line, so a
-  code block rendered in a later stream event starts on its own line.
-* ``checked_response`` (dict): the response (or stream event) :func:`check_response` last passed.
+What one answer carries from event to event is the typed :class:`.stream.GeminiStream`; the
+finish-reason tables are gemini.yaml's ``tables``, handed to the hooks that declare ``needs``.
 
 Malformed upstream JSON (a field of the wrong type) is an ``UnprocessableEntityError`` naming the
 field, raised by :func:`check_response` before any hook reads the response; absent and null
@@ -28,17 +20,16 @@ import os
 import time
 from typing import Any
 
-from engine.errors import UnprocessableEntityError, from_upstream
+from engine.errors import UnprocessableEntityError
+from engine.hooks.gemini._common import THOUGHT_SEPARATOR
+from engine.hooks.gemini.stream import stream_of
 from engine.hooks.media import gemini_generation
 from engine.mapping.context import Context
 from engine.mapping.hooks import hook
 
 __all__ = [
-    "FINISH_REASONS",
-    "BLOCKING_FINISH_REASONS",
     "gemini_message",
     "gemini_logprobs",
-    "gemini_error",
     "gemini_blocked",
     "gemini_empty_candidates",
     "gemini_grounding_hidden",
@@ -48,28 +39,7 @@ __all__ = [
     "check_response",
 ]
 
-#: Gemini ``finishReason`` -> OpenAI ``finish_reason``; anything else maps to ``stop``.
-FINISH_REASONS: dict[str, str] = {
-    "STOP": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "LANGUAGE": "content_filter",
-    "OTHER": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-    "MALFORMED_FUNCTION_CALL": "stop",
-}
-DEFAULT_FINISH_REASON = "stop"
 
-#: A first candidate finishing with one of these discards its content (reference 04 §2.3).
-BLOCKING_FINISH_REASONS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
-
-#: Joins a tool-call id and its thought signature so plain OpenAI clients round-trip the signature.
-THOUGHT_SEPARATOR = "__thought__"
 TOOL_CALL_ID_PREFIX = "call_"
 AUDIO_TTL_SECONDS = 86_400
 
@@ -234,10 +204,11 @@ def _json_type(value: Any) -> str:
 def check_response(response: Any, ctx: Context) -> None:
     """Raise ``UnprocessableEntityError`` naming the first field of a ``GenerateContentResponse``
     (or stream event) of a type the response hooks cannot read."""
-    if isinstance(response, dict) and ctx.state.get("checked_response") is response:
+    stream = stream_of(ctx)
+    if isinstance(response, dict) and stream.checked is response:
         return
     _check(response, _RESPONSE, "", ctx)
-    ctx.state["checked_response"] = response
+    stream.checked = response
 
 
 def _check(value: Any, spec: Any, where: str, ctx: Context) -> None:
@@ -246,7 +217,7 @@ def _check(value: Any, spec: Any, where: str, ctx: Context) -> None:
     except _Malformed as error:
         steps = (f"[{step}]" if isinstance(step, int) else f".{step}" for step in reversed(error.path))
         path = where + "".join(steps)
-        provider = "gemini" if ctx.host == "ai_studio" else "vertex_ai"
+        provider = ctx.provider or "vertex_ai"
         raise UnprocessableEntityError(
             f"{provider} returned a response the engine cannot read: {path.lstrip('.') or 'the response'}: "
             f"expected {error.expected}, got {_json_type(error.value)}",
@@ -300,8 +271,7 @@ class _MessageBuilder:
     def __init__(self, ctx: Context, candidate_index: int) -> None:
         self.ctx = ctx
         self.candidate_index = candidate_index
-        open_lines = ctx.state.get("content_line_open")
-        self.line_open = bool(open_lines) and candidate_index in open_lines
+        self.line_open = candidate_index in stream_of(ctx).line_open
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
@@ -318,7 +288,7 @@ class _MessageBuilder:
         if signature:
             # Every signature, whatever part carries it, in order (replayed by the request side).
             self.thought_signatures.append(signature)
-        if signature and part.get("thought") is True:
+        if part.get("thought") is True:
             self.thinking_blocks.append(_thinking_block(part, signature))
         # A null field is an absent one (check_response has ruled out other wrong types).
         if part.get("text") is not None:
@@ -351,8 +321,9 @@ class _MessageBuilder:
         if _uses_legacy_functions(self.ctx.request):
             self._set_function_call(call, signature)
             return
-        index = self.ctx.state.get("tool_call_index", 0)
-        self.ctx.state["tool_call_index"] = index + 1
+        stream = stream_of(self.ctx)
+        index = stream.tool_call_index
+        stream.tool_call_index = index + 1
         call_id = call.get("id") or TOOL_CALL_ID_PREFIX + os.urandom(14).hex()  # "call_" + 28 hex
         tool_call: dict[str, Any] = {
             "id": (call_id + THOUGHT_SEPARATOR + signature) if signature else call_id,
@@ -407,10 +378,9 @@ class _MessageBuilder:
             message["reasoning_content"] = reasoning
         if self.tool_calls:
             message["tool_calls"] = self.tool_calls
-            self.ctx.state["saw_tool_calls"] = True
+            stream_of(self.ctx).saw_tool_calls = True
         if self.function_call is not None:
             message["function_call"] = self.function_call
-            self.ctx.state["saw_function_call"] = True
         if self.audio is not None:
             message["audio"] = self.audio
         if self.images:
@@ -433,25 +403,22 @@ class _MessageBuilder:
         return fields
 
     def _remember_line_state(self) -> None:
-        open_lines: set[int] | None = self.ctx.state.get("content_line_open")
+        open_lines = stream_of(self.ctx).line_open
         if self.line_open:
-            if open_lines is None:
-                self.ctx.state["content_line_open"] = {self.candidate_index}
-            else:
-                open_lines.add(self.candidate_index)
-        elif open_lines:
+            open_lines.add(self.candidate_index)
+        else:
             open_lines.discard(self.candidate_index)
 
 
-def _thinking_block(part: dict[str, Any], signature: str) -> dict[str, Any]:
-    """A signed ``thought: true`` part as an OpenAI thinking block: its text and its signature.
-
-    An unsigned thought has nothing to add to ``reasoning_content`` (the seeds' reasoning answers
-    carry no thinking blocks). A signature on any other part (a function call, answer text) is
+def _thinking_block(part: dict[str, Any], signature: str | None) -> dict[str, Any]:
+    """A ``thought: true`` part as a thinking block, the shape Claude's thinking has, so a client
+    reads reasoning the same way across families: its text and its signature (``""`` when Gemini
+    sent none, as in Claude's streamed thinking deltas; such a block is not replayed upstream,
+    ``reasoning_content`` is). A signature on any other part (a function call, answer text) is
     not thinking: it is kept in ``provider_specific_fields.thought_signatures`` (and on the tool
     call) instead.
     """
-    return {"type": "thinking", "thinking": part.get("text") or "", "signature": signature}
+    return {"type": "thinking", "thinking": part.get("text") or "", "signature": signature or ""}
 
 
 def _arguments(call: dict[str, Any]) -> str:
@@ -527,59 +494,36 @@ def gemini_logprobs(candidate: dict[str, Any], ctx: Context) -> dict[str, Any] |
 # --- whole-response replacements -------------------------------------------------------
 
 
-@hook("gemini.error")
-def gemini_error(response: dict[str, Any], ctx: Context) -> None:
-    """Raise the typed error for a Google error object that arrived with HTTP 200.
-
-    Once a stream has started (status 200 sent), Google reports a failure as one more SSE event
-    ``{"error": {"code": 503, "message": ..., "status": "UNAVAILABLE"}}``. Parsed as a response it
-    has no candidates, and the stream would end as an ordinary ``stop``; a unary 200 body of that
-    shape would become an empty completion. The exception is the one the same error with its HTTP
-    status gets (``engine.errors.from_upstream``). Returns None for every other response, once
-    :func:`check_response` has passed it (this hook runs first, so a malformed response is
-    refused before the other hooks read it).
-    """
-    error = response.get("error") if isinstance(response, dict) else None
-    if not isinstance(error, dict):
-        check_response(response, ctx)
-        return None
-    code = error.get("code")
-    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
-    raise from_upstream(
-        status,
-        json.dumps(response, ensure_ascii=False),
-        llm_provider="gemini" if ctx.host == "ai_studio" else "vertex_ai",
-        model=ctx.model_string or ctx.model,
-    )
-
-
 @hook("gemini.blocked")
-def gemini_blocked(response: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
+def gemini_blocked(response: dict[str, Any], ctx: Context, *, blocking: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The single ``content_filter`` choice replacing a blocked response, or None when not blocked.
 
     Blocked means ``promptFeedback.blockReason`` is set, or the first candidate finished with a
-    reason in :data:`BLOCKING_FINISH_REASONS` (its partial content is discarded). The reason is
-    kept in ``ctx.state["block_reason"]``.
+    reason in the ``blocking`` table (its partial content is discarded, reference 04 §2.3). The
+    reason is kept in the stream state (usage then has no details). This hook runs first, so a
+    malformed response is refused (:func:`check_response`) before the other hooks read it.
     """
     check_response(response, ctx)
     reason = (response.get("promptFeedback") or {}).get("blockReason")
     if not reason:
         candidates = response.get("candidates")
         finish = candidates[0].get("finishReason") if candidates else None
-        if finish not in BLOCKING_FINISH_REASONS:
+        if finish not in blocking:
             return None
         reason = finish
-    ctx.state["block_reason"] = reason
+    stream_of(ctx).block_reason = reason
     return [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}]
 
 
 @hook("gemini.empty_candidates")
-def gemini_empty_candidates(response: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
+def gemini_empty_candidates(
+    response: dict[str, Any], ctx: Context, *, finish_reasons: dict[str, str]
+) -> list[dict[str, Any]] | None:
     """One ``content: None`` choice when no candidate has parts (reference 04 §11), else None.
 
     Without it a 200 with no candidates, or a ``MAX_TOKENS`` candidate whose budget went to
     thoughts, would become a completion with zero choices. The finish reason is the first
-    candidate's, mapped by :data:`FINISH_REASONS`. In a stream an empty event is normal, so a
+    candidate's, mapped by the format's ``finish_reasons`` table. In a stream an empty event is normal, so a
     choice is returned only when the event carries a ``finishReason``.
     """
     check_response(response, ctx)
@@ -589,8 +533,8 @@ def gemini_empty_candidates(response: dict[str, Any], ctx: Context) -> list[dict
     finish = candidates[0].get("finishReason") if candidates else None
     if finish is None and ctx.request.get("stream"):
         return None
-    finish_reason = FINISH_REASONS.get(finish, DEFAULT_FINISH_REASON) if finish else DEFAULT_FINISH_REASON
-    if finish_reason == "stop" and ctx.state.get("saw_tool_calls"):
+    finish_reason = finish_reasons.get(finish, "stop") if finish else "stop"
+    if finish_reason == "stop" and stream_of(ctx).saw_tool_calls:
         finish_reason = "tool_calls"  # Gemini 3 sends STOP in a trailing event after the call (pitfall 13)
     return [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": finish_reason}]
 
@@ -725,7 +669,7 @@ def _usage(
     total = usage_metadata.get("totalTokenCount")
     if total is None:
         total = prompt + candidates + tool_use + (thoughts or 0)
-    if ctx.state.get("block_reason"):
+    if stream_of(ctx).block_reason:
         return {"prompt_tokens": prompt, "completion_tokens": candidates, "total_tokens": total}
 
     # Whether candidatesTokenCount already includes thoughts differs by API and era (pitfall 8).

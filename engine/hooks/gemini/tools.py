@@ -12,7 +12,7 @@ from typing import Any
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _function_name, _type_name
 from engine.hooks.media import gemini_generation
-from engine.hooks.schema import to_vertex_schema
+from engine.hooks.schema import RecursiveSchemaError, plain_json_schema, to_vertex_schema
 from engine.mapping.hooks import hook
 
 #: Accepted spellings of Google's built-in tools → the camelCase key we emit.
@@ -52,7 +52,7 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
     ``{"type": "web_search" | "web_search_preview"}`` (→ ``googleSearch``), and built-in tools as
     ``{"<key>": config}`` (optionally with ``type``), keys in :data:`BUILTIN_TOOLS`. A ``googleMaps``
     location (``latitude``/``longitude``/``languageCode``, flat or under ``retrievalConfig``) is
-    moved to ``ctx.state["tool_config_retrieval"]`` for ``toolConfig.retrievalConfig``.
+    left out: it goes to ``toolConfig.retrievalConfig`` (plan field ``retrieval_config``).
 
     Gemini < 3 refuses search tools next to function declarations: UnsupportedParamsError naming
     ``tools``, or with ``drop_params`` the search tools are dropped with a warning. The same
@@ -114,10 +114,30 @@ def _function_declaration(function: dict[str, Any], field: str, ctx: Any) -> dic
         raise BadRequestError(f"{field}.description: expected a string", param=f"{field}.description")
     if description:
         declaration["description"] = description
-    parameters = _declaration_parameters(function.get("parameters"), f"{field}.parameters", ctx)
-    if parameters is not None:
-        declaration["parameters"] = parameters
+    parameters = function.get("parameters")
+    target = ctx.options.get("tool_schema_field") or "parameters"
+    if target not in _TOOL_SCHEMA_FIELDS:
+        raise BadRequestError(
+            f"options.tool_schema_field: expected one of {', '.join(_TOOL_SCHEMA_FIELDS)}, got {target!r}",
+            param="options.tool_schema_field",
+        )
+    if target == "parameters":
+        try:
+            converted = _declaration_parameters(parameters, f"{field}.parameters", ctx)
+        except RecursiveSchemaError:
+            if not ctx.info.get("supports_json_schema"):
+                raise
+            target = "parametersJsonSchema"  # the subset cannot say it; this model reads JSON Schema
+        else:
+            if converted is not None:
+                declaration["parameters"] = converted
+            return declaration
+    if parameters is not None and parameters != "" and parameters != {}:
+        declaration["parametersJsonSchema"] = plain_json_schema(parameters, field=f"{field}.parameters")
     return declaration
+
+
+_TOOL_SCHEMA_FIELDS = ("parameters", "parametersJsonSchema")
 
 
 def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, Any] | None:
@@ -127,7 +147,7 @@ def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, 
         return None
     if not isinstance(parameters, dict):
         raise BadRequestError(f"{field}: expected a JSON Schema object, got {_type_name(parameters)}", param=field)
-    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.host == "ai_studio", field=field)
+    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=field)
     schema_type = schema.get("type")
     if schema_type is None and "anyOf" not in schema:
         return None  # e.g. {"description": "..."}: no arguments described
@@ -161,7 +181,7 @@ def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dic
         )
     emitted = BUILTIN_TOOLS[key]
     if emitted == "googleMaps":
-        return emitted, _google_maps_config(config, f"{field}.{key}", ctx)
+        return emitted, _google_maps_config(config, f"{field}.{key}")[0]
     return emitted, dict(config)
 
 
@@ -171,7 +191,26 @@ def _describe_tool(entry: dict[str, Any]) -> str:
     return f"with keys {sorted(entry, key=str)!r}"  # key=str: Python callers may mix key types
 
 
-def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[str, Any]:
+@hook("gemini.retrieval_config")
+def gemini_retrieval_config(tools: Any, ctx: Any) -> dict[str, Any] | None:
+    """The ``googleMaps`` tool's location, for ``toolConfig.retrievalConfig`` (a plan field).
+
+    ``gemini.tools`` has checked the list (it runs with the params, before the plan) and left the
+    location out of the tool itself.
+    """
+    if not isinstance(tools, list):
+        return None
+    for index, entry in enumerate(tools):
+        if not isinstance(entry, dict):
+            continue
+        for key, config in entry.items():
+            if BUILTIN_TOOLS.get(key) == "googleMaps" and isinstance(config, dict):
+                return _google_maps_config(config, f"tools[{index}].{key}")[1] or None
+    return None
+
+
+def _google_maps_config(config: dict[str, Any], field: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A googleMaps tool config -> (the config without the location, ``retrievalConfig``)."""
     # Google wants the user's location in toolConfig.retrievalConfig, not in the tool itself.
     config = dict(config)
     nested = config.pop("retrievalConfig", None)
@@ -198,9 +237,7 @@ def _google_maps_config(config: dict[str, Any], field: str, ctx: Any) -> dict[st
     language = source.get("languageCode", source.get("language_code"))
     if language:
         retrieval["languageCode"] = language
-    if retrieval:
-        ctx.state["tool_config_retrieval"] = retrieval
-    return config
+    return config, retrieval
 
 
 def _conflict_message(subject: str, param: str) -> str:

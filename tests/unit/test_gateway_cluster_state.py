@@ -16,7 +16,7 @@ from typing import AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from engine.gateway.shared import MemoryState, RedisState, SharedState, open_shared, redis_url_from
+from engine.gateway.cluster_state import MemoryState, RedisState, SharedState, open_shared, redis_url_from
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,76 @@
+"""Admission by reservation in the cross-instance state: the same tests on MemoryState (one process),
+WorkersState (two `serve --workers` processes: two instances on one file) and RedisState (two
+gateway instances on one Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from engine.gateway.cluster_state import MemoryState, RedisState, WorkersState
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = os.environ.get("VERTEX_ENGINE_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["memory", "workers", "redis"])
+async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple]:
+    """Two instances sharing one backing (the same object for memory)."""
+    prefix = f"vertex-engine-test:{uuid.uuid4().hex}:"
+    if request.param == "memory":
+        a = b = MemoryState()
+    elif request.param == "workers":
+        a, b = WorkersState(str(tmp_path / "state.db")), WorkersState(str(tmp_path / "state.db"))
+    else:
+        a, b = RedisState(REDIS_URL, prefix=prefix), RedisState(REDIS_URL, prefix=prefix)
+    await a.open()
+    await b.open()
+    yield a, b
+    await a.close()
+    await b.close()
+    if request.param == "redis":
+        client = aioredis.from_url(REDIS_URL)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_spend_reservations_hold_a_budget_across_instances(pair) -> None:
+    a, b = pair
+    await a.seed_spend("k", 0.5)
+    await b.seed_spend("k", 99.0)  # a second seed does not overwrite the first
+    assert await a.get_spend("k") == 0.5
+    results = await asyncio.gather(*((a if i % 2 else b).reserve_spend("k", f"c{i}", 0.3, 1.0) for i in range(10)))
+    admitted = [i for i, (ok, _) in enumerate(results) if ok]
+    assert len(admitted) == 2, "0.5 + 0.3 < 1.0 admits a second call; 1.1 does not"
+    assert await b.settle_spend("k", f"c{admitted[0]}", 0.1) == pytest.approx(0.6)
+    assert await a.settle_spend("k", f"c{admitted[1]}", 0.0) == pytest.approx(0.6)
+    ok, total = await a.reserve_spend("k", "again", 0.3, 1.0)
+    assert ok and total == pytest.approx(0.9), "settled reservations no longer count"
+
+
+async def test_a_reservation_never_settled_lapses(pair) -> None:
+    a, b = pair
+    await a.seed_spend("k", 0.0)
+    assert (await a.reserve_spend("k", "dead", 5.0, 1.0, ttl=0.2))[0]
+    assert not (await b.reserve_spend("k", "next", 0.1, 1.0))[0], "held by the call under way"
+    await asyncio.sleep(0.3)
+    assert (await b.reserve_spend("k", "next", 0.1, 1.0))[0], "its process died: the reservation lapsed"
+
+
+async def test_token_admission_and_settlement(pair) -> None:
+    a, b = pair
+    results = await asyncio.gather(*((a if i % 2 else b).admit("tpm:k", 12, 50) for i in range(30)))
+    assert sum(ok for ok, _, _ in results) == 5, "0, 12, 24, 36, 48 < 50"
+    window = results[0][2]
+    await a.settle("tpm:k", -2, window)  # each used 10 of its 12
+    assert await b.current("tpm:k") == 58
+    assert not (await b.admit("tpm:k", 1, 50))[0]
