@@ -211,7 +211,8 @@ class CallRoutes:
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
-        dropped = (getattr(stream, "_hidden_params", None) or {}).get("dropped_params") if stream is not None else None
+        # Front doors' streams are their own objects (reading them is not free): OpenAI's streams only.
+        dropped = (getattr(stream, "_hidden_params", None) or {}).get("dropped_params") if stream is not None and call.door is None else None
         if dropped:
             headers["x-vertex-engine-dropped-params"] = ", ".join(dropped)
         started: list[bool] = []

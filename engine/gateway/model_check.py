@@ -16,7 +16,10 @@ from engine.suggest import closest
 
 from .config import ConfigError
 
-__all__ = ["check_deployment_models", "OPERATIONS"]
+__all__ = ["check_deployment_models", "OPERATIONS", "TYPO_SIMILARITY"]
+
+# How alike (difflib ratio) an unknown model id and a catalog id must be to call it a typo.
+TYPO_SIMILARITY = 0.85
 
 # Every operation a deployment may serve; a model that routes for none of them is unknown.
 OPERATIONS = ("chat", "embedding", "image_generation", "speech", "text_completion", "rerank")
@@ -68,7 +71,10 @@ def check_deployment_models(deployments: list[Any], file: str) -> None:
             raise ConfigError(file, where, f"deployment {deployment.id!r}: no mapping serves {model!r}{_nearest(model, registry)}")
         if resolved.route.resource in UNPRICED_RESOURCES:
             continue
-        if registry.info(resolved.vars.get("catalog") or resolved.model)[0] is None:
+        # A model the catalog lacks is refused when it is a near miss of one it has (a typo); other
+        # names (a placeholder, a model newer than the catalog) are warned about per call instead.
+        if registry.info(resolved.vars.get("catalog") or resolved.model)[0] is None and closest(
+                resolved.model.split("@", 1)[0], registry.catalog, n=1, cutoff=TYPO_SIMILARITY):
             raise ConfigError(
                 file, where,
                 f"deployment {deployment.id!r}: {resolved.model!r} is not a model the catalog knows (Google would answer "

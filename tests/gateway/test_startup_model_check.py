@@ -38,10 +38,10 @@ def test_a_typo_is_a_config_error_naming_the_closest_models(tmp_path: Path, mode
 
 
 def test_serve_exits_with_the_error_before_listening(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--config", str(_config(tmp_path, "gemini/gemini-9-ultra")),
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--config", str(_config(tmp_path, "gemini/gemini-2.5-pr0")),
                           "--port", "0"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
-    assert "bad config" in run.stderr and "gemini-9-ultra" in run.stderr and "closest known" in run.stderr
+    assert "bad config" in run.stderr and "gemini-2.5-pr0" in run.stderr and "closest known" in run.stderr
 
 
 def test_endpoints_and_wildcards_need_no_catalog_entry(tmp_path: Path) -> None:
