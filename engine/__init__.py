@@ -5,7 +5,8 @@ Module-level settings (read on every call, LiteLLM's names):
 ``vertex_project``, ``vertex_location``, ``vertex_credentials``, ``api_base``,
 ``vertex_ai_safety_settings`` (default Gemini safety settings), ``drop_params``,
 ``num_retries``, ``request_timeout``, ``set_verbose`` (log raw upstream traffic, redacted),
-``emulator_url`` (send Google traffic to ``vertex-engine emulate``), ``gemini_api_key``.
+``emulator_url`` (send Google traffic to ``vertex-engine emulate``), ``gemini_api_key``,
+``callbacks`` (``["otel"]``: OpenTelemetry traces, see :mod:`engine.telemetry`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,21 @@ num_retries: int | None = None
 request_timeout: float | None = None
 set_verbose: bool = False
 emulator_url: str | None = None
+callbacks: list[Any] = []  # ["otel"]: an OpenTelemetry span per call (see engine.telemetry)
+
+# Each call gets a span when tracing is on (one truth test when it is off).
+from engine import telemetry as _telemetry  # noqa: E402 - reads the settings above
+
+completion = _telemetry.instrument("chat", completion)
+acompletion = _telemetry.instrument("chat", acompletion)
+text_completion = _telemetry.instrument("text_completion", text_completion)
+atext_completion = _telemetry.instrument("text_completion", atext_completion)
+embedding = _telemetry.instrument("embedding", embedding)
+aembedding = _telemetry.instrument("embedding", aembedding)
+image_generation = _telemetry.instrument("image_generation", image_generation)
+aimage_generation = _telemetry.instrument("image_generation", aimage_generation)
+speech = _telemetry.instrument("speech", speech)
+aspeech = _telemetry.instrument("speech", aspeech)
 
 __all__ = [
     "completion",

@@ -18,7 +18,7 @@ from engine.ingress import responses as door
 from engine.ingress.errors import IngressError
 from engine.types import _WithHidden
 
-__all__ = ["responses", "aresponses", "ResponsesResponse", "BODY_FIELDS", "REMEMBERED"]
+__all__ = ["responses", "aresponses", "ResponsesResponse", "BODY_FIELDS", "REMEMBERED", "frame"]
 
 #: Responses API request fields; every other keyword is an engine setting (vertex_project...).
 BODY_FIELDS = frozenset(set(door.RENAMED) | door.HANDLED | door.IGNORED) - {"model"}
@@ -71,7 +71,8 @@ def _answer(chat: Any, body: dict[str, Any], base: dict[str, Any], items: list[d
     return ResponsesResponse(result, hidden)
 
 
-def _frame(event: dict[str, Any]) -> bytes:
+def frame(event: dict[str, Any]) -> bytes:
+    """One Responses event as SSE bytes."""
     return f"event: {event['type']}\ndata: ".encode() + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
@@ -118,8 +119,8 @@ class AsyncResponsesStream(_StreamBase):
 
     async def frames(self) -> AsyncIterator[bytes]:
         """The events as SSE bytes (``event:`` + ``data:``), what the gateway sends."""
-        async for event in self._all():
-            yield _frame(event)
+        async for event in self:
+            yield frame(event)
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self

@@ -12,12 +12,12 @@ Vertex's bytes unchanged), which is what the gateway sends.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, AsyncIterator, Iterator
 
 import engine
 from engine.costs import completion_cost
 from engine.errors import BadRequestError, UnprocessableEntityError
-from engine.hooks.sse import SSEDecoder
 from engine.ingress import anthropic_messages as door
 from engine.ingress.errors import IngressError
 from engine.runtime.prepare import Prepared, prepare
@@ -116,6 +116,21 @@ def _frame(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: ".encode() + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
+class RawEvent(dict):
+    """A stream event that keeps the exact bytes it arrived as (Claude's own, for pass-through)."""
+
+    __slots__ = ("raw",)
+
+
+def frame_of(event: dict[str, Any]) -> bytes:
+    """An event as SSE bytes: as it arrived from Claude, else ``event:`` + ``data:`` lines."""
+    raw = getattr(event, "raw", None)
+    return raw if isinstance(raw, bytes) else _frame(event)
+
+
+_BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
 # --- streams -------------------------------------------------------------------------------------
 
 
@@ -125,26 +140,46 @@ class _NativeFrames:
     def __init__(self, prepared: Prepared) -> None:
         self.prepared = prepared
         self.buffer = b""
-        self.decoder = SSEDecoder()
+        self.pending = b""  # bytes of blocks without data, sent in front of the next event
         self.anthropic_usage: dict[str, Any] = {}
 
-    def feed(self, data: bytes, final: bool = False) -> tuple[bytes, list[dict[str, Any]]]:
+    def feed(self, data: bytes, final: bool = False) -> list[RawEvent]:
+        """The whole events in ``data`` (plus what was left over), each with its exact bytes; a
+        block without data (a comment) rides in front of the next event's bytes."""
         self.buffer += data
-        cut = max(self.buffer.rfind(b"\n\n") + 2, self.buffer.rfind(b"\r\n\r\n") + 4, 0) if not final else len(self.buffer)
-        whole, self.buffer = self.buffer[:cut], self.buffer[cut:]
-        events = []
-        for sse in self.decoder.feed(whole) + (self.decoder.flush() if final else []):
-            try:
-                event = json.loads(sse.data)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                if event.get("type") == "message_start":
-                    self.anthropic_usage.update((event.get("message") or {}).get("usage") or {})
-                elif event.get("type") == "message_delta":
-                    self.anthropic_usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        events: list[RawEvent] = []
+        while True:
+            found = _BOUNDARY.search(self.buffer)
+            if found is None:
+                break
+            block, self.buffer = self.buffer[: found.end()], self.buffer[found.end():]
+            event = self._event(block)
+            if event is not None:
                 events.append(event)
-        return whole, events
+        if final and self.buffer.strip():
+            event = self._event(self.buffer)
+            self.buffer = b""
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _event(self, block: bytes) -> RawEvent | None:
+        self.pending += block
+        lines = block.decode("utf-8", "replace").splitlines()
+        data = "\n".join(line[5:].lstrip(" ") if line.startswith("data:") else "" for line in lines if line.startswith("data:"))
+        if not data:
+            return None
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = {"type": "unparsed", "data": data}
+        event = RawEvent(parsed if isinstance(parsed, dict) else {"type": "unparsed", "data": parsed})
+        event.raw, self.pending = self.pending, b""
+        if event.get("type") == "message_start":
+            self.anthropic_usage.update((event.get("message") or {}).get("usage") or {})
+        elif event.get("type") == "message_delta":
+            self.anthropic_usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        return event
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -173,21 +208,9 @@ class AsyncMessageStream:
         return self._native.hidden() if self._native is not None else getattr(self._chat, "_hidden_params", {})
 
     async def frames(self) -> AsyncIterator[bytes]:
-        """The stream as SSE bytes, whole events per item (Claude's own bytes for Claude)."""
-        if self._native is not None:
-            try:
-                async for data in self._response.aiter_bytes():
-                    whole, _ = self._native.feed(data)
-                    if whole:
-                        yield whole
-                tail, _ = self._native.feed(b"", final=True)
-                if tail:
-                    yield tail
-            finally:
-                await self._response.aclose()
-            return
-        async for event in self._translated():
-            yield _frame(event)
+        """The stream as SSE bytes, one event per item (Claude's own bytes for Claude)."""
+        async for event in self:
+            yield frame_of(event)
 
     async def _translated(self) -> AsyncIterator[dict[str, Any]]:
         assert self._translator is not None
@@ -209,9 +232,9 @@ class AsyncMessageStream:
             return
         try:
             async for data in self._response.aiter_bytes():
-                for event in self._native.feed(data)[1]:
+                for event in self._native.feed(data):
                     yield event
-            for event in self._native.feed(b"", final=True)[1]:
+            for event in self._native.feed(b"", final=True):
                 yield event
         finally:
             await self._response.aclose()
@@ -251,21 +274,9 @@ class MessageStream:
     _hidden_params = AsyncMessageStream._hidden_params
 
     def frames(self) -> Iterator[bytes]:
-        """The stream as SSE bytes, whole events per item."""
-        if self._native is None:
-            for event in self._all():
-                yield _frame(event)
-            return
-        try:
-            for data in self._response.iter_bytes():
-                whole, _ = self._native.feed(data)
-                if whole:
-                    yield whole
-            tail, _ = self._native.feed(b"", final=True)
-            if tail:
-                yield tail
-        finally:
-            self._response.close()
+        """The stream as SSE bytes, one event per item."""
+        for event in self:
+            yield frame_of(event)
 
     def _all(self) -> Iterator[dict[str, Any]]:
         if self._native is None:
@@ -280,8 +291,8 @@ class MessageStream:
             return
         try:
             for data in self._response.iter_bytes():
-                yield from self._native.feed(data)[1]
-            yield from self._native.feed(b"", final=True)[1]
+                yield from self._native.feed(data)
+            yield from self._native.feed(b"", final=True)
         finally:
             self._response.close()
 

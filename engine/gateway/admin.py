@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 
 from .errors import GatewayError
+from .admin_api import deployment_health
 from .health import deployment_mode
 from .keys import Caller, iso_time, parse_time
 from .pipeline import Pipeline
@@ -72,10 +73,12 @@ class AdminRoutes:
             await self.pipeline.admin(request)
         except GatewayError as exc:
             return self.pipeline.error(exc, self.pipeline.request_id(request))
+        config = self.pipeline.config  # health: cooldown, latency p50/p99, error rate
+        health = await deployment_health(config.deployments, self.pipeline.router.shared, self.pipeline.observer.stats)
         data = [
             {
                 "model_name": d.model_name,
-                "model_info": {"id": d.id, "mode": deployment_mode(d)},
+                "model_info": {"id": d.id, "mode": deployment_mode(d), **health[d.id]},
                 "litellm_params": {"model": d.model, **{k: v for k, v in d.params.items() if k in ("vertex_project", "vertex_location", "api_base")}},
             }
             for d in self.pipeline.config.deployments

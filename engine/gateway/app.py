@@ -28,9 +28,11 @@ import engine
 from engine.errors import APIError, redact
 
 from .admin import AdminRoutes
+from .admin_api import admin_routes
 from .calls import CALL_PATHS, CallRoutes
 from .cluster_state import open_shared
 from .config import GatewayConfig
+from .console import console_routes
 from .doors import DOORS
 from .errors import database_failure, database_trouble, error_payload
 from .health import HealthRoutes
@@ -196,6 +198,8 @@ class Gateway:
             routes += door.routes(self.pipeline)  # /v1/messages/count_tokens, GET/DELETE /v1/responses/{id}...
         routes += passthrough_routes(self)  # /gemini/*, /vertex-ai/*
         routes += transcription_routes(self.calls)  # /audio/transcriptions (multipart)
+        routes += admin_routes(self)  # /key/list, /key/regenerate, /spend/report
+        routes += console_routes(self)  # /ui: the admin console
         return routes
 
 

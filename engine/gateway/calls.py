@@ -138,6 +138,8 @@ class CallRoutes:
                     return await _first_event(result)
                 return result
 
+            invoke = self.pipeline.observer.attempts(call, body, invoke)  # deployment stats, attempt spans
+
             if stream:
                 call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))

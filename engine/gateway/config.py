@@ -103,6 +103,7 @@ class GatewayConfig:
     max_request_bytes: int = 64 * 1024 * 1024
     request_body_timeout: float = 30.0
     ignored: list[str] = field(default_factory=list)
+    callbacks: list[str] = field(default_factory=list)  # litellm_settings.callbacks ("otel" traces)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def groups(self) -> dict[str, list[Deployment]]:
@@ -305,6 +306,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         max_request_bytes=int(float(general.get("max_request_size_mb", 64)) * 1024 * 1024),
         request_body_timeout=float(general.get("request_body_timeout", 30.0)),
         ignored=ignored,
+        callbacks=list(settings.get("callbacks") or []),
         raw=doc,
     )
 

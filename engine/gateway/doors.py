@@ -64,9 +64,14 @@ class Door:
         """Whether ``frame`` holds the stream's last event (spend is journaled before it goes out)."""
         return False
 
-    def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
-        """The stream's SSE bytes (whole events per item)."""
-        return stream.frames()
+    async def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
+        """The stream's SSE bytes, one event per item. It iterates ``stream`` itself: the gateway
+        may have read the first event already (to know the deployment answered) and replays it."""
+        async for event in stream:
+            yield self.frame(event)
+
+    def frame(self, event: Any) -> bytes:
+        raise NotImplementedError
 
     def error(self, exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
         return error_payload(exc)
@@ -119,6 +124,9 @@ class AnthropicMessagesDoor(Door):
 
     def ends(self, frame: bytes) -> bool:
         return b"event: message_stop" in frame or b'"type":"message_stop"' in frame
+
+    def frame(self, event: Any) -> bytes:
+        return engine.anthropic.messages.frame_of(event)
 
     def answer(self, result: Any) -> bytes:
         raw = (getattr(result, "_hidden_params", None) or {}).get("raw")
@@ -211,10 +219,14 @@ class ResponsesDoor(Door):
         return frame.startswith(_TERMINAL)
 
     async def frames(self, pipeline: Pipeline, call: Call, stream: Any) -> AsyncIterator[bytes]:
-        async for frame in stream.frames():
+        async for event in stream:
+            frame = self.frame(event)
             if frame.startswith(_TERMINAL):
                 await self.finished(pipeline, call, stream)  # stored before the client sees the end
             yield frame
+
+    def frame(self, event: Any) -> bytes:
+        return engine.responses_api.frame(event)
 
     async def finished(self, pipeline: Pipeline, call: Call, result: Any) -> None:
         body = call.door_request or {}

@@ -297,12 +297,7 @@ class KeyManager:
     async def generate(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a virtual key; the only time its raw value is returned."""
         fields = _key_fields(body)
-        raw = body.get("key")
-        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
-            raise GatewayError(400, "key: expected a string of at least 8 characters (or omit it to get a generated key)", param="key")
-        raw = raw or "sk-" + secrets.token_urlsafe(24)
-        if self.master_key and hmac.compare_digest(raw, self.master_key):
-            raise GatewayError(400, "key: may not equal the master key", param="key")
+        raw = self._new_value(body.get("key"), "key")
         alias = fields.get("key_alias")
         if alias and await self.store.get_key_by_alias(alias) is not None:
             raise GatewayError(400, f"key_alias {alias!r} is already used by another key", param="key_alias")
@@ -327,6 +322,36 @@ class KeyManager:
         self.forget(record.token_hash)
         assert updated is not None
         return public_info(updated)
+
+    async def regenerate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Give a key a new value (``/key/regenerate``): the old value stops working at once; its
+        settings, spend, logs and resources stay with the key. Other fields in ``body`` update
+        settings as ``/key/update`` does. The only time the new value is returned."""
+        record = await self._find(body.get("key"))
+        settings = {k: v for k, v in body.items() if k not in ("key", "new_key")}
+        _key_fields(settings)  # refuse bad settings before the value changes
+        raw = self._new_value(body.get("new_key"), "new_key")
+        if await self.store.get_key(hash_key(raw)) is not None:
+            raise GatewayError(400, "new_key: a key with this value already exists", param="new_key")
+        moved = await self.store.rekey(record.token_hash, hash_key(raw), _preview(raw))
+        if moved is None:
+            raise GatewayError(404, "the key was deleted while it was being regenerated", "not_found_error", param="key")
+        self.forget(record.token_hash)
+        spend = await self.shared.get_spend(record.token_hash)
+        if spend is not None:
+            await self.shared.set_spend(moved.token_hash, spend)
+        if settings:
+            return {"key": raw, **await self.update({**settings, "key": moved.token_hash})}
+        return {"key": raw, **public_info(moved)}
+
+    def _new_value(self, raw: Any, param: str) -> str:
+        """A key value the caller chose (checked), or a fresh random one."""
+        if raw is not None and (not isinstance(raw, str) or len(raw) < 8):
+            raise GatewayError(400, f"{param}: expected a string of at least 8 characters (or omit it to get a generated key)", param=param)
+        raw = raw or "sk-" + secrets.token_urlsafe(24)
+        if self.master_key and hmac.compare_digest(raw, self.master_key):
+            raise GatewayError(400, f"{param}: may not equal the master key", param=param)
+        return raw
 
     async def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Delete keys by value/hash (``keys``) or by ``key_aliases``."""

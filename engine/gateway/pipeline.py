@@ -31,6 +31,7 @@ from .keys import Admission, Caller, KeyManager
 from .metrics import Metrics
 from .router import Router
 from .store import SpendRow, SpendWriter, Store
+from .tracing import CallObserver
 
 __all__ = ["Call", "EventStream", "Pipeline", "JSON", "tags_of", "usage_numbers", "valid_request_id"]
 
@@ -67,6 +68,7 @@ class Call:
     billed_prompt: Callable[[], tuple[int, float]] | None = None
     door: Any = None          # the front door (engine.gateway.doors) when not OpenAI's own
     door_request: Any = None  # what that door read from the request, for its finished() step
+    span: Any = None  # the call's OpenTelemetry span, when tracing is on
 
     def overhead_ms(self) -> float:
         return max((time.perf_counter() - self.started - self.clock[0]) * 1000.0, 0.0)
@@ -131,13 +133,14 @@ class Pipeline:
     """The shared steps of every route, over the gateway's config, keys, store, router and metrics."""
 
     def __init__(self, config: GatewayConfig, keys: KeyManager, store: Store, writer: SpendWriter,
-                 router: Router, metrics: Metrics) -> None:
+                 router: Router, metrics: Metrics, observer: CallObserver | None = None) -> None:
         self.config = config
         self.keys = keys
         self.store = store
         self.writer = writer
         self.router = router
         self.metrics = metrics
+        self.observer = observer or CallObserver(config.callbacks)  # per-deployment stats; OTel spans when on
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -147,13 +150,15 @@ class Pipeline:
         given = request.headers.get("x-request-id")
         return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    @staticmethod
-    def new_call(request: Request, call_type: str) -> Call:
-        """Bookkeeping for a call starting now: its correlation id and its own spend id."""
+    def new_call(self, request: Request, call_type: str) -> Call:
+        """Bookkeeping for a call starting now: its correlation id, its own spend id and (when
+        tracing is on) its span, continuing the request's ``traceparent``."""
         given = request.headers.get("x-request-id")
         own = uuid.uuid4().hex
         correlation = given if given and _REQUEST_ID.match(given) else own
-        return Call(correlation, call_type, time.perf_counter(), spend_id=own)
+        call = Call(correlation, call_type, time.perf_counter(), spend_id=own)
+        self.observer.begin(call, request.headers)
+        return call
 
     async def read_body(self, request: Request) -> bytes:
         """The request body as sent, up to ``general_settings.max_request_size_mb`` (413 beyond)."""
@@ -312,6 +317,10 @@ class Pipeline:
             completion_tokens=completion,
             cost=cost,
         )
+        try:
+            self.observer.finish(call, status, result, error_type, cost, prompt, completion)
+        except Exception as exc:  # noqa: BLE001 - a tracing failure must never break serving
+            log.error("tracing request %s failed: %s", call.request_id, redact(repr(exc)))
         return cost, total
 
     async def settle(self, call: Call, cost: float, tokens: int) -> None:

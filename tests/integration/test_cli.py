@@ -118,11 +118,11 @@ def test_check_shipped_mappings_ok() -> None:
 @pytest.mark.parametrize(
     ("original", "broken", "key_path", "reason"),
     [
-        ("        top_k: {to: generationConfig.topK, type: integer}\n",
-         "        top_k: {to: generationConfig.topK, type: integer, bogus_key: 1}\n",
+        ("        top_k: {to: generationConfig.topK, type: integer, minimum: 1}\n",
+         "        top_k: {to: generationConfig.topK, type: integer, minimum: 1, bogus_key: 1}\n",
          "operations.chat.request.params.top_k.bogus_key", "unknown field"),
-        ("        contents: {hook: gemini.contents, from: messages}\n",
-         "        contents: {hook: gemini.no_such_hook, from: messages}\n",
+        ("        contents: {hook: gemini.contents, from: messages, needs: [schema_prompt]}\n",
+         "        contents: {hook: gemini.no_such_hook, from: messages, needs: [schema_prompt]}\n",
          "operations.chat.request.body.contents.hook", "unknown hook 'gemini.no_such_hook'"),
     ],
     ids=["unknown_field", "unknown_hook"],

@@ -9,7 +9,7 @@ through :class:`SpendWriter`, which writes them in batches from a background tas
 
 from __future__ import annotations
 
-from .base import SCHEMA_VERSION, KeyRecord, SpendRow, Store, hash_key, parse_duration, preview_key, redact_url
+from .base import REPORT_GROUPS, SCHEMA_VERSION, KeyRecord, SpendRow, Store, hash_key, parse_duration, preview_key, redact_url
 from .journal import SpendJournal
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
@@ -17,7 +17,7 @@ from .writer import SpendWriter
 
 __all__ = [
     "KeyRecord", "SpendRow", "Store", "SQLiteStore", "PostgresStore", "SpendWriter", "SpendJournal",
-    "hash_key", "preview_key", "parse_duration", "open_store", "redact_url", "SCHEMA_VERSION",
+    "hash_key", "preview_key", "parse_duration", "open_store", "redact_url", "SCHEMA_VERSION", "REPORT_GROUPS",
 ]
 
 

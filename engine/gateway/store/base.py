@@ -119,6 +119,17 @@ class Store(Protocol):
     async def spend_by_key(self, token_hash: str) -> dict[str, Any]:
         """Lifetime totals from the log: ``{"spend", "requests", "total_tokens", "by_model": {model_group: spend}}``."""
 
+    async def spend_report(
+        self, group_by: str, *, start: float | None = None, end: float | None = None, token_hash: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Spend per UTC day and per ``group_by`` (``"key"``, ``"model"``, ``"deployment"`` or ``"tag"``):
+        ``[{"day": "YYYY-MM-DD", "group", "key_alias", "spend", "requests", "prompt_tokens",
+        "completion_tokens"}]``, days ascending, spend descending within a day."""
+
+    async def rekey(self, old_hash: str, new_hash: str, preview: str) -> KeyRecord | None:
+        """Give a key a new value (``/key/regenerate``): in one transaction its record, spend log
+        rows and owned resources move to ``new_hash``; the new record, or None if there was none."""
+
     async def add_owner(self, kind: str, resource_id: str, token_hash: str) -> bool:
         """Record that the key with ``token_hash`` made resource ``resource_id`` (a file, batch,
         fine-tuning job or cache); the first owner stays. Whether this call recorded it (so the
@@ -217,6 +228,32 @@ def _spend_from_row(row: Any) -> SpendRow:
 
 def _totals(spend: Any, requests: Any, tokens: Any, by_model: dict[str, float]) -> dict[str, Any]:
     return {"spend": float(spend or 0.0), "requests": int(requests or 0), "total_tokens": int(tokens or 0), "by_model": by_model}
+
+
+# Spend report grouping: the column (or tag expansion) each group_by reads.
+REPORT_GROUPS = ("key", "model", "deployment", "tag")
+_REPORT_COLUMN = {"key": "COALESCE(s.token_hash, '')", "model": "s.model_group", "deployment": "s.deployment"}
+
+
+def _report_rows(rows: Any) -> list[dict[str, Any]]:
+    return [
+        {"day": r["day"], "group": r["grp"], "key_alias": r["key_alias"], "spend": float(r["spend"] or 0.0),
+         "requests": int(r["requests"]), "prompt_tokens": int(r["prompt_tokens"] or 0),
+         "completion_tokens": int(r["completion_tokens"] or 0)}
+        for r in rows
+    ]
+
+
+def _report_sql(group_by: str, day: str, tag_join: str, tag_column: str, where: str) -> str:
+    if group_by not in REPORT_GROUPS:
+        raise ValueError(f"group_by: expected one of {', '.join(REPORT_GROUPS)}, got {group_by!r}")
+    column = tag_column if group_by == "tag" else _REPORT_COLUMN[group_by]
+    join = tag_join if group_by == "tag" else ""
+    return (
+        f"SELECT {day} AS day, {column} AS grp, MAX(s.key_alias) AS key_alias, SUM(s.spend) AS spend, "
+        "COUNT(*) AS requests, SUM(s.prompt_tokens) AS prompt_tokens, SUM(s.completion_tokens) AS completion_tokens "
+        f"FROM {_LOGS} AS s {join} {where} GROUP BY 1, 2 ORDER BY 1, 4 DESC, 2"
+    )
 
 
 def _time_filter(start: float | None, end: float | None, placeholder: Callable[[], str]) -> tuple[list[str], list[Any]]:

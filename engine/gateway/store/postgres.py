@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .base import (
     _KEY_FIELDS, _KEYS, _LOGS, _OWNERS, _ROW_FIELDS, _VERSION, SCHEMA_VERSION,
     KeyRecord, SpendRow, _dedupe, _duplicate_error, _key_from_row, _scrub, _spend_from_row, _time_filter, _totals,
-    _validate_key_fields, redact_url,
+    _validate_key_fields, redact_url, _report_rows, _report_sql,
 )
 
 __all__ = ["PostgresStore"]
@@ -288,6 +288,30 @@ class PostgresStore:
             total = await conn.fetchrow(
                 f"SELECT SUM(spend), COUNT(*), SUM(total_tokens) FROM {_LOGS} WHERE token_hash = $1", token_hash)
         return _totals(total[0], total[1], total[2], by_model)
+
+    async def spend_report(
+        self, group_by: str, *, start: float | None = None, end: float | None = None, token_hash: str | None = None
+    ) -> list[dict[str, Any]]:
+        mark = self._placeholders()
+        clauses, args = _time_filter(start, end, mark)
+        if token_hash is not None:
+            clauses.append(f"token_hash = {mark()}")
+            args.append(token_hash)
+        where = f"WHERE {' AND '.join('s.' + c for c in clauses)}" if clauses else ""
+        sql = _report_sql(group_by, "to_char(to_timestamp(s.start_time) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                          "CROSS JOIN LATERAL jsonb_array_elements_text(s.tags) AS t(tag)", "t.tag", where)
+        return _report_rows(await self.pool.fetch(sql, *args))
+
+    async def rekey(self, old_hash: str, new_hash: str, preview: str) -> KeyRecord | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"UPDATE {_KEYS} SET token_hash = $2, key_preview = $3, updated_at = $4 WHERE token_hash = $1 RETURNING *",
+                old_hash, new_hash, preview, time.time())
+            if row is None:
+                return None
+            await conn.execute(f"UPDATE {_LOGS} SET token_hash = $2 WHERE token_hash = $1", old_hash, new_hash)
+            await conn.execute(f"UPDATE {_OWNERS} SET token_hash = $2 WHERE token_hash = $1", old_hash, new_hash)
+        return _key_from_row(row)
 
     # resource owners ---------------------------------------------------------------------------
 

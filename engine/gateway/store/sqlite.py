@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .base import (
     _JSON_KEY_FIELDS, _KEY_FIELDS, _KEYS, _LOGS, _OWNERS, _ROW_FIELDS, _VERSION, SCHEMA_VERSION,
     KeyRecord, SpendRow, _dedupe, _duplicate_error, _key_from_row, _spend_from_row, _time_filter, _totals,
-    _validate_key_fields,
+    _validate_key_fields, _report_rows, _report_sql,
 )
 
 __all__ = ["SQLiteStore"]
@@ -275,6 +275,35 @@ class SQLiteStore:
             return _totals(total[0], total[1], total[2], by_model)
 
         return await self._run(query)
+
+    async def spend_report(
+        self, group_by: str, *, start: float | None = None, end: float | None = None, token_hash: str | None = None
+    ) -> list[dict[str, Any]]:
+        clauses, args = _time_filter(start, end, lambda: "?")
+        if token_hash is not None:
+            clauses.append("token_hash = ?")
+            args.append(token_hash)
+        where = f"WHERE {' AND '.join('s.' + c for c in clauses)}" if clauses else ""
+        sql = _report_sql(group_by, "strftime('%Y-%m-%d', s.start_time, 'unixepoch')", ", json_each(s.tags) AS t", "t.value", where)
+        return _report_rows(await self._run(lambda: self._db().execute(sql, args).fetchall()))
+
+    async def rekey(self, old_hash: str, new_hash: str, preview: str) -> KeyRecord | None:
+        def move() -> KeyRecord | None:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = db.execute(f"UPDATE {_KEYS} SET token_hash = ?, key_preview = ?, updated_at = ? WHERE token_hash = ?",
+                                   (new_hash, preview, time.time(), old_hash)).rowcount
+                if moved:
+                    db.execute(f"UPDATE {_LOGS} SET token_hash = ? WHERE token_hash = ?", (new_hash, old_hash))
+                    db.execute(f"UPDATE {_OWNERS} SET token_hash = ? WHERE token_hash = ?", (new_hash, old_hash))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return self._get_sync("token_hash", new_hash) if moved else None
+
+        return await self._run(move)
 
     # resource owners ---------------------------------------------------------------------------
 
