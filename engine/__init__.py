@@ -79,6 +79,9 @@ from engine.resources import (
     cancel_fine_tuning_job,
     acancel_fine_tuning_job,
 )
+from engine.rerank import arerank, rerank
+from engine.transcription import atranscription, transcription
+from engine.token_counter import atoken_counter, token_counter
 from engine.mapping.registry import add_mappings, get_registry
 from engine.responses_api import aresponses, responses
 from engine import anthropic  # engine.anthropic.messages.create / acreate (LiteLLM's name)
@@ -127,6 +130,12 @@ __all__ = [
     "aspeech",
     "text_completion",
     "atext_completion",
+    "rerank",
+    "arerank",
+    "transcription",
+    "atranscription",
+    "token_counter",
+    "atoken_counter",
     "create_file",
     "acreate_file",
     "retrieve_file",

@@ -12,6 +12,7 @@ from engine.runtime import operations
 from engine.runtime.assemble import assemble_response, parse_json_body
 from engine.runtime.prepare import prepare
 from engine.runtime.streams import AsyncChatStream, ChatStream
+from engine.runtime.token_input import decode_token_input
 from engine.runtime.text_completion import AsyncTextChunks, TextChunks, check_prompt, text_from_chat
 from engine.runtime.transport import transport
 from engine.resources import aapply_cache_control, apply_cache_control, forget_cache, wants_cache
@@ -125,15 +126,16 @@ def _required(name: str, value: Any, expected: str) -> None:
 
 
 def embedding(model: str, input: Any = None, **kwargs: Any) -> EmbeddingResponse:
-    """OpenAI embeddings: ``input`` a string or a list; long lists are split per the catalog limit."""
+    """OpenAI embeddings: ``input`` a string, a list of strings, or token ids (``int[]`` / ``int[][]``,
+    decoded to text first); long lists are split per the catalog limit."""
     _required("input", input, "a string or a non-empty list of strings")
-    return operations.run("embedding", {"model": model, "input": input, **kwargs})
+    return operations.run("embedding", {"model": model, "input": decode_token_input(input, model), **kwargs})
 
 
 async def aembedding(model: str, input: Any = None, **kwargs: Any) -> EmbeddingResponse:
     """Async :func:`embedding`; the batches of a long list are sent concurrently."""
     _required("input", input, "a string or a non-empty list of strings")
-    return await operations.arun("embedding", {"model": model, "input": input, **kwargs})
+    return await operations.arun("embedding", {"model": model, "input": decode_token_input(input, model), **kwargs})
 
 
 def image_generation(prompt: str | None = None, model: str | None = None, **kwargs: Any) -> ImageResponse:

@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     add_batch_parser(sub)
     sub.add_parser("emulate", help="run the fake Google server for offline development (see --help)")
     sub.add_parser("serve", help="run the OpenAI-compatible gateway: serve --config config.yaml (see --help)")
+    if not argv:  # bare `vertex-engine`: what it can do, not an argparse complaint
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

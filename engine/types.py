@@ -19,6 +19,9 @@ __all__ = [
     "EmbeddingResponse",
     "ImageResponse",
     "SpeechResponse",
+    "RerankResponse",
+    "TranscriptionResponse",
+    "TokenCountResponse",
 ]
 
 
@@ -137,6 +140,24 @@ class EmbeddingResponse(_WithHidden):
 
 class ImageResponse(_WithHidden):
     """An OpenAI images response: ``created`` and ``data[i] = {"b64_json", "revised_prompt"?}``."""
+
+    __slots__ = ()
+
+
+class RerankResponse(_WithHidden):
+    """A Cohere-style rerank answer: ``id``, ``results[i] = {"index", "relevance_score", "document"?}``, ``meta``."""
+
+    __slots__ = ()
+
+
+class TranscriptionResponse(_WithHidden):
+    """An OpenAI transcription: ``text`` (plus ``language``, ``duration``, ``segments`` for verbose_json)."""
+
+    __slots__ = ()
+
+
+class TokenCountResponse(_WithHidden):
+    """LiteLLM's token counter answer: ``total_tokens``, ``request_model``, ``model_used``, ``tokenizer_type``."""
 
     __slots__ = ()
 

@@ -67,6 +67,7 @@ def authorize(record: Recorded, tokens: TokenStore, valid_keys: Collection[str])
     checks: dict[str, Callable[[], Reply | None]] = {
         "vertex": lambda: check_bearer(record, tokens),
         "texttospeech": lambda: check_bearer(record, tokens),
+        "discoveryengine": lambda: check_bearer(record, tokens),
         "ai_studio": lambda: check_api_key(record, valid_keys),
     }
     check = checks.get(record.api or "")

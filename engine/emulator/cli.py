@@ -2,10 +2,12 @@
 
 ::
 
-    vertex-engine emulate [--host 127.0.0.1] [--port 8090] [--sa-file PATH] [-- COMMAND ...]
+    vertex-engine emulate [--host 127.0.0.1] [--port 8090] [--sa-file PATH] [--export] [-- COMMAND ...]
 
 Prints the environment that points the engine at the emulator. With ``-- COMMAND`` it runs the
-command with that environment and returns its exit code; otherwise it serves until Ctrl-C.
+command with that environment, passes SIGINT / SIGTERM / SIGHUP on to it and returns its exit
+status; otherwise it serves until Ctrl-C. ``--export`` starts it in the background and prints
+``export`` lines for ``eval`` (with ``VERTEX_ENGINE_EMULATOR_PID`` to stop it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +31,11 @@ DEFAULT_SA_FILE = "~/.cache/vertex-engine/emulator-service-account.json"
 FAKE_PROJECT = "fake-project"
 FAKE_LOCATION = "us-central1"
 FAKE_GEMINI_KEY = "fake-gemini-key"
+# The fake Cloud Storage accepts any bucket; naming one lets files and batches work unconfigured.
+FAKE_BUCKET = "fake-bucket"
+# Set in the background emulator `--export` starts, so it serves instead of starting another.
+_CHILD_MARK = "_VERTEX_ENGINE_EMULATE_EXPORTED"
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only these AI Studio keys (repeatable; default: any key)")
     add("--token-lifetime", type=int, default=3600, help="seconds issued tokens stay valid")
     add("--access-log", action="store_true", help="log every request to stderr")
+    add("--export", action="store_true",
+        help="start in the background and print `export` lines: eval \"$(vertex-engine emulate --export)\"; "
+             "stop it with kill $VERTEX_ENGINE_EMULATOR_PID")
     return parser
 
 
@@ -61,6 +73,7 @@ def emulator_env(
         "VERTEXAI_LOCATION": location,
         "GEMINI_API_KEY": api_key,
         "GEMINI_API_BASE": url,
+        "GCS_BUCKET_NAME": FAKE_BUCKET,
     }
 
 
@@ -88,6 +101,12 @@ def run(
         args = build_parser().parse_args(own)
     except SystemExit as exc:  # argparse exits on --help and on errors
         return int(exc.code or 0)
+    if args.export and command:
+        print("vertex-engine emulate: --export prints the environment for your shell; with -- COMMAND it is "
+              "given to the command already (use one or the other)", file=sys.stderr)
+        return 2
+    if args.export and not os.environ.get(_CHILD_MARK):
+        return _start_in_background(own, out or sys.stdout)
     if args.access_log:
         _show_access_log()
     fake = FakeGoogle(host=args.host, port=args.port, token_lifetime=args.token_lifetime,
@@ -126,16 +145,66 @@ def _show_access_log() -> None:
 
 
 def _run_command(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command``; signals sent to the emulator go on to it; its exit status is returned
+    (128 + N when a signal N ended it, as shells report)."""
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    started: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        if interactive and signum == signal.SIGINT:
+            return  # the terminal sent it to the whole group: the command has it already
+        if not started:
+            pending.append(signum)  # arrived while the command was starting
+        elif started[0].poll() is None:
+            started[0].send_signal(signum)
+
+    # Handlers first: a signal that arrives while the command starts is not lost.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED} if on_main_thread else {}
     try:
-        process = subprocess.Popen(command, env={**os.environ, **env})
-    except OSError as exc:
-        print(f"vertex-engine emulate: cannot run {command[0]!r}: {exc}", file=sys.stderr)
-        return 127
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # The child got the same SIGINT (same process group); let it finish its own cleanup.
-        return process.wait()
+        try:
+            # At a terminal the command stays in our process group, so Ctrl-C reaches it once, from
+            # the terminal; elsewhere (scripts, containers, CI) it gets its own group and every
+            # signal reaches it through us, once.
+            started.append(subprocess.Popen(command, env={**os.environ, **env}, process_group=None if interactive else 0))
+        except OSError as exc:
+            print(f"vertex-engine emulate: cannot run {command[0]!r}: {exc}", file=sys.stderr)
+            return 127
+        for signum in pending:
+            started[0].send_signal(signum)
+        code = started[0].wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
+
+
+def _start_in_background(own: list[str], out: TextIO) -> int:
+    """``--export``: run the emulator as a detached process, print its environment as ``export``
+    lines once it listens, and leave it serving."""
+    argv = [sys.executable, "-m", "engine.cli", "emulate", *own]
+    child = subprocess.Popen(argv, env={**os.environ, _CHILD_MARK: "1"}, stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+    assert child.stdout is not None
+    exports = []
+    for line in child.stdout:
+        if line.startswith("# serving"):
+            break
+        name, sep, value = line.rstrip("\n").partition("=")
+        if sep and not name.startswith("#"):
+            exports.append(f"export {name}={shlex.quote(value)}")
+    else:
+        print(f"vertex-engine emulate: the background emulator stopped (exit {child.wait()}); run it without --export to see why",
+              file=sys.stderr)
+        return 1
+    child.stdout.close()  # it prints nothing more
+    for line in exports:
+        print(line, file=out)
+    print(f"export VERTEX_ENGINE_EMULATOR_PID={child.pid}", file=out)
+    print("# vertex-engine emulator running in the background; stop it with: kill $VERTEX_ENGINE_EMULATOR_PID", file=out)
+    out.flush()
+    return 0
 
 
 def _serve_until_stopped(stop: threading.Event | None, stream: TextIO) -> int:

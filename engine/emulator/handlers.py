@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import anthropic, embeddings, gemini, openai_compat, palm, predict, texttospeech
+from . import anthropic, embeddings, gemini, openai_compat, palm, predict, ranking, texttospeech
 from .call import ModelCall
+from .known_models import unknown_model_reply
 from .google_errors import error_body
 from .reply import Reply
 
@@ -33,6 +34,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     # Shared by embeddings, Imagen and other :predict families: see predict.register.
     ("vertex", "predict"): predict.predict,
     ("texttospeech", "synthesize"): texttospeech.synthesize,
+    ("discoveryengine", "rank"): ranking.rank,
     ("vertex", "embeddings"): embeddings.openai_embeddings,
     ("vertex", "chat/completions"): openai_compat.chat_completions,
 }
@@ -83,4 +85,4 @@ def default_reply(call: ModelCall) -> Reply:
                 f"(vertex-engine emulator); script a response with FakeGoogle.script().",
             ),
         )
-    return validate(call) or handler(call)
+    return unknown_model_reply(call) or validate(call) or handler(call)

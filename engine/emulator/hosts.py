@@ -7,11 +7,12 @@ prefix and can be checked.
 
 from __future__ import annotations
 
-__all__ = ["GOOGLE_DOMAIN", "AI_STUDIO_HOST", "TEXTTOSPEECH_HOST", "OAUTH_HOSTS", "split_host", "vertex_host_for"]
+__all__ = ["GOOGLE_DOMAIN", "AI_STUDIO_HOST", "TEXTTOSPEECH_HOST", "DISCOVERY_ENGINE_HOST", "OAUTH_HOSTS", "split_host", "vertex_host_for"]
 
 GOOGLE_DOMAIN = "googleapis.com"
 AI_STUDIO_HOST = "generativelanguage.googleapis.com"
 TEXTTOSPEECH_HOST = "texttospeech.googleapis.com"
+DISCOVERY_ENGINE_HOST = "discoveryengine.googleapis.com"
 OAUTH_HOSTS = frozenset({"oauth2.googleapis.com", "www.googleapis.com"})
 
 

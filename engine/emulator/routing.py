@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .hosts import AI_STUDIO_HOST, TEXTTOSPEECH_HOST, vertex_host_for
+from .hosts import AI_STUDIO_HOST, DISCOVERY_ENGINE_HOST, TEXTTOSPEECH_HOST, vertex_host_for
 
 __all__ = [
     "Api",
@@ -26,7 +26,7 @@ __all__ = [
     "stream_format",
 ]
 
-Api = Literal["vertex", "ai_studio", "texttospeech"]
+Api = Literal["vertex", "ai_studio", "texttospeech", "discoveryengine"]
 StreamFormat = Literal["sse", "json-array"]
 
 # google-auth posts to ``token_uri``; ``/oauth2/v4/token`` is the legacy www.googleapis.com form.
@@ -104,6 +104,12 @@ ROUTES: tuple[RouteSpec, ...] = (
         "texttospeech",
         re.compile(r"/(?P<version>v1|v1beta1)/text:(?P<method>synthesize)"),
     ),
+    # The Vertex AI Ranking API (semantic-ranker-* models).
+    RouteSpec(
+        "discoveryengine.ranking_config",
+        "discoveryengine",
+        re.compile(_VERTEX_PREFIX + rf"/rankingConfigs/(?P<endpoint>{_SEG}):(?P<method>rank)"),
+    ),
     RouteSpec(
         "ai_studio.tuned_model",
         "ai_studio",
@@ -131,6 +137,8 @@ def host_serves(host: str, match: RouteMatch) -> bool:
         return match.location is not None and host == vertex_host_for(match.location)
     if match.api == "texttospeech":
         return host == TEXTTOSPEECH_HOST
+    if match.api == "discoveryengine":
+        return host == DISCOVERY_ENGINE_HOST
     return host == AI_STUDIO_HOST
 
 

@@ -39,6 +39,7 @@ from .health import HealthRoutes
 from .keys import KeyManager
 from .metrics import Metrics
 from .passthrough import passthrough_routes
+from .transcription import transcription_routes
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, valid_request_id
 from .resources import ResourceRoutes
 from .router import Router
@@ -86,6 +87,8 @@ class Gateway:
         }
         # Front doors other than chat (/v1/messages, /v1/responses): the same pipeline, their wire shapes.
         self._fast.update((path, (door.call_type, door)) for door in DOORS for path in door.paths)
+        self._fast["/v2/rerank"] = ("rerank", None)  # Cohere's v2 path; same request and answer
+        self._fast["/utils/token_counter"] = ("token_counter", None)  # LiteLLM's path
         self.app = self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -165,7 +168,7 @@ class Gateway:
             if "*" in deployment.model:
                 continue
             problem = None
-            for operation in ("chat", "embedding", "image_generation", "speech", "text_completion"):
+            for operation in ("chat", "embedding", "image_generation", "speech", "text_completion", "rerank"):
                 try:
                     registry.resolve(deployment.model, operation=operation)
                     break
@@ -194,6 +197,7 @@ class Gateway:
         for door in DOORS:
             routes += door.routes(self.pipeline)  # /v1/messages/count_tokens, GET/DELETE /v1/responses/{id}...
         routes += passthrough_routes(self)  # /gemini/*, /vertex-ai/*
+        routes += transcription_routes(self.calls)  # /audio/transcriptions (multipart)
         routes += admin_routes(self)  # /key/list, /key/regenerate, /spend/report
         routes += console_routes(self)  # /ui: the admin console
         return routes

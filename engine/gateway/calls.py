@@ -1,5 +1,6 @@
 """The OpenAI model-call routes: ``/chat/completions``, ``/completions``, ``/embeddings``,
-``/images/generations`` and ``/audio/speech`` (also under ``/v1``).
+``/images/generations``, ``/audio/speech``, ``/rerank`` (also under ``/v1``; ``/v2/rerank``),
+``/utils/token_counter`` and, through :mod:`.transcription`, ``/audio/transcriptions``.
 
 Every call runs the same path: parse the body, authenticate, authorize (model, budget, limits),
 route to a deployment (retries, cooldowns, fallbacks), answer (JSON, SSE or audio bytes), then
@@ -21,12 +22,14 @@ from starlette.responses import Response, StreamingResponse
 
 import engine
 from engine.errors import APIConnectionError, APIError, redact
+from engine.runtime.token_input import decode_token_input
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
 from .estimate import billed_prompt, worst_case
 from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
+from .transcription import transcription_answer
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
 
@@ -40,6 +43,7 @@ CALL_PATHS = (
     ("/embeddings", "embedding"),
     ("/images/generations", "image_generation"),
     ("/audio/speech", "speech"),
+    ("/rerank", "rerank"),
 )
 
 # call type -> (engine async function name, field that must be present besides model)
@@ -49,6 +53,9 @@ CALLS: dict[str, tuple[str, str | None]] = {
     "embedding": ("aembedding", "input"),
     "image_generation": ("aimage_generation", "prompt"),
     "speech": ("aspeech", "input"),
+    "rerank": ("arerank", "query"),
+    "transcription": ("atranscription", "file"),  # multipart: see transcription.py
+    "token_counter": ("atoken_counter", None),  # messages or prompt: engine.token_counter says which
 }
 
 
@@ -77,16 +84,18 @@ class CallRoutes:
         endpoint.__name__ = f"{call_type}_endpoint"
         return endpoint
 
-    async def handle_call(self, request: Request, call_type: str, door: Any = None) -> Response:
+    async def handle_call(self, request: Request, call_type: str, door: Any = None,
+                          read: Callable[[Request], Any] | None = None) -> Response:
         """One model call: auth, route, answer (JSON, SSE or audio bytes).
 
         ``door`` is a front door other than OpenAI's (:mod:`.doors`: Anthropic Messages, Responses):
-        it turns the body into its engine function's kwargs and shapes answers, streams and errors."""
+        it turns the body into its engine function's kwargs and shapes answers, streams and errors.
+        ``read`` parses a body that is not JSON (multipart audio uploads) into the call's fields."""
         call = self.pipeline.new_call(request, call_type)
         call.door = door
         token = upstream_clock.set(call.clock)
         try:
-            body = await self.pipeline.json_body(request)
+            body = await (read(request) if read is not None else self.pipeline.json_body(request))
             call.caller = await self.pipeline.keys.authenticate(request.headers)
             model = body.get("model")
             if not isinstance(model, str) or not model:
@@ -109,6 +118,8 @@ class CallRoutes:
             stream = bool(body.get("stream")) and (call_type in ("chat", "text_completion") or door is not None)
             if door is None:
                 kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}
+                if call_type == "embedding":  # token ids are decoded with the vocabulary of the client's model name
+                    kwargs["input"] = decode_token_input(kwargs.get("input"), model)
             else:
                 kwargs = await door.kwargs(self.pipeline, call, request, body)
 
@@ -183,6 +194,8 @@ class CallRoutes:
         hidden = getattr(result, "_hidden_params", None) or {}
         cost = hidden.get("response_cost") or 0.0
         extra = {"x-vertex-engine-response-cost": repr(float(cost))} if cost else {}
+        if hidden.get("dropped_params"):  # what drop_params removed from this call
+            extra["x-vertex-engine-dropped-params"] = ", ".join(hidden["dropped_params"])
         # The spend row is journaled before the answer's first byte, hence before its last.
         spent, tokens = self.pipeline.account(call, 200, result, None)
         background = BackgroundTask(self.pipeline.settle, call, spent, tokens)
@@ -192,10 +205,19 @@ class CallRoutes:
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
         if call.door is not None:
             return Response(call.door.answer(result), media_type=JSON, headers=self._headers(call, extra), background=background)
+        if call.call_type == "transcription":
+            content, media = transcription_answer(result)
+            return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
+        if call.call_type == "token_counter":  # LiteLLM names the model the client asked for
+            result = {**result, "request_model": call.model}
         return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
+        # Front doors' streams are their own objects (reading them is not free): OpenAI's streams only.
+        dropped = (getattr(stream, "_hidden_params", None) or {}).get("dropped_params") if stream is not None and call.door is None else None
+        if dropped:
+            headers["x-vertex-engine-dropped-params"] = ", ".join(dropped)
         started: list[bool] = []
 
         async def never_started() -> None:

@@ -131,7 +131,7 @@ def _first_error(validator: cerberus.Validator) -> tuple[str, str]:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text, describe_error(error, "schemas/config.yaml")
+    return text, describe_error(error, "schemas/config.yaml", validator)
 
 
 _UNSET = object()
@@ -269,6 +269,9 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
                         f"fallback target {target!r} is not a model_name in model_list (known: {', '.join(sorted(groups)) or 'none'})",
                     )
 
+    from .model_check import check_deployment_models  # it imports this module
+
+    check_deployment_models(deployments, file)
     master_key = general.get("master_key") or env.get("VERTEX_ENGINE_MASTER_KEY") or env.get("LITELLM_MASTER_KEY")
     if master_key is not None and not str(master_key).strip():
         raise ConfigError(file, "general_settings.master_key", "must not be empty")

@@ -24,10 +24,8 @@ renamed, so the name a client sees is the name it chose.
 from __future__ import annotations
 
 import asyncio
-import email.parser
 import logging
 import time
-import email.policy
 import json
 import os
 import uuid
@@ -50,6 +48,7 @@ from engine.mapping.registry import get_registry
 from .config import CLIENT_FORBIDDEN, _credentials_path
 from .errors import GatewayError
 from .keys import Caller, native_model_name
+from .multipart import read_form
 from .store import SpendRow
 
 if TYPE_CHECKING:
@@ -281,24 +280,7 @@ class ResourceRoutes:
 
     async def _form(self, request: Request) -> dict[str, Any]:
         """A ``multipart/form-data`` body: text fields as strings, file fields as (filename, bytes)."""
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
-            raise GatewayError(400, f"files.create: expected a multipart/form-data body, got {content_type or 'no content type'!r}")
-        raw = await self.gateway.pipeline.read_body(request)
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
-        )
-        if not message.is_multipart():
-            raise GatewayError(400, "files.create: the multipart body could not be read")
-        fields: dict[str, Any] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if not name:
-                continue
-            payload = part.get_payload(decode=True) or b""
-            filename = part.get_filename()
-            fields[str(name)] = (filename or "upload", payload) if filename is not None else payload.decode("utf-8", "replace")
-        return fields
+        return await read_form(self.gateway.pipeline.read_body, request, "files.create")
 
     # --- files -------------------------------------------------------------------------------------
 

@@ -504,6 +504,11 @@ def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Contex
     if isinstance(spec, dict) and "hook" in spec:
         fn = (where / "hook").hook(spec["hook"], spec.get("needs"), where)
         source = spec.get("from")
+        hosts = spec.get("hosts")
+        if hosts is not None:  # this field exists only on these hosts (AI Studio nests countTokens' request)
+            if source is None:
+                return lambda variables, ctx: fn(variables["request"], ctx) if ctx.host in hosts else None
+            return lambda variables, ctx: fn(variables["request"].get(source), ctx) if ctx.host in hosts else None
         if source is None:
             return lambda variables, ctx: fn(variables["request"], ctx)
         return lambda variables, ctx: fn(variables["request"].get(source), ctx)
@@ -690,4 +695,5 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),
         stream_decoder=stream["decoder"] if stream else "sse",
         batch=(op["batch"]["field"], op["batch"]["size"], op["batch"].get("default")) if "batch" in op else None,
+        resource=op.get("resource"),
     )

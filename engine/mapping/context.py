@@ -55,6 +55,8 @@ class Context:
     provider: str = ""
     drop_params: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Params removed under drop_params (the gateway lists them in x-vertex-engine-dropped-params).
+    dropped: list[str] = field(default_factory=list)
     route: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     stream: bool = False

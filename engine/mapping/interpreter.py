@@ -7,11 +7,13 @@ parse an upstream answer.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from engine.errors import ErrorShape, UnsupportedParamsError
+from engine.suggest import did_you_mean
 from engine.mapping.context import Context
 
 __all__ = [
@@ -222,6 +224,8 @@ class CompiledOperation:
     # (request field, catalog key of the per-call limit, limit when the catalog has none):
     # see `batch` in schemas/mapping.yaml.
     batch: tuple[str, str, int | None] | None = None
+    # A host resource other than the route's (Claude's count-tokens is a model of its own).
+    resource: str | None = None
 
     def param_table(self, ctx: Context) -> ParamTable:
         """Which params apply for this model and host; computed once per (model, host)."""
@@ -292,11 +296,14 @@ class CompiledOperation:
     def _refuse(self, name: str, why: str, ctx: Context) -> None:
         if ctx.drop_params:
             ctx.warnings.append(f"{name} dropped (drop_params): {why}")
+            ctx.dropped.append(name)
+            log_drop_once(ctx.model_string or ctx.model, name, why)
             return
         supported = sorted({p.name for p in self.param_table(ctx).active})
         raise UnsupportedParamsError(
             f"{self.format.name} mapping: parameter {name!r} is not supported for model "
-            f"{ctx.model_string or ctx.model!r}: {why}. Supported parameters: {', '.join(supported)}. "
+            f"{ctx.model_string or ctx.model!r}: {why}{did_you_mean(name, supported)}. "
+            f"Supported parameters: {', '.join(supported)}. "
             "Pass drop_params=True to drop unsupported parameters instead.",
             param=name,
             model=ctx.model_string,
@@ -342,3 +349,15 @@ class CompiledFormat:
                 opts[k] = produce(variables)
             self._options_cache[key] = opts
         return opts
+
+
+_DROPS_LOGGED: set[tuple[str, str]] = set()
+
+
+def log_drop_once(model: str, param: str, why: str) -> None:
+    """Log a param dropped under drop_params, once per process per (model, param)."""
+    key = (model, param)
+    if key in _DROPS_LOGGED or len(_DROPS_LOGGED) > 10_000:
+        return
+    _DROPS_LOGGED.add(key)
+    logging.getLogger("vertex_engine").warning("drop_params: %r dropped for model %r (%s); logged once", param, model, why)

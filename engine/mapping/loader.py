@@ -14,6 +14,7 @@ import yaml
 
 from engine.errors import MappingError
 from engine.paths import SCHEMAS_DIR
+from engine.suggest import did_you_mean
 
 __all__ = ["Document", "read_documents", "validate", "KINDS", "load_yaml"]
 
@@ -103,7 +104,7 @@ def validate(doc: Document) -> None:
     validator = _load_validators()[doc.kind]
     if validator.validate(doc.data):
         return
-    problems = sorted(_leaf_errors(validator._errors), key=lambda e: e[0])
+    problems = sorted(_leaf_errors(validator._errors, validator), key=lambda e: e[0])
     path, reason = problems[0]
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     raise MappingError(doc.path, path, reason + more)
@@ -113,12 +114,12 @@ def all_problems(doc: Document) -> list[tuple[str, str]]:
     validator = _load_validators()[doc.kind]
     if validator.validate(doc.data):
         return []
-    return sorted(_leaf_errors(validator._errors), key=lambda e: e[0])
+    return sorted(_leaf_errors(validator._errors, validator), key=lambda e: e[0])
 
 
-def _leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[str, str]]:
+def _leaf_errors(errors: Iterable[Any], validator: Any = None) -> Iterator[tuple[str, str]]:
     for path, error in leaf_errors(errors):
-        yield ".".join(str(p) for p in path), describe_error(error)
+        yield ".".join(str(p) for p in path), describe_error(error, validator=validator)
 
 
 def leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -130,11 +131,30 @@ def leaf_errors(errors: Iterable[Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
         yield tuple(error.document_path), error
 
 
-def describe_error(error: Any, grammar: str = "schemas/mapping.yaml") -> str:
-    """One Cerberus error in words: what was expected and what was found."""
+def describe_error(error: Any, grammar: str = "schemas/mapping.yaml", validator: Any = None) -> str:
+    """One Cerberus error in words: what was expected and what was found (for an unknown field,
+    the closest known name when ``validator`` is given)."""
     if error.rule is None or error.rule == "unknown" or error.code == 0x03:
-        return f"unknown field (see {grammar})"
+        hint = did_you_mean(str(error.document_path[-1]), _known_fields(validator, error.schema_path)) if validator else ""
+        return f"unknown field{hint} (see {grammar})"
     return _describe(error)
+
+
+def _known_fields(validator: Any, schema_path: tuple[Any, ...]) -> list[str]:
+    """The field names the grammar allows where an unknown field was found (``schema_path`` of
+    Cerberus' unknown-field error points at the enclosing ``schema`` rule)."""
+    node: Any = validator.schema
+    registry = validator.rules_set_registry
+    try:
+        for step in schema_path:
+            if isinstance(node, str):
+                node = registry.get(node)
+            node = node[step]
+        if isinstance(node, str):
+            node = registry.get(node)
+        return [str(k) for k in node] if isinstance(node, dict) else []
+    except (KeyError, TypeError, IndexError):
+        return []
 
 
 def _describe(error: Any) -> str:

@@ -13,6 +13,7 @@ from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
 from engine.mapping.compile import compile_format, compile_host
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
+from engine.mapping.catalog_keys import check_catalog_keys
 from engine.mapping.loader import Document, read_documents, validate
 
 __all__ = ["Registry", "Resolved", "get_registry", "add_mappings", "reset_registry"]
@@ -72,6 +73,7 @@ class Registry:
                 by_root.setdefault(self._root_index(doc.path), []).extend(fmt.routes)
         for index in sorted(by_root, reverse=True):
             self.routes.extend(by_root[index])
+        check_catalog_keys(docs)
         self._prefixes = sorted(self.catalog, key=len, reverse=True)
         self.engine_keys = ENGINE_KEYS | self.call_settings()
         self._register_error_shapes()

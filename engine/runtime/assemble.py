@@ -56,6 +56,8 @@ def _hidden(prepared: Prepared, parsed_hidden: dict[str, Any] | None, usage: dic
     }
     if prepared.ctx.warnings:
         hidden["warnings"] = list(prepared.ctx.warnings)
+    if prepared.ctx.dropped:
+        hidden["dropped_params"] = list(prepared.ctx.dropped)
     if parsed_hidden:
         hidden.update(parsed_hidden)
     return hidden

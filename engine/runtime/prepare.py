@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from engine.errors import BadRequestError
+from engine.runtime.output_limit import apply_output_limit
+from engine.runtime.uncatalogued import warn_uncatalogued
+from engine.suggest import closest
 from engine.mapping.context import ENGINE_KEYS, Context
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledOperation
 from engine.mapping.registry import Registry, Resolved, get_registry
@@ -110,7 +113,7 @@ def prepare(
     registry = registry or get_registry()
     module = module if module is not None else engine_module()
     target = route(operation, call, registry, format=format)
-    if operation == "chat":
+    if operation in ("chat", "count_tokens"):
         _check_messages(call.get("messages"))
     settings = host_settings(
         target.host, call, module=module, info=target.info, route=target.resolved.vars,
@@ -175,6 +178,8 @@ def route(operation: str, call: dict[str, Any], registry: Registry, *, format: s
         )
     # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
     catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
+    if catalog_key is None:
+        warn_uncatalogued(model_string, resolved.model, resolved.route.resource, lambda: closest(resolved.model, registry.catalog))
     return Target(model_string, resolved, op, registry.hosts[resolved.route.host], catalog_key, info)
 
 
@@ -237,6 +242,7 @@ def call_context(target: Target, call: dict[str, Any], params: dict[str, Any], m
     if stream is not None and not isinstance(stream, bool):
         raise BadRequestError(f"stream: expected true or false, got {stream!r}", param="stream")
     ctx.stream = bool(stream)
+    apply_output_limit(params, ctx)
     return ctx
 
 
@@ -296,7 +302,7 @@ def _build_url(
     method = op.method(variables)
     variables["method"] = method
     api_base = settings.get("api_base")
-    resource_path = host.resources[resolved.route.resource](variables)
+    resource_path = host.resources[op.resource or resolved.route.resource](variables)
     # A method starting with "/" is a path below the resource (OpenAI-compatible
     # `endpoints/openapi/chat/completions`), not a `:verb`.
     suffix = method if str(method).startswith("/") else f":{method}"

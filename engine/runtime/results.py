@@ -22,7 +22,7 @@ from engine.types import EmbeddingResponse, ImageResponse, SpeechResponse
 
 __all__ = ["NON_CHAT_OPERATIONS", "assemble_result"]
 
-NON_CHAT_OPERATIONS = frozenset({"embedding", "image_generation", "speech"})
+NON_CHAT_OPERATIONS = frozenset({"embedding", "image_generation", "speech", "rerank", "count_tokens"})
 
 
 def _bad_answer(prepared: Prepared, what: str) -> UnprocessableEntityError:
@@ -151,4 +151,12 @@ def assemble_result(
         return _images(batches, answers)
     if operation == "speech":
         return _speech(batches[0], answers[0], headers)
+    if operation == "rerank":
+        from engine.runtime.rerank import assemble_rerank
+
+        return assemble_rerank(batches[0], _parse(batches[0], answers[0]))
+    if operation == "count_tokens":
+        from engine.runtime.token_count import assemble_token_count
+
+        return assemble_token_count(batches[0], _parse(batches[0], answers[0]))
     raise ValueError(f"assemble_result: {operation!r} is not a non-chat operation")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.runtime.prepare import prepare
 from engine.mapping.registry import reset_registry
 
 from ._gemini_support import PROJECT
@@ -80,10 +81,14 @@ def registry_reset():
 
 def test_a_new_claude_model_is_a_catalog_entry(fake, tmp_path: Path, registry_reset):
     (tmp_path / "claude_opus_9.yaml").write_text(NEW_CLAUDE)
-    # Before: the Claude route serves it, but nothing knows its price or its max_tokens default.
-    before = engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT, messages=[{"role": "user", "content": "Hi"}])
+    # Before: the Claude route serves it, but nothing knows its price or its max_tokens default,
+    # and the fake Google, like Google, does not know the model (404).
+    with pytest.raises(engine.NotFoundError, match="claude-opus-9@20270101"):
+        engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT, messages=[{"role": "user", "content": "Hi"}])
     assert fake.last(":rawPredict").json["max_tokens"] == 4096  # the format's fallback
-    assert before._hidden_params["response_cost"] is None and before._hidden_params["catalog_key"] is None
+    before = prepare("chat", {"model": "vertex_ai/claude-opus-9@20270101", "vertex_project": PROJECT,
+                              "messages": [{"role": "user", "content": "Hi"}]}, resolve_credentials=False)
+    assert before.catalog_key is None and before.ctx.info == {}
     engine.add_mappings(tmp_path)
     response = engine.completion(model="vertex_ai/claude-opus-9@20270101", vertex_project=PROJECT,
                                  messages=[{"role": "user", "content": "Hi"}])

@@ -30,7 +30,10 @@ async def test_every_seed_model_completes_and_streams(fake, mode, model, prefix)
     response = await complete(mode, model=prefix + model, messages=MESSAGES, vertex_project=PROJECT, max_tokens=100, temperature=0.3)
     sent = fake.last(":predict")
     assert sent.path == vertex_url_path(f"publishers/google/models/{model}:predict")
-    assert sent.json == {"instances": [expected_instance(model)], "parameters": {"maxOutputTokens": 100, "temperature": 0.3}}
+    # code-gecko writes at most 64 tokens (catalog max_output_tokens): the 100 asked for is clamped.
+    limit = 64 if model.startswith("code-gecko") else 100
+    assert sent.json == {"instances": [expected_instance(model)], "parameters": {"maxOutputTokens": limit, "temperature": 0.3}}
+    assert (limit < 100) == any("clamped to 64" in w for w in response._hidden_params.get("warnings", []))
     content = response.choices[0].message.content
     assert ("return a + b" in content) if model in CODE else content.endswith("what llm are you")
     assert response.choices[0].finish_reason == "stop"

@@ -242,7 +242,7 @@ def test_token_lifetime_controls_expiry(fg: FakeGoogle) -> None:
 )
 def test_vertex_host_must_match_location(client: httpx.Client, fg: FakeGoogle, host: str | None,
                                          location: str, status: int) -> None:
-    path = f"/v1/projects/p-1/locations/{location}/publishers/google/models/gemini-3-pro:generateContent"
+    path = f"/v1/projects/p-1/locations/{location}/publishers/google/models/gemini-3-pro-preview:generateContent"
     response = client.post(f"/{host}{path}" if host else path, json=BODY)
 
     assert response.status_code == status
@@ -250,10 +250,10 @@ def test_vertex_host_must_match_location(client: httpx.Client, fg: FakeGoogle, h
         assert response.headers["content-type"].startswith("text/html")
         assert "404" in response.text and path in response.text
     else:
-        assert response.json()["modelVersion"] == "gemini-3-pro"
+        assert response.json()["modelVersion"] == "gemini-3-pro-preview"
     sent = fg.last()
     assert (sent.host, sent.path, sent.location, sent.project, sent.model, sent.method) == (
-        host, path, location, "p-1", "gemini-3-pro", "generateContent")
+        host, path, location, "p-1", "gemini-3-pro-preview", "generateContent")
 
 
 def test_endpoint_route_and_v1beta1(client: httpx.Client, fg: FakeGoogle) -> None:
@@ -453,7 +453,7 @@ def test_ai_studio_on_a_vertex_host_is_html_404(studio: httpx.Client) -> None:
 
 
 def test_ai_studio_stream_carries_running_counts(studio: httpx.Client, fg: FakeGoogle) -> None:
-    events = sse_events(studio.post("/v1alpha/models/gemini-3-pro:streamGenerateContent?alt=sse", json=BODY).text)
+    events = sse_events(studio.post("/v1alpha/models/gemini-3-pro-preview:streamGenerateContent?alt=sse", json=BODY).text)
     counts = [e["usageMetadata"]["candidatesTokenCount"] for e in events]
     assert len(events) >= 3 and counts == sorted(counts) and counts[0] < counts[-1]
     assert fg.last().version == "v1alpha"
@@ -475,11 +475,11 @@ def test_ai_studio_embeddings_and_count_tokens(studio: httpx.Client) -> None:
 
 
 def test_scripts_are_fifo_per_match(client: httpx.Client, fg: FakeGoogle) -> None:
-    fg.script("gemini-a", json={"n": 1})
-    fg.script("gemini-a", json={"n": 2})
-    fg.script("gemini-b", json={"n": "b"}, status=201, headers={"x-custom": "yes"})
-    a_path = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-a") + ":generateContent"
-    b_path = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-b") + ":generateContent"
+    fg.script("gemini-2.0-flash:", json={"n": 1})
+    fg.script("gemini-2.0-flash:", json={"n": 2})
+    fg.script("gemini-2.5-pro:", json={"n": "b"}, status=201, headers={"x-custom": "yes"})
+    a_path = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-2.0-flash") + ":generateContent"
+    b_path = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-2.5-pro") + ":generateContent"
 
     b = client.post(b_path, json=BODY)
     first, second, third = (client.post(a_path, json=BODY) for _ in range(3))
@@ -653,11 +653,11 @@ def test_recording_fields_and_lookup(client: httpx.Client, fg: FakeGoogle, token
 
 
 def test_async_clients_and_concurrency(fg: FakeGoogle, token: str) -> None:
-    fg.fault("slow", delay=0.3, match="gemini-slow")
+    fg.fault("slow", delay=0.3, match="gemini-2.0-flash-lite")
 
     async def main() -> list[int]:
         async with httpx.AsyncClient(base_url=fg.url, headers={"authorization": f"Bearer {token}"}) as ac:
-            slow = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-slow") + ":generateContent"
+            slow = VERTEX_MODEL.replace("gemini-2.5-flash", "gemini-2.0-flash-lite") + ":generateContent"
             calls = [ac.post(slow, json=BODY)] + [ac.post(f"{VERTEX_MODEL}:generateContent", json=BODY)
                                                    for _ in range(5)]
             return [r.status_code for r in await asyncio.gather(*calls)]
@@ -680,7 +680,7 @@ def test_cli_runs_a_command_with_the_emulator_environment(tmp_path: Path) -> Non
         "assert os.environ['VERTEXAI_LOCATION'] == 'us-central1'\n"
         "sa = json.load(open(os.environ['GOOGLE_APPLICATION_CREDENTIALS']))\n"
         "assert sa['token_uri'] == base + '/token'\n"
-        "req = urllib.request.Request(base + '/v1beta/models/m:countTokens', data=b'{}', method='POST',\n"
+        "req = urllib.request.Request(base + '/v1beta/models/gemini-2.0-flash:countTokens', data=b'{}', method='POST',\n"
         "    headers={'x-goog-api-key': os.environ['GEMINI_API_KEY'], 'content-type': 'application/json'})\n"
         "sys.exit(3 if 'totalTokens' in json.load(urllib.request.urlopen(req)) else 1)\n"
     )
