@@ -8,6 +8,7 @@ import pytest
 
 import engine
 from engine.emulator import FakeGoogle
+from engine.mapping import interpreter
 from engine.mapping.check import check
 from engine.mapping.registry import reset_registry
 from engine.paths import MAPPINGS_DIR
@@ -22,7 +23,10 @@ def test_an_unsupported_param_suggests_the_closest_supported_one(fake: FakeGoogl
     assert fake.calls(":generateContent") == []
 
 
-def test_drop_params_lists_and_logs_each_drop_once(fake: FakeGoogle, caplog: pytest.LogCaptureFixture) -> None:
+def test_drop_params_lists_and_logs_each_drop_once(fake: FakeGoogle, caplog: pytest.LogCaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Once per process": start from a process that has logged no drop yet, whatever ran before.
+    monkeypatch.setattr(interpreter, "_DROPS_LOGGED", set())
     with caplog.at_level("WARNING", logger="vertex_engine"):
         for _ in range(2):
             response = engine.completion(model="vertex_ai/gemini-2.5-flash", messages=HI, logit_bias={"1": 5}, drop_params=True)
