@@ -108,6 +108,7 @@ class AdminRoutes:
 
     async def key_info(self, request: Request) -> Response:
         async def info(caller: Caller) -> Any:
+            await self.pipeline.writer.flush()  # its spend_summary counts what was just answered
             return await self.pipeline.keys.info(request.query_params.get("key"), caller)
 
         return await self._managed(request, info, admin=False, body=False)
