@@ -22,7 +22,10 @@ def _gen(gw, **fields):
 
 @pytest.fixture(params=["sqlite", "postgres+redis"])
 def backend_config(request):
-    """The gateway's default store (SQLite, in-process state), or PostgreSQL + Redis."""
+    """The gateway's default store (SQLite, in-process state), or PostgreSQL + Redis.
+
+    Tests name it before ``start_gateway`` so the schema outlives the gateways (fixtures tear down
+    in reverse order; dropping it under a running gateway's spend writer deadlocked)."""
     config = two_locations()
     if request.param == "postgres+redis":
         backends = request.getfixturevalue("shared_backends")
@@ -67,7 +70,7 @@ def test_admin_routes_refuse_virtual_keys_and_no_key(start_gateway, fake):
         assert r.status_code == 401, (path, r.text)
 
 
-def test_regenerate_gives_a_new_value_and_keeps_settings_spend_and_logs(start_gateway, fake, backend_config):
+def test_regenerate_gives_a_new_value_and_keeps_settings_spend_and_logs(backend_config, start_gateway, fake):
     gw = start_gateway(backend_config)
     made = _gen(gw, key_alias="rotating", max_budget=3.0, models=["gemini-flash"], metadata={"team": "a"})
     old = made["key"]
@@ -99,7 +102,7 @@ def test_regenerate_gives_a_new_value_and_keeps_settings_spend_and_logs(start_ga
         assert missing.status_code == 404 and missing.json()["error"]["param"] == "key"
 
 
-def test_spend_report_groups_by_day_and_key_model_tag_with_precise_amounts(start_gateway, fake, backend_config):
+def test_spend_report_groups_by_day_and_key_model_tag_with_precise_amounts(backend_config, start_gateway, fake):
     gw = start_gateway(backend_config)
     a = _gen(gw, key_alias="alpha")["key"]
     b = _gen(gw, key_alias="beta")["key"]

@@ -4,6 +4,7 @@ still works afterwards. Also: /metrics and /spend/* need the master key, readine
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -50,6 +51,10 @@ def _key_bodies() -> list[dict]:
 
 
 def test_bad_input_corpus_gets_no_5xx_and_spend_still_works(start_gateway, fake, caplog):
+    # Clients an earlier test left unclosed are finalized now rather than in the middle of the corpus:
+    # their asyncio "Task exception was never retrieved" is not this gateway's traceback.
+    gc.collect()
+    caplog.clear()
     caplog.set_level(logging.WARNING)
     gw = start_gateway(two_locations())
     with gw.client() as admin:
