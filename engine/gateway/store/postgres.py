@@ -102,20 +102,8 @@ class PostgresStore:
             # jsonb <-> Python values, so models/metadata/tags round-trip as lists and dicts.
             await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
-        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
         try:
-            if self.schema:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
-                try:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                except asyncpg.UniqueViolationError:
-                    pass  # another instance created it at the same moment
-                finally:
-                    await conn.close()
-            # min_size=0: no connection floor to restore, so an outage is not a pool traceback a second.
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=0, max_size=max(1, self.pool_size), timeout=10, init=init, server_settings=settings
-            )
+            self._pool = await self.new_pool(self.pool_size, init=init)
         except Exception as exc:
             raise RuntimeError(
                 f"cannot connect to PostgreSQL at {self._safe_url}: {type(exc).__name__}: {_scrub(str(exc), self._password)}"
@@ -130,6 +118,27 @@ class PostgresStore:
         except BaseException:
             await self.close()
             raise
+
+    async def new_pool(self, max_size: int, *, init: Any = None, command_timeout: float | None = None) -> Any:
+        """An asyncpg pool on this database and schema (the schema is created if missing)."""
+        import asyncpg
+
+        if self.schema:
+            conn = await asyncpg.connect(self._dsn, timeout=10)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            except asyncpg.UniqueViolationError:
+                pass  # another instance created it at the same moment
+            finally:
+                await conn.close()
+        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
+        # min_size=0: no connection floor to restore, so an outage is not a pool traceback a second.
+        return await asyncpg.create_pool(self._dsn, min_size=0, max_size=max(1, max_size), timeout=10, init=init,
+                                         server_settings=settings, command_timeout=command_timeout)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """``exc`` as a one-line message with the password scrubbed."""
+        return f"cannot connect to PostgreSQL at {self._safe_url}: {type(exc).__name__}: {_scrub(str(exc), self._password)}"
 
     async def _create_schema(self) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
