@@ -251,11 +251,14 @@ class PostgresStore:
                     [(amount, h) for h, amount in sorted(added.items())],
                 )
 
-    async def reset_spend(self, token_hash: str, next_reset_at: float | None) -> None:
-        await self.pool.execute(
-            f"UPDATE {_KEYS} SET spend = 0, budget_reset_at = $2, updated_at = $3 WHERE token_hash = $1",
-            token_hash, next_reset_at, time.time(),
+    async def reset_spend(self, token_hash: str, next_reset_at: float | None, period_start: float | None = None) -> bool:
+        start = time.time() if period_start is None else period_start
+        status = await self.pool.execute(
+            f"UPDATE {_KEYS} SET spend = (SELECT COALESCE(SUM(spend), 0) FROM {_LOGS} WHERE token_hash = $1 AND start_time >= $4), "
+            "budget_reset_at = $2, updated_at = $3 WHERE token_hash = $1 AND (budget_reset_at IS NULL OR budget_reset_at <= $4)",
+            token_hash, next_reset_at, time.time(), start,
         )
+        return status.split()[-1] != "0"
 
     def _placeholders(self, start_at: int = 1) -> Callable[[], str]:
         counter = iter(range(start_at, 10_000))
