@@ -102,6 +102,7 @@ _SEED_SPEND = f"INSERT INTO {_SPEND} (token_hash, amount) VALUES ($1, $2) ON CON
 _GET_SPEND = f"SELECT amount FROM {_SPEND} WHERE token_hash = $1"
 
 _BACKOFF = 2.0  # seconds without trying the database after it failed: calls meanwhile do not wait on it
+_WAIT = 2.0  # seconds a call waits for a connection or an answer before it counts the database as away
 _LAPSE_EVERY = 60.0
 
 
@@ -126,7 +127,7 @@ class PostgresState(MemoryState):
         if self._pool is not None:
             return
         try:
-            pool = await self._db.new_pool(self.pool_size, command_timeout=5)
+            pool = await self._db.new_pool(self.pool_size, command_timeout=_WAIT)
         except Exception as exc:
             raise RuntimeError(self._db.describe_failure(exc)) from None
         try:
@@ -141,8 +142,10 @@ class PostgresState(MemoryState):
 
     async def close(self) -> None:
         if self._pool is not None:
+            from .store.postgres import close_pool
+
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool)
 
     @property
     def pool(self) -> Any:
@@ -157,7 +160,7 @@ class PostgresState(MemoryState):
         pool = self.pool
         if time.monotonic() >= self._down_until:
             try:
-                async with pool.acquire() as conn:
+                async with pool.acquire(timeout=_WAIT) as conn:
                     if self._replay:
                         await self._flush_replay(conn)
                     return await work(conn)
