@@ -23,6 +23,8 @@ def test_import_engine_leaves_openai_unimported_and_errors_become_openai_errors_
         import engine
         from engine.errors import RateLimitError, Timeout
         assert "openai" not in sys.modules, "import engine imported openai"
+        # Optional clients load when first used, not at import (import time is a product figure).
+        assert "aiohttp" not in sys.modules, "import engine imported aiohttp"
         early = engine.RateLimitError("slow down", response_headers={"retry-after": "2"})
         import openai
         # An error made before openai was imported is one of its errors too.
