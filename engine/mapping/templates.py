@@ -75,14 +75,15 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     names = tuple(meta.find_undeclared_variables(parsed))  # (Jinja's globals are not among them)
     # Jinja's globals the expression reads (range, dict, namespace...), as a context would hold.
     global_names = {n.name: ENV.globals[n.name] for n in parsed.find_all(jinja2.nodes.Name) if n.name in ENV.globals}
-    new_context, render = template.new_context, template.root_render_func
+    context_class, render, name = ENV.context_class, template.root_render_func, template.name
     undefined = jinja2.Undefined
 
     def evaluate(variables: dict[str, Any]) -> Any:
         # What TemplateExpression.__call__ does, with a context over one plain dict of the names
-        # read (shared=True) instead of a merge of the variables into a ChainMap of the globals.
+        # read instead of a merge of the variables into a ChainMap of the globals (the context's
+        # own copy of the globals' names only serves template imports, which expressions lack).
         scope = {**global_names, **{k: variables[k] for k in names if k in variables}}
-        context = new_context(scope, shared=True)
+        context = context_class(ENV, scope, name, {})
         for _ in render(context):
             pass
         value = context.vars["result"]
