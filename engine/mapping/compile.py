@@ -32,11 +32,13 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
+from engine.mapping.formulas import compile_formulas
 from engine.mapping.messages import compile_messages
+from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format", "compile_errors"]
+__all__ = ["compile_host", "compile_format", "compile_errors", "resolve_likes"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
@@ -344,6 +346,10 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
         return lambda node, ctx: get(node)
     if "parts" in spec:
         return _compile_part_table(spec, where)
+    if "formulas" in spec:
+        return compile_formulas(spec["formulas"], where / "formulas", where.names.tables)
+    if "like" in spec:
+        return _like(spec["like"], where / "like")
     if "fields" in spec and "each" not in spec and not ({"path", "hook", "expr", "value"} & spec.keys()):
         fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in spec["fields"].items()]
         return object_builder(fields)
@@ -387,6 +393,36 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
         return default if value is None else value
 
     return extract
+
+
+def _like(reference: str, where: _Where) -> Extractor:
+    """`{like: <format>.<operation>.<field>}`: another format's response extractor, so a fact
+    (Gemini's usage arithmetic) has one owner. Resolved when the registry has compiled every
+    format (:func:`resolve_likes`), which names this file and key path when the target is missing."""
+    slot: list[Extractor] = []
+    _PENDING_LIKES.append((reference, where, slot))
+
+    def extract(node: Any, ctx: Context) -> Any:
+        return slot[0](node, ctx)
+
+    return extract
+
+
+_PENDING_LIKES: list[tuple[str, _Where, list[Extractor]]] = []
+
+
+def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
+    """Point every `like:` compiled so far at its target extractor (called once all formats are compiled)."""
+    pending = list(_PENDING_LIKES)
+    _PENDING_LIKES.clear()
+    for reference, where, slot in pending:
+        fmt_name, _, rest = reference.partition(".")
+        operation, _, field = rest.partition(".")
+        op = formats[fmt_name].operations.get(operation) if fmt_name in formats else None
+        target = getattr(op.response, field, None) if op is not None and field in ("usage", "hidden", "id", "data") else None
+        if target is None:
+            raise where.fail(f"{reference!r} names no response extractor (expected <format>.<operation>.usage|hidden|id|data)")
+        slot.append(target)
 
 
 def _compile_part_table(spec: dict[str, Any], where: _Where) -> Extractor:
@@ -447,9 +483,10 @@ def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
         stream_spec = {**choices_spec, "fields": fields}
     return CompiledResponse(
         raise_error=_error_raiser(spec.get("error"), where / "error"),
+        check=compile_shape(spec["shape"], where / "shape") if "shape" in spec else None,
         id=_compile_extractor(spec["id"], where / "id") if "id" in spec else None,
         replace_choices=[
-            ((where / "replace_choices" / i / "hook").hook(r["hook"], r.get("needs"), where / "replace_choices" / i), r.get("stream", True))
+            (_compile_extractor(r, where / "replace_choices" / i), r.get("stream", True))
             for i, r in enumerate(spec.get("replace_choices") or [])
         ],
         choices=_compile_extractor(choices_spec, where / "choices") if choices_spec is not None else None,
