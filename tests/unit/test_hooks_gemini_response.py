@@ -51,7 +51,8 @@ def gemini_logprobs(candidate, ctx):
 
 def gemini_ctx(model: str, **request: Any) -> Context:
     """A call's context as prepare builds it: the format's options evaluated for the model."""
-    return Context(request=request, model=model, host="vertex", options=_GEMINI.options_for(model, "vertex", {}))
+    info = get_registry().info(model)[1]
+    return Context(request=request, model=model, host="vertex", info=info, options=_GEMINI.options_for(model, "vertex", info))
 
 
 GENERATED_ID = re.compile(r"^call_[0-9a-f]{28}$")
