@@ -34,6 +34,7 @@ from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
 from engine.mapping.formulas import compile_formulas
 from engine.mapping.messages import compile_messages
+from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
@@ -345,7 +346,7 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
         get = where.getter(spec)
         return lambda node, ctx: get(node)
     if "parts" in spec:
-        return _compile_part_table(spec, where)
+        return compile_part_table(spec, where, _compile_extractor)
     if "formulas" in spec:
         return compile_formulas(spec["formulas"], where / "formulas", where.names.tables)
     if "like" in spec:
@@ -423,55 +424,6 @@ def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
         if target is None:
             raise where.fail(f"{reference!r} names no response extractor (expected <format>.<operation>.usage|hidden|id|data)")
         slot.append(target)
-
-
-def _compile_part_table(spec: dict[str, Any], where: _Where) -> Extractor:
-    """`{parts: <path>, rules: [...], fields?, then?}`: upstream parts -> one OpenAI message.
-
-    Each part goes to the first rule whose JMESPath `when` holds: `join: {field: <path>}` adds the
-    part's text to a string field (pieces joined with ""), `append: {field: <template>}` adds an
-    item to a list field (templates see `part` and `n`, the list's length so far). `fields` are
-    extractors over the node (as in `choices`); `then: {hook, needs}` may finish the message.
-    """
-    get_parts = (where / "parts").getter(spec["parts"])
-    rules = []
-    for i, rule in enumerate(spec["rules"]):
-        rw = where / "rules" / i
-        rules.append((
-            (rw / "when").getter(rule["when"]),
-            [(k, (rw / "join" / k).getter(v)) for k, v in (rule.get("join") or {}).items()],
-            [(k, (rw / "append" / k).leaf(v)) for k, v in (rule.get("append") or {}).items()],
-        ))
-    fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items()]
-    then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
-
-    def build(node: Any, ctx: Context) -> dict[str, Any]:
-        message: dict[str, Any] = {}
-        texts: dict[str, list[str]] = {}
-        lists: dict[str, list[Any]] = {}
-        parts = get_parts(node)
-        for part in parts if isinstance(parts, list) else ():
-            for when, joins, appends in rules:
-                if not when(part):
-                    continue
-                for key, get in joins:
-                    text = get(part)
-                    if isinstance(text, str):
-                        texts.setdefault(key, []).append(text)
-                for key, produce in appends:
-                    items = lists.setdefault(key, [])
-                    items.append(produce({"part": part, "n": len(items)}))
-                break
-        for key, extract in fields:
-            value = extract(node, ctx)
-            if value is not None:
-                message[key] = value
-        for key, pieces in texts.items():
-            message[key] = "".join(pieces)
-        message.update(lists)
-        return then(message, ctx) if then is not None else message
-
-    return build
 
 
 def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:

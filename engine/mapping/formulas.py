@@ -2,12 +2,14 @@
 
 ``{formulas: {let, when?, cases?, result}}`` (schemas/mapping.yaml) compiles, once at load, into
 one flat Python function of the node (an answer, a candidate...): each ``let`` is a local, each
-``result`` leaf a statement, so a call costs what hand-written code costs.
+``result`` leaf a statement, so a call costs what hand-written code costs. A part table rule's
+``if`` is one formula (:func:`compile_formula`).
 
 Expressions use Python's expression syntax, restricted: names, numbers, strings, ``none`` /
 ``true`` / ``false``, arithmetic, comparisons, ``and`` / ``or`` / ``not``, ``a if c else b``,
 list / dict literals and comprehensions, and the functions in ``FUNCTIONS``. A name that is not a
-``let``, a comprehension variable, ``options`` or ``tables`` reads the node's field of that name.
+``let``, a comprehension variable, ``options``, ``request``, ``plan`` (the call's) or ``tables``
+(the format's) reads the node's field of that name.
 Reads never fail: ``a.b`` and ``a[k]`` are none when ``a`` is not an object (list) or lacks ``b``
 (``k``). Result leaves that come out none are left out, as are nested objects that come out
 empty; ``{keep: expr}`` keeps a none.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable
 
-__all__ = ["compile_formulas", "FUNCTIONS"]
+__all__ = ["compile_formulas", "compile_formula", "FUNCTIONS"]
 
 
 def _get(value: Any, key: str) -> Any:
@@ -28,7 +30,7 @@ def _get(value: Any, key: str) -> Any:
 def _item(value: Any, key: Any) -> Any:
     if value.__class__ is dict:
         return value.get(key)
-    if value.__class__ is list and key.__class__ is int and -len(value) <= key < len(value):
+    if value.__class__ is list and key.__class__ is int and 0 <= key < len(value):
         return value[key]
     return None
 
@@ -60,10 +62,15 @@ def _number(value: Any) -> int | float | None:
         return None
 
 
+def _starts(value: Any, prefix: str) -> bool:
+    """``starts(text, 'data:')``: a string starting with ``prefix`` (false for anything else)."""
+    return value.__class__ is str and value.startswith(prefix)
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number,
+    "tally": _tally, "number": _number, "starts": _starts,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -163,9 +170,9 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     """``{let, when?, cases?, result}`` -> ``fn(node, ctx)``: the result (an object built from a
     mapping, or one formula's value), or None when ``when`` is false. ``cases`` (``[{if, result}]``) are tried first; the first that holds wins."""
     lets = dict(spec.get("let") or {})
-    known = {"options", "tables"}
+    known = set(_CALL_NAMES)
     pending = set(lets)
-    lines = ["def _formula(_n, ctx):", "    options = ctx.options", "    tables = _tables"]
+    lines = ["def _formula(_n, ctx):", *_PROLOGUE]
     for name, source in lets.items():
         if name in FUNCTIONS or name in _CONSTANTS or name in known or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
@@ -189,6 +196,21 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
         lines.append(f"    return {_expression(spec['result'], known, set(), where / 'result')}")
     else:
         raise (where / "result").fail("expected a formula, or a mapping of output fields to formulas")
+    return _define(lines, where, tables)
+
+
+#: Names every formula may read besides the node's fields: the call's and the format's.
+_CALL_NAMES = ("options", "request", "plan", "tables")
+_PROLOGUE = ("    options = ctx.options", "    request = ctx.request", "    plan = ctx.plan", "    tables = _tables")
+
+
+def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
     namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_tables": tables, **FUNCTIONS, "__builtins__": {}}
     exec(compile("\n".join(lines), f"<formulas {where.file}:{where.path}>", "exec"), namespace)  # noqa: S102
     return namespace["_formula"]
+
+
+def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    """One formula -> ``fn(node, ctx)`` (a part table rule's ``if``)."""
+    body = _expression(source, set(_CALL_NAMES), set(), where)
+    return _define(["def _formula(_n, ctx):", *_PROLOGUE, f"    return {body}"], where, tables)
