@@ -6,14 +6,15 @@ whole ``messages`` list) into the Gemini body fragment a mapping places with ``t
 * :mod:`.contents`: ``gemini.contents``, ``gemini.system_instruction``
 * :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options``, ``gemini.tool_choice``
 * :mod:`.config`: ``gemini.response_format``, ``gemini.thinking``, ``gemini.modalities``, ``gemini.audio``
-* :mod:`.response`: the response side (reference 04, 05): ``gemini.message``, ``gemini.usage``...
+* :mod:`.stream`: what one answer carries across stream events (tool-call numbering, open lines);
+  the rest of the response side (reference 04, 05) is declared in gemini.yaml
 
 What passes between hooks is declared in gemini.yaml: the plan fields ``schema_prompt``
 (``gemini.schema_prompt`` -> ``gemini.contents``) and ``retrieval_config`` (``gemini.retrieval_config``
 -> ``toolConfig.retrievalConfig``), and the tables the response hooks ``need``.
 """
 
-from engine.hooks.gemini import response  # noqa: F401  (registers the response-side hooks)
+from engine.hooks.gemini import stream  # noqa: F401  (registers the stream hooks)
 from engine.hooks.gemini.config import (
     gemini_audio,
     gemini_modalities,
