@@ -143,6 +143,7 @@ class NativeFrames:
         self.buffer = b""
         self.pending = b""  # bytes of blocks without data, sent in front of the next event
         self.native_usage: dict[str, Any] = {}
+        self.count = 0  # events with data so far
         self.usage_at = {kind: path.split(".") for kind, path in (call.door.native or {}).get("usage_events", {}).items()}
 
     def feed(self, data: bytes, final: bool = False) -> list[RawEvent]:
@@ -171,10 +172,13 @@ class NativeFrames:
         data = "\n".join(line[5:].lstrip(" ") for line in lines if line.startswith("data:"))
         if not data:
             return None
+        self.count += 1
         try:
             parsed = json.loads(data)
-        except ValueError:
-            parsed = {"type": "unparsed", "data": data}
+        except ValueError as exc:
+            # As on the chat path: a broken event is the upstream's failure, not something to relay.
+            raise UnprocessableEntityError(f"stream event {self.count} is not valid JSON ({exc}); data starts {data[:80]!r}",
+                                           model=self.call.prepared.model_string) from None
         event = RawEvent(parsed if isinstance(parsed, dict) else {"type": "unparsed", "data": parsed})
         event.raw, self.pending = self.pending, b""
         path = self.usage_at.get(event.get("type"))
@@ -214,6 +218,7 @@ class DoorStream:
         self._ready: list[dict[str, Any]] = []
         self._started = False
         self._ended = False
+        self._got_element = False
         self.input_items: list[dict[str, Any]] | None = None  # set by the Responses API
 
     # What the caller reads while and after streaming.
@@ -231,8 +236,15 @@ class DoorStream:
         """The finished answer object, where the state machine builds one (None until the end)."""
         return getattr(self.translator, "final", None)
 
+    @property
+    def _first_element_missing(self) -> bool:
+        """The upstream ended without sending anything (a translated stream still has its
+        start and end events then, but no answer came)."""
+        return self._ended and not self._got_element
+
     # Turning upstream elements into events.
     def _feed(self, element: Any) -> list[dict[str, Any]]:
+        self._got_element = True
         if self._native is not None:
             return list(self._native.feed(element))
         events = [] if self._started else self.translator.start()
@@ -254,7 +266,9 @@ class DoorStream:
     async def aopen(self) -> "DoorStream":
         """Read upstream until the first event (raising what the upstream raised)."""
         try:
-            if not await self._apull():
+            while not self._ready and await self._apull():
+                pass
+            if not self._ready or self._first_element_missing:
                 raise APIConnectionError("upstream stream ended before its first event", llm_provider=None)
         except BaseException:
             await self.aclose()
@@ -311,7 +325,9 @@ class DoorStream:
     def open(self) -> "DoorStream":
         """Read upstream until the first event (raising what the upstream raised)."""
         try:
-            if not self._pull():
+            while not self._ready and self._pull():
+                pass
+            if not self._ready or self._first_element_missing:
                 raise APIConnectionError("upstream stream ended before its first event", llm_provider=None)
         except BaseException:
             self.close()
