@@ -535,20 +535,35 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
             return None
         if not isinstance(values, list):
             values = [values]
-        if fields is not None:
-            shared = {k: f(variables) for k, f, per_item in fields if not per_item}
         out = []
-        for i, value in enumerate(values):
-            variables["item"], variables["index"] = value, i
-            if fields is None:
+        if fields is None:
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
                 out.append(produce(variables))
-                continue
-            built = {}
+        else:
+            # Per call: each field is a producer run per element (it reads item/index, or its
+            # value is a dict/list every element needs its own copy of) or one value set as is.
+            steps: list[tuple[str, Any, bool]] = []
             for key, f, per_item in fields:
-                v = f(variables) if per_item or isinstance(shared[key], (dict, list)) else shared[key]
-                if v is not None:
-                    built[key] = v
-            out.append(built)
+                if per_item:
+                    steps.append((key, f, True))
+                    continue
+                shared = f(variables)
+                if isinstance(shared, (dict, list)):
+                    steps.append((key, f, True))
+                elif shared is not None:
+                    steps.append((key, shared, False))
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
+                built = {}
+                for key, step, per_element in steps:
+                    if per_element:
+                        v = step(variables)
+                        if v is not None:
+                            built[key] = v
+                    else:
+                        built[key] = step
+                out.append(built)
         variables.pop("item", None)
         variables.pop("index", None)
         return out
