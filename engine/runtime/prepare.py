@@ -215,15 +215,13 @@ def call_context(target: Target, call: dict[str, Any], params: dict[str, Any], m
         drop_params = bool(getattr(module, "drop_params", False))
     elif not isinstance(drop_params, bool):
         raise BadRequestError(f"drop_params: expected true or false, got {drop_params!r}", param="drop_params")
-    options = target.format.options_for(target.resolved.model, target.host.name, target.info)
     mapping_options = call.get("mapping_options")
-    if mapping_options is not None:
-        if not isinstance(mapping_options, dict):
-            raise BadRequestError(
-                f"mapping_options: expected an object of mapping option names to values, got {type(mapping_options).__name__}",
-                param="mapping_options",
-            )
-        options = {**options, **mapping_options}
+    if mapping_options is not None and not isinstance(mapping_options, dict):
+        raise BadRequestError(
+            f"mapping_options: expected an object of mapping option names to values, got {type(mapping_options).__name__}",
+            param="mapping_options",
+        )
+    options = target.format.options_for(target.resolved.model, target.host.name, target.info, mapping_options)
     extra_headers = call.get("extra_headers")
     if extra_headers and not isinstance(extra_headers, dict):
         raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")
