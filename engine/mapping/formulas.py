@@ -117,10 +117,10 @@ class _Rewrite(ast.NodeTransformer):
             raise self.where.fail(f"{name!r} is defined by a later `let`; order the lets so each uses only earlier ones")
         if name in self.known or name in FUNCTIONS:
             return node
-        return ast.copy_location(_call("_get", ast.Name("_n", ast.Load()), ast.Constant(name)), node)
+        return ast.copy_location(_read(ast.Name("_n", ast.Load()), name), node)
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        return ast.copy_location(_call("_get", self.visit(node.value), ast.Constant(node.attr)), node)
+        return ast.copy_location(_read(self.visit(node.value), node.attr), node)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         return ast.copy_location(_call("_item", self.visit(node.value), self.visit(node.slice)), node)
@@ -134,6 +134,20 @@ class _Rewrite(ast.NodeTransformer):
 
 def _call(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(ast.Name(name, ast.Load()), list(args), [])
+
+
+def _read(value: ast.expr, key: str) -> ast.expr:
+    """``value.key`` that never fails: ``_get(value, key)``, written out in place when ``value`` is
+    a plain name (reading it twice costs nothing, a call per field read does)."""
+    if not isinstance(value, ast.Name):
+        return _call("_get", value, ast.Constant(key))
+    name = value.id
+    return ast.IfExp(
+        test=ast.Compare(ast.Attribute(ast.Name(name, ast.Load()), "__class__", ast.Load()), [ast.Is()],
+                         [ast.Name("_dict", ast.Load())]),
+        body=ast.Call(ast.Attribute(ast.Name(name, ast.Load()), "get", ast.Load()), [ast.Constant(key)], []),
+        orelse=ast.Constant(None),
+    )
 
 
 def _expression(source: Any, known: set[str], later: set[str], where: Any) -> str:
@@ -205,7 +219,8 @@ _PROLOGUE = ("    options = ctx.options", "    request = ctx.request", "    plan
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_tables": tables, **FUNCTIONS, "__builtins__": {}}
+    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_dict": dict, "_tables": tables, **FUNCTIONS,
+                                 "__builtins__": {}}
     exec(compile("\n".join(lines), f"<formulas {where.file}:{where.path}>", "exec"), namespace)  # noqa: S102
     return namespace["_formula"]
 
