@@ -78,9 +78,11 @@ def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
         problem = f"usage: expected an object, got {type(usage).__name__}"
     else:
         for key, value in usage.items():
+            if value is None or (value.__class__ is int and value >= 0 and not key.endswith("_details")):
+                continue  # the common case: a count (or nothing), whatever the key
             if key.endswith("_tokens") and not _is_count(value):
                 problem = f"usage.{key}: expected a token count, got {value!r:.60}"
-            elif key.endswith("_details") and value is not None and not (
+            elif key.endswith("_details") and not (
                 isinstance(value, dict) and all(_is_count(v) for k, v in value.items() if k.endswith("_tokens"))
             ):
                 problem = f"usage.{key}: expected an object of token counts, got {value!r:.60}"
