@@ -408,14 +408,7 @@ def _calls(kind: str, emulator: str, sa: str, n: int, token: str, body: bytes) -
     results = _interleaved([("sync", bare_sync, full_sync), ("stream", bare_stream, full_stream)], n)
 
     async def run_async() -> dict[str, Any]:
-        if kind == "engine":
-            # The engine's own pooled session: bare and engine calls then share one connection, as
-            # interleaved calls through two pools answer slower in turn (extra wake-ups per switch).
-            from engine.runtime import aio
-
-            session = await aio.session_for_loop(500)
-        else:
-            session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession()
         loop = asyncio.get_running_loop()
 
         async def bare() -> Any:
@@ -451,8 +444,7 @@ def _calls(kind: str, emulator: str, sa: str, n: int, token: str, body: bytes) -
             cmed = {k: statistics.median(v) for k, v in cpu.items()}
             out[name] = {"bare": med["bare"], "full": med["full"], "overhead": med["full"] - med["bare"],
                          "cpu_overhead": cmed["full"] - cmed["bare"], "n": n}
-        if kind != "engine":
-            await session.close()
+        await session.close()
         return out
 
     results.update(asyncio.run(run_async()))
