@@ -68,6 +68,16 @@ def _is_count(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
 
 
+def _counts(details: dict[str, Any]) -> bool:
+    """Every ``*_tokens`` entry of a usage details object is a count."""
+    for key, value in details.items():
+        if value is None or (value.__class__ is int and value >= 0):
+            continue
+        if key.endswith("_tokens") and not _is_count(value):
+            return False
+    return True
+
+
 def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
     """The usage a mapping extracted, checked: token counts are whole numbers (an upstream that says
     otherwise is a 422 naming the field, not a crash in the cost arithmetic)."""
@@ -82,9 +92,7 @@ def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
                 continue  # the common case: a count (or nothing), whatever the key
             if key.endswith("_tokens") and not _is_count(value):
                 problem = f"usage.{key}: expected a token count, got {value!r:.60}"
-            elif key.endswith("_details") and not (
-                isinstance(value, dict) and all(_is_count(v) for k, v in value.items() if k.endswith("_tokens"))
-            ):
+            elif key.endswith("_details") and not (isinstance(value, dict) and _counts(value)):
                 problem = f"usage.{key}: expected an object of token counts, got {value!r:.60}"
             if problem:
                 break
