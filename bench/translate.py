@@ -531,6 +531,8 @@ def profile(rounds: int) -> None:
         elif file.startswith(root):
             rel = file[len(root):]
             part = "/".join(rel.split("/")[:3 if rel.startswith("engine/hooks/") else 2]).removesuffix(".py")
+        elif file.startswith("<"):  # code a mapping compiled at load (formulas)
+            part = "compiled formulas"
         elif file == "~":
             part = "builtin " + name.split("'")[1] if "'" in name else "builtins"
         else:
