@@ -164,6 +164,16 @@ def _expression(source: Any, known: set[str], later: set[str], where: Any) -> st
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
+def _names(source: Any, where: Any) -> set[str]:
+    """The names a formula mentions (a syntax error is reported where the formula is compiled)."""
+    text = str(source).strip() if not isinstance(source, bool) and source is not None else repr(source)
+    try:
+        tree = ast.parse("(" + text + "\n)", mode="eval")
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
 def _result(spec: Any, target: str, known: set[str], where: Any, lines: list[str], indent: str, counter: list[int]) -> None:
     """Statements filling dict ``target`` from a ``result`` mapping."""
     for key, value in spec.items():
@@ -187,14 +197,25 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     known = set(_CALL_NAMES)
     pending = set(lets)
     lines = ["def _formula(_n, ctx):", *_PROLOGUE]
+    # `when` is tested as soon as the lets it reads are set: a node it turns away (a stream event
+    # without counts) costs none of the lets after them. Lets only read, so their order is free.
+    when_reads = _names(spec["when"], where / "when") & set(lets) if "when" in spec else set()
+
+    def when_check() -> None:
+        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
+
+    when_done = "when" not in spec
     for name, source in lets.items():
+        if not when_done and not (when_reads & pending):
+            when_check()
+            when_done = True
         if name in FUNCTIONS or name in _CONSTANTS or name in known or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
         pending.discard(name)
         lines.append(f"    {name} = {_expression(source, known, pending, where / 'let' / name)}")
         known.add(name)
-    if "when" in spec:
-        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
+    if not when_done:
+        when_check()
     counter = [0]
     for i, case in enumerate(spec.get("cases") or ()):
         cw = where / "cases" / i
