@@ -228,12 +228,15 @@ class StreamAssembler:
         out_choices = []
         for i, choice in enumerate(parsed.get("choices") or []):
             index = choice.get("index")
-            if not isinstance(index, int) or isinstance(index, bool):
+            if index.__class__ is not int and (not isinstance(index, int) or isinstance(index, bool)):
                 index = i
             if self._text:
                 out_choices.append(self._text_choice(index, choice))
                 continue
-            delta = dict(_checked_part(choice.get("delta") or choice.get("message") or {}, f"choices[{i}].delta", self.prepared))
+            source = choice.get("delta") or choice.get("message") or {}
+            if source.__class__ is not dict:  # the message / delta a mapping extracted: an object, or a 422
+                _checked_part(source, f"choices[{i}].delta", self.prepared)
+            delta = dict(source)
             if delta.get("content") is None:
                 delta.pop("content", None)
             if index in self._roles_sent:
@@ -241,10 +244,11 @@ class StreamAssembler:
             else:
                 delta["role"] = "assistant"
                 self._roles_sent.add(index)
-            if delta.get("tool_calls") or delta.get("function_call"):
+            function_call = delta.get("function_call")
+            if function_call or delta.get("tool_calls"):
                 self._saw_tools.add(index)
-            if delta.get("function_call"):
-                self._saw_function_call.add(index)
+                if function_call:
+                    self._saw_function_call.add(index)
             finish = choice.get("finish_reason")
             if finish is not None:
                 if finish == "stop" and index in self._saw_tools:
