@@ -343,6 +343,9 @@ def _cast(name: str, value: Any, as_type: str) -> Any:
 
 def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     if isinstance(spec, str):
+        if "." not in spec and spec.isidentifier():  # one field (`id`, `index`): read in place
+            key = spec
+            return lambda node, ctx: node.get(key) if isinstance(node, dict) else None
         get = where.getter(spec)
         return lambda node, ctx: get(node)
     if "parts" in spec:
@@ -381,6 +384,24 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     constant = spec.get("value")
     if "value" in spec:
         return lambda node, ctx: constant
+    if get is not None and expr is None and hook is None:
+        # The common shapes, without the steps they lack: a path with a default, and a mapped path.
+        if value_map is None:
+
+            def read(node: Any, ctx: Context) -> Any:
+                value = get(node)
+                return default if value is None else value
+
+            return read
+
+        def read_mapped(node: Any, ctx: Context) -> Any:
+            value = get(node)
+            if value is not None:
+                # An unhashable upstream value (a list where a string belongs) is not in the map either.
+                value = value_map.get(value, default) if isinstance(value, (str, int, float, bool)) else default
+            return default if value is None else value
+
+        return read_mapped
 
     def extract(node: Any, ctx: Context) -> Any:
         value = get(node) if get is not None else node
