@@ -117,10 +117,10 @@ class _Rewrite(ast.NodeTransformer):
             raise self.where.fail(f"{name!r} is defined by a later `let`; order the lets so each uses only earlier ones")
         if name in self.known or name in FUNCTIONS:
             return node
-        return ast.copy_location(_call("_get", ast.Name("_n", ast.Load()), ast.Constant(name)), node)
+        return ast.copy_location(_read(ast.Name("_n", ast.Load()), name), node)
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        return ast.copy_location(_call("_get", self.visit(node.value), ast.Constant(node.attr)), node)
+        return ast.copy_location(_read(self.visit(node.value), node.attr), node)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         return ast.copy_location(_call("_item", self.visit(node.value), self.visit(node.slice)), node)
@@ -136,6 +136,20 @@ def _call(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(ast.Name(name, ast.Load()), list(args), [])
 
 
+def _read(value: ast.expr, key: str) -> ast.expr:
+    """``value.key`` that never fails: ``_get(value, key)``, written out in place when ``value`` is
+    a plain name (reading it twice costs nothing, a call per field read does)."""
+    if not isinstance(value, ast.Name):
+        return _call("_get", value, ast.Constant(key))
+    name = value.id
+    return ast.IfExp(
+        test=ast.Compare(ast.Attribute(ast.Name(name, ast.Load()), "__class__", ast.Load()), [ast.Is()],
+                         [ast.Name("_dict", ast.Load())]),
+        body=ast.Call(ast.Attribute(ast.Name(name, ast.Load()), "get", ast.Load()), [ast.Constant(key)], []),
+        orelse=ast.Constant(None),
+    )
+
+
 def _expression(source: Any, known: set[str], later: set[str], where: Any) -> str:
     """One formula -> Python source reading locals and the node ``_n``."""
     text = str(source).strip() if not isinstance(source, bool) and source is not None else repr(source)
@@ -148,6 +162,16 @@ def _expression(source: Any, known: set[str], later: set[str], where: Any) -> st
             raise where.fail(f"{type(node).__name__} is not allowed in a formula: {text!r}")
     tree = _Rewrite(known, later, where).visit(tree)
     return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _names(source: Any, where: Any) -> set[str]:
+    """The names a formula mentions (a syntax error is reported where the formula is compiled)."""
+    text = str(source).strip() if not isinstance(source, bool) and source is not None else repr(source)
+    try:
+        tree = ast.parse("(" + text + "\n)", mode="eval")
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _result(spec: Any, target: str, known: set[str], where: Any, lines: list[str], indent: str, counter: list[int]) -> None:
@@ -173,14 +197,25 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     known = set(_CALL_NAMES)
     pending = set(lets)
     lines = ["def _formula(_n, ctx):", *_PROLOGUE]
+    # `when` is tested as soon as the lets it reads are set: a node it turns away (a stream event
+    # without counts) costs none of the lets after them. Lets only read, so their order is free.
+    when_reads = _names(spec["when"], where / "when") & set(lets) if "when" in spec else set()
+
+    def when_check() -> None:
+        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
+
+    when_done = "when" not in spec
     for name, source in lets.items():
+        if not when_done and not (when_reads & pending):
+            when_check()
+            when_done = True
         if name in FUNCTIONS or name in _CONSTANTS or name in known or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
         pending.discard(name)
         lines.append(f"    {name} = {_expression(source, known, pending, where / 'let' / name)}")
         known.add(name)
-    if "when" in spec:
-        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
+    if not when_done:
+        when_check()
     counter = [0]
     for i, case in enumerate(spec.get("cases") or ()):
         cw = where / "cases" / i
@@ -205,7 +240,8 @@ _PROLOGUE = ("    options = ctx.options", "    request = ctx.request", "    plan
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_tables": tables, **FUNCTIONS, "__builtins__": {}}
+    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_dict": dict, "_tables": tables, **FUNCTIONS,
+                                 "__builtins__": {}}
     exec(compile("\n".join(lines), f"<formulas {where.file}:{where.path}>", "exec"), namespace)  # noqa: S102
     return namespace["_formula"]
 
