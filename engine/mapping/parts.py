@@ -77,11 +77,14 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _place(message: dict[str, Any], field: str) -> tuple[dict[str, Any], str]:
-    """The dict holding dotted ``field`` (created on the way) and its last key."""
-    if "." not in field:
-        return message, field
+def _split(field: str) -> tuple[tuple[str, ...], str]:
     *parents, last = field.split(".")
+    return tuple(parents), last
+
+
+def _place(message: dict[str, Any], field: tuple[tuple[str, ...], str]) -> tuple[dict[str, Any], str]:
+    """The dict holding a dotted field (created on the way) and its last key."""
+    parents, last = field
     node = message
     for key in parents:
         child = node.get(key)
@@ -92,7 +95,7 @@ def _place(message: dict[str, Any], field: str) -> tuple[dict[str, Any], str]:
 
 
 class _Rule:
-    __slots__ = ("when", "condition", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
+    __slots__ = ("key", "when", "condition", "prune", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
 
 
 def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Callable[[Any, Any], Any]) -> Callable[[Any, Context], Any]:
@@ -102,16 +105,21 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
     for i, raw in enumerate(spec["rules"]):
         rw = where / "rules" / i
         rule = _Rule()
+        # A plain field name (the common case) is tested inline, without a call.
+        rule.key = raw["when"] if raw["when"].isidentifier() else None
         rule.when = (rw / "when").getter(raw["when"])
+        # Only items whose template holds objects inside can come out with empty ones.
+        rule.prune = any(isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()) for v in (raw.get("append") or {}).values())
         rule.condition = compile_formula(raw["if"], rw / "if", where.names.tables) if "if" in raw else None
+        # (field, part key) for a plain field name, read inline; else (field, producer over the variables).
         rule.joins = [
-            (k, (rw / "join" / k).template(v) if "{{" in v else _path_reader((rw / "join" / k).getter(v)))
+            (k, v if v.isidentifier() else (rw / "join" / k).template(v) if "{{" in v else _path_reader((rw / "join" / k).getter(v)))
             for k, v in (raw.get("join") or {}).items()
         ]
         rule.line = bool(raw.get("line"))
         rule.appends = [(k, (rw / "append" / k).leaf(v)) for k, v in (raw.get("append") or {}).items()]
-        rule.sets = [(k, (rw / "set" / k).leaf(v)) for k, v in (raw.get("set") or {}).items()]
-        rule.firsts = [(k, (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
+        rule.sets = [(_split(k), (rw / "set" / k).leaf(v)) for k, v in (raw.get("set") or {}).items()]
+        rule.firsts = [(_split(k), (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
         rule.dropped = (rw / "dropped").template(raw["dropped"]) if "dropped" in raw else None
         rule.next = bool(raw.get("next"))
         if rule.firsts and rule.dropped is None:
@@ -119,7 +127,8 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         rules.append(rule)
     # Constant fields start every message, a null one included (`content: {value: null}`).
     constants = {k: v["value"] for k, v in (spec.get("fields") or {}).items() if isinstance(v, dict) and list(v) == ["value"] and "." not in k}
-    fields = [(k, compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
+    list_places = {k: _split(k) for rule in spec["rules"] for k in (rule.get("append") or {}) if "." in k}
+    fields = [(_split(k), compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
     overrides = [(k, list(v.items())) for k, v in (spec.get("overrides") or {}).items()]
     line_open = (where / "line_open" / "hook").hook(spec["line_open"]["hook"], None, where / "line_open") if "line_open" in spec else None
     then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
@@ -130,14 +139,19 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         lists: dict[str, list[Any]] = {}
         parts = get_parts(node)
         for part in parts if parts.__class__ is list else ():
+            if part.__class__ is not dict:
+                continue
             for rule in rules:
-                if not rule.when(part):
+                if rule.key is not None:
+                    if not part.get(rule.key):
+                        continue
+                elif not rule.when(part):
                     continue
                 if rule.condition is not None and not rule.condition(part, ctx):
                     continue
                 variables = {"part": part, "n": 0, "tables": tables}
                 for key, produce in rule.joins:
-                    text = produce(variables)
+                    text = part.get(produce) if produce.__class__ is str else produce(variables)
                     if text.__class__ is str and text:
                         pieces = texts.setdefault(key, [])
                         if rule.line and (
@@ -149,7 +163,7 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
                 for key, produce in rule.appends:
                     items = lists.setdefault(key, [])
                     variables["n"] = len(items)
-                    items.append(_prune(produce(variables)))
+                    items.append(_prune(produce(variables)) if rule.prune else produce(variables))
                 for key, produce in rule.sets:
                     holder, last = _place(message, key)
                     holder[last] = _prune(produce(variables))
@@ -169,8 +183,11 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         for key, pieces in texts.items():
             message[key] = "".join(pieces)
         for key, items in lists.items():
-            holder, last = _place(message, key)
-            holder[last] = items
+            if key in list_places:
+                holder, last = _place(message, list_places[key])
+                holder[last] = items
+            else:
+                message[key] = items
         for trigger, values in overrides:
             if message.get(trigger) is not None:
                 for key, value in values:
