@@ -559,7 +559,7 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
     d, w = doc.data, _Where(doc.path)
     tables = dict(d.get("tables") or {})
     options = dict(d.get("options") or {})
-    option_templates = {k: (w / "options" / k).template(v) for k, v in options.items() if is_template(v)}
+    option_templates = _compile_option_templates(options, w / "options")
     fmt = CompiledFormat(
         name=d["format"],
         description=d["description"],
@@ -595,6 +595,36 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
         ow.names = Names(tables, set((op["request"].get("plan") or {})))
         fmt.operations[name] = _compile_operation(name, op, fmt, ow)
     return fmt
+
+
+def _compile_option_templates(options: dict[str, Any], where: _Where) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    """The templated options, ordered so that an option another one reads (by name) comes first."""
+    from jinja2 import meta
+
+    from engine.mapping.templates import ENV
+
+    templated = {k: v for k, v in options.items() if is_template(v)}
+    reads = {}
+    for k, v in templated.items():
+        try:
+            names = meta.find_undeclared_variables(ENV.parse(v))
+        except jinja2.TemplateSyntaxError as exc:
+            raise (where / k).fail(f"invalid Jinja template: {exc.message}") from None
+        reads[k] = {n for n in names if n in templated and n != k}
+    ordered: list[str] = []
+
+    def visit(k: str, chain: list[str]) -> None:
+        if k in ordered:
+            return
+        if k in chain:
+            raise (where / k).fail(f"options read each other in a cycle: {' -> '.join(chain + [k])}")
+        for dep in sorted(reads[k]):
+            visit(dep, chain + [k])
+        ordered.append(k)
+
+    for k in templated:
+        visit(k, [])
+    return {k: (where / k).template(templated[k]) for k in ordered}
 
 
 _PLAN_FIELD = re.compile(r"\bplan\.([A-Za-z_]\w*)")

@@ -25,17 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from engine.mapping import signatures  # noqa: F401  (registers the signature filters)
+from engine.mapping import messages, signatures  # noqa: F401  (register the before/after and signature filters)
 from engine.mapping.context import Context
 from engine.mapping.formulas import compile_formula
 from engine.mapping.templates import ENV, FAST_FILTERS
 
 __all__ = ["compile_part_table"]
-
-
-def _after(value: Any, separator: str) -> Any:
-    """``'data:audio/wav;base64,UklGR' | after(',')`` -> ``'UklGR'`` (non-strings unchanged)."""
-    return value.partition(separator)[2] if isinstance(value, str) else value
 
 
 def _json_or(value: Any, fallback: str = "null") -> str:
@@ -64,7 +59,7 @@ def _now_plus(seconds: int) -> int:
     return int(time.time()) + seconds
 
 
-for _name, _fn in (("after", _after), ("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info)):
+for _name, _fn in (("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info)):
     ENV.filters[_name] = FAST_FILTERS[_name] = _fn
 ENV.globals["now_plus"] = _now_plus
 

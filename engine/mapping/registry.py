@@ -14,6 +14,7 @@ from engine.mapping.context import ENGINE_KEYS
 from engine.mapping.compile import compile_format, compile_host, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
 from engine.mapping.catalog_keys import check_catalog_keys
+from engine.mapping.door import CompiledDoor, compile_door
 from engine.mapping.loader import Document, read_documents, validate
 
 __all__ = ["Registry", "Resolved", "get_registry", "add_mappings", "reset_registry"]
@@ -42,6 +43,7 @@ class Registry:
         self.catalog: dict[str, dict[str, Any]] = {}
         self.catalog_files: dict[str, str] = {}
         self.routes: list[CompiledRoute] = []
+        self.doors: dict[str, CompiledDoor] = {}  # front doors (mappings/doors): another API <-> chat
         self._route_cache: dict[str, Resolved | None] = {}
         self._operation_cache: dict[tuple[str, str], Resolved] = {}
         self._info_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
@@ -74,6 +76,9 @@ class Registry:
         resolve_likes(self.formats)
         for index in sorted(by_root, reverse=True):
             self.routes.extend(by_root[index])
+        for doc in docs:
+            if doc.kind == "door":
+                self.doors[doc.data["door"]] = compile_door(doc)
         check_catalog_keys(docs)
         self._prefixes = sorted(self.catalog, key=len, reverse=True)
         self.engine_keys = ENGINE_KEYS | self.call_settings()

@@ -3,14 +3,15 @@
 Facts: shared/reference/03-gemini-request-mapping.md. Each hook turns one OpenAI param (or the
 whole ``messages`` list) into the Gemini body fragment a mapping places with ``to:``:
 
-* :mod:`.contents`: ``gemini.contents``, ``gemini.system_instruction``
+* :mod:`.contents`: thought-signature bookkeeping for the ``messages`` construct of gemini.yaml
+  (``gemini.thinking_blocks``, ``gemini.signatures``, ``gemini.function_response``)
 * :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options``, ``gemini.tool_choice``
 * :mod:`.config`: ``gemini.response_format``, ``gemini.thinking``, ``gemini.modalities``, ``gemini.audio``
 * :mod:`.stream`: what one answer carries across stream events (tool-call numbering, open lines);
   the rest of the response side (reference 04, 05) is declared in gemini.yaml
 
 What passes between hooks is declared in gemini.yaml: the plan fields ``schema_prompt``
-(``gemini.schema_prompt`` -> ``gemini.contents``) and ``retrieval_config`` (``gemini.retrieval_config``
+(``gemini.schema_prompt`` -> the ``messages`` construct's ``after``) and ``retrieval_config`` (``gemini.retrieval_config``
 -> ``toolConfig.retrievalConfig``), and the tables the response hooks ``need``.
 """
 
@@ -21,12 +22,7 @@ from engine.hooks.gemini.config import (
     gemini_response_format,
     gemini_thinking,
 )
-from engine.hooks.gemini.contents import (
-    DUMMY_THOUGHT_SIGNATURE,
-    THOUGHT_SEPARATOR,
-    gemini_contents,
-    gemini_system_instruction,
-)
+from engine.hooks.gemini import contents  # noqa: F401  (registers the signature hooks)
 from engine.hooks.gemini.tools import (
     BUILTIN_TOOLS,
     SEARCH_TOOLS,
@@ -37,12 +33,8 @@ from engine.hooks.gemini.tools import (
 from engine.hooks.media import gemini_generation
 
 __all__ = [
-    "DUMMY_THOUGHT_SIGNATURE",
-    "THOUGHT_SEPARATOR",
     "BUILTIN_TOOLS",
     "SEARCH_TOOLS",
-    "gemini_contents",
-    "gemini_system_instruction",
     "gemini_tools",
     "gemini_web_search_options",
     "gemini_tool_choice",
