@@ -473,6 +473,25 @@ def _error_raiser(spec: dict[str, Any] | None, where: _Where) -> Callable[[Any, 
     return raise_error
 
 
+def _declared_usage(event_hook: Callable[..., Any], response: CompiledResponse) -> Callable[..., Any]:
+    """A stream hook may hand back the upstream's own usage object as ``upstream_usage``: it is
+    checked against the declared shape and turned into OpenAI usage by the declared ``usage``,
+    so a format's usage arithmetic has one owner for answers and streams alike."""
+    if response.usage is None:
+        return event_hook
+
+    def translate(event: Any, ctx: Context) -> Any:
+        parsed = event_hook(event, ctx)
+        if parsed is not None and "upstream_usage" in parsed:
+            node = {"usage": parsed.pop("upstream_usage")}
+            if response.check is not None:
+                response.check(node, ctx)
+            parsed["usage"] = response.usage(node, ctx)
+        return parsed
+
+    return translate
+
+
 def _checked_first(check: Callable[[Any, Context], None], fn: Callable[..., Any]) -> Callable[..., Any]:
     def checked(value: Any, ctx: Context) -> Any:
         check(value, ctx)
@@ -683,6 +702,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             consumed.add(spec["each"])
         consumed.update(_REQUEST_FIELD.findall(str(spec)))  # templates reading request.X consume X
     consumed -= {p.name for p in params}  # a declared param the body also reads is counted once
+    response = _compile_response(op["response"], w / "response")
     stream = op.get("stream")
     stream_event: Any = None
     if stream:
@@ -694,6 +714,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             raise_error = _error_raiser(op["response"].get("error"), w / "response" / "error")
             if raise_error is not None:
                 stream_event = _checked_first(raise_error, stream_event)
+            stream_event = _declared_usage(stream_event, response)
         else:
             raise (w / "stream" / "event").fail('expected "response" or {hook: name}')
     return CompiledOperation(
@@ -708,7 +729,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         body=body,
         consumed=consumed,
         param_names=frozenset(p.name for p in params),
-        response=_compile_response(op["response"], w / "response"),
+        response=response,
         stream_event=stream_event,
         examples=list(op.get("examples") or []),
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),

@@ -67,10 +67,20 @@ def _starts(value: Any, prefix: str) -> bool:
     return value.__class__ is str and value.startswith(prefix)
 
 
+def _last(value: Any) -> Any:
+    """``last(list)``: its last item; none for an empty list or anything else."""
+    return value[-1] if value.__class__ is list and value else None
+
+
+def _text(value: Any) -> str | None:
+    """``text(x)``: x when it is a string, else none."""
+    return value if value.__class__ is str else None
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -248,6 +258,7 @@ def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[A
 
 
 def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    """One formula -> ``fn(node, ctx)`` (a part table rule's ``if``)."""
-    body = _expression(source, set(_CALL_NAMES), set(), where)
-    return _define(["def _formula(_n, ctx):", f"    return {body}"], where, tables)
+    """One formula -> ``fn(item, ctx, node=None)``: names read the item's fields (a part), ``node``
+    is the whole node (the message the part belongs to); a part table rule's ``if``, ``prepend``."""
+    body = _expression(source, {*_CALL_NAMES, "node"}, set(), where)
+    return _define(["def _formula(_n, ctx, node=None):", f"    return {body}"], where, tables)

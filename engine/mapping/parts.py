@@ -23,6 +23,7 @@ also gets the node as ``node=``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 from engine.mapping import messages, signatures  # noqa: F401  (register the before/after and signature filters)
@@ -90,7 +91,7 @@ def _place(message: dict[str, Any], field: tuple[tuple[str, ...], str]) -> tuple
 
 
 class _Rule:
-    __slots__ = ("key", "when", "condition", "prune", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
+    __slots__ = ("key", "when", "condition", "prune", "extends", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
 
 
 def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Callable[[Any, Any], Any]) -> Callable[[Any, Context], Any]:
@@ -101,8 +102,10 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         rw = where / "rules" / i
         rule = _Rule()
         # A plain field name (the common case) is tested inline, without a call.
-        rule.key = raw["when"] if raw["when"].isidentifier() else None
-        rule.when = (rw / "when").getter(raw["when"])
+        if "when" not in raw and "if" not in raw:
+            raise rw.fail("a rule needs `when` (JMESPath) or `if` (a formula) saying which parts it takes")
+        rule.key = raw["when"] if raw.get("when", "").isidentifier() else None
+        rule.when = (rw / "when").getter(raw["when"]) if "when" in raw and rule.key is None else None
         # Only items whose template holds objects inside can come out with empty ones.
         rule.prune = any(isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()) for v in (raw.get("append") or {}).values())
         rule.condition = compile_formula(raw["if"], rw / "if", where.names.tables) if "if" in raw else None
@@ -113,6 +116,7 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         ]
         rule.line = bool(raw.get("line"))
         rule.appends = [(k, (rw / "append" / k).leaf(v)) for k, v in (raw.get("append") or {}).items()]
+        rule.extends = [(k, (rw / "extend" / k).leaf(v)) for k, v in (raw.get("extend") or {}).items()]
         rule.sets = [(_split(k), (rw / "set" / k).leaf(v)) for k, v in (raw.get("set") or {}).items()]
         rule.firsts = [(_split(k), (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
         rule.dropped = (rw / "dropped").template(raw["dropped"]) if "dropped" in raw else None
@@ -124,12 +128,17 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
     constants = {k: v["value"] for k, v in (spec.get("fields") or {}).items() if isinstance(v, dict) and list(v) == ["value"] and "." not in k}
     list_places = {k: _split(k) for rule in spec["rules"] for k in (rule.get("append") or {}) if "." in k}
     fields = [(_split(k), compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
+    deep = any(isinstance(v, (dict, list)) for v in constants.values())
+    list_places.update({k: _split(k) for rule in spec["rules"] for k in (rule.get("extend") or {}) if "." in k})
     overrides = [(k, list(v.items())) for k, v in (spec.get("overrides") or {}).items()]
+    defaults = [(k, list(v.items())) for k, v in (spec.get("defaults") or {}).items()]
+    prepends = [(k, compile_formula(v, where / "prepend" / k, tables)) for k, v in (spec.get("prepend") or {}).items()]
     line_open = (where / "line_open" / "hook").hook(spec["line_open"]["hook"], None, where / "line_open") if "line_open" in spec else None
     then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
 
     def build(node: Any, ctx: Context) -> dict[str, Any]:
-        message: dict[str, Any] = constants.copy()
+        message: dict[str, Any] = copy.deepcopy(constants) if deep else constants.copy()
+        fixed: set[str] = set()  # fields a rule `set`: joined text does not replace them
         texts: dict[str, list[str]] = {}
         lists: dict[str, list[Any]] = {}
         parts = get_parts(node)
@@ -140,9 +149,9 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
                 if rule.key is not None:
                     if not part.get(rule.key):
                         continue
-                elif not rule.when(part):
+                elif rule.when is not None and not rule.when(part):
                     continue
-                if rule.condition is not None and not rule.condition(part, ctx):
+                if rule.condition is not None and not rule.condition(part, ctx, node):
                     continue
                 variables = {"part": part, "n": 0, "tables": tables}
                 for key, produce in rule.joins:
@@ -159,9 +168,15 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
                     items = lists.setdefault(key, [])
                     variables["n"] = len(items)
                     items.append(_prune(produce(variables)) if rule.prune else produce(variables))
+                for key, produce in rule.extends:
+                    more = produce(variables)
+                    if more.__class__ is list:
+                        lists.setdefault(key, []).extend(more)
                 for key, produce in rule.sets:
                     holder, last = _place(message, key)
                     holder[last] = _prune(produce(variables))
+                    if holder is message:
+                        fixed.add(last)
                 for key, produce in rule.firsts:
                     holder, last = _place(message, key)
                     if last in holder:
@@ -175,8 +190,13 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
             if value is not None:
                 holder, last = _place(message, key)
                 holder[last] = value
+        for key, before in prepends:
+            text = before(node, ctx)
+            if text.__class__ is str and text:
+                texts.setdefault(key, []).insert(0, text)
         for key, pieces in texts.items():
-            message[key] = "".join(pieces)
+            if key not in fixed:
+                message[key] = "".join(pieces)
         for key, items in lists.items():
             if key in list_places:
                 holder, last = _place(message, list_places[key])
@@ -187,6 +207,10 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
             if message.get(trigger) is not None:
                 for key, value in values:
                     message[key] = value
+        for trigger, values in defaults:
+            if message.get(trigger) is not None:
+                for key, value in values:
+                    message.setdefault(key, value)
         return then(message, ctx, node=node) if then is not None else message
 
     return build

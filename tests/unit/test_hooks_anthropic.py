@@ -13,10 +13,24 @@ from engine.hooks.anthropic.params import (
     anthropic_tools,
     anthropic_user_id,
 )
-from engine.hooks.anthropic.response import anthropic_message, anthropic_usage, json_answer
-from engine.hooks.anthropic.stream import anthropic_stream_event as _stream_event
 from engine.mapping.context import Context
+from engine.mapping.registry import get_registry
 from engine.runtime.prepare import prepare
+
+# The response side is anthropic.yaml's (shape, part table, usage formulas), run as the engine runs it.
+_CHAT = get_registry().formats["anthropic"].operations["chat"]
+
+
+def anthropic_message(response, c, json_mode=False):
+    """The message the mapping's part table builds (json_mode is the plan field it reads)."""
+    c.plan["json_mode"] = json_mode
+    _CHAT.response.check(response, c)
+    return _CHAT.response.choices(response, c)[0]["message"]
+
+
+def anthropic_usage(response, c):
+    _CHAT.response.check(response, c)
+    return _CHAT.response.usage(response, c)
 
 
 def ctx(**request):
@@ -131,7 +145,9 @@ def test_message_usage_and_json_answer():
     assert message["content"] == "The answer: 42!"
     assert message["thinking_blocks"] == [{"type": "redacted_thinking", "data": "X"}] and message["reasoning_content"] == ""
     assert message["provider_specific_fields"]["citations"] == [{"cited_text": "c"}]
-    assert json_answer({"values": [1, 2]}) == "[1, 2]"
+    values = anthropic_message({"content": [{"type": "tool_use", "id": "t", "name": "json_tool_call", "input": {"values": [1, 2]}}]},
+                               ctx(), json_mode=True)
+    assert values["content"] == "[1, 2]"
     assert anthropic_usage({"usage": {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 3,
                                       "server_tool_use": {"web_search_requests": 1}}}, c) == {
         "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6, "prompt_tokens_details": {"cached_tokens": 0},
@@ -146,7 +162,8 @@ def test_stream_machine_tool_indexes_and_errors():
     from engine.mapping.registry import get_registry
 
     c = ctx()
-    anthropic_stream_event = partial(_stream_event, finish_reasons=FINISH_REASONS)
+    # The declared stream event: the stream machine, with usage by the mapping's usage formulas.
+    anthropic_stream_event = get_registry().formats["anthropic"].operations["chat"].stream_event
     assert anthropic_stream_event({"type": "ping"}, c) is None
     start = anthropic_stream_event({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5}}}, c)
     assert start["id"] == "m" and start["choices"] == [] and start["usage"]["prompt_tokens"] == 5

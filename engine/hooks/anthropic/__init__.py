@@ -14,4 +14,4 @@ What passes between them is declared in anthropic.yaml: the ``plan`` fields ``js
 The stream state machine keeps its own state in ``ctx.state["anthropic_stream"]``.
 """
 
-from engine.hooks.anthropic import media, params, response, signatures, stream  # noqa: F401
+from engine.hooks.anthropic import media, params, signatures, stream  # noqa: F401
