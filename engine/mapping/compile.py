@@ -32,7 +32,7 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
-from engine.mapping.formulas import compile_formulas
+from engine.mapping.formulas import compile_formulas, compile_param_formula
 from engine.mapping.messages import compile_messages
 from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
@@ -215,6 +215,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         spec = {"to": spec}
     to = spec.get("to")
     hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
+    if "formula" in spec:  # declared instead of a hook (engine/mapping/formulas.py)
+        hook = compile_param_formula(spec["formula"], where / "formula", where.names.tables, name)
     value_map = where.table(spec["map"]) if "map" in spec else None
     as_type = spec.get("as")
     append = spec.get("append")
@@ -226,9 +228,9 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     if to is None and "accept" not in spec and policy not in ("drop", "error"):
         raise where.fail("a param needs `to` (where it goes), `accept` (values honoured natively) or `policy`")
     # The policy names how a param the upstream lacks is handled; each needs the means to do it.
-    if policy == "coerce" and not ({"as", "map", "hook"} & spec.keys()):
+    if policy == "coerce" and not ({"as", "map", "hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: coerce` needs `as`, `map` or `hook` to turn the value into one the upstream takes")
-    if policy == "emulate" and "hook" not in spec:
+    if policy == "emulate" and not ({"hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: emulate` needs a `hook` that builds the emulation")
     setter = compile_setter(to, merge=bool(spec.get("merge")), append=append is not None) if to else None
     # `append: true` appends the (transformed) caller value; any other value is appended as given.

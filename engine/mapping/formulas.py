@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable
 
-__all__ = ["compile_formulas", "compile_formula", "FUNCTIONS"]
+__all__ = ["compile_formulas", "compile_formula", "compile_param_formula", "FUNCTIONS"]
 
 
 def _get(value: Any, key: str) -> Any:
@@ -77,10 +77,34 @@ def _text(value: Any) -> str | None:
     return value if value.__class__ is str else None
 
 
+class FormulaFailure(ValueError):
+    """Raised by ``fail(message)``: a param formula refusing the caller's value."""
+
+
+def _fail(message: Any) -> Any:
+    """``fail('field: expected ...')``: refuse the caller's value (params only: a 400 naming it)."""
+    raise FormulaFailure(str(message))
+
+
+def _show(value: Any) -> str:
+    """``show(x)``: x as Python shows it, cut at 60 characters (for messages)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_object(value: Any) -> bool:
+    return value.__class__ is dict
+
+
+def _is_integer(value: Any) -> bool:
+    """An integer, not a boolean (as in JSON)."""
+    return value.__class__ is int
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -262,3 +286,20 @@ def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable
     is the whole node (the message the part belongs to); a part table rule's ``if``, ``prepend``."""
     body = _expression(source, {*_CALL_NAMES, "node"}, set(), where)
     return _define(["def _formula(_n, ctx, node=None):", f"    return {body}"], where, tables)
+
+
+def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str) -> Callable[[Any, Any], Any]:
+    """A param's ``formula: {let?, when?, result}`` -> ``fn(value, ctx)`` like a param hook: names
+    read ``value`` (the caller's) and ``request``, ``options``, ``plan``, ``tables``; ``fail(text)``
+    refuses the value with a ``BadRequestError`` naming the param."""
+    from engine.errors import BadRequestError
+
+    formula = compile_formulas(spec, where, tables)
+
+    def run(value: Any, ctx: Any) -> Any:
+        try:
+            return formula({"value": value}, ctx)
+        except FormulaFailure as failure:
+            raise BadRequestError(str(failure), param=param) from None
+
+    return run
