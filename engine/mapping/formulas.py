@@ -8,7 +8,8 @@ one flat Python function of the node (an answer, a candidate...): each ``let`` i
 Expressions use Python's expression syntax, restricted: names, numbers, strings, ``none`` /
 ``true`` / ``false``, arithmetic, comparisons, ``and`` / ``or`` / ``not``, ``a if c else b``,
 list / dict literals and comprehensions, and the functions in ``FUNCTIONS``. A name that is not a
-``let``, a comprehension variable, ``options``, ``request``, ``plan`` (the call's) or ``tables``
+``let``, a comprehension variable, ``options``, ``request``, ``plan``, ``body`` (the call's: the
+body sent) or ``tables``
 (the format's) reads the node's field of that name.
 Reads never fail: ``a.b`` and ``a[k]`` are none when ``a`` is not an object (list) or lacks ``b``
 (``k``). Result leaves that come out none are left out, as are nested objects that come out
@@ -101,10 +102,25 @@ def _is_integer(value: Any) -> bool:
     return value.__class__ is int
 
 
+def _items(value: Any) -> list[Any]:
+    """``items(x)``: x when it is a list, else an empty one (safe to iterate)."""
+    return value if value.__class__ is list else []
+
+
+def _real(value: Any) -> float:
+    """``real(x)``: x as a float when it is a number (not a boolean), else 0.0."""
+    return float(value) if value.__class__ in (int, float) else 0.0
+
+
+def _after(value: Any, separator: str) -> Any:
+    """``after(text, sep)``: the text after the first ``sep``, or all of it when there is none."""
+    return value.split(separator, 1)[-1] if value.__class__ is str else value
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -152,7 +168,7 @@ class _Rewrite(ast.NodeTransformer):
         if name in _CALL_NAMES:  # the call's (ctx.options...) or the format's tables
             read = ast.Name("_tables", ast.Load()) if name == "tables" else ast.Attribute(ast.Name("ctx", ast.Load()), name, ast.Load())
             return ast.copy_location(read, node)
-        if name in self.known or name in FUNCTIONS:
+        if name in self.known:  # a let; a function name is a function only where it is called
             return node
         return ast.copy_location(_read("_get", ast.Name("_n", ast.Load()), ast.Constant(name)), node)
 
@@ -270,7 +286,7 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
 
 
 #: Names every formula may read besides the node's fields: the call's and the format's.
-_CALL_NAMES = ("options", "request", "plan", "tables")
+_CALL_NAMES = ("options", "request", "plan", "body", "tables")
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
