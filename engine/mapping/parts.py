@@ -23,7 +23,7 @@ also gets the node as ``node=``).
 
 from __future__ import annotations
 
-import copy
+import re
 from typing import Any, Callable
 
 from engine.mapping import messages, signatures  # noqa: F401  (register the before/after and signature filters)
@@ -47,6 +47,20 @@ def _fenced(body: Any, info: Any = "") -> str:
     return f"```{info or ''}\n{body}\n```\n" if body else f"```{info or ''}\n```\n"
 
 
+def _or_empty(value: Any) -> Any:
+    """``x | or_empty``: x, or "" when it is none."""
+    return "" if value is None else value
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a JSON-like constant (dicts and lists copied, scalars shared)."""
+    if value.__class__ is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_fresh(v) for v in value]
+    return value
+
+
 def _code_info(language: Any, table: Any) -> str:
     """``language | code_info(tables.code_languages)``: the table's name for it, else lower-cased."""
     language = language or ""
@@ -60,7 +74,7 @@ def _now_plus(seconds: int) -> int:
     return int(time.time()) + seconds
 
 
-for _name, _fn in (("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info)):
+for _name, _fn in (("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info), ("or_empty", _or_empty)):
     ENV.filters[_name] = FAST_FILTERS[_name] = _fn
 ENV.globals["now_plus"] = _now_plus
 
@@ -71,6 +85,20 @@ def _prune(value: Any) -> Any:
         for key in [k for k, v in value.items() if v.__class__ is dict and not _prune(v)]:
             del value[key]
     return value
+
+
+_EQUALS = re.compile(r"^\s*([A-Za-z_]\w*)\s*==\s*'([^'\\]*)'\s*$")
+
+
+def _inline_test(when: str) -> tuple[str | None, frozenset[str] | None]:
+    """The `when`s tested without a call: ``field`` (truthy) -> (field, None); ``kind == 'a'``
+    or ``kind == 'a' || kind == 'b'`` -> (kind, {'a', 'b'}); anything else -> (None, None)."""
+    if when.isidentifier():
+        return when, None
+    tests = [_EQUALS.match(alternative) for alternative in when.split("||")]
+    if all(tests) and len({m.group(1) for m in tests}) == 1:
+        return tests[0].group(1), frozenset(m.group(2) for m in tests)
+    return None, None
 
 
 def _split(field: str) -> tuple[tuple[str, ...], str]:
@@ -91,7 +119,7 @@ def _place(message: dict[str, Any], field: tuple[tuple[str, ...], str]) -> tuple
 
 
 class _Rule:
-    __slots__ = ("key", "when", "condition", "prune", "extends", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
+    __slots__ = ("templated", "values", "key", "when", "condition", "prune", "extends", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
 
 
 def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Callable[[Any, Any], Any]) -> Callable[[Any, Context], Any]:
@@ -104,7 +132,7 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         # A plain field name (the common case) is tested inline, without a call.
         if "when" not in raw and "if" not in raw:
             raise rw.fail("a rule needs `when` (JMESPath) or `if` (a formula) saying which parts it takes")
-        rule.key = raw["when"] if raw.get("when", "").isidentifier() else None
+        rule.key, rule.values = _inline_test(raw.get("when", ""))
         rule.when = (rw / "when").getter(raw["when"]) if "when" in raw and rule.key is None else None
         # Only items whose template holds objects inside can come out with empty ones.
         rule.prune = any(isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()) for v in (raw.get("append") or {}).values())
@@ -121,6 +149,8 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         rule.firsts = [(_split(k), (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
         rule.dropped = (rw / "dropped").template(raw["dropped"]) if "dropped" in raw else None
         rule.next = bool(raw.get("next"))
+        # Rules that only join plain fields need no template variables.
+        rule.templated = bool(rule.appends or rule.extends or rule.sets or rule.firsts or any(not isinstance(p, str) for _, p in rule.joins))
         if rule.firsts and rule.dropped is None:
             raise (rw / "dropped").fail("a rule with `first` says, in `dropped`, what is dropped when the field is already set")
         rules.append(rule)
@@ -128,16 +158,19 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
     constants = {k: v["value"] for k, v in (spec.get("fields") or {}).items() if isinstance(v, dict) and list(v) == ["value"] and "." not in k}
     list_places = {k: _split(k) for rule in spec["rules"] for k in (rule.get("append") or {}) if "." in k}
     fields = [(_split(k), compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
-    deep = any(isinstance(v, (dict, list)) for v in constants.values())
+    nested = [k for k, v in constants.items() if isinstance(v, (dict, list))]
     list_places.update({k: _split(k) for rule in spec["rules"] for k in (rule.get("extend") or {}) if "." in k})
     overrides = [(k, list(v.items())) for k, v in (spec.get("overrides") or {}).items()]
     defaults = [(k, list(v.items())) for k, v in (spec.get("defaults") or {}).items()]
+    mirrors = [(_split(k), v) for k, v in (spec.get("mirror") or {}).items()]
     prepends = [(k, compile_formula(v, where / "prepend" / k, tables)) for k, v in (spec.get("prepend") or {}).items()]
     line_open = (where / "line_open" / "hook").hook(spec["line_open"]["hook"], None, where / "line_open") if "line_open" in spec else None
     then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
 
     def build(node: Any, ctx: Context) -> dict[str, Any]:
-        message: dict[str, Any] = copy.deepcopy(constants) if deep else constants.copy()
+        message: dict[str, Any] = constants.copy()
+        for key in nested:  # constants holding objects get fresh copies (the message is filled in place)
+            message[key] = _fresh(constants[key])
         fixed: set[str] = set()  # fields a rule `set`: joined text does not replace them
         texts: dict[str, list[str]] = {}
         lists: dict[str, list[Any]] = {}
@@ -147,13 +180,16 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
                 continue
             for rule in rules:
                 if rule.key is not None:
-                    if not part.get(rule.key):
+                    if rule.values is None:
+                        if not part.get(rule.key):
+                            continue
+                    elif part.get(rule.key) not in rule.values:
                         continue
                 elif rule.when is not None and not rule.when(part):
                     continue
                 if rule.condition is not None and not rule.condition(part, ctx, node):
                     continue
-                variables = {"part": part, "n": 0, "tables": tables}
+                variables = {"part": part, "n": 0, "tables": tables} if rule.templated else None
                 for key, produce in rule.joins:
                     text = part.get(produce) if produce.__class__ is str else produce(variables)
                     if text.__class__ is str and text:
@@ -203,6 +239,10 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
                 holder[last] = items
             else:
                 message[key] = items
+        for target, source in mirrors:
+            if source in message:
+                holder, last = _place(message, target)
+                holder[last] = message[source]
         for trigger, values in overrides:
             if message.get(trigger) is not None:
                 for key, value in values:
