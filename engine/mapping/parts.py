@@ -166,6 +166,7 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
     prepends = [(k, compile_formula(v, where / "prepend" / k, tables)) for k, v in (spec.get("prepend") or {}).items()]
     line_open = (where / "line_open" / "hook").hook(spec["line_open"]["hook"], None, where / "line_open") if "line_open" in spec else None
     then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
+    apply_rules = _compile_rules(rules, tables, line_open, where)
 
     def build(node: Any, ctx: Context) -> dict[str, Any]:
         message: dict[str, Any] = constants.copy()
@@ -175,52 +176,8 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         texts: dict[str, list[str]] = {}
         lists: dict[str, list[Any]] = {}
         parts = get_parts(node)
-        for part in parts if parts.__class__ is list else ():
-            if part.__class__ is not dict:
-                continue
-            for rule in rules:
-                if rule.key is not None:
-                    if rule.values is None:
-                        if not part.get(rule.key):
-                            continue
-                    elif part.get(rule.key) not in rule.values:
-                        continue
-                elif rule.when is not None and not rule.when(part):
-                    continue
-                if rule.condition is not None and not rule.condition(part, ctx, node):
-                    continue
-                variables = {"part": part, "n": 0, "tables": tables} if rule.templated else None
-                for key, produce in rule.joins:
-                    text = part.get(produce) if produce.__class__ is str else produce(variables)
-                    if text.__class__ is str and text:
-                        pieces = texts.setdefault(key, [])
-                        if rule.line and (
-                            (pieces and not pieces[-1].endswith("\n"))
-                            or (not pieces and line_open is not None and line_open(node, ctx))
-                        ):
-                            text = "\n" + text
-                        pieces.append(text)
-                for key, produce in rule.appends:
-                    items = lists.setdefault(key, [])
-                    variables["n"] = len(items)
-                    items.append(_prune(produce(variables)) if rule.prune else produce(variables))
-                for key, produce in rule.extends:
-                    more = produce(variables)
-                    if more.__class__ is list:
-                        lists.setdefault(key, []).extend(more)
-                for key, produce in rule.sets:
-                    holder, last = _place(message, key)
-                    holder[last] = _prune(produce(variables))
-                    if holder is message:
-                        fixed.add(last)
-                for key, produce in rule.firsts:
-                    holder, last = _place(message, key)
-                    if last in holder:
-                        ctx.warnings.append(rule.dropped(variables))
-                    else:
-                        holder[last] = _prune(produce(variables))
-                if not rule.next:
-                    break
+        if parts.__class__ is list:
+            apply_rules(parts, message, texts, lists, fixed, node, ctx)
         for key, extract in fields:
             value = extract(node, ctx)
             if value is not None:
@@ -254,6 +211,77 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
         return then(message, ctx, node=node) if then is not None else message
 
     return build
+
+
+def _compile_rules(rules: list[_Rule], tables: dict[str, Any], line_open: Any, where: Any) -> Callable[..., None]:
+    """The rules as one flat function over the parts (generated once, at load): each rule's test
+    inline, its actions as statements calling the compiled templates."""
+    env: dict[str, Any] = {"_place": _place, "_prune": _prune, "_tables": tables, "_line_open": line_open}
+    keys: list[str] = []
+    lines = ["def _apply(parts, message, texts, lists, fixed, node, ctx):", "    for part in parts:",
+             "        if part.__class__ is not dict:", "            continue"]
+    for rule in rules:
+        if rule.key is not None and rule.key not in keys:
+            keys.append(rule.key)
+            lines.append(f"        _k{len(keys) - 1} = part.get({rule.key!r})")
+    for i, rule in enumerate(rules):
+        if rule.key is not None:
+            local = f"_k{keys.index(rule.key)}"
+            if rule.values is None:
+                test = local
+            elif len(rule.values) == 1:
+                test = f"{local} == {next(iter(rule.values))!r}"
+            else:
+                env[f"_values{i}"] = rule.values
+                test = f"{local} in _values{i}"
+        elif rule.when is not None:
+            env[f"_when{i}"] = rule.when
+            test = f"_when{i}(part)"
+        else:
+            test = "True"
+        if rule.condition is not None:
+            env[f"_if{i}"] = rule.condition
+            test += f" and _if{i}(part, ctx, node)"
+        lines.append(f"        if {test}:")
+        body: list[str] = []
+        if rule.templated:
+            body.append("V = {'part': part, 'n': 0, 'tables': _tables}")
+        for j, (key, produce) in enumerate(rule.joins):
+            if isinstance(produce, str):
+                body.append(f"t = part.get({produce!r})")
+            else:
+                env[f"_join{i}_{j}"] = produce
+                body.append(f"t = _join{i}_{j}(V)")
+            body.append("if t.__class__ is str and t:")
+            body.append(f"    p = texts.setdefault({key!r}, [])")
+            if rule.line:
+                body.append("    if (p and not p[-1].endswith('\\n')) or (not p and _line_open is not None and _line_open(node, ctx)):")
+                body.append("        t = '\\n' + t")
+            body.append("    p.append(t)")
+        for j, (key, produce) in enumerate(rule.appends):
+            env[f"_append{i}_{j}"] = produce
+            body.append(f"items = lists.setdefault({key!r}, [])")
+            body.append("V['n'] = len(items)")
+            body.append(f"items.append({'_prune(' if rule.prune else '('}_append{i}_{j}(V)))")
+        for j, (key, produce) in enumerate(rule.extends):
+            env[f"_extend{i}_{j}"] = produce
+            body.append(f"more = _extend{i}_{j}(V)")
+            body.append(f"if more.__class__ is list: lists.setdefault({key!r}, []).extend(more)")
+        for j, (key, produce) in enumerate(rule.sets):
+            env[f"_set{i}_{j}"], env[f"_setkey{i}_{j}"] = produce, key
+            body.append(f"h, last = _place(message, _setkey{i}_{j})")
+            body.append(f"h[last] = _prune(_set{i}_{j}(V))")
+            body.append("if h is message: fixed.add(last)")
+        for j, (key, produce) in enumerate(rule.firsts):
+            env[f"_first{i}_{j}"], env[f"_firstkey{i}_{j}"], env[f"_dropped{i}"] = produce, key, rule.dropped
+            body.append(f"h, last = _place(message, _firstkey{i}_{j})")
+            body.append(f"if last in h: ctx.warnings.append(_dropped{i}(V))")
+            body.append(f"else: h[last] = _prune(_first{i}_{j}(V))")
+        if not rule.next:
+            body.append("continue")
+        lines += ["            " + line for line in body or ["pass"]]
+    exec(compile("\n".join(lines), f"<part table {where.file}:{where.path}>", "exec"), env)  # noqa: S102
+    return env["_apply"]
 
 
 def _path_reader(get: Callable[[Any], Any]) -> Callable[[dict[str, Any]], Any]:
