@@ -39,7 +39,7 @@ from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format", "compile_errors", "resolve_likes"]
+__all__ = ["compile_host", "compile_format", "compile_errors", "forget_likes", "resolve_likes"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
@@ -412,6 +412,11 @@ def _like(reference: str, where: _Where) -> Extractor:
 
 
 _PENDING_LIKES: list[tuple[str, _Where, list[Extractor]]] = []
+
+
+def forget_likes() -> None:
+    """Drop `like:` references left by a registry whose compilation failed part way."""
+    _PENDING_LIKES.clear()
 
 
 def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
