@@ -32,14 +32,14 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
-from engine.mapping.formulas import compile_formulas
+from engine.mapping.formulas import compile_formulas, compile_param_formula
 from engine.mapping.messages import compile_messages
 from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format", "compile_errors", "resolve_likes"]
+__all__ = ["compile_host", "compile_format", "compile_errors", "forget_likes", "resolve_likes"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
@@ -215,6 +215,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         spec = {"to": spec}
     to = spec.get("to")
     hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
+    if "formula" in spec:  # declared instead of a hook (engine/mapping/formulas.py)
+        hook = compile_param_formula(spec["formula"], where / "formula", where.names.tables, name)
     value_map = where.table(spec["map"]) if "map" in spec else None
     as_type = spec.get("as")
     append = spec.get("append")
@@ -226,9 +228,9 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     if to is None and "accept" not in spec and policy not in ("drop", "error"):
         raise where.fail("a param needs `to` (where it goes), `accept` (values honoured natively) or `policy`")
     # The policy names how a param the upstream lacks is handled; each needs the means to do it.
-    if policy == "coerce" and not ({"as", "map", "hook"} & spec.keys()):
+    if policy == "coerce" and not ({"as", "map", "hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: coerce` needs `as`, `map` or `hook` to turn the value into one the upstream takes")
-    if policy == "emulate" and "hook" not in spec:
+    if policy == "emulate" and not ({"hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: emulate` needs a `hook` that builds the emulation")
     setter = compile_setter(to, merge=bool(spec.get("merge")), append=append is not None) if to else None
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
@@ -433,6 +435,11 @@ def _like(reference: str, where: _Where) -> Extractor:
 _PENDING_LIKES: list[tuple[str, _Where, list[Extractor]]] = []
 
 
+def forget_likes() -> None:
+    """Drop `like:` references left by a registry whose compilation failed part way."""
+    _PENDING_LIKES.clear()
+
+
 def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
     """Point every `like:` compiled so far at its target extractor (called once all formats are compiled)."""
     pending = list(_PENDING_LIKES)
@@ -492,6 +499,25 @@ def _error_raiser(spec: dict[str, Any] | None, where: _Where) -> Callable[[Any, 
                             model=ctx.model_string or ctx.model)
 
     return raise_error
+
+
+def _declared_usage(event_hook: Callable[..., Any], response: CompiledResponse) -> Callable[..., Any]:
+    """A stream hook may hand back the upstream's own usage object as ``upstream_usage``: it is
+    checked against the declared shape and turned into OpenAI usage by the declared ``usage``,
+    so a format's usage arithmetic has one owner for answers and streams alike."""
+    if response.usage is None:
+        return event_hook
+
+    def translate(event: Any, ctx: Context) -> Any:
+        parsed = event_hook(event, ctx)
+        if parsed is not None and "upstream_usage" in parsed:
+            node = {"usage": parsed.pop("upstream_usage")}
+            if response.check is not None:
+                response.check(node, ctx)
+            parsed["usage"] = response.usage(node, ctx)
+        return parsed
+
+    return translate
 
 
 def _checked_first(check: Callable[[Any, Context], None], fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -719,6 +745,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             consumed.add(spec["each"])
         consumed.update(_REQUEST_FIELD.findall(str(spec)))  # templates reading request.X consume X
     consumed -= {p.name for p in params}  # a declared param the body also reads is counted once
+    response = _compile_response(op["response"], w / "response")
     stream = op.get("stream")
     stream_event: Any = None
     if stream:
@@ -730,6 +757,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             raise_error = _error_raiser(op["response"].get("error"), w / "response" / "error")
             if raise_error is not None:
                 stream_event = _checked_first(raise_error, stream_event)
+            stream_event = _declared_usage(stream_event, response)
         else:
             raise (w / "stream" / "event").fail('expected "response" or {hook: name}')
     return CompiledOperation(
@@ -744,7 +772,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         body=body,
         consumed=consumed,
         param_names=frozenset(p.name for p in params),
-        response=_compile_response(op["response"], w / "response"),
+        response=response,
         stream_event=stream_event,
         examples=list(op.get("examples") or []),
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),

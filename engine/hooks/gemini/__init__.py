@@ -12,7 +12,7 @@ whole ``messages`` list) into the Gemini body fragment a mapping places with ``t
 
 What passes between hooks is declared in gemini.yaml: the plan fields ``schema_prompt``
 (``gemini.schema_prompt`` -> the ``messages`` construct's ``after``) and ``retrieval_config`` (``gemini.retrieval_config``
--> ``toolConfig.retrievalConfig``), and the tables the response hooks ``need``.
+-> ``toolConfig.retrievalConfig``).
 """
 
 from engine.hooks.gemini import stream  # noqa: F401  (registers the stream hooks)
