@@ -83,16 +83,15 @@ def _expression(gen: _Gen, expr: str, indent: int) -> str | None:
     from engine.mapping import templates as tpl
 
     m = tpl._IF.match(expr)
-    if m and m.group("cond") not in tpl._KEYWORDS and " if " not in m.group("value"):
-        mark = len(gen.lines)
+    if m and m.group("cond") not in tpl._KEYWORDS and (" if " not in m.group("value") or parenthesized(m.group("value"))):
         cond = _path(gen, m.group("cond"), indent)
         t = gen.tmp()
         gen.emit(indent, f"{t} = None")
         gen.emit(indent, f"if {cond}:")
         value = _expression(gen, m.group("value"), indent + 1)
-        if value is None:
-            del gen.lines[mark:]
-            return None
+        if value is None:  # any Jinja expression, evaluated only when the condition holds
+            value = gen.tmp()
+            gen.emit(indent + 1, f"{value} = {gen.bind(tpl.compile_expression(m.group('value')))}(v)")
         gen.emit(indent + 1, f"{t} = {value}")
         return t
     pieces = [p.strip() for p in re.split(r"\s+or\s+", expr.strip())]
@@ -113,6 +112,28 @@ def _expression(gen: _Gen, expr: str, indent: int) -> str | None:
             return None
         gen.emit(depth, f"{t} = {term}")
     return t
+
+
+def parenthesized(expr: str) -> bool:
+    """``(...)`` around the whole expression (so an inner ``if`` cannot bind to an outer one)."""
+    expr = expr.strip()
+    if not (expr.startswith("(") and expr.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(expr) - 1:
+            return False
+    return True
+
+
+def conditional(expr: str) -> bool:
+    """``<anything> if a.b`` that :func:`generate` turns into a check before the expression."""
+    from engine.mapping import templates as tpl
+
+    m = tpl._IF.match(expr)
+    return bool(m) and m.group("cond") not in tpl._KEYWORDS and (" if " not in m.group("value") or parenthesized(m.group("value")))
 
 
 def _leaf(gen: _Gen, value: Any, indent: int, slow: Callable[[Any], Producer]) -> str:

@@ -7,6 +7,7 @@ route regexes, setting-source lists and hook references. Any error names the fil
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from engine.mapping.interpreter import (
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
 from engine.mapping.messages import compile_messages
+from engine.mapping.param_rules import compile_value_rules
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
@@ -232,6 +234,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     append_value = where.leaf(append) if append is not None and append is not True else None
 
     check_type = _type_checker(name, spec.get("type"), spec.get("items"), spec.get("minimum"), spec.get("maximum"))
+    rules = compile_value_rules(name, spec, where.names.tables, where)  # require / value / cases (param_rules.py)
+    yields_to = spec.get("yields_to")
 
     def transform(value: Any, ctx: Context) -> Any:
         if check_type is not None:
@@ -243,6 +247,9 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         if value_map is not None:
             if isinstance(value, (str, int, float, bool)) and value in value_map:
                 value = value_map[value]
+                return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+            if rules is not None:
+                return rules(value, ctx)
             else:
                 raise UnsupportedParamsError(
                     f"{name}={value!r} is not supported for {ctx.model_string or ctx.model}; "
@@ -250,6 +257,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
                     param=name,
                     model=ctx.model_string,
                 )
+        if rules is not None:
+            value = rules(value, ctx)
         if hook is not None:
             value = hook(value, ctx)
         return value
@@ -265,6 +274,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     else:
 
         def apply(body: dict, value: Any, ctx: Context) -> None:
+            if yields_to is not None and ctx.request.get(yields_to) is not None:
+                return  # the request's `yields_to` param is honoured instead
             value = transform(value, ctx)
             if value is not None:
                 setter(body, value)

@@ -109,6 +109,7 @@ _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "object": (lambda v: isinstance(v, dict), "an object"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "null": (lambda v: v is None, "null"),
+    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a non-negative integer"),
 }
 
 
@@ -129,7 +130,7 @@ def _kind_check(kind: Any, where: Any) -> tuple[Callable[[Any], bool], str]:
     """`text`, `string|null`, `'function'|null`...: alternatives of a type name or a quoted value."""
     types: list[type] = []
     values: set[Any] = set()
-    text, names = False, []
+    text, counts, names = False, False, []
     for alt in str(kind).split("|"):
         alt = alt.strip()
         if len(alt) > 1 and alt[0] == alt[-1] == "'":
@@ -140,12 +141,21 @@ def _kind_check(kind: Any, where: Any) -> tuple[Callable[[Any], bool], str]:
                 values.add(None)
             elif alt == "text":
                 text = True
+            elif alt == "count":
+                counts = True
             else:
                 types.append(_PY_TYPES[alt])
             names.append(_TYPES[alt][1])
         else:
             raise where.fail(f"unknown type {alt!r}; expected {', '.join(_TYPES)}, a quoted value, or several joined by |")
     kinds = tuple(types)
+    if counts:
+        base = _kind_check("|".join(a for a in str(kind).split("|") if a.strip() != "count") or "'\x00never'", where)[0]
+
+        def ok(value: Any) -> bool:
+            return _TYPES["count"][0](value) or base(value)
+
+        return ok, " or ".join(names)
     if not values and not text:
         def ok(value: Any) -> bool:
             return isinstance(value, kinds)

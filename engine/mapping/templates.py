@@ -185,8 +185,10 @@ def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
     m = _SINGLE_EXPR.match(source)
     if m:
+        from engine.mapping.codegen import conditional
+
         fast = _fast_expression(m.group("expr"))
-        if fast is not None:
+        if fast is not None or conditional(m.group("expr")):
             ENV.compile_expression(m.group("expr"))  # still a syntax check, and unknown filters fail here
             if _DOTTED.match(m.group("expr")):
                 return fast

@@ -11,7 +11,15 @@ import pytest
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks import gemini  # noqa: E402
 from engine.mapping.context import Context
-from tests.unit._gemini_mapping import format_options, gemini_contents, gemini_system_instruction
+from tests.unit._gemini_mapping import (
+    format_options,
+    gemini_audio,
+    gemini_contents,
+    gemini_modalities,
+    gemini_system_instruction,
+    gemini_thinking,
+    gemini_tool_choice,
+)
 
 DUMMY = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
@@ -97,13 +105,13 @@ def test_worked_example_from_reference_section_8():
         "systemInstruction": gemini_system_instruction(request["messages"], ctx),
         "contents": gemini_contents(request["messages"], ctx),
         "tools": gemini.gemini_tools(request["tools"], ctx),
-        "toolConfig": {"functionCallingConfig": gemini.gemini_tool_choice(request["tool_choice"], ctx)},
+        "toolConfig": {"functionCallingConfig": gemini_tool_choice(request["tool_choice"], ctx)},
         # The plain params are the mapping's job; only thinkingConfig comes from a hook.
         "generationConfig": {
             "maxOutputTokens": request["max_tokens"],
             "temperature": request["temperature"],
             "stopSequences": [request["stop"]],
-            "thinkingConfig": gemini.gemini_thinking(request["reasoning_effort"], ctx),
+            "thinkingConfig": gemini_thinking(request["reasoning_effort"], ctx),
         },
     }
     assert body == {
@@ -788,22 +796,22 @@ def test_empty_tools_list_gives_no_tool_object():
     ],
 )
 def test_tool_choice(value, expected):
-    assert gemini.gemini_tool_choice(value, make_ctx()) == expected
+    assert gemini_tool_choice(value, make_ctx()) == expected
 
 
 @pytest.mark.parametrize("value", ["any", "validated", {"type": "tool", "name": "f"}, 3])
 def test_unknown_tool_choice_is_unsupported_and_lists_accepted_values(value):
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tool_choice(value, make_ctx())
+        gemini_tool_choice(value, make_ctx())
     assert "tool_choice" in err.value.message and "'required'" in err.value.message
     ctx = make_ctx(drop_params=True)
-    assert gemini.gemini_tool_choice(value, ctx) is None
+    assert gemini_tool_choice(value, ctx) is None
     assert ctx.warnings
 
 
 def test_named_tool_choice_needs_a_name():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tool_choice({"type": "function", "function": {}}, make_ctx())
+        gemini_tool_choice({"type": "function", "function": {}}, make_ctx())
     assert "tool_choice.function.name" in err.value.message
 
 
@@ -922,7 +930,7 @@ def test_response_format_bad_schema_field_option():
     ],
 )
 def test_gemini_2_5_reasoning_effort_budgets(model, effort, expected):
-    assert gemini.gemini_thinking(effort, make_ctx(model)) == expected
+    assert gemini_thinking(effort, make_ctx(model)) == expected
 
 
 @pytest.mark.parametrize(
@@ -943,29 +951,29 @@ def test_gemini_2_5_reasoning_effort_budgets(model, effort, expected):
     ],
 )
 def test_gemini_3_reasoning_effort_levels(model, effort, level, include):
-    assert gemini.gemini_thinking(effort, make_ctx(model)) == {"thinkingLevel": level, "includeThoughts": include}
+    assert gemini_thinking(effort, make_ctx(model)) == {"thinkingLevel": level, "includeThoughts": include}
 
 
 def test_gemini_generation_option_selects_the_table_for_endpoints():
     ctx = Context(
         request={}, model="1234567890", model_string="vertex_ai/gemini/1234567890", options={"gemini_generation": 3}
     )
-    assert gemini.gemini_thinking("high", ctx) == {"thinkingLevel": "high", "includeThoughts": True}
+    assert gemini_thinking("high", ctx) == {"thinkingLevel": "high", "includeThoughts": True}
 
 
 def test_gemini_2_5_pro_cannot_turn_thinking_off():
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_thinking("none", make_ctx("gemini-2.5-pro"))
+        gemini_thinking("none", make_ctx("gemini-2.5-pro"))
     assert "reasoning_effort" in err.value.message
     ctx = make_ctx("gemini-2.5-pro", drop_params=True)
-    assert gemini.gemini_thinking("disable", ctx) == {"thinkingBudget": 128, "includeThoughts": False}
+    assert gemini_thinking("disable", ctx) == {"thinkingBudget": 128, "includeThoughts": False}
     assert ctx.warnings
 
 
 @pytest.mark.parametrize("effort", ["max", "xhigh", "LOW", ""])
 def test_unknown_reasoning_effort_lists_accepted_values(effort):
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_thinking(effort, make_ctx())
+        gemini_thinking(effort, make_ctx())
     assert "reasoning_effort" in err.value.message
     assert "minimal, low, medium, high, disable, none" in err.value.message
 
@@ -982,15 +990,15 @@ def test_unknown_reasoning_effort_lists_accepted_values(effort):
 )
 def test_anthropic_style_thinking(thinking, expected):
     for model in ("gemini-2.5-flash", "gemini-3-pro-preview"):
-        assert gemini.gemini_thinking(thinking, make_ctx(model)) == expected
+        assert gemini_thinking(thinking, make_ctx(model)) == expected
 
 
 def test_thinking_wins_over_reasoning_effort_in_either_order():
     request = {"reasoning_effort": "high", "thinking": {"type": "enabled", "budget_tokens": 333}}
     ctx = make_ctx(request=request)
     expected = {"thinkingBudget": 333, "includeThoughts": True}
-    assert gemini.gemini_thinking(request["reasoning_effort"], ctx) == expected
-    assert gemini.gemini_thinking(request["thinking"], ctx) == expected
+    assert gemini_thinking(request["reasoning_effort"], ctx) == expected
+    assert gemini_thinking(request["thinking"], ctx) == expected
 
 
 @pytest.mark.parametrize(
@@ -1004,17 +1012,17 @@ def test_thinking_wins_over_reasoning_effort_in_either_order():
 )
 def test_bad_thinking_names_the_field(thinking, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(thinking, make_ctx())
+        gemini_thinking(thinking, make_ctx())
     assert where in err.value.message
 
 
 def test_wrong_type_names_the_param_it_came_from():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(5, make_ctx(request={"reasoning_effort": 5}))
+        gemini_thinking(5, make_ctx(request={"reasoning_effort": 5}))
     assert "reasoning_effort" in err.value.message
     flag = [True]
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(flag, make_ctx(request={"thinking": flag}))
+        gemini_thinking(flag, make_ctx(request={"thinking": flag}))
     assert "thinking" in err.value.message
 
 
@@ -1022,19 +1030,19 @@ def test_wrong_type_names_the_param_it_came_from():
 
 
 def test_modalities():
-    assert gemini.gemini_modalities(["text", "IMAGE", "audio", "video", "text"], make_ctx()) == [
+    assert gemini_modalities(["text", "IMAGE", "audio", "video", "text"], make_ctx()) == [
         "TEXT",
         "IMAGE",
         "AUDIO",
         "MODALITY_UNSPECIFIED",
     ]
-    assert gemini.gemini_modalities("text", make_ctx()) == ["TEXT"]
+    assert gemini_modalities("text", make_ctx()) == ["TEXT"]
 
 
 @pytest.mark.parametrize("value, where", [(5, "modalities"), (["text", 1], "modalities[1]")])
 def test_bad_modalities_name_the_field(value, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_modalities(value, make_ctx())
+        gemini_modalities(value, make_ctx())
     assert where in err.value.message
 
 
@@ -1057,7 +1065,6 @@ def test_hooks_are_registered_under_the_names_the_mapping_uses():
 
 
 def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:
-    from engine.hooks.gemini import gemini_audio
     from engine.mapping.context import Context
 
     ctx = Context(request={"audio": {"voice": "Kore", "format": "pcm16"}, "modalities": ["text", "audio"]},
@@ -1074,7 +1081,6 @@ def test_audio_refuses_formats_gemini_cannot_produce_and_missing_voice() -> None
     import pytest
 
     from engine.errors import BadRequestError, UnsupportedParamsError
-    from engine.hooks.gemini import gemini_audio
     from engine.mapping.context import Context
 
     ctx = Context(request={}, model="gemini-2.5-flash-preview-tts", host="vertex")

@@ -5,8 +5,8 @@ whole ``messages`` list) into the Gemini body fragment a mapping places with ``t
 
 * :mod:`.contents`: thought-signature bookkeeping for the ``messages`` construct of gemini.yaml
   (``gemini.thinking_blocks``, ``gemini.signatures``, ``gemini.function_response``)
-* :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options``, ``gemini.tool_choice``
-* :mod:`.config`: ``gemini.response_format``, ``gemini.thinking``, ``gemini.modalities``, ``gemini.audio``
+* :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options`` (``tool_choice`` is data)
+* :mod:`.config`: ``gemini.response_format`` (thinking, modalities and audio are data)
 * :mod:`.response`: the response side (reference 04, 05): ``gemini.message``, ``gemini.usage``...
 
 What passes between hooks is declared in gemini.yaml: the plan fields ``schema_prompt``
@@ -15,17 +15,11 @@ What passes between hooks is declared in gemini.yaml: the plan fields ``schema_p
 """
 
 from engine.hooks.gemini import response  # noqa: F401  (registers the response-side hooks)
-from engine.hooks.gemini.config import (
-    gemini_audio,
-    gemini_modalities,
-    gemini_response_format,
-    gemini_thinking,
-)
+from engine.hooks.gemini.config import gemini_response_format
 from engine.hooks.gemini import contents  # noqa: F401  (registers the signature hooks)
 from engine.hooks.gemini.tools import (
     BUILTIN_TOOLS,
     SEARCH_TOOLS,
-    gemini_tool_choice,
     gemini_tools,
     gemini_web_search_options,
 )
@@ -36,10 +30,6 @@ __all__ = [
     "SEARCH_TOOLS",
     "gemini_tools",
     "gemini_web_search_options",
-    "gemini_tool_choice",
     "gemini_response_format",
-    "gemini_thinking",
-    "gemini_modalities",
-    "gemini_audio",
     "gemini_generation",
 ]

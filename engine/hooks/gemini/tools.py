@@ -39,9 +39,6 @@ SEARCH_TOOLS = ("googleSearch", "googleSearchRetrieval", "enterpriseWebSearch")
 _OPENAI_WEB_SEARCH_TYPES = frozenset({"web_search", "web_search_preview"})
 
 
-_TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-
-
 @hook("gemini.tools")
 def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
     """OpenAI ``tools`` (or legacy ``functions``) → Gemini ``tools``: one Tool object holding all
@@ -296,31 +293,3 @@ def gemini_web_search_options(value: Any, ctx: Any) -> dict[str, Any] | None:
         ctx.warnings.append("web_search_options: dropped: Gemini < 3 cannot combine Google Search with function tools")
         return None
     return {"googleSearch": {}}
-
-
-@hook("gemini.tool_choice")
-def gemini_tool_choice(value: Any, ctx: Any) -> dict[str, Any] | None:
-    """OpenAI ``tool_choice`` → ``toolConfig.functionCallingConfig``: ``auto`` → AUTO, ``none`` →
-    NONE, ``required`` → ANY, ``{"type": "function", "function": {"name": f}}`` → ANY with
-    ``allowedFunctionNames: [f]``. Anything else: UnsupportedParamsError, or None plus a warning
-    with ``drop_params``."""
-    if isinstance(value, str) and value in _TOOL_CHOICE_MODES:
-        return {"mode": _TOOL_CHOICE_MODES[value]}
-    if isinstance(value, dict) and value.get("type") == "function":
-        function = value.get("function")
-        name = function.get("name") if isinstance(function, dict) else None
-        if not isinstance(name, str) or not name:
-            raise BadRequestError(
-                "tool_choice.function.name: expected the name of one of the request's functions",
-                param="tool_choice.function.name",
-            )
-        return {"mode": "ANY", "allowedFunctionNames": [name]}
-    if ctx.drop_params:
-        ctx.warnings.append(f"tool_choice: dropped unsupported value {value!r}")
-        return None
-    raise UnsupportedParamsError(
-        f"tool_choice: Gemini does not support {value!r}; accepted values are 'auto', 'none', 'required' "
-        "and {'type': 'function', 'function': {'name': ...}}",
-        param="tool_choice",
-    )
-
