@@ -7,7 +7,6 @@ route regexes, setting-source lists and hook references. Any error names the fil
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -247,7 +246,7 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         if value_map is not None:
             if isinstance(value, (str, int, float, bool)) and value in value_map:
                 value = value_map[value]
-                return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+                return _fresh(value) if isinstance(value, (dict, list)) else value  # the table stays as it is
             if rules is not None:
                 return rules(value, ctx)
             else:
@@ -291,6 +290,15 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         policy=policy,
         check=check_type if setter is None else None,
     )
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a table value (JSON data), cheaper than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
 
 
 _CASTS = {"str": str, "int": int, "float": float, "bool": bool}

@@ -317,13 +317,10 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
     for role, sources in (spec.get("contents") or {}).items():
         if role not in role_specs:
             raise (where / "contents" / role).fail(f"role {role!r} is not in `roles` ({', '.join(role_specs)})")
-        contributions[role] = [
-            (_compile_source(s, where / "contents" / role / i, content_parts), isinstance(s, dict) and bool(s.get("replay")))
-            for i, s in enumerate(sources)
-        ]
+        contributions[role] = [_contribution(s, where / "contents" / role / i, content_parts) for i, s in enumerate(sources)]
     default_parts = content_parts["parts"]
     for role in role_specs:
-        contributions.setdefault(role, [(lambda message, run, field: default_parts(message.get("content"), run, f"{field}.content"), False)])
+        contributions.setdefault(role, [(lambda message, run, field: default_parts(message.get("content"), run, f"{field}.content"), False, None, None, None)])
     finishers: dict[str, Callable[..., Any]] = {}
     for role, rule in (spec.get("finish") or {}).items():
         if role not in role_specs:
@@ -367,11 +364,17 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
             finish = finishers.get(role)
             parts: list[Any] = []
             replayed: list[Any] = []
-            for contribute, replay in contributions[role]:
+            for contribute, replay, present, into, into_when in contributions[role]:
+                if present is not None and message.get(present) is None:
+                    continue  # the field this source reads is absent: it adds nothing
                 if replay and finish is not None:
                     replayed += contribute(message, run, field)
+                    continue
+                added = contribute(message, run, field)
+                if into is not None and added and parts and into_when(variables):
+                    into(parts[-1], added)  # nested in the part before (media inside a tool result)
                 else:
-                    parts += contribute(message, run, field)
+                    parts += added
             if finish is not None:
                 parts = finish(parts, ctx, replayed=replayed, message=message, field=field)
             if trim_final and variables["last"] and target != "system":
@@ -525,6 +528,21 @@ def _compile_part_rule(rule: Any, where: Any) -> Callable[[Any, _Run, str], Any]
 
 _SOURCE_FORMS = ('expected "content", {content: <part table>, join?}, {each: <field>, part | hook}, {part: <template>}, '
                  "{hook: <name>}, {require: {...}} or {refuse: <field>, why: <text>}")
+
+
+def _contribution(spec: Any, where: Any, content_parts: dict[str, Callable[..., list[Any]]]) -> tuple[Any, ...]:
+    """A `contents` entry -> (contribute, replay, the field it needs present, into-setter, into condition)."""
+    from engine.mapping.paths import compile_setter
+
+    contribute = _compile_source(spec, where, content_parts)
+    if not isinstance(spec, dict):
+        return contribute, False, None, None, None
+    present = spec.get("present") or spec.get("each")
+    if present is None and "content" in spec and "require" not in spec:
+        present = "content"
+    into = compile_setter(spec["into"]) if "into" in spec else None
+    into_when = (where / "into_when").leaf("{{ " + spec["into_when"] + " }}") if "into_when" in spec else (lambda variables: True)
+    return contribute, bool(spec.get("replay")), present, into, into_when
 
 
 def _compile_source(spec: Any, where: Any, content_parts: dict[str, Callable[..., list[Any]]]) -> Callable[[dict[str, Any], _Run, str], list[Any]]:

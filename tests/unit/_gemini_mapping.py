@@ -77,3 +77,31 @@ def gemini_tool_choice(value: Any, ctx: Context) -> dict[str, Any] | None:
 def gemini_audio(value: Any, ctx: Context) -> dict[str, Any]:
     config = chat_body({**(ctx.request or {}), "audio": value}, ctx).get("generationConfig", {})
     return {k: config[k] for k in ("speechConfig", "responseModalities") if k in config}
+
+
+def gemini_web_search_options(value: Any, ctx: Context) -> dict[str, Any] | None:
+    """The `web_search_options` param alone: the Tool object it appends, or None."""
+    ctx = _with_options(ctx)
+    (param,) = [p for p in chat_operation().params if p.name == "web_search_options"]
+    body: dict[str, Any] = {}
+    param.apply(body, value, ctx)
+    return (body.get("tools") or [None])[-1]
+
+
+def gemini_tools(tools: Any, ctx: Context) -> list[dict[str, Any]] | None:
+    """`tools` (or legacy `functions`, when that is what the request holds) through its param rule."""
+    request = ctx.request or {}
+    name = "functions" if request.get("functions") is tools or ("functions" in request and "tools" not in request) else "tools"
+    ctx = _with_options(ctx)
+    (param,) = [p for p in chat_operation().params if p.name == name]
+    body: dict[str, Any] = {}
+    param.apply(body, tools, ctx)
+    return body.get("tools")
+
+
+def gemini_retrieval_config(tools: Any, ctx: Context) -> dict[str, Any] | None:
+    """The `retrieval_config` plan field for these tools."""
+    ctx = _with_options(ctx)
+    ctx.request = {**(ctx.request or {}), "tools": tools}
+    (produce,) = [f for name, f in chat_operation().plan if name == "retrieval_config"]
+    return produce({"request": ctx.request}, ctx)

@@ -19,7 +19,10 @@ from tests.unit._gemini_mapping import (
     gemini_system_instruction,
     gemini_thinking,
     gemini_tool_choice,
+    gemini_web_search_options,
 )
+from tests.unit._gemini_mapping import gemini_retrieval_config as mapped_retrieval_config
+from tests.unit._gemini_mapping import gemini_tools as mapped_tools
 
 DUMMY = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
@@ -104,7 +107,7 @@ def test_worked_example_from_reference_section_8():
     body = {
         "systemInstruction": gemini_system_instruction(request["messages"], ctx),
         "contents": gemini_contents(request["messages"], ctx),
-        "tools": gemini.gemini_tools(request["tools"], ctx),
+        "tools": mapped_tools(request["tools"], ctx),
         "toolConfig": {"functionCallingConfig": gemini_tool_choice(request["tool_choice"], ctx)},
         # The plain params are the mapping's job; only thinkingConfig comes from a hook.
         "generationConfig": {
@@ -548,7 +551,7 @@ def test_function_tools_become_one_tool_with_function_declarations():
         fn_tool("a", {"type": "object", "properties": {"x": {"type": "string"}}}, description="A", strict=True),
         fn_tool("b", {"type": "object", "properties": {"y": {"type": "integer"}}}),
     ]
-    assert gemini.gemini_tools(tools, make_ctx()) == [
+    assert mapped_tools(tools, make_ctx()) == [
         {
             "functionDeclarations": [
                 {
@@ -575,7 +578,7 @@ def test_pitfalls_3_4_5_tool_parameters_are_converted_without_property_ordering(
         "required": ["city"],
         "additionalProperties": False,
     }
-    declaration = gemini.gemini_tools([fn_tool("w", parameters)], make_ctx())[0]["functionDeclarations"][0]
+    declaration = mapped_tools([fn_tool("w", parameters)], make_ctx())[0]["functionDeclarations"][0]
     assert declaration["parameters"] == {
         "type": "object",
         "properties": {
@@ -600,13 +603,13 @@ def test_pitfalls_3_4_5_tool_parameters_are_converted_without_property_ordering(
 )
 def test_pitfall_6_argument_less_tools_omit_parameters(parameters):
     tool_entry = {"type": "function", "function": {"name": "now", "parameters": parameters}}
-    assert gemini.gemini_tools([tool_entry], make_ctx("gemini-3-pro-preview")) == [
+    assert mapped_tools([tool_entry], make_ctx("gemini-3-pro-preview")) == [
         {"functionDeclarations": [{"name": "now"}]}
     ]
 
 
 def test_pitfall_6_properties_without_type_are_forced_to_object():
-    declaration = gemini.gemini_tools([fn_tool("f", {"properties": {"a": {"type": "string"}}})], make_ctx())[0][
+    declaration = mapped_tools([fn_tool("f", {"properties": {"a": {"type": "string"}}})], make_ctx())[0][
         "functionDeclarations"
     ][0]
     assert declaration["parameters"] == {"properties": {"a": {"type": "string"}}, "type": "object"}
@@ -617,17 +620,17 @@ def test_pitfall_6_properties_without_type_are_forced_to_object():
 )
 def test_pitfall_6_non_object_parameters_are_refused(parameters):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([fn_tool("f", parameters)], make_ctx())
+        mapped_tools([fn_tool("f", parameters)], make_ctx())
     assert "tools[0].function.parameters" in err.value.message
 
 
 def test_legacy_functions_use_the_same_hook_and_name_functions_in_errors():
     functions = [{"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}]
     ctx = make_ctx(request={"functions": functions})
-    assert gemini.gemini_tools(functions, ctx)[0]["functionDeclarations"][0]["name"] == "f"
+    assert mapped_tools(functions, ctx)[0]["functionDeclarations"][0]["name"] == "f"
     bad = [{"name": "", "parameters": {}}]
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools(bad, make_ctx(request={"functions": bad}))
+        mapped_tools(bad, make_ctx(request={"functions": bad}))
     assert "functions[0].name" in err.value.message
 
 
@@ -651,35 +654,34 @@ def test_legacy_functions_use_the_same_hook_and_name_functions_in_errors():
     ],
 )
 def test_built_in_google_tools(entry, expected):
-    assert gemini.gemini_tools([entry], make_ctx()) == [expected]
+    assert mapped_tools([entry], make_ctx()) == [expected]
 
 
 def test_built_in_entries_with_type_function_but_a_google_key_are_built_ins():
     # {"type": "function", "googleSearch": {}} has no "function" key: it is not a function tool.
-    assert gemini.gemini_tools([{"type": "function", "googleSearch": {}}], make_ctx()) == [{"googleSearch": {}}]
+    assert mapped_tools([{"type": "function", "googleSearch": {}}], make_ctx()) == [{"googleSearch": {}}]
 
 
 def test_google_maps_location_moves_to_the_retrieval_config_plan_field():
-    from engine.hooks.gemini.tools import gemini_retrieval_config
 
     ctx = make_ctx()
     tools = [{"googleMaps": {"enableWidget": True, "latitude": 59.91, "longitude": 10.75, "languageCode": "nb"}}]
-    assert gemini.gemini_tools(tools, ctx) == [{"googleMaps": {"enableWidget": True}}]
-    assert gemini_retrieval_config(tools, ctx) == {
+    assert mapped_tools(tools, ctx) == [{"googleMaps": {"enableWidget": True}}]
+    assert mapped_retrieval_config(tools, ctx) == {
         "latLng": {"latitude": 59.91, "longitude": 10.75},
         "languageCode": "nb",
     }
     nested = [{"google_maps": {"retrievalConfig": {"latitude": 1.5, "longitude": 2}}}]
-    gemini.gemini_tools(nested, make_ctx())
-    assert gemini_retrieval_config(nested, make_ctx()) == {"latLng": {"latitude": 1.5, "longitude": 2}}
+    mapped_tools(nested, make_ctx())
+    assert mapped_retrieval_config(nested, make_ctx()) == {"latLng": {"latitude": 1.5, "longitude": 2}}
     plain = [{"googleMaps": {}}]
-    gemini.gemini_tools(plain, make_ctx())
-    assert gemini_retrieval_config(plain, make_ctx()) is None
+    mapped_tools(plain, make_ctx())
+    assert mapped_retrieval_config(plain, make_ctx()) is None
 
 
 def test_google_maps_needs_both_coordinates():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([{"googleMaps": {"latitude": 59.9}}], make_ctx())
+        mapped_tools([{"googleMaps": {"latitude": 59.9}}], make_ctx())
     assert "tools[0].googleMaps.longitude" in err.value.message
 
 
@@ -691,7 +693,7 @@ def test_functions_share_one_tool_object_and_each_built_in_tool_gets_its_own_on_
         fn_tool("g"),
         {"url_context": {}},
     ]
-    assert gemini.gemini_tools(tools, make_ctx("gemini-3-pro-preview")) == [
+    assert mapped_tools(tools, make_ctx("gemini-3-pro-preview")) == [
         {
             "functionDeclarations": [
                 {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}},
@@ -706,7 +708,7 @@ def test_functions_share_one_tool_object_and_each_built_in_tool_gets_its_own_on_
 def test_pitfall_15_search_plus_functions_on_gemini_2_is_refused():
     tools = [fn_tool("f"), {"googleSearch": {}}]
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tools(tools, make_ctx("gemini-2.5-flash"))
+        mapped_tools(tools, make_ctx("gemini-2.5-flash"))
     assert "tools" in err.value.message and "googleSearch" in err.value.message
     assert err.value.param == "tools"
 
@@ -714,31 +716,31 @@ def test_pitfall_15_search_plus_functions_on_gemini_2_is_refused():
 def test_pitfall_15_with_drop_params_the_search_tool_is_dropped_with_a_warning():
     ctx = make_ctx("gemini-2.5-flash", drop_params=True)
     tools = [fn_tool("f"), {"type": "web_search"}, {"codeExecution": {}}]
-    assert gemini.gemini_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}]}, {"codeExecution": {}}]
+    assert mapped_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}]}, {"codeExecution": {}}]
     assert any("googleSearch" in warning for warning in ctx.warnings)
 
 
 def test_pitfall_15_web_search_options_plus_functions_on_gemini_2():
     request = {"tools": [fn_tool("f")], "web_search_options": {}}
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tools(request["tools"], make_ctx(request=request))
+        mapped_tools(request["tools"], make_ctx(request=request))
     assert "web_search_options" in err.value.message
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_web_search_options({}, make_ctx(request=request))
+        gemini_web_search_options({}, make_ctx(request=request))
     assert "web_search_options" in err.value.message
     dropping = make_ctx(request=request, drop_params=True)
-    assert gemini.gemini_web_search_options({}, dropping) is None
+    assert gemini_web_search_options({}, dropping) is None
     assert dropping.warnings
-    assert gemini.gemini_web_search_options({}, make_ctx("gemini-3-pro-preview", request=request)) == {
+    assert gemini_web_search_options({}, make_ctx("gemini-3-pro-preview", request=request)) == {
         "googleSearch": {}
     }
-    assert gemini.gemini_web_search_options({"search_context_size": "low"}, make_ctx(request={})) == {
+    assert gemini_web_search_options({"search_context_size": "low"}, make_ctx(request={})) == {
         "googleSearch": {}
     }
 
 
 def test_search_tools_alone_are_fine_on_gemini_2():
-    assert gemini.gemini_tools([{"googleSearch": {}}, {"enterpriseWebSearch": {}}], make_ctx()) == [
+    assert mapped_tools([{"googleSearch": {}}, {"enterpriseWebSearch": {}}], make_ctx()) == [
         {"googleSearch": {}},
         {"enterpriseWebSearch": {}},
     ]
@@ -775,12 +777,12 @@ def test_search_tools_alone_are_fine_on_gemini_2():
 )
 def test_bad_tool_entries_name_the_field(tools, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools(tools, make_ctx())
+        mapped_tools(tools, make_ctx())
     assert where in err.value.message
 
 
 def test_empty_tools_list_gives_no_tool_object():
-    assert gemini.gemini_tools([], make_ctx()) == []
+    assert mapped_tools([], make_ctx()) == []
 
 
 # --- tool_choice ----------------------------------------------------------------------------------
@@ -1094,14 +1096,13 @@ def test_tools_and_legacy_functions_together_are_refused() -> None:
     import pytest
 
     from engine.errors import BadRequestError
-    from engine.hooks.gemini import gemini_tools
     from engine.mapping.context import Context
 
     tools = [{"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}]
     functions = [{"name": "b"}]
     ctx = Context(request={"tools": tools, "functions": functions}, model="gemini-2.5-flash", host="vertex")
     with pytest.raises(BadRequestError, match="either `tools` or the legacy `functions`"):
-        gemini_tools(tools, ctx)
+        mapped_tools(tools, ctx)
 
 
 # --- found by bench/diff_litellm.py (differential check against LiteLLM) ----------------
@@ -1188,7 +1189,7 @@ def test_tool_output_and_thinking_nested_too_deeply_to_decode_are_sent_as_text()
 )
 def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entry, message):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([entry], make_ctx())
+        mapped_tools([entry], make_ctx())
     assert err.value.param == "tools[0]"
     assert message in err.value.message
 
@@ -1197,7 +1198,7 @@ def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entr
 def test_web_search_options_ignores_a_tools_value_that_is_not_a_list(tools):
     # gemini.tools refuses such a value itself; this hook must not crash iterating it.
     ctx = make_ctx(request={"tools": tools, "web_search_options": {}})
-    assert gemini.gemini_web_search_options({}, ctx) == {"googleSearch": {}}
+    assert gemini_web_search_options({}, ctx) == {"googleSearch": {}}
 
 
 @pytest.mark.parametrize("format_type", ["text", "json_object", "json_schema"])

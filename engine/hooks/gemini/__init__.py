@@ -4,8 +4,8 @@ Facts: shared/reference/03-gemini-request-mapping.md. Each hook turns one OpenAI
 whole ``messages`` list) into the Gemini body fragment a mapping places with ``to:``:
 
 * :mod:`.contents`: thought-signature bookkeeping for the ``messages`` construct of gemini.yaml
-  (``gemini.thinking_blocks``, ``gemini.signatures``, ``gemini.function_response``)
-* :mod:`.tools`: ``gemini.tools``, ``gemini.web_search_options`` (``tool_choice`` is data)
+  (``gemini.thinking_blocks``, ``gemini.signatures``)
+* :mod:`.tools`: ``gemini.tools`` (``tool_choice`` and ``web_search_options`` are data)
 * :mod:`.config`: ``gemini.response_format`` (thinking, modalities and audio are data)
 * :mod:`.response`: the response side (reference 04, 05): ``gemini.message``, ``gemini.usage``...
 
@@ -17,19 +17,11 @@ What passes between hooks is declared in gemini.yaml: the plan fields ``schema_p
 from engine.hooks.gemini import response  # noqa: F401  (registers the response-side hooks)
 from engine.hooks.gemini.config import gemini_response_format
 from engine.hooks.gemini import contents  # noqa: F401  (registers the signature hooks)
-from engine.hooks.gemini.tools import (
-    BUILTIN_TOOLS,
-    SEARCH_TOOLS,
-    gemini_tools,
-    gemini_web_search_options,
-)
+from engine.hooks.gemini.tools import gemini_tools
 from engine.hooks.media import gemini_generation
 
 __all__ = [
-    "BUILTIN_TOOLS",
-    "SEARCH_TOOLS",
     "gemini_tools",
-    "gemini_web_search_options",
     "gemini_response_format",
     "gemini_generation",
 ]
