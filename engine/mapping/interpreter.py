@@ -159,6 +159,8 @@ class CompiledResponse:
     hidden: Extractor | None
     data: Extractor | None = None
     content_type: Extractor | None = None
+    # The declared `shape` of the answer (engine/mapping/shape.py), checked before anything reads it.
+    check: Callable[[Any, Context], None] | None = None
 
     def parse_result(self, upstream: Any, ctx: Context) -> dict[str, Any]:
         """Upstream JSON of a non-chat operation -> {"data", "usage", "hidden", "content_type"}."""
@@ -173,6 +175,8 @@ class CompiledResponse:
         """Upstream JSON -> {"id", "choices", "usage", "hidden"} (plain dicts, OpenAI field names)."""
         if self.raise_error is not None:
             self.raise_error(upstream, ctx)
+        if self.check is not None:
+            self.check(upstream, ctx)
         out: dict[str, Any] = {}
         if self.id is not None:
             out["id"] = self.id(upstream, ctx)

@@ -34,7 +34,28 @@ def _number_after(value: Any, prefix: str) -> float | None:
     return _NUMBER_AFTER_CACHE[key]
 
 
-ENV = jinja2.Environment(
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment with a faster ``a.b`` on plain dicts, the same answers.
+
+    Jinja reads ``a.b`` as ``getattr(a, "b")`` first and ``a["b"]`` after an AttributeError; on a
+    plain dict that getattr can only succeed for dict's own attribute names, so for every other
+    name the key is read directly, without raising and catching an AttributeError (about 1 µs
+    per dot in the mappings' templates).
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+ENV = _Environment(
     undefined=jinja2.ChainableUndefined,
     autoescape=False,
     keep_trailing_newline=False,
@@ -48,13 +69,25 @@ def is_template(value: Any) -> bool:
 
 def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a Jinja expression (no braces); the callable returns a native value or None."""
-    compiled = ENV.compile_expression(expr, undefined_to_none=True)
+    template = ENV.compile_expression(expr, undefined_to_none=True)._template
     # Only the names the expression reads are handed to Jinja: its context is built per call.
-    names = tuple(meta.find_undeclared_variables(ENV.parse("{{ " + expr + " }}")))
+    parsed = ENV.parse("{{ " + expr + " }}")
+    names = tuple(meta.find_undeclared_variables(parsed))  # (Jinja's globals are not among them)
+    # Jinja's globals the expression reads (range, dict, namespace...), as a context would hold.
+    global_names = {n.name: ENV.globals[n.name] for n in parsed.find_all(jinja2.nodes.Name) if n.name in ENV.globals}
+    context_class, render, name = ENV.context_class, template.root_render_func, template.name
+    undefined = jinja2.Undefined
 
     def evaluate(variables: dict[str, Any]) -> Any:
-        value = compiled(**{k: variables[k] for k in names if k in variables})
-        return None if isinstance(value, jinja2.Undefined) else value
+        # What TemplateExpression.__call__ does, with a context over one plain dict of the names
+        # read instead of a merge of the variables into a ChainMap of the globals (the context's
+        # own copy of the globals' names only serves template imports, which expressions lack).
+        scope = {**global_names, **{k: variables[k] for k in names if k in variables}}
+        context = context_class(ENV, scope, name, {})
+        for _ in render(context):
+            pass
+        value = context.vars["result"]
+        return None if isinstance(value, undefined) else value
 
     return evaluate
 

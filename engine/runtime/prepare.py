@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from engine import fastjson
 from engine.errors import BadRequestError
 from engine.runtime.output_limit import apply_output_limit
 from engine.runtime.uncatalogued import warn_uncatalogued
@@ -53,7 +54,7 @@ class Prepared:
         encoded = self.__dict__.get("_body_bytes")
         if encoded is None:
             try:
-                encoded = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+                encoded = fastjson.dumps(self.body)
             except (TypeError, ValueError, RecursionError):
                 raise BadRequestError(_unencodable(self.body), model=self.model_string) from None
             self.__dict__["_body_bytes"] = encoded
