@@ -189,6 +189,7 @@ def compile_host(doc: Document) -> CompiledHost:
         file=doc.path,
         errors=compile_errors(d.get("errors"), w / "errors"),
         caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+        project_resources=bool(d.get("project_resources")),
     )
 
 
