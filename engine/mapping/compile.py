@@ -630,7 +630,7 @@ def _compile_option_templates(options: dict[str, Any], where: _Where) -> dict[st
             names = meta.find_undeclared_variables(ENV.parse(v))
         except jinja2.TemplateSyntaxError as exc:
             raise (where / k).fail(f"invalid Jinja template: {exc.message}") from None
-        reads[k] = {n for n in names if n in templated and n != k}
+        reads[k] = {n for n in names if n in templated}
     ordered: list[str] = []
 
     def visit(k: str, chain: list[str]) -> None:
