@@ -105,3 +105,16 @@ def gemini_retrieval_config(tools: Any, ctx: Context) -> dict[str, Any] | None:
     ctx.request = {**(ctx.request or {}), "tools": tools}
     (produce,) = [f for name, f in chat_operation().plan if name == "retrieval_config"]
     return produce({"request": ctx.request}, ctx)
+
+
+def gemini_response_format(value: Any, ctx: Context) -> dict[str, Any]:
+    """`response_format` through its param rule: the generationConfig fields it sets."""
+    return chat_body({"response_format": value}, ctx).get("generationConfig", {})
+
+
+def gemini_schema_prompt(value: Any, ctx: Context) -> str | None:
+    """The `schema_prompt` plan field for this response_format."""
+    ctx = _with_options(ctx)
+    ctx.request = {"response_format": value}
+    (produce,) = [f for name, f in chat_operation().plan if name == "schema_prompt"]
+    return produce({"request": ctx.request, "info": ctx.info, "options": ctx.options}, ctx)

@@ -19,6 +19,8 @@ from tests.unit._gemini_mapping import (
     gemini_system_instruction,
     gemini_thinking,
     gemini_tool_choice,
+    gemini_response_format,
+    gemini_schema_prompt,
     gemini_web_search_options,
 )
 from tests.unit._gemini_mapping import gemini_retrieval_config as mapped_retrieval_config
@@ -475,9 +477,8 @@ def test_schema_prompt_is_appended_to_the_last_user_turn():
     ctx = make_ctx("gemini-1.0-pro", info={"supports_response_schema": False})
     schema = {"type": "object", "properties": {"name": {"type": "string"}}}
     value = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
-    config = gemini.gemini_response_format(value, ctx)
+    config = gemini_response_format(value, ctx)
     assert config == {"responseMimeType": "application/json"}
-    from engine.hooks.gemini.config import gemini_schema_prompt
 
     prompt = gemini_schema_prompt(value, ctx)  # the plan field gemini.contents needs
     assert json.dumps(schema) in prompt
@@ -831,15 +832,15 @@ RECIPES = {
 
 
 def test_text_and_json_object():
-    assert gemini.gemini_response_format({"type": "text"}, make_ctx()) == {"responseMimeType": "text/plain"}
-    assert gemini.gemini_response_format({"type": "json_object"}, make_ctx()) == {
+    assert gemini_response_format({"type": "text"}, make_ctx()) == {"responseMimeType": "text/plain"}
+    assert gemini_response_format({"type": "json_object"}, make_ctx()) == {
         "responseMimeType": "application/json"
     }
 
 
 def test_json_object_with_response_schema_extension_and_enforce_validation():
     value = {"type": "json_object", "response_schema": RECIPES, "enforce_validation": True}
-    assert gemini.gemini_response_format(value, make_ctx()) == {
+    assert gemini_response_format(value, make_ctx()) == {
         "responseMimeType": "application/json",
         "responseSchema": {
             "type": "array",
@@ -861,12 +862,12 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
         "additionalProperties": False,
     }
     value = {"type": "json_schema", "json_schema": {"name": "out", "schema": nested, "strict": True}}
-    config = gemini.gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
+    config = gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
     # Plain JSON Schema as written ($defs and $ref kept: Google resolves them), in a copy.
     assert config == {"responseMimeType": "application/json", "responseJsonSchema": nested}
     assert config["responseJsonSchema"] is not nested
     assert config["responseJsonSchema"]["$defs"] is not nested["$defs"]
-    converted = gemini.gemini_response_format(value, make_ctx())["responseSchema"]
+    converted = gemini_response_format(value, make_ctx())["responseSchema"]
     assert converted == {
         "type": "object",
         "properties": {"item": {"type": "object", "properties": {"x": {"type": "integer"}}, "propertyOrdering": ["x"]}},
@@ -895,19 +896,19 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
 )
 def test_response_format_errors_name_the_field(value, where, error):
     with pytest.raises(error) as err:
-        gemini.gemini_response_format(value, make_ctx())
+        gemini_response_format(value, make_ctx())
     assert where in err.value.message
 
 
 def test_response_format_unknown_type_is_dropped_with_drop_params():
     ctx = make_ctx(drop_params=True)
-    assert gemini.gemini_response_format({"type": "yaml"}, ctx) == {}
+    assert gemini_response_format({"type": "yaml"}, ctx) == {}
     assert ctx.warnings
 
 
 def test_response_format_bad_schema_field_option():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_response_format(
+        gemini_response_format(
             {"type": "json_object", "response_schema": RECIPES}, make_ctx(options={"schema_field": "schema"})
         )
     assert "options.schema_field" in err.value.message
@@ -1207,5 +1208,5 @@ def test_response_format_json_schema_that_is_not_an_object_is_refused_for_every_
     # whatever the type, so a string here used to pass the hook and crash on the answer.
     value = {"type": format_type, "enforce_validation": True, "json_schema": "x"}
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_response_format(value, make_ctx())
+        gemini_response_format(value, make_ctx())
     assert err.value.param == "response_format.json_schema"
