@@ -12,6 +12,7 @@ router tries a sibling) instead of breaking a stream the client has started read
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any, Callable, Iterator
 
@@ -24,7 +25,10 @@ from engine.types import _WithHidden
 
 from .errors import IngressError
 
-__all__ = ["door", "DoorAnswer", "DoorStream", "RawEvent", "frame", "split", "NativeCall", "count_tokens_call"]
+__all__ = ["door", "translate", "DoorAnswer", "DoorStream", "RawEvent", "frame", "split", "NativeCall", "count_tokens_call"]
+
+log = logging.getLogger("vertex_engine.ingress")
+_NOTED: set[tuple[str, str]] = set()  # (door, note) already logged by this process
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 #: The chat messages a native call is prepared with (its body is replaced by the caller's own).
@@ -34,6 +38,18 @@ _PLACEHOLDER = [{"role": "user", "content": "."}]
 def door(name: str) -> CompiledDoor:
     """The compiled door mapping ``name`` (``doors`` of the loaded mappings)."""
     return engine.get_registry().doors[name]
+
+
+def translate(spec: CompiledDoor, body: dict[str, Any], **variables: Any) -> tuple[dict[str, Any], list[str]]:
+    """(chat kwargs for ``body``, the door's notes on what the translation does not carry); each
+    note is logged once per process, the caller lists them in the answer's warnings."""
+    kwargs = spec.request(body, **variables)
+    notes = spec.notes_for(body) if spec.notes else []
+    for note in notes:
+        if (spec.name, note) not in _NOTED:
+            _NOTED.add((spec.name, note))
+            log.warning("%s request: %s", spec.name, note)
+    return kwargs, notes
 
 
 class DoorAnswer(_WithHidden):
@@ -385,10 +401,15 @@ def count_tokens_call(spec: CompiledDoor, model: Any, kwargs: dict[str, Any]) ->
     body, settings = split(spec.body_fields, model, kwargs)
     body.pop("stream", None)
     chat = spec.request({**(spec.fields.get("count_defaults") or {}), **body})
+    model_string = _model_string(settings)
     try:
-        engine.get_registry().resolve(_model_string(settings), operation="count_tokens")
+        fmt = engine.get_registry().resolve(model_string, operation="count_tokens").format
     except BadRequestError as exc:
         raise BadRequestError(f"model: {exc.message}", param="model", model=settings["model"]) from None
+    if "count_tokens" not in fmt.operations:
+        counted = sorted(name for name, f in engine.get_registry().formats.items() if "count_tokens" in f.operations)
+        raise BadRequestError(f"model: {model_string!r} ({fmt.name}) has no token counting upstream; count_tokens is "
+                              f"available for {', '.join(counted)} models", param="model", model=settings["model"])
     call = {**settings, "messages": chat["messages"]}
     if chat.get("tools"):
         call["tools"] = chat["tools"]

@@ -293,6 +293,12 @@ class CompiledDoor:
     native: dict[str, Any] | None
     specs: dict[str, Spec] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[Spec, str]] = field(default_factory=list)  # (when, note): what a translation leaves out
+
+    def notes_for(self, body: dict[str, Any]) -> list[str]:
+        """The ``notes`` whose ``when`` holds for ``body``: request features the translation does not carry."""
+        variables = {"body": body, "tables": self.tables}
+        return [note for when, note in self.notes if when(variables)]
 
     @property
     def body_fields(self) -> frozenset[str]:
@@ -330,6 +336,7 @@ def compile_door(doc: Any) -> CompiledDoor:
         specs=dict(compiler._compiled),
     )
     door.specs["check"] = compiler._checks(data.get("check"), "check")
+    door.notes = [(compiler.expression(n["when"], f"notes.{i}.when"), n["note"]) for i, n in enumerate(data.get("notes") or [])]
     return door
 
 

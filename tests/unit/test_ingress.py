@@ -177,3 +177,22 @@ def test_responses_stream_reasoning_then_text_then_call():
                      "response.output_item.done", "response.completed"]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [i["type"] for i in events[-1]["response"]["output"]] == ["reasoning", "message", "function_call"]
+
+
+def test_cache_control_is_not_carried_through_the_pivot_and_says_so():
+    marked = {"max_tokens": 5, "system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}],
+              "messages": [{"role": "user", "content": [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]}]}
+    chat = MESSAGES.request(marked)
+    assert "cache_control" not in json.dumps(chat)
+    assert [n for n in MESSAGES.notes_for(marked) if "cache_control" in n]
+    for where in ("system", "messages", "tools"):
+        plain = {"max_tokens": 5, "messages": [{"role": "user", "content": "q"}], "system": [{"type": "text", "text": "S"}],
+                 "tools": [{"name": "w", "input_schema": {"type": "object"}}]}
+        assert MESSAGES.notes_for(plain) == []
+        if where == "system":
+            plain["system"][0]["cache_control"] = {"type": "ephemeral"}
+        elif where == "tools":
+            plain["tools"][0]["cache_control"] = {"type": "ephemeral"}
+        else:
+            plain["messages"][0]["content"] = [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]
+        assert len(MESSAGES.notes_for(plain)) == 1, where
