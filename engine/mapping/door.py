@@ -24,6 +24,7 @@ Inside ``each``, ``where`` is the caller's path of the element (``at`` + ``[inde
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,11 +33,13 @@ import jinja2
 
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
+from engine.mapping.expressions import compile_fast, compile_fast_text
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
 
 __all__ = ["CompiledDoor", "compile_door", "Spec"]
 
 Spec = Callable[[dict[str, Any]], Any]
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
 _CONSTRUCTS = ("let", "check", "each", "switch", "concat", "use", "merge_runs")
 
 
@@ -111,13 +114,17 @@ class _Compiler:
             return self.compile(source, where)
         if isinstance(source, str):
             try:
-                return compile_expression(source)
+                return compile_fast(source) or compile_expression(source)
             except Exception as exc:  # noqa: BLE001 - Jinja's syntax errors, reported with the key
                 raise self.fail(where, f"not a valid expression: {exc}") from None
         return lambda variables: source
 
     def compile(self, spec: Any, where: str) -> Spec:
         if isinstance(spec, str) and is_template(spec):
+            single = _SINGLE.match(spec)
+            fast = compile_fast(single.group("expr")) if single else compile_fast_text(spec)
+            if fast is not None:
+                return fast
             try:
                 return compile_template(spec)
             except Exception as exc:  # noqa: BLE001
