@@ -1,22 +1,34 @@
 """Gateway speed and memory: added latency, requests/s, streaming time-to-first-byte, RSS.
 
-    .venv/bin/python bench/gateway.py [--quick] [--soak SECONDS] [--json [PATH]]
-                                      [--litellm | --no-litellm] [--litellm-python PATH]
+    .venv/bin/python bench/gateway.py [--quick] [--soak SECONDS] [--json [PATH]] [--upstream lean|emulator]
+                                      [--no-pin] [--litellm | --no-litellm] [--litellm-python PATH]
 
-Three processes: the fake Google server (`FakeGoogle` in a child of this script), the gateway
-under test (`vertex-engine serve --workers 1`) and this script, the load generator (raw asyncio
-HTTP/1.1 over keep-alive connections, so that it stays far cheaper than the servers it drives).
+Three processes: the upstream (a child of this script), the gateway under test
+(`vertex-engine serve --workers 1`) and this script, the load generator (raw asyncio HTTP/1.1 over
+keep-alive connections, so that it stays far cheaper than the servers it drives). On a machine with
+two or more CPUs the gateway is pinned to one and the upstream and the load generator to another.
+
+The upstream is by default a lean one: a raw asyncio server (httptools, uvloop when installed) that
+replays, byte for byte, the fake Google server's answer to the first request on each path (the fake
+server runs in the same child and also issues the OAuth tokens). The fake server itself costs about
+0.3 ms of CPU per request (routing, validation, building the reply): on two cores shared by upstream,
+gateway and load generator it capped what could be measured at about 2,800 requests/s, so a gateway
+faster than that could not be told apart from one at the cap. The lean upstream serves 40-70k
+requests/s, so the gateway is the limit. `--upstream emulator` measures against the fake server
+itself (every request validated and answered afresh; the old harness).
 
 "Added" latency is a request through the gateway minus the same Gemini request sent straight to
-the fake server (the URL, headers and body the engine builds for it). At concurrency 1 the two
+the upstream (the URL, headers and body the engine builds for it). At concurrency 1 the two
 are interleaved request by request, so drift hits both; at 8 and 64 they are separate runs and
 the figure includes queueing in the gateway once it is saturated. Streaming TTFB is the time to
 the first `data:` line (gateway `stream: true` vs `streamGenerateContent?alt=sse`). RSS comes
-from /proc (VmRSS, VmHWM), summed over the server's process tree.
+from /proc (VmRSS, VmHWM), summed over the server's process tree. "Server CPU" is the gateway
+process tree's user + system CPU over the run divided by the requests answered: the figure that
+least depends on what else the machine is doing.
 
 With LiteLLM importable in `--litellm-python` (default /tmp/llvenv/bin/python; it must live in
 its own venv, never in the project's), its proxy runs on the same config, pointed at the same
-fake server, and both are printed side by side. Prints figures and budget lines; asserts nothing.
+upstream, and both are printed side by side. Prints figures and budget lines; asserts nothing.
 """
 
 from __future__ import annotations
@@ -52,24 +64,185 @@ DEFAULT_LITELLM_PYTHON = "/tmp/llvenv/bin/python"
 CONCURRENCY = (1, 8, 64)
 
 
-# --- the fake Google server, in its own process ----------------------------------------------------
+# --- the upstream, in its own process ----------------------------------------------------------------
 
 
-def serve_emulator(sa_path: str) -> None:
-    """Child mode: run FakeGoogle, print its URL, forget recorded requests every second (a long
-    soak would otherwise grow the fake server's request log without bound), exit when stdin closes."""
+class _Replay(asyncio.Protocol):
+    """The lean upstream: a raw asyncio HTTP/1.1 server (httptools' C parser; uvloop when installed)
+    that answers every model request with the fake Google server's answer to the first request on
+    the same path, fetched once and replayed byte for byte after that. What it saves is the fake
+    server's own work per request (routing, validation, reply building), about 0.3 ms of CPU: on a
+    2-core machine shared by the upstream, the gateway and the load generator, that cost would
+    otherwise cap the requests/s measured for the gateway, not the gateway itself."""
+
+    def __init__(self, upstream: str, cache: dict[str, bytes]) -> None:
+        import httptools
+
+        self.upstream, self.cache = upstream, cache
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.queue: list[tuple[str, list[tuple[bytes, bytes]], bytes]] = []
+        self.busy = False
+        self.draining: asyncio.Task[None] | None = None  # held: the loop keeps only weak references to tasks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            self.transport.close()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = (self.url.decode("latin-1"), self.headers, b"".join(self.body))
+        self.url, self.headers, self.body = b"", [], []
+        answer = self.cache.get(request[0])
+        if answer is not None and not self.queue and not self.busy:
+            assert self.transport is not None
+            self.transport.write(answer)  # the hot path: one write, nothing else
+            return
+        self.queue.append(request)
+        if not self.busy:
+            self.busy = True
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self.queue:
+            path, headers, body = self.queue.pop(0)
+            answer = self.cache.get(path) or await self._fetch(path, headers, body)
+            assert self.transport is not None
+            if self.transport.is_closing():
+                break
+            self.transport.write(answer)
+        self.busy = False
+
+    async def _fetch(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+        """The fake server's answer to this request, as one Content-Length response; kept when 200."""
+        host, port = self.upstream.split("//", 1)[1].rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = [f"POST {path} HTTP/1.1".encode()]
+        head += [n + b": " + v for n, v in headers if n.lower() not in (b"connection", b"content-length", b"accept-encoding")]
+        head += [b"connection: close", b"content-length: " + str(len(body)).encode()]
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        raw = await reader.read(-1)
+        writer.close()
+        status_line, _, rest = raw.partition(b"\r\n")
+        fields, _, payload = rest.partition(b"\r\n\r\n")
+        keep: list[bytes] = []
+        chunked = False
+        for line in fields.split(b"\r\n"):
+            name = line.split(b":", 1)[0].strip().lower()
+            if name == b"transfer-encoding":
+                chunked = True
+            elif name not in (b"content-length", b"connection", b"date", b"server"):
+                keep.append(line)
+        if chunked:
+            out, pos = bytearray(), 0
+            while True:
+                end = payload.index(b"\r\n", pos)
+                size = int(payload[pos:end].split(b";")[0], 16)
+                if size == 0:
+                    break
+                out += payload[end + 2:end + 2 + size]
+                pos = end + 2 + size + 2
+            payload = bytes(out)
+        answer = b"\r\n".join([status_line, *keep, b"content-length: " + str(len(payload)).encode()]) + b"\r\n\r\n" + payload
+        if status_line.split(b" ")[1:2] == [b"200"]:
+            self.cache[path] = answer
+        return answer
+
+
+def serve_upstream(sa_path: str, kind: str) -> None:
+    """Child mode: run FakeGoogle (it issues the OAuth tokens either way) and, with ``kind`` "lean",
+    the replaying upstream in front of it; print the token server's URL and the upstream's URL,
+    forget recorded requests every second (a long soak would otherwise grow the fake server's
+    request log without bound), exit when stdin closes."""
     import threading
 
     from engine.emulator import FakeGoogle
 
     fake = FakeGoogle().start()
     fake.write_service_account(sa_path, project_id=PROJECT)
-    print(fake.url, flush=True)
-    done = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-    while not done.wait(1.0):
-        fake.clear()
+    if kind != "lean":
+        print(fake.url, fake.url, flush=True)
+        done = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        while not done.wait(1.0):
+            fake.clear()
+        fake.stop()
+        return
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        cache: dict[str, bytes] = {}
+        server = await loop.create_server(lambda: _Replay(fake.url, cache), "127.0.0.1", 0, backlog=1024)
+        port = server.sockets[0].getsockname()[1]
+        print(fake.url, f"http://127.0.0.1:{port}", flush=True)
+        stdin_closed = loop.create_future()
+        threading.Thread(target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stdin_closed.set_result, None)),
+                         daemon=True).start()
+        while not stdin_closed.done():
+            await asyncio.wait({stdin_closed}, timeout=1.0)
+            fake.clear()
+        server.close()
+
+    asyncio.run(run())
     fake.stop()
+
+
+# --- CPU pinning ------------------------------------------------------------------------------------
+
+GATEWAY_CPU, UPSTREAM_CPU = 0, 1
+PINNING = [True]
+ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep ``pid`` and its threads on one CPU (when the machine has two or more and pinning is on):
+    the server under test gets a core of its own; the upstream and the load generator share the other."""
+    if not PINNING[0] or len(ALL_CPUS) < 2:
+        return
+    target = {ALL_CPUS[min(cpu, len(ALL_CPUS) - 1)]}
+    for task in _tasks(pid):
+        try:
+            os.sched_setaffinity(task, target)
+        except OSError:
+            pass
+
+
+def _tasks(pid: int) -> list[int]:
+    """Every thread of ``pid`` and of its descendants (worker processes start later inherit the mask)."""
+    out = []
+    for p in _tree(pid):
+        try:
+            out += [int(t) for t in os.listdir(f"/proc/{p}/task")]
+        except OSError:
+            pass
+    return out
 
 
 # --- /proc readings --------------------------------------------------------------------------------
@@ -616,14 +789,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     busy0, wall0, mine0 = machine_busy(), time.monotonic(), time.process_time()
     sa = tmp / "sa.json"
     procs: list[subprocess.Popen[Any]] = []
-    emulator = subprocess.Popen([sys.executable, __file__, "--serve-emulator", str(sa)],
+    emulator = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(sa), args.upstream],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     procs.append(emulator)
     try:
         assert emulator.stdout is not None
-        url = emulator.stdout.readline().strip()
+        _, _, url = emulator.stdout.readline().strip().partition(" ")
         if not url.startswith("http"):
             raise RuntimeError("the fake Google server did not start")
+        pin(emulator.pid, UPSTREAM_CPU)
+        pin(os.getpid(), UPSTREAM_CPU)
         from engine.emulator.cli import FAKE_GEMINI_KEY, emulator_env
 
         emu_env = emulator_env(url, str(sa), PROJECT, LOCATION, FAKE_GEMINI_KEY)
@@ -645,8 +820,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             headers = {**prepared.headers, "Authorization": f"Bearer {tokens.token(str(sa))}"}
             return http_request(emu_port, "POST", path, prepared.body, headers)
 
-        direct = Target("direct (fake Google)", emu_port, direct_bytes(False), direct_bytes(True), emulator.pid)
-        print(f"fake Google at {url}; measuring it alone", file=sys.stderr, flush=True)
+        direct = Target("direct (upstream)", emu_port, direct_bytes(False), direct_bytes(True), emulator.pid)
+        print(f"{args.upstream} upstream at {url}; measuring it alone", file=sys.stderr, flush=True)
         direct_phases: dict[int, Phase] = {}
         for c in CONCURRENCY:
             direct_phases[c] = await load(direct, c, args.duration)
@@ -663,7 +838,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         log = tmp / "gateway.log"
         proc, port = start_gateway(cfg, env, log)
         procs.append(proc)
+        pin(proc.pid, GATEWAY_CPU)
         wait_http(port, "/health/liveliness", proc, 60, log)
+        pin(proc.pid, GATEWAY_CPU)  # threads it started since
         ours = Result("vertex-engine")
         ours.rss_idle = rss_mb(proc.pid)
         ours.processes = len(_tree(proc.pid))
@@ -707,8 +884,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             llog = tmp / "litellm.log"
             lproc, lport = start_litellm(args.litellm_python, lcfg, env, llog)
             procs.append(lproc)
+            pin(lproc.pid, GATEWAY_CPU)
             try:
                 wait_http(lport, "/health/liveliness", lproc, 180, llog)
+                pin(lproc.pid, GATEWAY_CPU)
                 theirs = Result(f"LiteLLM {version}")
                 theirs.rss_idle = rss_mb(lproc.pid)
                 theirs.processes = len(_tree(lproc.pid))
@@ -751,11 +930,17 @@ def main() -> None:
     parser.add_argument("--litellm-python", default=DEFAULT_LITELLM_PYTHON,
                         help="interpreter of a venv with litellm installed (default %(default)s)")
     parser.add_argument("--json", nargs="?", const="-", metavar="PATH", help="also write the figures as JSON (default stdout)")
-    parser.add_argument("--serve-emulator", metavar="SA_FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", choices=("lean", "emulator"), default="lean",
+                        help="lean: replay the fake server's answers from a raw asyncio server (default); "
+                             "emulator: the fake Google server itself, which costs ~0.3 ms of CPU per request")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the server under test to one CPU and the upstream and load generator to another")
+    parser.add_argument("--serve-upstream", nargs=2, metavar=("SA_FILE", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_emulator:
-        serve_emulator(args.serve_emulator)
+    if args.serve_upstream:
+        serve_upstream(*args.serve_upstream)
         return
+    PINNING[0] = args.pin
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.pairs = args.pairs or (400 if args.quick else 2000)
     args.soak = args.soak if args.soak is not None else (20.0 if args.quick else 300.0)

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from engine.errors import ERROR_SHAPES, BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
-from engine.mapping.compile import compile_format, compile_host
+from engine.mapping.compile import compile_format, compile_host, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
 from engine.mapping.catalog_keys import check_catalog_keys
 from engine.mapping.door import CompiledDoor, compile_door
@@ -73,6 +73,7 @@ class Registry:
                     raise MappingError(doc.path, "format", f"format {fmt.name!r} is already declared in {other}")
                 self.formats[fmt.name] = fmt
                 by_root.setdefault(self._root_index(doc.path), []).extend(fmt.routes)
+        resolve_likes(self.formats)
         for index in sorted(by_root, reverse=True):
             self.routes.extend(by_root[index])
         for doc in docs:
