@@ -18,8 +18,11 @@ from typing import Any, Callable, Iterator
 
 import engine
 from engine.costs import completion_cost
-from engine.errors import APIConnectionError, BadRequestError, UnprocessableEntityError
+import httpx
+
+from engine.errors import APIConnectionError, APIError, BadRequestError, Timeout, UnprocessableEntityError
 from engine.mapping.door import CompiledDoor
+from engine.runtime import aio
 from engine.runtime.prepare import Prepared, prepare
 from engine.types import _WithHidden
 
@@ -258,6 +261,14 @@ class DoorStream:
         start and end events then, but no answer came)."""
         return self._ended and not self._got_element
 
+    def _cut(self, exc: Exception) -> APIError:
+        """The engine's error for a native upstream's stream that broke (as the chat path says it)."""
+        count = self._native.count if self._native is not None else 0
+        model = self._native.call.prepared.model_string if self._native is not None else None
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+            return Timeout(f"upstream stream stalled after {count} event(s): no data within the timeout ({type(exc).__name__})", model=model)
+        return APIConnectionError(f"upstream stream ended unexpectedly after {count} event(s): {type(exc).__name__}", model=model)
+
     # Turning upstream elements into events.
     def _feed(self, element: Any) -> list[dict[str, Any]]:
         self._got_element = True
@@ -300,6 +311,8 @@ class DoorStream:
         except StopAsyncIteration:
             self._ready += self._end()
             return False
+        except (httpx.HTTPError, *aio.NETWORK_ERRORS) as exc:  # a native upstream's connection (chat streams map their own)
+            raise self._cut(exc) from None
         self._ready += self._feed(element)
         return True
 
@@ -358,6 +371,8 @@ class DoorStream:
         except StopIteration:
             self._ready += self._end()
             return False
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise self._cut(exc) from None
         self._ready += self._feed(element)
         return True
 
