@@ -153,7 +153,7 @@ class _Compiler:
         compiled: list[Any] = []
         for i, check in enumerate(checks or []):
             if isinstance(check, dict) and "each" in check:
-                compiled.append(self._each({**check, "item": {"check": check.get("check") or [], "value": None}}, f"{where}.{i}"))
+                compiled.append(self._each_check(check, f"{where}.{i}"))
                 continue
             if not isinstance(check, dict) or "must" not in check or "field" not in check:
                 raise self.fail(f"{where}.{i}", "a check is {must: <expression>, field: <template>, why: <text>}")
@@ -168,6 +168,29 @@ class _Compiler:
                 must, name, why = check
                 if not must(variables):
                     raise IngressError(str(name(variables)), str(why(variables)))
+
+        return run
+
+    def _each_check(self, spec: dict[str, Any], where: str) -> Callable[[dict[str, Any]], None]:
+        """``{each, as, at, check: [...]}`` among checks: the checks for every element (one scope
+        reused across elements: checks bind nothing)."""
+        source = self.expression(spec["each"], f"{where}.each")
+        name = spec.get("as", "item")
+        at = self.compile(spec["at"], f"{where}.at") if "at" in spec else None
+        checks = self._checks(spec.get("check"), f"{where}.check")
+
+        def run(variables: dict[str, Any]) -> None:
+            values = source(variables)
+            if not values:
+                return
+            scope = dict(variables)
+            base = str(at(variables)) if at is not None else None
+            for index, value in enumerate(values if isinstance(values, list) else [values]):
+                scope[name] = value
+                scope["index"] = index
+                if base is not None:
+                    scope["where"] = f"{base}[{index}]"
+                checks(scope)
 
         return run
 
