@@ -22,7 +22,6 @@ import httpx
 
 from engine.errors import APIConnectionError, APIError, BadRequestError, Timeout, UnprocessableEntityError
 from engine.mapping.door import CompiledDoor
-from engine.runtime import aio
 from engine.runtime.prepare import Prepared, prepare
 from engine.types import _WithHidden
 
@@ -311,8 +310,12 @@ class DoorStream:
         except StopAsyncIteration:
             self._ready += self._end()
             return False
-        except (httpx.HTTPError, *aio.NETWORK_ERRORS) as exc:  # a native upstream's connection (chat streams map their own)
-            raise self._cut(exc) from None
+        except Exception as exc:  # a native upstream's connection (chat streams map their own)
+            from engine.runtime import aio  # aiohttp is imported with the first async call, not with engine
+
+            if isinstance(exc, (httpx.HTTPError, *aio.NETWORK_ERRORS)):
+                raise self._cut(exc) from None
+            raise
         self._ready += self._feed(element)
         return True
 
