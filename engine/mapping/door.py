@@ -350,7 +350,11 @@ class CompiledDoor:
         if unknown:
             raise IngressError(unknown[0], self.fields.get("unknown") or "not a field of this API")
         kwargs = {new: body[old] for old, new in (self.fields.get("renamed") or {}).items() if body.get(old) is not None}
-        built = self.run("request", body=body, **variables)
+        try:
+            built = self.run("request", body=body, **variables)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, jinja2.UndefinedError) as exc:
+            # A value of a shape no check foresaw: still the caller's 400, never a 500.
+            raise IngressError("body", f"a field does not have the shape this API expects ({type(exc).__name__}: {exc})") from None
         kwargs.update((k, v) for k, v in (built or {}).items() if v is not None)
         return kwargs
 
