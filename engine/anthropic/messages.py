@@ -5,7 +5,7 @@ Everything the door says is its mapping (``mappings/doors/anthropic_messages.yam
 whose wire format speaks the Messages API take the body as sent (every block type, cache
 breakpoints, thinking signatures, server tools) in Vertex's wrapper, and their answer or stream
 comes back byte for byte; every other model goes through the chat pivot. Streams iterate over
-event dicts; ``frames()`` gives the SSE bytes the gateway sends.
+event dicts; ``frames()`` (async; ``sync_frames()`` for a sync stream) gives the SSE bytes the gateway sends.
 """
 
 from __future__ import annotations

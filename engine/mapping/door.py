@@ -33,6 +33,7 @@ import jinja2
 
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
+import engine.mapping.messages  # noqa: F401 - registers the `json` filter door specs use
 from engine.mapping.expressions import compile_fast, compile_fast_text
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
 
