@@ -9,15 +9,17 @@ into callables of a variables dict:
 - a dict: an object; a key ending in ``?`` is left out when its value is null;
 - a list: each element is a spec;
 - a dict with one of these keys, a construct:
-  ``{let: {name: spec...}, check: [...], value: spec}`` (bindings in order, then checks, then the value),
+  ``{let: {name: spec...}, check: [...], value: spec}`` (the checks, then the bindings in order, then the value),
   ``{each: expr, item: spec, as?: name, if?: expr, at?: template, flat?: bool}`` (one item per element),
-  ``{switch: expr, cases: {value: spec}, field: template, default?: spec}`` (the first matching case;
-  a case ``{refuse: why}`` or an unknown value is an error naming ``field``),
+  ``{switch: expr, cases: {value: spec}, field: template, unknown?: why, default?: spec}`` (the
+  matching case; a case ``{refuse: why}`` or an unknown value is an error naming ``field``),
   ``{concat: [spec...]}`` (lists joined), ``{use: name}`` (a named spec of the door's ``specs``),
   ``{merge_runs: spec, when: expr, join: {field: text | list}}`` (consecutive items merged).
 
 A check is ``{must: expr, field: template, why: template}``: when ``must`` is false the call is
-refused with :class:`engine.ingress.errors.IngressError` naming the field (``messages[2].content``).
+refused with :class:`engine.ingress.errors.IngressError` naming the field (``messages[2].content``);
+``{each, as, at, check: [...]}`` checks every element of a list. ``notes`` declare what a
+translation leaves out (logged once, listed in warnings).
 Inside ``each``, ``where`` is the caller's path of the element (``at`` + ``[index]``).
 """
 
@@ -27,6 +29,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import jinja2
@@ -331,7 +334,7 @@ class CompiledDoor:
         variables = {"body": body, "tables": self.tables}
         return [note for when, note in self.notes if when(variables)]
 
-    @property
+    @cached_property
     def body_fields(self) -> frozenset[str]:
         """Every request field the door reads, passes on or ignores (``model`` excluded)."""
         f = self.fields
