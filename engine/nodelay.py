@@ -2,7 +2,8 @@
 
 uvicorn leaves Nagle's algorithm on for the sockets it accepts: a response written as headers then
 body then waits for the client's delayed ACK, about 40 ms per request on Linux keep-alive
-connections.
+connections. The httptools protocol also sends an answer of known length (``content-length``) in
+one write instead of two (head, then body): one system call and one wake-up of the client fewer.
 """
 
 from __future__ import annotations
@@ -29,18 +30,91 @@ class NoDelayH11Protocol(H11Protocol):
         super().connection_made(transport)
 
 
+class _Held:
+    """Stands in for the transport while uvicorn writes a response head: keeps the bytes."""
+
+    __slots__ = ("transport", "data")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class _Prefixed:
+    """Stands in for the transport for one body write: sends the held head with it."""
+
+    __slots__ = ("transport", "head", "sent")
+
+    def __init__(self, transport: Any, head: bytes) -> None:
+        self.transport = transport
+        self.head = head
+        self.sent = False
+
+    def write(self, data: bytes) -> None:
+        self.sent = True
+        self.transport.write(self.head + data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 except ImportError:  # httptools has no wheel for this platform: h11 serves, slower
     NoDelayHttpToolsProtocol: Any = None
 else:
 
+    class _OneWriteCycle(RequestResponseCycle):
+        """uvicorn's request/response cycle, sending a response of known length in one write."""
+
+        head: bytes | None = None
+
+        async def send(self, message: Any) -> None:
+            if self.head is not None:  # the body that goes with the held head
+                head, self.head = self.head, None
+                transport = self.transport
+                prefixed = _Prefixed(transport, head)
+                self.transport = prefixed  # type: ignore[assignment]
+                try:
+                    await super().send(message)
+                finally:
+                    self.transport = transport
+                    if not prefixed.sent and not self.disconnected:
+                        transport.write(head)  # no body write (a HEAD request, or uvicorn refused the message)
+                return
+            if (message.get("type") == "http.response.start" and not self.response_started
+                    and any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))):
+                transport = self.transport
+                held = _Held(transport)
+                self.transport = held  # type: ignore[assignment]
+                try:
+                    await super().send(message)
+                finally:
+                    self.transport = transport
+                if held.data:
+                    self.head = held.data
+                return
+            await super().send(message)
+
     class NoDelayHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
-        """uvicorn's httptools (C parser) protocol, with TCP_NODELAY: about 1.5x the requests/s of h11 here."""
+        """uvicorn's httptools (C parser) protocol, with TCP_NODELAY and one write per answer of known
+        length: about 1.5x the requests/s of h11 here."""
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             _no_delay(transport)
             super().connection_made(transport)
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            cycle = self.cycle
+            if type(cycle) is RequestResponseCycle:
+                cycle.__class__ = _OneWriteCycle  # its task has not run yet: every send goes through ours
 
 
 def http_protocol() -> str:
