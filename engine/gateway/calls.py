@@ -11,7 +11,6 @@ record spend and metrics. Nothing here knows a model family: the calls go throug
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -28,7 +27,7 @@ from engine.runtime.transport import upstream_clock
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
 from .estimate import billed_prompt, worst_case
-from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
+from .pipeline import JSON, Call, EventStream, Pipeline, dumps, tags_of, usage_numbers
 from .transcription import transcription_answer
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
@@ -210,7 +209,7 @@ class CallRoutes:
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
         if call.call_type == "token_counter":  # LiteLLM names the model the client asked for
             result = {**result, "request_model": call.model}
-        return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
+        return Response(dumps(result), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -255,7 +254,7 @@ class CallRoutes:
                 self.pipeline.account(call, status, stream, error_type)
             else:
                 async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
-                    yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                    yield HEARTBEAT if chunk is None else b"data: " + dumps(chunk) + b"\n\n"
                 # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
                 self.pipeline.account(call, status, stream, error_type)
                 yield b"data: [DONE]\n\n"

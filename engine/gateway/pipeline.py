@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -33,12 +34,22 @@ from .router import Router
 from .store import SpendRow, SpendWriter, Store
 from .tracing import CallObserver
 
-__all__ = ["Call", "EventStream", "Pipeline", "JSON", "tags_of", "usage_numbers", "valid_request_id"]
+__all__ = ["Call", "EventStream", "Pipeline", "JSON", "dumps", "tags_of", "usage_numbers", "valid_request_id"]
 
 log = logging.getLogger("vertex_engine.gateway")
 
 JSON = "application/json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as JSON bytes, the way every answer body is written: orjson (about 5x the standard
+    library's speed on answers), the standard library for what orjson refuses (integers beyond 64
+    bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -238,7 +249,7 @@ class Pipeline:
     @staticmethod
     def json(data: Any, status: int = 200, headers: dict[str, str] | None = None, background: BackgroundTask | None = None) -> Response:
         """A JSON response."""
-        return Response(json.dumps(data).encode(), status_code=status, media_type=JSON, headers=headers, background=background)
+        return Response(dumps(data), status_code=status, media_type=JSON, headers=headers, background=background)
 
     def error(self, exc: BaseException, request_id: str, call: Call | None = None, door: Any = None) -> Response:
         """The error JSON for ``exc`` (OpenAI's, or ``door``'s shape); a call's failure is recorded after it is sent."""
