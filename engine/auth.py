@@ -50,7 +50,21 @@ class HttpxRequest(google.auth.transport.Request):
     """google-auth's transport interface over httpx (so google-auth needs no `requests`)."""
 
     def __init__(self, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(timeout=30.0)
+        # Made at the first token request: an httpx client loads the CA bundle (~40 ms), which
+        # ``import engine`` should not pay for.
+        self._given = client
+        self._made: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._given is not None:
+            return self._given
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = httpx.Client(timeout=30.0)
+        return self._made
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):  # type: ignore[override]
         # google-auth hard-codes https://oauth2.googleapis.com/token for user (authorized_user)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 from typing import Any
 
@@ -36,25 +37,20 @@ __all__ = [
 ]
 
 
-# When the official client is installed, our errors are also its errors (as LiteLLM's are), so
-# `except openai.RateLimitError` keeps working for code moved over from OpenAI or LiteLLM.
-# VERTEX_ENGINE_OPENAI_ERRORS=0 opts out: the gateway answers in JSON and does not need them,
-# and importing openai costs a process about 50 MB.
-_openai: Any = None
-if os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS", "1") != "0":
-    try:
-        import openai as _openai
-    except ImportError:  # pragma: no cover - openai is optional
-        _openai = None
+# When the official client is imported, our errors are also its errors (as LiteLLM's are), so
+# `except openai.RateLimitError` keeps working for code moved over from OpenAI or LiteLLM. Importing
+# openai costs about 0.45 s and 50 MB, so the engine never imports it: each class below is made a
+# subclass of its openai counterpart the moment openai is imported by anyone (see _adopt_openai).
+# VERTEX_ENGINE_OPENAI_ERRORS=0 opts out.
 
 
-def _also(name: str) -> tuple[type, ...]:
-    cls = getattr(_openai, name, None) if _openai is not None else None
-    return (cls,) if isinstance(cls, type) else ()
+class _OpenAIErrorLayout(Exception):
+    """Stands where ``openai.OpenAIError`` goes once openai is imported: the same instance layout
+    (an Exception with a weakref slot), which is what lets ``__bases__`` be swapped later."""
 
 
-class APIError(*(_also("APIError") or (Exception,))):  # type: ignore[misc]
-    """Base of every error the engine raises for a call (an ``openai.APIError`` when openai is installed)."""
+class APIError(_OpenAIErrorLayout):
+    """Base of every error the engine raises for a call (an ``openai.APIError`` once openai is imported)."""
 
     status_code: int = 500
     type: str = "api_error"
@@ -79,14 +75,28 @@ class APIError(*(_also("APIError") or (Exception,))):  # type: ignore[misc]
         self.response_headers = dict(response_headers or {})
         self.body = body
         self.code = str(self.status_code)
-        # The openai base classes' own __init__ wants an httpx request/response; give them stand-ins.
+        # Not openai's own __init__: it wants an httpx request/response (made on demand below).
         Exception.__init__(self, self.message)
-        if _openai is not None:
+        if not _adopted and "openai" in sys.modules:  # imported before the watcher was in place
+            _adopt_openai(sys.modules["openai"])
+
+    def __getattr__(self, name: str) -> Any:
+        # openai's APIStatusError carries the HTTP exchange; ours has none, so stand-ins, made
+        # only when read (an error is cheap to raise and retry on).
+        if name == "request":
             import httpx
 
-            self.request = httpx.Request("POST", "https://vertex-engine.invalid")
-            self.response = httpx.Response(self.status_code, request=self.request, headers=self.response_headers)
-            self.request_id = None
+            value: Any = httpx.Request("POST", "https://vertex-engine.invalid")
+        elif name == "response":
+            import httpx
+
+            value = httpx.Response(self.status_code, request=self.request, headers=self.response_headers)
+        elif name == "request_id":
+            value = None
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = value
+        return value
 
     @property
     def retry_after(self) -> float | None:
@@ -141,7 +151,7 @@ def _parse_retry_after(value: str) -> float | None:
     return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
-class BadRequestError(APIError, *_also("BadRequestError")):  # type: ignore[misc]
+class BadRequestError(APIError):
     status_code = 400
     type = "invalid_request_error"
 
@@ -170,47 +180,47 @@ class JSONSchemaValidationError(APIError):
         self.schema = schema
 
 
-class AuthenticationError(APIError, *_also("AuthenticationError")):  # type: ignore[misc]
+class AuthenticationError(APIError):
     status_code = 401
     type = "authentication_error"
 
 
-class PermissionDeniedError(APIError, *_also("PermissionDeniedError")):  # type: ignore[misc]
+class PermissionDeniedError(APIError):
     status_code = 403
     type = "permission_error"
 
 
-class NotFoundError(APIError, *_also("NotFoundError")):  # type: ignore[misc]
+class NotFoundError(APIError):
     status_code = 404
     type = "not_found_error"
 
 
-class UnprocessableEntityError(APIError, *_also("UnprocessableEntityError")):  # type: ignore[misc]
+class UnprocessableEntityError(APIError):
     status_code = 422
     type = "unprocessable_entity_error"
 
 
-class RateLimitError(APIError, *_also("RateLimitError")):  # type: ignore[misc]
+class RateLimitError(APIError):
     status_code = 429
     type = "rate_limit_error"
 
 
-class InternalServerError(APIError, *_also("InternalServerError")):  # type: ignore[misc]
+class InternalServerError(APIError):
     status_code = 500
     type = "internal_server_error"
 
 
-class ServiceUnavailableError(APIError, *_also("InternalServerError")):  # type: ignore[misc]
+class ServiceUnavailableError(APIError):
     status_code = 503
     type = "service_unavailable_error"
 
 
-class Timeout(APIError, *_also("APITimeoutError")):  # type: ignore[misc]
+class Timeout(APIError):
     status_code = 408
     type = "timeout"
 
 
-class APIConnectionError(APIError, *_also("APIConnectionError")):  # type: ignore[misc]
+class APIConnectionError(APIError):
     status_code = 500
     type = "api_connection_error"
 
@@ -230,6 +240,75 @@ class MappingError(FileKeyError):
 
 
 RETRYABLE = (RateLimitError, InternalServerError, ServiceUnavailableError, Timeout, APIConnectionError)
+
+# --- openai's exception classes as our bases -----------------------------------------------
+
+#: Each class and the openai class it also is, in the order they must be re-based (parents first).
+_OPENAI_COUNTERPARTS: dict[type[APIError], str] = {
+    APIError: "APIError",
+    BadRequestError: "BadRequestError",
+    AuthenticationError: "AuthenticationError",
+    PermissionDeniedError: "PermissionDeniedError",
+    NotFoundError: "NotFoundError",
+    UnprocessableEntityError: "UnprocessableEntityError",
+    RateLimitError: "RateLimitError",
+    InternalServerError: "InternalServerError",
+    ServiceUnavailableError: "InternalServerError",
+    Timeout: "APITimeoutError",
+    APIConnectionError: "APIConnectionError",
+}
+_adopted = False
+_adopt_lock = threading.Lock()
+
+
+def _adopt_openai(openai: Any) -> None:
+    """Make every engine exception also an instance of its openai counterpart (idempotent)."""
+    global _adopted
+    if os.environ.get("VERTEX_ENGINE_OPENAI_ERRORS", "1") == "0":
+        return
+    with _adopt_lock:
+        if _adopted:
+            return
+        for cls, name in _OPENAI_COUNTERPARTS.items():
+            theirs = getattr(openai, name, None)
+            if not isinstance(theirs, type) or not issubclass(theirs, Exception):
+                continue
+            cls.__bases__ = (theirs,) if cls is APIError else (cls.__bases__[0], theirs)
+        _adopted = True
+
+
+class _OpenAIWatcher:
+    """A meta-path finder that adopts openai's exception classes right after openai is imported.
+
+    It finds nothing itself: it asks the finders after it for openai's spec and wraps that
+    module's ``exec_module`` so the adoption runs once the module has executed.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "openai":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_then_adopt(module: Any) -> None:
+            exec_module(module)
+            _adopt_openai(module)
+
+        loader.exec_module = exec_then_adopt  # type: ignore[union-attr]  # this module's own loader
+        return spec
+
+
+if "openai" in sys.modules:
+    _adopt_openai(sys.modules["openai"])
+else:
+    sys.meta_path.insert(0, _OpenAIWatcher())  # type: ignore[arg-type]
 
 # --- redaction -------------------------------------------------------------------------
 

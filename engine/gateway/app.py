@@ -59,7 +59,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.store = open_store(config.database_url, config.database_path)
-        self.shared = open_shared(config.redis_url, prefix=config.redis_namespace)
+        self.shared = open_shared(config.redis_url, prefix=config.redis_namespace, database_url=config.database_url)
         self.router = Router(config, self.shared)
         self.keys = KeyManager(self.store, self.shared, config.master_key, config.key_cache_ttl)
         self.metrics = Metrics()

@@ -548,10 +548,17 @@ class RedisState:
 # ---------------------------------------------------------------------------------------------
 
 
-def open_shared(redis_url: str | None, *, prefix: str = "vertex-engine:", workers_file: str | None = None) -> SharedState:
+def open_shared(redis_url: str | None, *, prefix: str = "vertex-engine:", workers_file: str | None = None,
+                database_url: str | None = None) -> SharedState:
     """:class:`RedisState` when ``redis_url`` is set (needs the ``redis`` extra); else
-    :class:`WorkersState` on ``workers_file`` (default: ``$VERTEX_ENGINE_WORKERS_STATE``, set by
-    ``serve --workers N``); else :class:`MemoryState`. Not yet opened: ``await state.open()``."""
+    :class:`~engine.gateway.cluster_state_postgres.PostgresState` when ``database_url`` is a
+    PostgreSQL URL (every instance on that database shares the limits); else :class:`WorkersState`
+    on ``workers_file`` (default: ``$VERTEX_ENGINE_WORKERS_STATE``, set by ``serve --workers N``);
+    else :class:`MemoryState`. Not yet opened: ``await state.open()``."""
+    if not redis_url and (database_url or "").strip().startswith(("postgres://", "postgresql://")):
+        from .cluster_state_postgres import PostgresState
+
+        return PostgresState(database_url.strip())  # type: ignore[union-attr]
     if not redis_url:
         workers_file = workers_file or os.environ.get(WORKERS_STATE_ENV)
         return WorkersState(workers_file) if workers_file else MemoryState()

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 import engine
 from engine.errors import APIError, redact
-from engine.ingress import anthropic_messages as anthropic_door
+from engine.ingress.api import door as door_mapping
 
 from .errors import GatewayError, error_payload, error_status
 from .response_store import ResponseStore, owner_of
@@ -137,7 +137,8 @@ class AnthropicMessagesDoor(Door):
         upstream = getattr(exc, "body", None)
         if isinstance(exc, APIError) and isinstance(upstream, dict) and upstream.get("type") == "error":
             return status, json.dumps(upstream).encode(), headers  # Claude's own error, as Claude sent it
-        return status, json.dumps(anthropic_door.error(status, _error_message(exc))).encode(), headers
+        body = door_mapping("messages").run("error", status=status, message=_error_message(exc), kind=None)
+        return status, json.dumps(body).encode(), headers
 
     def routes(self, pipeline: Pipeline) -> list[Route]:
         async def count_tokens(request: Request) -> Response:

@@ -107,6 +107,7 @@ class KeyManager:
         self.master_hash = hash_key(master_key) if master_key else None
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._late_resets: dict[str, tuple[float, float]] = {}  # key -> (next reset, period start): to be stored
 
     @property
     def enabled(self) -> bool:
@@ -141,6 +142,8 @@ class KeyManager:
         if hit is not None and now - hit[0] < self.cache_ttl:
             return hit[1]
         try:
+            if self._late_resets:
+                await self._store_late_resets()
             record = await self.store.get_key(token_hash)
         except Exception as exc:
             if hit is None or not database_failure(exc):
@@ -273,12 +276,30 @@ class KeyManager:
         return max(spend, record.spend)
 
     async def _reset_period(self, record: KeyRecord) -> None:
-        next_reset = time.time() + parse_duration(record.budget_duration or "30d")
-        await self.store.reset_spend(record.token_hash, next_reset)
+        """Start the key's next budget period. While the database is away the period starts
+        here all the same (calls go on from the key cache, their spend journaled) and is written
+        when the database is back (:meth:`_store_late_resets`)."""
+        now = time.time()
+        next_reset = now + parse_duration(record.budget_duration or "30d")
+        try:
+            await self.store.reset_spend(record.token_hash, next_reset, now)
+        except Exception as exc:
+            if not database_failure(exc):
+                raise
+            database_trouble(exc)
+            self._late_resets[record.token_hash] = (next_reset, now)
+        else:
+            self.forget(record.token_hash)
         await self.shared.set_spend(record.token_hash, 0.0)
-        record.spend = 0.0
+        record.spend = 0.0  # the cached record too: it serves while the database is away
         record.budget_reset_at = next_reset
-        self.forget(record.token_hash)
+
+    async def _store_late_resets(self) -> None:
+        """Write the budget periods started while the database was away (it answers again)."""
+        for token_hash, (next_reset, started) in list(self._late_resets.items()):
+            await self.store.reset_spend(token_hash, next_reset, started)
+            del self._late_resets[token_hash]
+            self.forget(token_hash)
 
     async def charge(self, caller: Caller, cost: float, tokens: int) -> None:
         """Add a finished request's cost and tokens to the key's shared counters."""
@@ -372,6 +393,8 @@ class KeyManager:
 
     async def info(self, key: str | None, caller: Caller) -> dict[str, Any]:
         """A key's settings and spend; a virtual key may read only itself."""
+        if self._late_resets:
+            await self._store_late_resets()
         if key is None:
             if caller.record is None:
                 raise GatewayError(400, "key: pass ?key=<virtual key> (the master key has no key info)", param="key")

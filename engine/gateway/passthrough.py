@@ -382,16 +382,39 @@ class PassThrough:
         if "text/event-stream" in headers.get("content-type", ""):
             headers["x-accel-buffering"] = "no"
         record = self.gateway.pipeline.record
+        gateway_pipeline = self.gateway.pipeline
         started: list[bool] = []
+        spent: list[Any] = []  # (cost, tokens) once the row is journaled
+
+        # A JSON (or file) answer is usable only whole, so its last chunk is held until the upstream
+        # ends and goes out after the spend row is journaled (as the call routes do): a crash
+        # after the client has the answer loses no spend. This costs no time, the answer being
+        # complete only then anyway. An SSE stream is relayed event by event, untouched; its row
+        # is journaled when the upstream ends, before the response's closing chunk.
+        hold_last = "text/event-stream" not in headers.get("content-type", "")
 
         async def chunks() -> AsyncIterator[bytes]:
             started.append(True)
             status, error_type = response.status_code, None
+            held = b""
             try:
                 async for data in response.aiter_bytes():
                     if meter is not None:
                         meter.feed(data)
-                    yield data
+                    if not hold_last:
+                        yield data
+                        continue
+                    if held:
+                        yield held
+                    held = data
+                if held:
+                    last, held = held, b""
+                    try:
+                        spent[:] = gateway_pipeline.account(call, status, meter.result() if meter is not None else None, error_type)
+                    except Exception as exc:  # noqa: BLE001 - bookkeeping must never break serving
+                        log.error("recording request %s failed: %s", call.request_id, redact(repr(exc)))
+                        spent[:] = (0.0, 0)
+                    yield last
             except asyncio.CancelledError:
                 status, error_type = 499, "ClientDisconnected"
                 raise
@@ -401,7 +424,10 @@ class PassThrough:
                 log.warning("pass-through %s: upstream stream cut (%s)", call.request_id, type(exc).__name__)
             finally:
                 await response.aclose()  # a body not read to the end (the client left) closes the connection
-                await record(call, status, meter.result() if meter is not None else None, error_type)
+                if spent:  # journaled before the last chunk: only the shared counters are left
+                    await gateway_pipeline.settle(call, spent[0], spent[1])
+                else:
+                    await record(call, status, meter.result() if meter is not None else None, error_type)
 
         async def never_started() -> None:
             # The client left before the first byte: the generator's own cleanup never ran.

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from engine.errors import BadRequestError
+from engine.mapping.hooks import hook
 
 __all__ = [
     "HTTPS_EXTENSION_MIME",
@@ -399,6 +400,53 @@ _ITEM_CONVERTERS = {
     "input_image": _input_image_part,
     "image": _anthropic_image_part,
 }
+
+
+@hook("gemini.media_part")
+def gemini_content_part(item: Any, ctx: Any, *, field: str) -> dict[str, Any] | None:
+    """A media content part of a message (the ``parts`` table of gemini.yaml) -> a Gemini part."""
+    return content_item_to_part(item, ctx, field)
+
+
+@hook("gemini.output_image")
+def gemini_output_image(image: Any, ctx: Any, *, field: str) -> dict[str, Any] | None:
+    """One of an assistant message's ``images`` (a URL, or ``{image_url: ...}``) replayed as a part."""
+    if isinstance(image, str):
+        return gemini_media_part(image, None, field=field, fetches_urls=_fetches_urls(ctx))
+    if isinstance(image, dict) and "type" not in image:
+        image = {"type": "image_url", **image}
+    return content_item_to_part(image, ctx, field)
+
+
+@hook("gemini.tool_result_media")
+def gemini_tool_result_media(message: dict[str, Any], ctx: Any, *, field: str) -> list[dict[str, Any]]:
+    """The media of a tool result's ``content``: data URIs (screenshots pasted as text by some
+    agents) and media items. Text goes into ``functionResponse.response`` (gemini.yaml)."""
+    content, field = message.get("content"), f"{field}.content"
+    if isinstance(content, str):
+        if _is_data_uri(content):
+            return [gemini_media_part(content, None, field=field, fetches_urls=_fetches_urls(ctx), url_key="data")]
+        return []
+    if not isinstance(content, list):
+        return []
+    media: list[dict[str, Any]] = []
+    for index, item in enumerate(content):
+        item_field = f"{field}[{index}]"
+        if isinstance(item, dict) and item.get("type") == "text" and isinstance(item.get("text"), str):
+            if _is_data_uri(item["text"]):
+                media.append(gemini_media_part(item["text"], None, field=item_field, fetches_urls=_fetches_urls(ctx), url_key="text"))
+            continue
+        part = content_item_to_part(item, ctx, item_field)
+        if part is None:
+            continue
+        if "inlineData" not in part and "fileData" not in part:
+            raise BadRequestError(f"{item_field}: tool results may contain text and media only", param=item_field)
+        media.append(part)
+    return media
+
+
+def _is_data_uri(text: str) -> bool:
+    return text.startswith("data:") and _DATA_URI_MARKER in text
 
 
 def content_item_to_part(item: Any, ctx: Any, field: str) -> dict[str, Any] | None:

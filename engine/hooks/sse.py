@@ -12,10 +12,10 @@ blank line dispatches the event; ``data`` lines are joined with ``\\n``; lines s
 from __future__ import annotations
 
 import codecs
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from engine import fastjson
 from engine.errors import UnprocessableEntityError
 
 __all__ = ["SSEEvent", "SSEDecoder", "iter_sse_json", "DONE"]
@@ -143,7 +143,7 @@ def iter_sse_json(events: Iterable[SSEEvent], *, start: int = 1) -> Iterator[Any
         if len(data) <= _SENTINEL_MAX_CHARS and data.strip() in ("", DONE):
             continue
         try:
-            value = json.loads(data)
+            value = fastjson.loads(data)
         except ValueError as exc:
             preview = data[:_PREVIEW_CHARS]
             raise UnprocessableEntityError(

@@ -1,13 +1,9 @@
-"""Front doors other than OpenAI chat: translations into and out of the chat format (the pivot).
+"""Front doors other than OpenAI chat: their Python API and stream state machines.
 
-One module per front door, each with the same four phases as small pure functions driven by
-tables: ``request`` (front-door body -> OpenAI chat kwargs), ``response`` (chat response ->
-front-door body), ``stream`` (chat chunks -> front-door events, a state machine) and ``error``
-(any failure -> the front door's error JSON). They are written to move into mappings once the
-mapping language can say them; nothing here knows a backend family.
-
-- :mod:`engine.ingress.anthropic_messages`: Anthropic's Messages API (``/v1/messages``).
-- :mod:`engine.ingress.responses`: OpenAI's Responses API (``/v1/responses``).
+What each door says about its wire format (request -> chat kwargs, chat answer -> its answer,
+usage, errors, native pass-through) is a mapping under ``mappings/doors/`` run by
+:mod:`engine.mapping.door`; here are the generic call engine (:mod:`engine.ingress.api`) and the
+stream state machines (:mod:`engine.ingress.streams`).
 """
 
 from __future__ import annotations

@@ -32,11 +32,14 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
+from engine.mapping.formulas import compile_formulas
 from engine.mapping.messages import compile_messages
+from engine.mapping.parts import compile_part_table
+from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format", "compile_errors"]
+__all__ = ["compile_host", "compile_format", "compile_errors", "resolve_likes"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
@@ -343,7 +346,11 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
         get = where.getter(spec)
         return lambda node, ctx: get(node)
     if "parts" in spec:
-        return _compile_part_table(spec, where)
+        return compile_part_table(spec, where, _compile_extractor)
+    if "formulas" in spec:
+        return compile_formulas(spec["formulas"], where / "formulas", where.names.tables)
+    if "like" in spec:
+        return _like(spec["like"], where / "like")
     if "fields" in spec and "each" not in spec and not ({"path", "hook", "expr", "value"} & spec.keys()):
         fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in spec["fields"].items()]
         return object_builder(fields)
@@ -389,53 +396,34 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     return extract
 
 
-def _compile_part_table(spec: dict[str, Any], where: _Where) -> Extractor:
-    """`{parts: <path>, rules: [...], fields?, then?}`: upstream parts -> one OpenAI message.
+def _like(reference: str, where: _Where) -> Extractor:
+    """`{like: <format>.<operation>.<field>}`: another format's response extractor, so a fact
+    (Gemini's usage arithmetic) has one owner. Resolved when the registry has compiled every
+    format (:func:`resolve_likes`), which names this file and key path when the target is missing."""
+    slot: list[Extractor] = []
+    _PENDING_LIKES.append((reference, where, slot))
 
-    Each part goes to the first rule whose JMESPath `when` holds: `join: {field: <path>}` adds the
-    part's text to a string field (pieces joined with ""), `append: {field: <template>}` adds an
-    item to a list field (templates see `part` and `n`, the list's length so far). `fields` are
-    extractors over the node (as in `choices`); `then: {hook, needs}` may finish the message.
-    """
-    get_parts = (where / "parts").getter(spec["parts"])
-    rules = []
-    for i, rule in enumerate(spec["rules"]):
-        rw = where / "rules" / i
-        rules.append((
-            (rw / "when").getter(rule["when"]),
-            [(k, (rw / "join" / k).getter(v)) for k, v in (rule.get("join") or {}).items()],
-            [(k, (rw / "append" / k).leaf(v)) for k, v in (rule.get("append") or {}).items()],
-        ))
-    fields = [(k, _compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items()]
-    then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
+    def extract(node: Any, ctx: Context) -> Any:
+        return slot[0](node, ctx)
 
-    def build(node: Any, ctx: Context) -> dict[str, Any]:
-        message: dict[str, Any] = {}
-        texts: dict[str, list[str]] = {}
-        lists: dict[str, list[Any]] = {}
-        parts = get_parts(node)
-        for part in parts if isinstance(parts, list) else ():
-            for when, joins, appends in rules:
-                if not when(part):
-                    continue
-                for key, get in joins:
-                    text = get(part)
-                    if isinstance(text, str):
-                        texts.setdefault(key, []).append(text)
-                for key, produce in appends:
-                    items = lists.setdefault(key, [])
-                    items.append(produce({"part": part, "n": len(items)}))
-                break
-        for key, extract in fields:
-            value = extract(node, ctx)
-            if value is not None:
-                message[key] = value
-        for key, pieces in texts.items():
-            message[key] = "".join(pieces)
-        message.update(lists)
-        return then(message, ctx) if then is not None else message
+    return extract
 
-    return build
+
+_PENDING_LIKES: list[tuple[str, _Where, list[Extractor]]] = []
+
+
+def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
+    """Point every `like:` compiled so far at its target extractor (called once all formats are compiled)."""
+    pending = list(_PENDING_LIKES)
+    _PENDING_LIKES.clear()
+    for reference, where, slot in pending:
+        fmt_name, _, rest = reference.partition(".")
+        operation, _, field = rest.partition(".")
+        op = formats[fmt_name].operations.get(operation) if fmt_name in formats else None
+        target = getattr(op.response, field, None) if op is not None and field in ("usage", "hidden", "id", "data") else None
+        if target is None:
+            raise where.fail(f"{reference!r} names no response extractor (expected <format>.<operation>.usage|hidden|id|data)")
+        slot.append(target)
 
 
 def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
@@ -447,9 +435,10 @@ def _compile_response(spec: dict[str, Any], where: _Where) -> CompiledResponse:
         stream_spec = {**choices_spec, "fields": fields}
     return CompiledResponse(
         raise_error=_error_raiser(spec.get("error"), where / "error"),
+        check=compile_shape(spec["shape"], where / "shape") if "shape" in spec else None,
         id=_compile_extractor(spec["id"], where / "id") if "id" in spec else None,
         replace_choices=[
-            ((where / "replace_choices" / i / "hook").hook(r["hook"], r.get("needs"), where / "replace_choices" / i), r.get("stream", True))
+            (_compile_extractor(r, where / "replace_choices" / i), r.get("stream", True))
             for i, r in enumerate(spec.get("replace_choices") or [])
         ],
         choices=_compile_extractor(choices_spec, where / "choices") if choices_spec is not None else None,
@@ -570,7 +559,7 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
     d, w = doc.data, _Where(doc.path)
     tables = dict(d.get("tables") or {})
     options = dict(d.get("options") or {})
-    option_templates = {k: (w / "options" / k).template(v) for k, v in options.items() if is_template(v)}
+    option_templates = _compile_option_templates(options, w / "options")
     fmt = CompiledFormat(
         name=d["format"],
         description=d["description"],
@@ -606,6 +595,36 @@ def compile_format(doc: Document, hosts: dict[str, CompiledHost]) -> CompiledFor
         ow.names = Names(tables, set((op["request"].get("plan") or {})))
         fmt.operations[name] = _compile_operation(name, op, fmt, ow)
     return fmt
+
+
+def _compile_option_templates(options: dict[str, Any], where: _Where) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    """The templated options, ordered so that an option another one reads (by name) comes first."""
+    from jinja2 import meta
+
+    from engine.mapping.templates import ENV
+
+    templated = {k: v for k, v in options.items() if is_template(v)}
+    reads = {}
+    for k, v in templated.items():
+        try:
+            names = meta.find_undeclared_variables(ENV.parse(v))
+        except jinja2.TemplateSyntaxError as exc:
+            raise (where / k).fail(f"invalid Jinja template: {exc.message}") from None
+        reads[k] = {n for n in names if n in templated and n != k}
+    ordered: list[str] = []
+
+    def visit(k: str, chain: list[str]) -> None:
+        if k in ordered:
+            return
+        if k in chain:
+            raise (where / k).fail(f"options read each other in a cycle: {' -> '.join(chain + [k])}")
+        for dep in sorted(reads[k]):
+            visit(dep, chain + [k])
+        ordered.append(k)
+
+    for k in templated:
+        visit(k, [])
+    return {k: (where / k).template(templated[k]) for k in ordered}
 
 
 _PLAN_FIELD = re.compile(r"\bplan\.([A-Za-z_]\w*)")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.errors import ErrorShape, UnsupportedParamsError
+from engine.errors import BadRequestError, ErrorShape, UnsupportedParamsError
 from engine.suggest import did_you_mean
 from engine.mapping.context import Context
 
@@ -159,6 +159,8 @@ class CompiledResponse:
     hidden: Extractor | None
     data: Extractor | None = None
     content_type: Extractor | None = None
+    # The declared `shape` of the answer (engine/mapping/shape.py), checked before anything reads it.
+    check: Callable[[Any, Context], None] | None = None
 
     def parse_result(self, upstream: Any, ctx: Context) -> dict[str, Any]:
         """Upstream JSON of a non-chat operation -> {"data", "usage", "hidden", "content_type"}."""
@@ -173,6 +175,8 @@ class CompiledResponse:
         """Upstream JSON -> {"id", "choices", "usage", "hidden"} (plain dicts, OpenAI field names)."""
         if self.raise_error is not None:
             self.raise_error(upstream, ctx)
+        if self.check is not None:
+            self.check(upstream, ctx)
         out: dict[str, Any] = {}
         if self.id is not None:
             out["id"] = self.id(upstream, ctx)
@@ -336,18 +340,39 @@ class CompiledFormat:
     errors: ErrorShape | None = None  # how this format's error bodies name their code
     # Body fields a context cache holds (empty: the format has no context caching).
     context_cache: tuple[str, ...] = ()
-    _options_cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _options_cache: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
-    def options_for(self, model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
-        """The format's options, templates evaluated for this model (cached)."""
-        key = (model, host)
-        opts = self._options_cache.get(key)
-        if opts is None:
-            opts = dict(self.options)
-            variables = {"model": model, "host": host, "info": info}
-            for k, produce in self.option_templates.items():
-                opts[k] = produce(variables)
-            self._options_cache[key] = opts
+    def options_for(self, model: str, host: str, info: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The format's options, templates evaluated for this model, host and catalog entry.
+
+        Templates see the options before them (``option_templates`` is in dependency order), so a
+        caller's override (``mapping_options``) reaches the options derived from it. Cached per
+        (model, host) while the catalog entry is the same; not cached with overrides.
+        """
+        if not overrides:
+            key = (model, host)
+            cached = self._options_cache.get(key)
+            if cached is not None and (cached[0] is info or cached[0] == info):
+                return cached[1]
+        if overrides:
+            overrides = {k: v for k, v in overrides.items() if v is not None}  # None: the format's own
+        opts = {**self.options, **(overrides or {})}
+        variables = {"model": model, "host": host, "info": info, **opts}
+        for k, produce in self.option_templates.items():
+            if overrides and k in overrides:
+                continue
+            try:
+                opts[k] = variables[k] = produce(variables)
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                if not overrides:
+                    raise
+                raise BadRequestError(
+                    f"mapping_options: option {k!r} cannot be derived from the given options "
+                    f"({', '.join(sorted(overrides))}): {exc}",
+                    param="mapping_options",
+                ) from None
+        if not overrides:
+            self._options_cache[(model, host)] = (info, opts)
         return opts
 
 

@@ -27,7 +27,7 @@ def load_yaml(stream: Any) -> Any:
     """``yaml.safe_load`` with the C parser when available."""
     return yaml.load(stream, Loader=_SafeLoader)
 
-KINDS = ("format", "host", "catalog")
+KINDS = ("format", "host", "catalog", "door")
 
 
 class Document:

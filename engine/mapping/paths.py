@@ -1,16 +1,21 @@
 """Paths into JSON documents: JMESPath extractors and dotted setters, compiled once.
 
 Plain dotted paths (``usageMetadata.promptTokenCount``), the common case, compile to direct
-dict lookups, which are an order of magnitude faster than a JMESPath search; anything else
-(filters, projections, functions) goes through a compiled JMESPath expression.
+dict lookups, which are an order of magnitude faster than a JMESPath search. Other expressions
+(filters, projections, comparisons, functions) compile to nested Python closures, one per node of
+the parsed expression, with the semantics of jmespath's own tree interpreter; an expression using
+what the closures do not cover (``&expr`` references) runs through jmespath's search.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any, Callable
 
 import jmespath
+from jmespath import functions as _jp_functions
+from jmespath.visitor import _equals, _is_actual_number, _is_comparable
 
 __all__ = ["compile_getter", "compile_setter", "split_path"]
 
@@ -45,7 +50,278 @@ def compile_getter(expression: str) -> Callable[[Any], Any]:
 
         return get_many
     compiled = jmespath.compile(expression)
-    return compiled.search
+    try:
+        return _compile_node(compiled.parsed)
+    except _NotCompiled:
+        return compiled.search
+
+
+# --- JMESPath ASTs as closures ------------------------------------------------------------------
+# Each _node_* below mirrors jmespath.visitor.TreeInterpreter.visit_*: same results, same errors
+# (function argument checks go through jmespath's own Functions), without a dict dispatch per node.
+
+
+class _NotCompiled(Exception):
+    """The expression uses a node kind the closures do not cover."""
+
+
+_Fn = Callable[[Any], Any]
+_FUNCTIONS = _jp_functions.Functions()
+_ORDERING = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
+
+
+def _is_false(value: Any) -> bool:
+    # JMESPath falsiness: "", [], {}, null and false (0 is true).
+    return value == "" or value == [] or value == {} or value is None or value is False
+
+
+def _compile_node(node: dict[str, Any]) -> _Fn:
+    build = _NODES.get(node["type"])
+    if build is None:
+        raise _NotCompiled(node["type"])
+    return build(node)
+
+
+def _children(node: dict[str, Any]) -> list[_Fn]:
+    return [_compile_node(child) for child in node["children"]]
+
+
+def _node_chain(node: dict[str, Any]) -> _Fn:  # subexpression, index_expression, pipe
+    steps = _children(node)
+    if len(steps) == 2:
+        first, second = steps
+        return lambda value: second(first(value))
+
+    def chain(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return chain
+
+
+def _node_field(node: dict[str, Any]) -> _Fn:
+    key = node["value"]
+
+    def field(value: Any) -> Any:
+        try:
+            return value.get(key)
+        except AttributeError:
+            return None
+
+    return field
+
+
+def _node_comparator(node: dict[str, Any]) -> _Fn:
+    left, right = _children(node)
+    op = node["value"]
+    if op == "eq":
+        return lambda value: _equals(left(value), right(value))
+    if op == "ne":
+        return lambda value: not _equals(left(value), right(value))
+    compare = _ORDERING[op]
+
+    def ordering(value: Any) -> Any:
+        a, b = left(value), right(value)
+        if not (_is_comparable(a) and _is_comparable(b)):
+            return None
+        return compare(a, b)
+
+    return ordering
+
+
+def _node_current(node: dict[str, Any]) -> _Fn:
+    return lambda value: value
+
+
+def _node_function(node: dict[str, Any]) -> _Fn:
+    name = node["value"]
+    if any(child["type"] == "expref" for child in node["children"]):
+        raise _NotCompiled("expref")
+    args = _children(node)
+    spec = _FUNCTIONS.FUNCTION_TABLE.get(name)
+    signature = spec["signature"] if spec else None
+    call_function = _FUNCTIONS.call_function
+    if (
+        spec is not None
+        and len(signature) == len(args)
+        and not any(p.get("variadic") or p["types"] for p in signature)
+    ):
+        # Any argument type accepted (type(), not_null()...): jmespath would check only the
+        # count, which holds here; call the function itself.
+        function = spec["function"]
+        if len(args) == 1:
+            (arg,) = args
+            return lambda value: function(_FUNCTIONS, arg(value))
+        return lambda value: function(_FUNCTIONS, *[a(value) for a in args])
+    return lambda value: call_function(name, [a(value) for a in args])
+
+
+def _node_filter_projection(node: dict[str, Any]) -> _Fn:
+    base, project, condition = _children(node)
+
+    def filter_projection(value: Any) -> Any:
+        items = base(value)
+        if not isinstance(items, list):
+            return None
+        collected = []
+        for element in items:
+            if not _is_false(condition(element)):
+                current = project(element)
+                if current is not None:
+                    collected.append(current)
+        return collected
+
+    return filter_projection
+
+
+def _node_flatten(node: dict[str, Any]) -> _Fn:
+    (base,) = _children(node)
+
+    def flatten(value: Any) -> Any:
+        items = base(value)
+        if not isinstance(items, list):
+            return None
+        merged: list[Any] = []
+        for element in items:
+            if isinstance(element, list):
+                merged.extend(element)
+            else:
+                merged.append(element)
+        return merged
+
+    return flatten
+
+
+def _node_index(node: dict[str, Any]) -> _Fn:
+    index = node["value"]
+
+    def item(value: Any) -> Any:
+        if not isinstance(value, list):
+            return None
+        try:
+            return value[index]
+        except IndexError:
+            return None
+
+    return item
+
+
+def _node_slice(node: dict[str, Any]) -> _Fn:
+    cut = slice(*node["children"])
+    return lambda value: value[cut] if isinstance(value, list) else None
+
+
+def _node_literal(node: dict[str, Any]) -> _Fn:
+    literal = node["value"]
+    return lambda value: literal
+
+
+def _node_multi_select_dict(node: dict[str, Any]) -> _Fn:
+    pairs = [(child["value"], _compile_node(child["children"][0])) for child in node["children"]]
+
+    def select(value: Any) -> Any:
+        if value is None:
+            return None
+        return {key: produce(value) for key, produce in pairs}
+
+    return select
+
+
+def _node_multi_select_list(node: dict[str, Any]) -> _Fn:
+    items = _children(node)
+    return lambda value: None if value is None else [produce(value) for produce in items]
+
+
+def _node_or(node: dict[str, Any]) -> _Fn:
+    left, right = _children(node)
+
+    def either(value: Any) -> Any:
+        matched = left(value)
+        return right(value) if _is_false(matched) else matched
+
+    return either
+
+
+def _node_and(node: dict[str, Any]) -> _Fn:
+    left, right = _children(node)
+
+    def both(value: Any) -> Any:
+        matched = left(value)
+        return matched if _is_false(matched) else right(value)
+
+    return both
+
+
+def _node_not(node: dict[str, Any]) -> _Fn:
+    (inner,) = _children(node)
+
+    def negate(value: Any) -> Any:
+        result = inner(value)
+        if _is_actual_number(result) and result == 0:
+            return False  # !0 is false: 0 is not falsy in JMESPath
+        return not result
+
+    return negate
+
+
+def _node_projection(node: dict[str, Any]) -> _Fn:
+    base, project = _children(node)
+
+    def projection(value: Any) -> Any:
+        items = base(value)
+        if not isinstance(items, list):
+            return None
+        collected = []
+        for element in items:
+            current = project(element)
+            if current is not None:
+                collected.append(current)
+        return collected
+
+    return projection
+
+
+def _node_value_projection(node: dict[str, Any]) -> _Fn:
+    base, project = _children(node)
+
+    def value_projection(value: Any) -> Any:
+        try:
+            items = base(value).values()
+        except AttributeError:
+            return None
+        collected = []
+        for element in items:
+            current = project(element)
+            if current is not None:
+                collected.append(current)
+        return collected
+
+    return value_projection
+
+
+_NODES: dict[str, Callable[[dict[str, Any]], _Fn]] = {
+    "subexpression": _node_chain,
+    "index_expression": _node_chain,
+    "pipe": _node_chain,
+    "field": _node_field,
+    "comparator": _node_comparator,
+    "current": _node_current,
+    "identity": _node_current,
+    "function_expression": _node_function,
+    "filter_projection": _node_filter_projection,
+    "flatten": _node_flatten,
+    "index": _node_index,
+    "slice": _node_slice,
+    "literal": _node_literal,
+    "multi_select_dict": _node_multi_select_dict,
+    "multi_select_list": _node_multi_select_list,
+    "or_expression": _node_or,
+    "and_expression": _node_and,
+    "not_expression": _node_not,
+    "projection": _node_projection,
+    "value_projection": _node_value_projection,
+}
 
 
 def _child(node: Any, key: str, kind: type) -> Any:

@@ -11,9 +11,10 @@ from typing import Any, Iterable
 from engine.errors import ERROR_SHAPES, BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
-from engine.mapping.compile import compile_format, compile_host
+from engine.mapping.compile import compile_format, compile_host, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
 from engine.mapping.catalog_keys import check_catalog_keys
+from engine.mapping.door import CompiledDoor, compile_door
 from engine.mapping.loader import Document, read_documents, validate
 
 __all__ = ["Registry", "Resolved", "get_registry", "add_mappings", "reset_registry"]
@@ -42,6 +43,7 @@ class Registry:
         self.catalog: dict[str, dict[str, Any]] = {}
         self.catalog_files: dict[str, str] = {}
         self.routes: list[CompiledRoute] = []
+        self.doors: dict[str, CompiledDoor] = {}  # front doors (mappings/doors): another API <-> chat
         self._route_cache: dict[str, Resolved | None] = {}
         self._operation_cache: dict[tuple[str, str], Resolved] = {}
         self._info_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
@@ -71,8 +73,12 @@ class Registry:
                     raise MappingError(doc.path, "format", f"format {fmt.name!r} is already declared in {other}")
                 self.formats[fmt.name] = fmt
                 by_root.setdefault(self._root_index(doc.path), []).extend(fmt.routes)
+        resolve_likes(self.formats)
         for index in sorted(by_root, reverse=True):
             self.routes.extend(by_root[index])
+        for doc in docs:
+            if doc.kind == "door":
+                self.doors[doc.data["door"]] = compile_door(doc)
         check_catalog_keys(docs)
         self._prefixes = sorted(self.catalog, key=len, reverse=True)
         self.engine_keys = ENGINE_KEYS | self.call_settings()

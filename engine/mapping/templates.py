@@ -34,7 +34,28 @@ def _number_after(value: Any, prefix: str) -> float | None:
     return _NUMBER_AFTER_CACHE[key]
 
 
-ENV = jinja2.Environment(
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment with a faster ``a.b`` on plain dicts, the same answers.
+
+    Jinja reads ``a.b`` as ``getattr(a, "b")`` first and ``a["b"]`` after an AttributeError; on a
+    plain dict that getattr can only succeed for dict's own attribute names, so for every other
+    name the key is read directly, without raising and catching an AttributeError (about 1 µs
+    per dot in the mappings' templates).
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+ENV = _Environment(
     undefined=jinja2.ChainableUndefined,
     autoescape=False,
     keep_trailing_newline=False,
@@ -48,13 +69,25 @@ def is_template(value: Any) -> bool:
 
 def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a Jinja expression (no braces); the callable returns a native value or None."""
-    compiled = ENV.compile_expression(expr, undefined_to_none=True)
+    template = ENV.compile_expression(expr, undefined_to_none=True)._template
     # Only the names the expression reads are handed to Jinja: its context is built per call.
-    names = tuple(meta.find_undeclared_variables(ENV.parse("{{ " + expr + " }}")))
+    parsed = ENV.parse("{{ " + expr + " }}")
+    names = tuple(meta.find_undeclared_variables(parsed))  # (Jinja's globals are not among them)
+    # Jinja's globals the expression reads (range, dict, namespace...), as a context would hold.
+    global_names = {n.name: ENV.globals[n.name] for n in parsed.find_all(jinja2.nodes.Name) if n.name in ENV.globals}
+    context_class, render, name = ENV.context_class, template.root_render_func, template.name
+    undefined = jinja2.Undefined
 
     def evaluate(variables: dict[str, Any]) -> Any:
-        value = compiled(**{k: variables[k] for k in names if k in variables})
-        return None if isinstance(value, jinja2.Undefined) else value
+        # What TemplateExpression.__call__ does, with a context over one plain dict of the names
+        # read instead of a merge of the variables into a ChainMap of the globals (the context's
+        # own copy of the globals' names only serves template imports, which expressions lack).
+        scope = {**global_names, **{k: variables[k] for k in names if k in variables}}
+        context = context_class(ENV, scope, name, {})
+        for _ in render(context):
+            pass
+        value = context.vars["result"]
+        return None if isinstance(value, undefined) else value
 
     return evaluate
 
@@ -62,9 +95,45 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
 _DOTTED = re.compile(r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*$")
 
 
+def _slow_lookup(variables: dict[str, Any], first: str, rest: list[str]) -> Any:
+    value = variables.get(first)
+    for key in rest:
+        if isinstance(value, dict):
+            value = value.get(key)
+        else:
+            value = getattr(value, key, None) if value is not None else None
+        if value is None:
+            return None
+    return value
+
+
 def _dotted_lookup(path: str) -> Callable[[dict[str, Any]], Any]:
     """``{{ a.b.c }}`` without Jinja: the same value (None when missing), several times faster."""
     first, *rest = path.split(".")
+    if not rest:
+        return lambda variables: variables.get(first)
+    if len(rest) == 1:
+        (second,) = rest
+
+        def lookup2(variables: dict[str, Any]) -> Any:
+            value = variables.get(first)
+            if type(value) is dict:
+                return value.get(second)
+            return getattr(value, second, None) if value is not None else None
+
+        return lookup2
+    if len(rest) == 2:
+        second, third = rest
+
+        def lookup3(variables: dict[str, Any]) -> Any:
+            value = variables.get(first)
+            if type(value) is dict:
+                value = value.get(second)
+                if type(value) is dict:
+                    return value.get(third)
+            return _slow_lookup(variables, first, rest)
+
+        return lookup3
 
     def lookup(variables: dict[str, Any]) -> Any:
         value = variables.get(first)
@@ -105,19 +174,54 @@ def _filter_call(m: re.Match[str]) -> Callable[[dict[str, Any]], Any] | None:
     return lambda variables: fn(value(variables))
 
 
+def _fast_term(expr: str) -> Callable[[dict[str, Any]], Any] | None:
+    """A dotted path, or a dotted path through one engine filter: evaluated without Jinja."""
+    dotted = _DOTTED.match(expr)
+    if dotted and dotted.group(1) not in _KEYWORDS:
+        return _dotted_lookup(dotted.group(1))
+    call = _FILTER_CALL.match(expr)
+    return _filter_call(call) if call is not None else None
+
+
+_IF = re.compile(r"^(?P<value>.+?)\s+if\s+(?P<cond>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*$", re.S)
+
+
+def _fast_expression(expr: str) -> Callable[[dict[str, Any]], Any] | None:
+    """``term``, ``term or term ...`` and ``<that> if a.b`` (no else) over fast terms, without Jinja:
+    the common per-part shapes (a signature from the first place that has one, an id only where
+    the host takes ids). Same values as Jinja gives; None where Jinja's would be undefined."""
+    m = _IF.match(expr)
+    if m and m.group("cond") not in _KEYWORDS and " if " not in m.group("value"):
+        value, cond = _fast_expression(m.group("value")), _dotted_lookup(m.group("cond"))
+        if value is None:
+            return None
+        return lambda variables: value(variables) if cond(variables) else None
+    pieces = [p.strip() for p in re.split(r"\s+or\s+", expr.strip())]
+    terms = [_fast_term(p) for p in pieces]
+    if any(t is None for t in terms):
+        return None
+    if len(terms) == 1:
+        return terms[0]
+
+    def first_truthy(variables: dict[str, Any]) -> Any:
+        value = None
+        for term in terms:
+            value = term(variables)
+            if value:
+                return value
+        return value
+
+    return first_truthy
+
+
 def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
     m = _SINGLE_EXPR.match(source)
     if m:
-        dotted = _DOTTED.match(m.group("expr"))
-        if dotted and dotted.group(1) not in _KEYWORDS:
-            return _dotted_lookup(dotted.group(1))
-        call = _FILTER_CALL.match(m.group("expr"))
-        if call is not None:
-            fast = _filter_call(call)
-            if fast is not None:
-                ENV.compile_expression(m.group("expr"))  # still a syntax check, and unknown filters fail here
-                return fast
+        fast = _fast_expression(m.group("expr"))
+        if fast is not None:
+            ENV.compile_expression(m.group("expr"))  # still a syntax check, and unknown filters fail here
+            return fast
         return compile_expression(m.group("expr"))
     template = ENV.from_string(source)
     render = template.render

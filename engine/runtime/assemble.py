@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from engine import fastjson
 from engine.costs import completion_cost
 from engine.errors import JSONSchemaValidationError, UnprocessableEntityError
 from engine.runtime.prepare import Prepared, new_id
@@ -25,7 +26,7 @@ _EMPTY_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 def parse_json_body(text: str | bytes, prepared: Prepared) -> Any:
     try:
-        return json.loads(text)
+        return fastjson.loads(text)
     except ValueError:
         snippet = (text[:200].decode("utf-8", "replace") if isinstance(text, bytes) else text[:200])
         raise UnprocessableEntityError(

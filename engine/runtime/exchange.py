@@ -25,7 +25,6 @@ import httpx
 
 from engine.auth import tokens
 from engine.errors import RETRYABLE, APIError
-from engine.runtime import aio
 
 __all__ = ["Exchange", "run", "arun", "retry_backoff", "MAX_RETRY_AFTER"]
 
@@ -143,9 +142,11 @@ def run(exchange: Exchange, client: httpx.Client) -> httpx.Response:
             value = None
 
 
-async def arun(exchange: Exchange, session: Any) -> aio.AioResponse:
+async def arun(exchange: Exchange, session: Any) -> Any:
     """Drive the loop with the loop's aiohttp session: an :class:`~engine.runtime.aio.AioResponse`
     (body read unless ``stream``), or a typed error."""
+    from engine.runtime import aio  # aiohttp is imported by the first async call, not by import engine
+
     steps = _attempts(exchange)
     timeout = aio.client_timeout(exchange.timeout.read or 600.0, exchange.timeout.connect or 30.0)
     value: Any = None

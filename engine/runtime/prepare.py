@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from engine import fastjson
 from engine.errors import BadRequestError
 from engine.runtime.output_limit import apply_output_limit
 from engine.runtime.uncatalogued import warn_uncatalogued
@@ -53,7 +54,7 @@ class Prepared:
         encoded = self.__dict__.get("_body_bytes")
         if encoded is None:
             try:
-                encoded = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+                encoded = fastjson.dumps(self.body)
             except (TypeError, ValueError, RecursionError):
                 raise BadRequestError(_unencodable(self.body), model=self.model_string) from None
             self.__dict__["_body_bytes"] = encoded
@@ -214,15 +215,13 @@ def call_context(target: Target, call: dict[str, Any], params: dict[str, Any], m
         drop_params = bool(getattr(module, "drop_params", False))
     elif not isinstance(drop_params, bool):
         raise BadRequestError(f"drop_params: expected true or false, got {drop_params!r}", param="drop_params")
-    options = target.format.options_for(target.resolved.model, target.host.name, target.info)
     mapping_options = call.get("mapping_options")
-    if mapping_options is not None:
-        if not isinstance(mapping_options, dict):
-            raise BadRequestError(
-                f"mapping_options: expected an object of mapping option names to values, got {type(mapping_options).__name__}",
-                param="mapping_options",
-            )
-        options = {**options, **mapping_options}
+    if mapping_options is not None and not isinstance(mapping_options, dict):
+        raise BadRequestError(
+            f"mapping_options: expected an object of mapping option names to values, got {type(mapping_options).__name__}",
+            param="mapping_options",
+        )
+    options = target.format.options_for(target.resolved.model, target.host.name, target.info, mapping_options)
     extra_headers = call.get("extra_headers")
     if extra_headers and not isinstance(extra_headers, dict):
         raise BadRequestError("extra_headers: expected an object of header names to values", param="extra_headers")

@@ -12,7 +12,6 @@ from typing import Any, AsyncIterator, Iterator
 import httpx
 
 from engine.errors import APIConnectionError, APIError, Timeout, UnprocessableEntityError
-from engine.runtime import aio
 from engine.hooks.sse import SSEDecoder, SSEEvent, iter_sse_json
 from engine.runtime.assemble import StreamAssembler
 from engine.runtime.prepare import Prepared
@@ -162,6 +161,8 @@ class AsyncChatStream(_StreamBase):
             await self.start()
         response = self._response
         assert response is not None
+        from engine.runtime import aio  # loaded by the async call that opened the stream
+
         try:
             try:
                 async for data in response.aiter_bytes():

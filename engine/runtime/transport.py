@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.auth import tokens
-from engine.runtime import aio
 from engine.runtime.exchange import Exchange, arun, retry_backoff, run
 from engine.runtime.settings import module_setting
 from engine.errors import APIConnectionError, APIError, Timeout, from_upstream, redact, register_secret
@@ -136,6 +135,8 @@ class Transport:
 
     async def async_session(self) -> Any:
         """The running loop's aiohttp session (see :mod:`engine.runtime.aio` for why aiohttp)."""
+        from engine.runtime import aio  # aiohttp is imported by the first async call, not by import engine
+
         return await aio.session_for_loop(500)
 
     # --- request pieces ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -427,3 +428,36 @@ def test_pass_through_budget_holds_at_12_simultaneous_generations(start_gateway,
     rows = [r for r in spend_logs(gw, made, want=codes.count(200)) if r["status"] == "success"]
     assert len(rows) == codes.count(200)
     assert sum(r["spend"] for r in rows) <= cost * 1.5 + cost * 1.001, f"{codes.count(200)} served on a 1.5-call budget"
+
+
+def test_spend_row_is_journaled_before_the_answers_last_byte(start_gateway, fake, gemini_key):
+    # Journaling is slowed down here; had the answer's last chunk gone out before it, the client
+    # would hold the whole answer while the row was not yet journaled (lost to a crash then).
+    gw = start_gateway(CONFIG)
+    key = generate_key(gw)
+    writer = gw.gateway.writer
+    journaled: list[str] = []
+    add = writer.add
+
+    def slow_add(row):
+        time.sleep(0.3)
+        add(row)
+        journaled.append(row.call_type)
+
+    writer.add = slow_add
+    seen_complete = []
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        with c.stream("POST", f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={key}", content=SEED_GENERATE,
+                      headers=JSON_HEADERS) as r:
+            received = b""
+            for chunk in r.iter_raw():
+                received += chunk
+                try:
+                    json.loads(received)
+                except ValueError:
+                    continue
+                seen_complete.append(list(journaled))  # the client has the whole answer: is its row journaled?
+    assert r.status_code == 200 and seen_complete, received
+    assert seen_complete[0] == journaled and len(journaled) == 1, "the row was journaled before the answer was whole"
+    (row,) = spend_logs(gw, key)
+    assert row["spend"] > 0

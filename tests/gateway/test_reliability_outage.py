@@ -9,6 +9,8 @@ import logging
 import time
 from urllib.parse import urlsplit
 
+import pytest
+
 from .conftest import two_locations
 from .tcp_proxy import TcpProxy
 from .test_postgres_redis import PG_URL, shared_backends  # noqa: F401 - the fixture
@@ -77,3 +79,41 @@ def test_start_up_with_an_unusable_database_exits_with_a_clear_message(tmp_path)
     assert done.returncode == 3
     assert done.stderr.strip().startswith("vertex-engine serve: cannot use the database: cannot connect to PostgreSQL at")
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_budget_reset_due_during_an_outage_is_applied_and_stored_when_the_database_is_back(start_gateway, fake, shared_backends):  # noqa: F811
+    from datetime import datetime
+
+    target = urlsplit(PG_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    try:
+        url = shared_backends["database_url"].replace(f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
+        gw = start_gateway({**two_locations(), "general_settings": {"database_url": url, "key_cache_ttl": 0.2,
+                                                                    "spend_flush_interval": 0.1}})
+        with gw.client() as c:
+            cost = float(c.post("/chat/completions", json=CHAT).headers["x-vertex-engine-response-cost"])
+            made = c.post("/key/generate", json={"max_budget": cost / 2, "budget_duration": "3s"}).json()
+        reset_at = datetime.fromisoformat(made["budget_reset_at"].replace("Z", "+00:00")).timestamp()
+        with gw.client(made["key"]) as c:
+            assert c.post("/chat/completions", json=CHAT).status_code == 200
+            assert c.post("/chat/completions", json=CHAT).status_code == 429  # spent; the next period is still to come
+        proxy.cut()
+        time.sleep(max(0.0, reset_at - time.time()) + 0.3)  # the period ends while the database is away
+        with gw.client(made["key"]) as c:
+            during = [c.post("/chat/completions", json=CHAT) for _ in range(2)]
+        assert [r.status_code for r in during] == [200, 429], [r.text for r in during]  # a new period, served from the cache
+        proxy.restore()
+        deadline = time.monotonic() + 20
+        with gw.client() as c:
+            while True:
+                info = c.get("/key/info", params={"key": made["key"]})
+                rows = c.get("/spend/logs", params={"api_key": made["token"]})
+                if info.status_code == rows.status_code == 200 and len([r for r in rows.json() if r["status"] == "success"]) >= 2:
+                    stored = datetime.fromisoformat(info.json()["info"]["budget_reset_at"].replace("Z", "+00:00")).timestamp()
+                    if stored > reset_at + 1:  # the next period's end, not the first one's
+                        break
+                assert time.monotonic() < deadline, f"reset not stored after the outage: {info.text[:300]}"
+                time.sleep(0.2)
+        assert info.json()["info"]["spend"] == pytest.approx(cost), "the new period holds the one call served in it"
+    finally:
+        proxy.close()

@@ -121,3 +121,39 @@ def test_kill_9_under_load_loses_no_answered_call(fake, tmp_path):
         assert len(rows) == len(ids) and len(rows) <= len(answered) + 12
     finally:
         gw.stop()
+
+
+def test_budget_tpm_and_rpm_hold_across_two_gateway_processes_on_postgres_without_redis(fake, shared_backends, tmp_path):  # noqa: F811
+    config = {**two_locations(), "general_settings": {"database_url": shared_backends["database_url"]}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ServeProcess(tmp_path / "a", config).start()
+    b = ServeProcess(tmp_path / "b", config).start()
+    try:
+        with a.client() as c:
+            first = c.post("/chat/completions", json=CHAT)
+            cost = float(first.headers["x-vertex-engine-response-cost"])
+            tokens = first.json()["usage"]["total_tokens"]
+            budget = c.post("/key/generate", json={"max_budget": cost * 1.5}).json()
+            tpm = c.post("/key/generate", json={"tpm_limit": tokens * 3}).json()
+            rpm = c.post("/key/generate", json={"rpm_limit": 10}).json()
+        fake.fault("slow", delay=0.25, times=None)  # every call of a burst overlaps the others
+        for key, check in ((budget, "spend"), (tpm, "total_tokens")):
+            answers = _burst([(a.url, key["key"]), (b.url, key["key"])], 24)
+            ok = [r for r in answers if r.status_code == 200]
+            assert ok and all(r.status_code in (200, 429) for r in answers), [r.text for r in answers]
+            with a.client() as c:
+                rows = _rows(c, key["token"], len(ok))
+            assert len(rows) == len(ok)
+            used = sum(r[check] for r in rows)
+            if check == "spend":
+                assert used <= cost * 1.5 + cost * 1.001, f"{len(ok)} calls served on a 1.5-call budget by two gateways"
+            else:
+                assert used <= tokens * 3 + tokens, f"{len(ok)} calls ({used} tokens) served on tpm_limit {tokens * 3}"
+        started = time.time()
+        answers = _burst([(a.url, rpm["key"]), (b.url, rpm["key"])], 30)
+        served = sum(r.status_code == 200 for r in answers)
+        assert served == 10 if int(started // 60) == int(time.time() // 60) else served <= 20
+    finally:
+        a.stop()
+        b.stop()

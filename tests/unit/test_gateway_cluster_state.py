@@ -17,6 +17,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine.gateway.cluster_state import MemoryState, RedisState, SharedState, open_shared, redis_url_from
+from engine.gateway.cluster_state_postgres import PostgresState
+
+from .test_gateway_reservations import PG_URL, drop_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -25,15 +28,20 @@ REDIS_URL = os.environ.get("VERTEX_ENGINE_REDIS_URL", "redis://127.0.0.1:6379/0"
 MakeState = Callable[[], Awaitable[SharedState]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "postgres"])
 async def make_state(request: pytest.FixtureRequest) -> AsyncIterator[MakeState]:
-    """Opens states that share one backing: for Redis each call is another gateway instance."""
+    """Opens states that share one backing: for Redis and PostgreSQL each call is another gateway
+    instance."""
     prefix = f"vertex-engine-test:{uuid.uuid4().hex}:"
+    schema = f"ve_state_{uuid.uuid4().hex[:10]}"
     opened: list[SharedState] = []
     memory = MemoryState()
 
     async def make() -> SharedState:
-        state = memory if request.param == "memory" else open_shared(REDIS_URL, prefix=prefix)
+        if request.param == "postgres":
+            state = open_shared(None, database_url=f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}")
+        else:
+            state = memory if request.param == "memory" else open_shared(REDIS_URL, prefix=prefix)
         await state.open()
         opened.append(state)
         return state
@@ -42,6 +50,8 @@ async def make_state(request: pytest.FixtureRequest) -> AsyncIterator[MakeState]
     yield make
     for state in opened:
         await state.close()
+    if request.param == "postgres":
+        await drop_schema(schema)
     if request.param == "redis":
         client = aioredis.from_url(REDIS_URL)
         try:
@@ -100,6 +110,8 @@ async def test_failures_count_within_a_window(state: SharedState) -> None:
 
 async def test_cooldown_is_shared_and_expires(make_state: MakeState) -> None:
     a, b = await make_state(), await make_state()
+    if isinstance(a, PostgresState):  # cooldowns steer routing, they guard no money: per instance there
+        b = a
     assert await a.cooling(["dep-1", "dep-2"]) == set()
     await a.start_cooldown("dep-1", 0.2)
     await a.start_cooldown("dep-3", 5)
@@ -123,6 +135,8 @@ async def test_spend_totals_are_shared(make_state: MakeState) -> None:
 
 async def test_inflight_counts(make_state: MakeState) -> None:
     a, b = await make_state(), await make_state()
+    if isinstance(a, PostgresState):  # per instance there, as cooldowns
+        b = a
     assert await a.incr_inflight("dep-1", 1) == 1
     assert await b.incr_inflight("dep-1", 1) == 2
     assert await a.incr_inflight("dep-1", -1) == 1
@@ -135,6 +149,10 @@ async def test_inflight_counts(make_state: MakeState) -> None:
 def test_open_shared_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(open_shared(None), MemoryState)
     assert isinstance(open_shared(""), MemoryState)
+    on_pg = open_shared(None, database_url="postgresql://u:pw-s3cr3t@db:5432/x?schema=gw")
+    assert isinstance(on_pg, PostgresState) and "pw-s3cr3t" not in repr(on_pg)
+    assert isinstance(open_shared(None, database_url="sqlite:///x.db"), MemoryState)
+    assert isinstance(open_shared("redis://cache:6379/0", database_url="postgresql://db/x"), RedisState), "Redis wins"
     state = open_shared("redis://:s3cr3t@cache:6379/0", prefix="gw:")
     assert isinstance(state, RedisState) and state.prefix == "gw:" and "s3cr3t" not in repr(state)
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)

@@ -1,6 +1,6 @@
 """Admission by reservation in the cross-instance state: the same tests on MemoryState (one process),
-WorkersState (two `serve --workers` processes: two instances on one file) and RedisState (two
-gateway instances on one Redis)."""
+WorkersState (two `serve --workers` processes: two instances on one file), RedisState (two
+gateway instances on one Redis) and PostgresState (two gateway instances on one database, no Redis)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,25 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine.gateway.cluster_state import MemoryState, RedisState, WorkersState
+from engine.gateway.cluster_state_postgres import PostgresState
 
 pytestmark = pytest.mark.anyio
 
 REDIS_URL = os.environ.get("VERTEX_ENGINE_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_URL = os.environ.get("VERTEX_ENGINE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["memory", "workers", "redis"])
+async def drop_schema(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["memory", "workers", "redis", "postgres"])
 async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple]:
     """Two instances sharing one backing (the same object for memory)."""
     prefix = f"vertex-engine-test:{uuid.uuid4().hex}:"
@@ -28,6 +40,10 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         a = b = MemoryState()
     elif request.param == "workers":
         a, b = WorkersState(str(tmp_path / "state.db")), WorkersState(str(tmp_path / "state.db"))
+    elif request.param == "postgres":
+        schema = f"ve_state_{uuid.uuid4().hex[:10]}"
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+        a, b = PostgresState(url), PostgresState(url)
     else:
         a, b = RedisState(REDIS_URL, prefix=prefix), RedisState(REDIS_URL, prefix=prefix)
     await a.open()
@@ -35,6 +51,8 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     yield a, b
     await a.close()
     await b.close()
+    if request.param == "postgres":
+        await drop_schema(schema)
     if request.param == "redis":
         client = aioredis.from_url(REDIS_URL)
         keys = [k async for k in client.scan_iter(match=f"{prefix}*")]

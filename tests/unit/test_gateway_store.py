@@ -230,6 +230,21 @@ async def test_spend_by_key_and_reset(store: Store) -> None:
     assert (await store.spend_by_key(a.token_hash))["spend"] == pytest.approx(3.5)  # the log is lifetime
 
 
+async def test_a_reset_applied_late_keeps_the_spend_of_its_new_period(store: Store) -> None:
+    # A reset due during a database outage is applied when the database is back: calls served
+    # since the period began (their rows written before or after the reset) count in the new period.
+    a = key("sk-late", budget_duration="1d", budget_reset_at=1500.0)
+    await store.insert_key(a)
+    await store.write_spend([row("old", a.token_hash, 1.0, start=1000.0), row("new", a.token_hash, 0.25, start=2000.0)])
+    assert await store.reset_spend(a.token_hash, 90_000.0, period_start=1600.0)
+    assert (await store.get_key(a.token_hash)).spend == pytest.approx(0.25)
+    await store.write_spend([row("later", a.token_hash, 0.5, start=2100.0)])
+    assert (await store.get_key(a.token_hash)).spend == pytest.approx(0.75)
+    # The same reset once more (another instance also saw it due): the period already began.
+    assert not await store.reset_spend(a.token_hash, 90_000.0, period_start=1650.0)
+    assert (await store.get_key(a.token_hash)).spend == pytest.approx(0.75)
+
+
 # -- SpendWriter ---------------------------------------------------------------------------------
 
 

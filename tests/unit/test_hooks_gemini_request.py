@@ -11,6 +11,7 @@ import pytest
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks import gemini  # noqa: E402
 from engine.mapping.context import Context
+from tests.unit._gemini_mapping import format_options, gemini_contents, gemini_system_instruction
 
 DUMMY = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
@@ -22,21 +23,12 @@ def make_ctx(
     **kw: Any,
 ) -> Context:
     prefix = "gemini/" if host == "ai_studio" else "vertex_ai/"
-    kw["options"] = {**_format_options(model, host, kw.get("info") or {}), **(kw.get("options") or {})}
+    kw["options"] = format_options(model, host, kw.get("info") or {}, kw.get("options"))
     return Context(request=request or {}, model=model, model_string=prefix + model, host=host, **kw)
 
 
-def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, Any]:
-    """The options gemini.yaml derives for this model and host (what differs between hosts)."""
-    from engine.mapping.registry import get_registry
-
-    templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
-    variables = {"model": model, "host": host, "info": info}
-    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
-
-
 def contents(messages: list[dict[str, Any]], ctx: Context | None = None) -> list[dict[str, Any]]:
-    return gemini.gemini_contents(messages, ctx or make_ctx())
+    return gemini_contents(messages, ctx or make_ctx())
 
 
 def user(text: Any) -> dict[str, Any]:
@@ -102,8 +94,8 @@ def test_worked_example_from_reference_section_8():
     original = copy.deepcopy(request)
     ctx = make_ctx("gemini-2.5-flash", request=request)
     body = {
-        "systemInstruction": gemini.gemini_system_instruction(request["messages"], ctx),
-        "contents": gemini.gemini_contents(request["messages"], ctx),
+        "systemInstruction": gemini_system_instruction(request["messages"], ctx),
+        "contents": gemini_contents(request["messages"], ctx),
         "tools": gemini.gemini_tools(request["tools"], ctx),
         "toolConfig": {"functionCallingConfig": gemini.gemini_tool_choice(request["tool_choice"], ctx)},
         # The plain params are the mapping's job; only thinkingConfig comes from a hook.
@@ -176,7 +168,7 @@ def test_system_and_developer_messages_are_lifted_out_of_contents():
     messages = [{"role": "system", "content": "S1"}, user("hi"), {"role": "developer", "content": "S2"}, user("again")]
     ctx = make_ctx()
     assert contents(messages, ctx) == [{"role": "user", "parts": [{"text": "hi"}, {"text": "again"}]}]
-    assert gemini.gemini_system_instruction(messages, ctx) == {"parts": [{"text": "S1"}, {"text": "S2"}]}
+    assert gemini_system_instruction(messages, ctx) == {"parts": [{"text": "S1"}, {"text": "S2"}]}
 
 
 def test_without_system_message_support_system_messages_are_user_turns():
@@ -186,7 +178,7 @@ def test_without_system_message_support_system_messages_are_user_turns():
         {"role": "user", "parts": [{"text": "Be brief."}, {"text": "hi"}]},
         {"role": "model", "parts": [{"text": "yo"}]},
     ]
-    assert gemini.gemini_system_instruction(messages, ctx) is None
+    assert gemini_system_instruction(messages, ctx) is None
 
 
 def test_system_instruction_concatenates_list_content_one_part_per_message():
@@ -196,13 +188,13 @@ def test_system_instruction_concatenates_list_content_one_part_per_message():
         {"role": "system", "content": ""},
         user("x"),
     ]
-    assert gemini.gemini_system_instruction(messages, make_ctx()) == {"parts": [{"text": "AB"}, {"text": "C"}]}
-    assert gemini.gemini_system_instruction([user("x")], make_ctx()) is None
+    assert gemini_system_instruction(messages, make_ctx()) == {"parts": [{"text": "AB"}, {"text": "C"}]}
+    assert gemini_system_instruction([user("x")], make_ctx()) is None
 
 
 def test_system_instruction_bad_content_names_the_field():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_system_instruction([user("x"), {"role": "system", "content": 7}], make_ctx())
+        gemini_system_instruction([user("x"), {"role": "system", "content": 7}], make_ctx())
     assert "messages[1].content" in err.value.message
 
 
@@ -226,7 +218,7 @@ def test_pitfall_2_only_system_messages_still_produce_contents():
     messages = [{"role": "system", "content": "You are terse."}]
     # "." is LiteLLM's filler for a system-only conversation (found by bench/diff_litellm.py).
     assert contents(messages) == [{"role": "user", "parts": [{"text": "."}]}]
-    assert gemini.gemini_system_instruction(messages, make_ctx()) == {"parts": [{"text": "You are terse."}]}
+    assert gemini_system_instruction(messages, make_ctx()) == {"parts": [{"text": "You are terse."}]}
 
 
 # --- assistant turns and thought signatures (pitfall 12) -------------------------------------------
@@ -479,12 +471,12 @@ def test_schema_prompt_is_appended_to_the_last_user_turn():
     prompt = gemini_schema_prompt(value, ctx)  # the plan field gemini.contents needs
     assert json.dumps(schema) in prompt
     assert gemini_schema_prompt(value, make_ctx("gemini-2.5-flash")) is None  # the model takes the schema
-    result = gemini.gemini_contents([user("List a name.")], ctx, schema_prompt=prompt)
+    result = gemini_contents([user("List a name.")], ctx, schema_prompt=prompt)
     assert result == [{"role": "user", "parts": [{"text": "List a name."}, {"text": prompt}]}]
 
 
 def test_schema_prompt_after_tool_results_is_a_new_user_turn():
-    result = gemini.gemini_contents([user("x"), assistant_calls(call("c1")), tool("c1")], make_ctx(),
+    result = gemini_contents([user("x"), assistant_calls(call("c1")), tool("c1")], make_ctx(),
                                     schema_prompt="Use this JSON schema: {}")
     assert result[-1] == {"role": "user", "parts": [{"text": "Use this JSON schema: {}"}]}
     assert "functionResponse" in result[-2]["parts"][0]
@@ -1050,19 +1042,18 @@ def test_bad_modalities_name_the_field(value, where):
 
 
 def test_hooks_are_registered_under_the_names_the_mapping_uses():
-    from engine.mapping.hooks import HOOKS
+    import pathlib
+    import re
 
-    for name, fn in [
-        ("gemini.contents", gemini.gemini_contents),
-        ("gemini.system_instruction", gemini.gemini_system_instruction),
-        ("gemini.tools", gemini.gemini_tools),
-        ("gemini.tool_choice", gemini.gemini_tool_choice),
-        ("gemini.response_format", gemini.gemini_response_format),
-        ("gemini.thinking", gemini.gemini_thinking),
-        ("gemini.modalities", gemini.gemini_modalities),
-        ("gemini.web_search_options", gemini.gemini_web_search_options),
-    ]:
-        assert HOOKS[name] is fn
+    from engine.mapping.hooks import HOOKS, load_builtin_hooks
+
+    load_builtin_hooks()
+    text = (pathlib.Path(__file__).parents[2] / "mappings" / "formats" / "gemini.yaml").read_text()
+    named = set(re.findall(r"hook: (gemini\.[a-z_.]+)", text))
+    assert {"gemini.tools", "gemini.signatures", "gemini.media_part"} <= named
+    for name in named:
+        assert name in HOOKS, name
+    assert HOOKS["gemini.tools"] is gemini.gemini_tools
 
 
 def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:

@@ -7,29 +7,59 @@ from typing import Any
 
 import pytest
 
-from functools import partial
-
-from engine.hooks.gemini.response import (
-    gemini_blocked as _gemini_blocked,
-    gemini_empty_candidates as _gemini_empty_candidates,
-    gemini_grounding_hidden,
-    gemini_logprobs,
-    gemini_message,
-    gemini_response_usage,
-    gemini_usage,
-)
 from engine import errors
 from engine.mapping.context import Context
 from engine.hooks.gemini.stream import stream_of
 from engine.mapping.hooks import HOOKS
 from engine.mapping.registry import get_registry
 
-# The facts these hooks use are gemini.yaml's: its tables, and its declared in-body error.
+# The facts are gemini.yaml's: its tables, its declared in-body error, and the response pieces
+# it declares as data (shape, replacement choices, logprobs, usage and hidden formulas), run
+# here as the engine runs them: the declared shape is checked first.
 _GEMINI = get_registry().formats["gemini"]
+_RESPONSE = _GEMINI.operations["chat"].response
 FINISH_REASONS = _GEMINI.tables["finish_reasons"]
-gemini_blocked = partial(_gemini_blocked, blocking=_GEMINI.tables["blocking"])
-gemini_empty_candidates = partial(_gemini_empty_candidates, finish_reasons=FINISH_REASONS)
-gemini_error = _GEMINI.operations["chat"].response.raise_error
+gemini_error = _RESPONSE.raise_error
+
+
+def _checked(extract):
+    def run(response, ctx):
+        _RESPONSE.check(response, ctx)
+        return extract(response, ctx)
+
+    return run
+
+
+gemini_blocked = _checked(_RESPONSE.replace_choices[0][0])
+gemini_empty_candidates = _checked(_RESPONSE.replace_choices[1][0])
+gemini_grounding_hidden = _checked(_RESPONSE.hidden)
+gemini_response_usage = _checked(_RESPONSE.usage)
+
+
+def gemini_usage(usage_metadata, ctx):
+    """The usage formulas on an answer carrying only this ``usageMetadata``."""
+    return gemini_response_usage({"usageMetadata": usage_metadata} if usage_metadata is not None else {}, ctx)
+
+
+def gemini_message(candidate, ctx):
+    """The ``message`` the mapping's part table builds from this candidate."""
+    response = {"candidates": [candidate]}
+    _RESPONSE.check(response, ctx)
+    return _RESPONSE.choices(response, ctx)[0]["message"]
+
+
+def gemini_logprobs(candidate, ctx):
+    """The ``logprobs`` of the choice the mapping builds from this candidate."""
+    response = {"candidates": [candidate]}
+    _RESPONSE.check(response, ctx)
+    return _RESPONSE.choices(response, ctx)[0].get("logprobs")
+
+
+def gemini_ctx(model: str, **request: Any) -> Context:
+    """A call's context as prepare builds it: the format's options evaluated for the model."""
+    info = get_registry().info(model)[1]
+    return Context(request=request, model=model, host="vertex", info=info, options=_GEMINI.options_for(model, "vertex", info))
+
 
 GENERATED_ID = re.compile(r"^call_[0-9a-f]{28}$")
 
@@ -54,21 +84,18 @@ WORKED_EXAMPLE: dict[str, Any] = {
 
 
 def make_ctx(**request: Any) -> Context:
-    return Context(request={"messages": [{"role": "user", "content": "hi"}], **request}, model="gemini-2.5-flash", host="vertex")
+    return gemini_ctx("gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], **request)
 
 
 def candidate(*parts: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"content": {"role": "model", "parts": list(parts)}, "index": 0, **fields}
 
 
-def test_hooks_are_registered_under_their_names() -> None:
-    assert HOOKS["gemini.message"] is gemini_message
-    assert HOOKS["gemini.logprobs"] is gemini_logprobs
-    assert HOOKS["gemini.blocked"] is _gemini_blocked
-    assert HOOKS["gemini.empty_candidates"] is _gemini_empty_candidates
-    assert HOOKS["gemini.grounding_hidden"] is gemini_grounding_hidden
-    assert HOOKS["gemini.usage"] is gemini_usage
-    assert HOOKS["gemini.response_usage"] is gemini_response_usage
+def test_the_response_side_is_declared_not_hooked() -> None:
+    # Only the stream bookkeeping is code; the rest of the response side is gemini.yaml's.
+    assert {"gemini.line_open", "gemini.stream_message"} <= set(HOOKS)
+    assert not {"gemini.message", "gemini.logprobs", "gemini.blocked", "gemini.empty_candidates", "gemini.grounding_hidden",
+                "gemini.usage", "gemini.response_usage"} & set(HOOKS)
     assert gemini_error is not None  # an error inside a 200 body is declared: response.error
 
 
@@ -89,7 +116,7 @@ def test_worked_example_message() -> None:
             {"id": tool_call["id"], "type": "function", "index": 0, "function": {"name": "convert", "arguments": '{"v": 3, "to": "km"}'}}
         ],
     }
-    assert stream_of(ctx).saw_tool_calls is True
+    assert stream_of(ctx).tool_call_index == 1  # the next call in this stream gets index 1
 
 
 def test_worked_example_usage() -> None:
@@ -171,7 +198,6 @@ def test_legacy_functions_give_one_function_call() -> None:
     )
     assert "tool_calls" not in message
     assert message["function_call"] == {"name": "convert", "arguments": '{"v": 3}', "provider_specific_fields": {"thought_signature": "SIG"}}
-    assert stream_of(ctx).saw_tool_calls is False  # the engine ends a function_call answer with function_call
     assert stream_of(ctx).tool_call_index == 0
     assert any("other" in warning for warning in ctx.warnings)
 
@@ -282,17 +308,17 @@ def test_blocked_prompt_is_a_content_filter_choice_not_an_error() -> None:
     ctx = make_ctx()
     response = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}}
     assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
-    assert stream_of(ctx).block_reason == "PROHIBITED_CONTENT"
     # Blocked responses report only the three counts.
-    assert gemini_usage(response["usageMetadata"], ctx) == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
+    assert gemini_response_usage(response, ctx) == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
 
 
 @pytest.mark.parametrize("finish", ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"])
 def test_safety_finish_discards_partial_content(finish: str) -> None:
     ctx = make_ctx()
-    response = {"candidates": [candidate({"text": "partial answer"}, finishReason=finish)]}
+    response = {"candidates": [candidate({"text": "partial answer"}, finishReason=finish)],
+                "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6}}
     assert gemini_blocked(response, ctx) == CONTENT_FILTER_CHOICES
-    assert stream_of(ctx).block_reason == finish
+    assert gemini_response_usage(response, ctx) == {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
 
 
 @pytest.mark.parametrize("finish", ["STOP", "MAX_TOKENS", "OTHER", None])
@@ -301,7 +327,8 @@ def test_unblocked_responses_are_left_alone(finish: str | None) -> None:
     fields = {"finishReason": finish} if finish else {}
     assert gemini_blocked({"candidates": [candidate({"text": "ok"}, **fields)]}, ctx) is None
     assert gemini_blocked({}, ctx) is None
-    assert stream_of(ctx).block_reason is None
+    usage_metadata = {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6}
+    assert "prompt_tokens_details" in gemini_response_usage({"candidates": [candidate({"text": "ok"}, **fields)], "usageMetadata": usage_metadata}, ctx)
 
 
 @pytest.mark.parametrize(
@@ -327,12 +354,19 @@ def test_candidates_with_parts_are_not_empty() -> None:
     assert gemini_empty_candidates(response, make_ctx()) is None
 
 
-def test_empty_stream_events_emit_a_choice_only_with_a_finish_reason() -> None:
-    ctx = make_ctx(stream=True)
-    assert gemini_empty_candidates({"usageMetadata": {"trafficType": "ON_DEMAND"}}, ctx) is None
-    stream_of(ctx).saw_tool_calls = True
-    choices = gemini_empty_candidates({"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]}, ctx)
-    assert choices is not None and choices[0]["finish_reason"] == "tool_calls"
+def test_empty_stream_events_are_not_replaced_and_a_trailing_stop_after_a_call_ends_with_tool_calls() -> None:
+    # In a stream an empty event is normal: the replacement is declared `stream: false`.
+    assert _RESPONSE.replace_choices[1][1] is False
+    from engine.runtime.assemble import StreamAssembler
+    from engine.runtime.prepare import prepare
+
+    call = {"model": "gemini/gemini-3-flash-preview", "messages": [{"role": "user", "content": "Hi"}], "api_key": "k-123456",
+            "tools": [{"type": "function", "function": {"name": "f"}}], "stream": True}
+    stream = StreamAssembler(prepare("chat", call, resolve_credentials=False))
+    stream.feed({"usageMetadata": {"trafficType": "ON_DEMAND"}})
+    stream.feed({"candidates": [candidate({"functionCall": {"name": "f", "args": {}}})]})
+    chunks = stream.feed({"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]})
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")][-1] == "tool_calls"
 
 
 def test_finish_reason_table_matches_reference() -> None:
@@ -537,7 +571,7 @@ def test_web_search_requests_per_grounded_prompt_before_gemini_3_per_query_after
         "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
     }
     assert gemini_response_usage(response, make_ctx())["prompt_tokens_details"]["web_search_requests"] == 1
-    gemini_3 = Context(request={}, model="gemini-3-pro-preview", host="vertex")
+    gemini_3 = gemini_ctx("gemini-3-pro-preview")
     assert gemini_response_usage(response, gemini_3)["prompt_tokens_details"]["web_search_requests"] == 2
     assert gemini_grounding_hidden(response, gemini_3)["web_search_requests"] == 2
 
@@ -710,7 +744,7 @@ def test_the_engine_reports_a_malformed_response_for_the_call():
         stream.feed({"usageMetadata": {"totalTokenCount": "9"}})
 
 
-def test_usage_hook_on_its_own_refuses_malformed_usage_metadata():
+def test_usage_on_its_own_refuses_malformed_usage_metadata():
     with pytest.raises(errors.UnprocessableEntityError, match=r"usageMetadata\.promptTokensDetails\[0\]: expected an object"):
         gemini_usage({"promptTokenCount": 1, "promptTokensDetails": ["TEXT"]}, make_ctx())
     assert gemini_usage(None, make_ctx()) is None

@@ -25,7 +25,7 @@ def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, An
 
     templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
     variables = {"model": model, "host": host, "info": info}
-    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls", "call_ids_from_gemini_3")}
+    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls")}
 
 
 def to_part(item: dict[str, Any], ctx: Context | None = None) -> dict[str, Any] | None:

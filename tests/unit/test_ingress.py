@@ -1,4 +1,5 @@
-"""The front-door translations (engine.ingress) as pure functions: Messages and Responses <-> chat."""
+"""The front-door translations (mappings/doors, run by engine.mapping.door) and their stream state
+machines (engine.ingress.streams): Messages and Responses <-> chat."""
 
 from __future__ import annotations
 
@@ -6,9 +7,19 @@ import json
 
 import pytest
 
-from engine.ingress import anthropic_messages as am
-from engine.ingress import responses as rs
+from engine.ingress.api import door
 from engine.ingress.errors import IngressError
+from engine.ingress.streams import BlockEvents, ItemEvents
+
+MESSAGES, RESPONSES = door("messages"), door("responses")
+
+
+def _echo(body: dict, model: str, response_id: str, created: float) -> dict:
+    return RESPONSES.run("base", body=body, model=model, id=response_id, created=created)
+
+
+def _error_type(status: int) -> str:
+    return MESSAGES.run("error", status=status, message="x", kind=None)["error"]["type"]
 
 
 def _chat(message: dict, finish: str = "stop", usage: dict | None = None) -> dict:
@@ -33,7 +44,7 @@ def test_messages_request_blocks_tools_and_results():
         "tools": [{"name": "w", "description": "weather", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search"}],
         "tool_choice": {"type": "any", "disable_parallel_tool_use": True}, "stop_sequences": ["X"], "metadata": {"user_id": "u"},
     }
-    chat = am.request(body)
+    chat = MESSAGES.request(body)
     assert chat["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]}
     assert chat["messages"][2] == {"role": "assistant", "content": "checking", "reasoning_content": "hm",
                                    "thinking_blocks": [{"type": "thinking", "thinking": "hm", "signature": "sig"}],
@@ -51,7 +62,7 @@ def test_messages_request_blocks_tools_and_results():
 ])
 def test_messages_tool_choice_table(choice, expected):
     body = {"max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "tools": [{"name": "w", "input_schema": {}}], "tool_choice": choice}
-    assert am.request(body)["tool_choice"] == expected
+    assert MESSAGES.request(body)["tool_choice"] == expected
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -62,27 +73,27 @@ def test_messages_tool_choice_table(choice, expected):
 ])
 def test_messages_request_errors_name_the_field(body, field):
     with pytest.raises(IngressError) as info:
-        am.request(body)
+        MESSAGES.request(body)
     assert info.value.param == field
 
 
 @pytest.mark.parametrize(("finish", "stop"), [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal")])
 def test_messages_response_stop_reasons(finish, stop):
-    assert am.response(_chat({"content": "x"}, finish), "m")["stop_reason"] == stop
+    assert MESSAGES.run("response", chat=_chat({"content": "x"}, finish), model="m")["stop_reason"] == stop
 
 
 def test_messages_response_content_and_cached_usage():
     chat = _chat({"content": "hi", "reasoning_content": "thought", "tool_calls": [{"id": "c1", "function": {"name": "w", "arguments": '{"a": 1}'}}]},
                  "tool_calls", {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107, "prompt_tokens_details": {"cached_tokens": 60}})
-    message = am.response(chat, "gemini")
+    message = MESSAGES.run('response', chat=chat, model="gemini")
     assert message["content"] == [{"type": "thinking", "thinking": "thought", "signature": ""}, {"type": "text", "text": "hi"},
                                   {"type": "tool_use", "id": "c1", "name": "w", "input": {"a": 1}}]
     assert message["usage"] == {"input_tokens": 40, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 60, "output_tokens": 7}
-    assert am.usage_to_chat(message["usage"])["prompt_tokens"] == 100
+    assert MESSAGES.run("usage_to_chat", usage=message["usage"])["prompt_tokens"] == 100
 
 
 def test_messages_stream_events_in_order():
-    translator = am.StreamTranslator("m")
+    translator = BlockEvents(MESSAGES, "m")
     events = translator.start()
     for delta in ({"reasoning_content": "th"}, {"thinking_blocks": [{"type": "thinking", "signature": "S"}]}, {"content": "Hel"}, {"content": "lo"},
                   {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "w", "arguments": '{"a"'}}]},
@@ -103,8 +114,8 @@ def test_messages_stream_events_in_order():
 
 
 def test_messages_error_types():
-    assert am.error(429, "slow down") == {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
-    assert am.error_type(404) == "not_found_error" and am.error_type(529) == "overloaded_error" and am.error_type(418) == "invalid_request_error"
+    assert MESSAGES.run("error", status=429, message="slow down", kind=None) == {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+    assert _error_type(404) == "not_found_error" and _error_type(529) == "overloaded_error" and _error_type(418) == "invalid_request_error"
 
 
 # --- Responses ------------------------------------------------------------------------------------
@@ -123,7 +134,7 @@ def test_responses_request_items_merge_like_chat_turns():
         {"type": "function_call_output", "call_id": "c1", "output": "one"},
         {"type": "function_call_output", "call_id": "c2", "output": "two"},
     ], "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "high"}, "max_output_tokens": 10, "tool_choice": "auto"}
-    chat = rs.request(body)
+    chat = RESPONSES.request(body)
     roles = [m["role"] for m in chat["messages"]]
     assert roles == ["system", "system", "user", "assistant", "tool", "tool"]
     assert chat["messages"][2]["content"][1] == {"type": "image_url", "image_url": {"url": "https://x/img.png", "detail": "high"}}
@@ -135,12 +146,12 @@ def test_responses_request_items_merge_like_chat_turns():
 
 
 def test_responses_response_items_status_and_usage():
-    base = rs.echo({"max_output_tokens": 5}, "m", "resp_1", 0)
+    base = _echo({"max_output_tokens": 5}, "m", "resp_1", 0)
     chat = _chat({"content": "cut", "reasoning_content": "why", "annotations": [
         {"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 3, "url": "https://a", "title": "A"}}]},
         "length", {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14,
                    "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2}})
-    out = rs.response(chat, base)
+    out = RESPONSES.run("response", chat=chat, base=base)
     assert out["status"] == "incomplete" and out["incomplete_details"] == {"reason": "max_output_tokens"}
     assert [i["type"] for i in out["output"]] == ["reasoning", "message"]
     assert out["output"][0]["summary"] == [{"type": "summary_text", "text": "why"}]
@@ -151,7 +162,7 @@ def test_responses_response_items_status_and_usage():
 
 
 def test_responses_stream_reasoning_then_text_then_call():
-    translator = rs.StreamTranslator(rs.echo({}, "m", "resp_1", 0))
+    translator = ItemEvents(RESPONSES, _echo({}, "m", "resp_1", 0))
     events = translator.start()
     for delta in ({"reasoning_content": "r"}, {"content": "t"}, {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}]}):
         events += translator.feed({"choices": [{"index": 0, "delta": delta}]})

@@ -105,8 +105,12 @@ class Store(Protocol):
         whose commit outcome was unknown is safe.
         """
 
-    async def reset_spend(self, token_hash: str, next_reset_at: float | None) -> None:
-        """Start a new budget period: ``spend = 0``, ``budget_reset_at = next_reset_at``."""
+    async def reset_spend(self, token_hash: str, next_reset_at: float | None, period_start: float | None = None) -> bool:
+        """Start the budget period that began at ``period_start`` (default: now): ``spend`` = the
+        spend logged since then (0 when applied at once; the calls served meanwhile when applied
+        late, after a database outage), ``budget_reset_at = next_reset_at``. Only if the key's
+        period was due by ``period_start`` (another instance may have started it already);
+        whether it was applied."""
 
     async def spend_logs(
         self, *, token_hash: str | None = None, start: float | None = None, end: float | None = None, limit: int = 1000

@@ -102,20 +102,8 @@ class PostgresStore:
             # jsonb <-> Python values, so models/metadata/tags round-trip as lists and dicts.
             await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
-        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
         try:
-            if self.schema:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
-                try:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                except asyncpg.UniqueViolationError:
-                    pass  # another instance created it at the same moment
-                finally:
-                    await conn.close()
-            # min_size=0: no connection floor to restore, so an outage is not a pool traceback a second.
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=0, max_size=max(1, self.pool_size), timeout=10, init=init, server_settings=settings
-            )
+            self._pool = await self.new_pool(self.pool_size, init=init)
         except Exception as exc:
             raise RuntimeError(
                 f"cannot connect to PostgreSQL at {self._safe_url}: {type(exc).__name__}: {_scrub(str(exc), self._password)}"
@@ -130,6 +118,27 @@ class PostgresStore:
         except BaseException:
             await self.close()
             raise
+
+    async def new_pool(self, max_size: int, *, init: Any = None, command_timeout: float | None = None) -> Any:
+        """An asyncpg pool on this database and schema (the schema is created if missing)."""
+        import asyncpg
+
+        if self.schema:
+            conn = await asyncpg.connect(self._dsn, timeout=10)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            except asyncpg.UniqueViolationError:
+                pass  # another instance created it at the same moment
+            finally:
+                await conn.close()
+        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
+        # min_size=0: no connection floor to restore, so an outage is not a pool traceback a second.
+        return await asyncpg.create_pool(self._dsn, min_size=0, max_size=max(1, max_size), timeout=10, init=init,
+                                         server_settings=settings, command_timeout=command_timeout)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """``exc`` as a one-line message with the password scrubbed."""
+        return f"cannot connect to PostgreSQL at {self._safe_url}: {type(exc).__name__}: {_scrub(str(exc), self._password)}"
 
     async def _create_schema(self) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -242,11 +251,14 @@ class PostgresStore:
                     [(amount, h) for h, amount in sorted(added.items())],
                 )
 
-    async def reset_spend(self, token_hash: str, next_reset_at: float | None) -> None:
-        await self.pool.execute(
-            f"UPDATE {_KEYS} SET spend = 0, budget_reset_at = $2, updated_at = $3 WHERE token_hash = $1",
-            token_hash, next_reset_at, time.time(),
+    async def reset_spend(self, token_hash: str, next_reset_at: float | None, period_start: float | None = None) -> bool:
+        start = time.time() if period_start is None else period_start
+        status = await self.pool.execute(
+            f"UPDATE {_KEYS} SET spend = (SELECT COALESCE(SUM(spend), 0) FROM {_LOGS} WHERE token_hash = $1 AND start_time >= $4), "
+            "budget_reset_at = $2, updated_at = $3 WHERE token_hash = $1 AND (budget_reset_at IS NULL OR budget_reset_at <= $4)",
+            token_hash, next_reset_at, time.time(), start,
         )
+        return status.split()[-1] != "0"
 
     def _placeholders(self, start_at: int = 1) -> Callable[[], str]:
         counter = iter(range(start_at, 10_000))

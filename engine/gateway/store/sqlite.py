@@ -233,11 +233,14 @@ class SQLiteStore:
 
         await self._run(write)
 
-    async def reset_spend(self, token_hash: str, next_reset_at: float | None) -> None:
-        await self._run(lambda: self._db().execute(
-            f"UPDATE {_KEYS} SET spend = 0, budget_reset_at = ?, updated_at = ? WHERE token_hash = ?",
-            (next_reset_at, time.time(), token_hash),
+    async def reset_spend(self, token_hash: str, next_reset_at: float | None, period_start: float | None = None) -> bool:
+        start = time.time() if period_start is None else period_start
+        cursor = await self._run(lambda: self._db().execute(
+            f"UPDATE {_KEYS} SET spend = (SELECT COALESCE(SUM(spend), 0) FROM {_LOGS} WHERE token_hash = ? AND start_time >= ?), "
+            "budget_reset_at = ?, updated_at = ? WHERE token_hash = ? AND (budget_reset_at IS NULL OR budget_reset_at <= ?)",
+            (token_hash, start, next_reset_at, time.time(), token_hash, start),
         ))
+        return cursor.rowcount > 0
 
     async def spend_logs(
         self, *, token_hash: str | None = None, start: float | None = None, end: float | None = None, limit: int = 1000

@@ -6,11 +6,8 @@ from typing import Any
 
 from engine.errors import BadRequestError
 
-#: Joins a tool-call id and its thought signature (``call_1__thought__<signature>``): the response
-#: side appends it so plain OpenAI clients, which drop unknown fields, round-trip the signature
-#: through ``tool_call_id``; the request side splits it off again. (anthropic.yaml's
-#: ``options.thought_separator`` cuts it off when a conversation moves to Claude.)
-THOUGHT_SEPARATOR = "__thought__"
+# How a signature rides in a tool-call id is defined once, in engine/mapping/signatures.py.
+from engine.mapping.signatures import THOUGHT_SEPARATOR  # noqa: E402,F401
 
 
 def _type_name(value: Any) -> str:
