@@ -13,7 +13,13 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["NoDelayH11Protocol", "NoDelayHttpToolsProtocol", "http_protocol"]
+__all__ = ["DISCONNECT_WATCH", "NoDelayH11Protocol", "NoDelayHttpToolsProtocol", "http_protocol"]
+
+# Scope key (an ASGI extension of this server's): the request's cycle, whose ``on_gone`` (when set to
+# a callable) is called once if the client goes away before the answer is complete, and whose
+# ``disconnected`` says whether it already has. Lets a handler notice a client leaving without a
+# task of its own waiting on ``receive()`` for every request.
+DISCONNECT_WATCH = "vertex_engine.disconnect_watch"
 
 
 def _no_delay(transport: Any) -> None:
@@ -74,6 +80,7 @@ else:
         """uvicorn's request/response cycle, sending a response of known length in one write."""
 
         head: bytes | None = None
+        on_gone: Any = None
 
         async def send(self, message: Any) -> None:
             if self.head is not None:  # the body that goes with the held head
@@ -115,6 +122,16 @@ else:
             cycle = self.cycle
             if type(cycle) is RequestResponseCycle:
                 cycle.__class__ = _OneWriteCycle  # its task has not run yet: every send goes through ours
+                cycle.scope[DISCONNECT_WATCH] = cycle  # type: ignore[literal-required]
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            cycle = self.cycle
+            super().connection_lost(exc)
+            if cycle is not None and cycle.disconnected:
+                callback = getattr(cycle, "on_gone", None)
+                if callback is not None:
+                    cycle.on_gone = None  # type: ignore[attr-defined]
+                    callback()
 
 
 def http_protocol() -> str:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from engine.errors import APIError, redact
+from engine.nodelay import DISCONNECT_WATCH
 
 from . import bounded_json
 from .config import Deployment, GatewayConfig
@@ -117,6 +118,29 @@ class EventStream(StreamingResponse):
         self.cleanup = cleanup
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        watch = scope.get(DISCONNECT_WATCH)
+        if watch is not None:  # our server tells when the client leaves: no watcher task, no writer task
+            current = asyncio.current_task()
+            assert current is not None
+            gone: list[bool] = []
+
+            def on_gone() -> None:
+                gone.append(True)
+                current.cancel()
+
+            watch.on_gone = on_gone
+            try:
+                if not watch.disconnected:
+                    await self.stream_response(send)
+            except asyncio.CancelledError:
+                if not gone:
+                    raise
+                current.uncancel()
+            finally:
+                if watch.on_gone is on_gone:
+                    watch.on_gone = None
+                await self.cleanup()
+            return
         # Watch for the client leaving while the upstream is silent too (not only when a write
         # fails): cancelling the writer closes the upstream stream in the generator's finally.
         writer = asyncio.ensure_future(self.stream_response(send))
@@ -219,12 +243,35 @@ class Pipeline:
     async def unless_disconnected(self, request: Request, work: Any) -> Any:
         """Await ``work``; if the client goes away first, cancel it (and so the upstream call).
 
-        One watcher task per request, which cancels this one on disconnect (cheaper than running
-        the work in a task of its own and waiting on both).
+        Under the gateway's own server (:data:`engine.nodelay.DISCONNECT_WATCH`) the server cancels
+        this task when the connection drops; under any other ASGI server, one watcher task per
+        request does (cheaper than running the work in a task of its own and waiting on both).
         """
         current = asyncio.current_task()
         assert current is not None
         gone: list[bool] = []
+        watch = request.scope.get(DISCONNECT_WATCH)
+        if watch is not None:  # our server tells when the client leaves: no watcher task
+            if watch.disconnected:
+                if hasattr(work, "close"):
+                    work.close()
+                raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed")
+
+            def on_gone() -> None:
+                gone.append(True)
+                current.cancel()
+
+            watch.on_gone = on_gone
+            try:
+                return await work
+            except asyncio.CancelledError:
+                if not gone:
+                    raise
+                current.uncancel()
+                raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed") from None
+            finally:
+                if watch.on_gone is on_gone:
+                    watch.on_gone = None
 
         def on_disconnect(watcher: asyncio.Future[None]) -> None:
             if not watcher.cancelled():
