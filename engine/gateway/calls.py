@@ -144,8 +144,7 @@ class CallRoutes:
             if stream:
                 call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
-                done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
-                if not done:
+                if not await _finished_within(opening, self.pipeline.config.heartbeat_interval):
                     # Google is slow to answer: start the SSE response now and keep the client's
                     # connection alive with comments; a failure to open then arrives as an error event.
                     return self._stream_response(call, None, opening)
@@ -435,6 +434,24 @@ class _Pump:
                 pass
 
 
-def _settle(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[None], *_: Any) -> None:
     if not future.done():
         future.set_result(None)
+
+
+async def _finished_within(task: asyncio.Future[Any], timeout: float) -> bool:
+    """Whether ``task`` finished within ``timeout`` seconds (it goes on either way); a timer and a
+    callback, cheaper than ``asyncio.wait``."""
+    if task.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    timer = loop.call_later(timeout, _settle, waiter)
+    wake = lambda _: _settle(waiter)  # noqa: E731
+    task.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()
