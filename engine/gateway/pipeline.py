@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from engine.errors import APIError, redact
@@ -201,6 +201,17 @@ class Pipeline:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
+        watch = request.scope.get(DISCONNECT_WATCH)
+        if watch is not None and watch.more_body is False and not hasattr(request, "_body"):
+            # Our server already holds the whole body: one receive() that cannot wait, no timer.
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()  # as Starlette's request.stream() says it
+            body = message.get("body", b"")
+            if len(body) > limit:
+                raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+            request._body = body  # what Starlette's request.body()/stream() return from now on
+            return body
         parts: list[bytes] = []
         size = 0
         # A client that sends its body slowly or never finishes it holds a connection and a task:
