@@ -3,11 +3,13 @@
 uvicorn leaves Nagle's algorithm on for the sockets it accepts: a response written as headers then
 body then waits for the client's delayed ACK, about 40 ms per request on Linux keep-alive
 connections. The httptools protocol also sends an answer of known length (``content-length``) in
-one write instead of two (head, then body): one system call and one wake-up of the client fewer.
+one write instead of two (head, then body), and a stream's head with its first chunk when that is
+ready at once: one system call and one wake-up of the client fewer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -77,7 +79,8 @@ except ImportError:  # httptools has no wheel for this platform: h11 serves, slo
 else:
 
     class _OneWriteCycle(RequestResponseCycle):
-        """uvicorn's request/response cycle, sending a response of known length in one write."""
+        """uvicorn's request/response cycle, sending a response of known length in one write (and a
+        stream's head with its first chunk when that follows before the handler waits)."""
 
         head: bytes | None = None
         on_gone: Any = None
@@ -95,8 +98,7 @@ else:
                     if not prefixed.sent and not self.disconnected:
                         transport.write(head)  # no body write (a HEAD request, or uvicorn refused the message)
                 return
-            if (message.get("type") == "http.response.start" and not self.response_started
-                    and any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))):
+            if message.get("type") == "http.response.start" and not self.response_started:
                 transport = self.transport
                 held = _Held(transport)
                 self.transport = held  # type: ignore[assignment]
@@ -106,8 +108,18 @@ else:
                     self.transport = transport
                 if held.data:
                     self.head = held.data
+                    if not any(name.lower() == b"content-length" for name, _ in message.get("headers", ())):
+                        # A stream: its first chunk joins the head if the handler sends it before it
+                        # next waits (a pre-read first event); otherwise the head goes out alone then,
+                        # so heartbeats and slow first events are not held back.
+                        asyncio.get_running_loop().call_soon(self._flush_head)
                 return
             await super().send(message)
+
+        def _flush_head(self) -> None:
+            head, self.head = self.head, None
+            if head is not None and not self.disconnected and not self.transport.is_closing():
+                self.transport.write(head)
 
     class NoDelayHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
         """uvicorn's httptools (C parser) protocol, with TCP_NODELAY and one write per answer of known
