@@ -37,7 +37,7 @@ import jinja2
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
 import engine.mapping.messages  # noqa: F401 - registers the `json` filter door specs use
-from engine.mapping.expressions import compile_fast, compile_fast_text
+from engine.mapping.expressions import Source
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
 
 __all__ = ["CompiledDoor", "compile_door", "Spec"]
@@ -86,230 +86,310 @@ ENV.tests.update(
 )
 
 
-# --- compiling specs -----------------------------------------------------------------------------
+# --- compiling specs ------------------------------------------------------------------------------
+#
+# A door's specs become the source of one Python module, generated and compiled once at load: one
+# function per named spec (``_s_<name>(v)``, ``v`` the variables dict), constructs as statements,
+# expressions inlined (engine.mapping.expressions.Source); only an expression the generator does
+# not know calls Jinja's own compiled expression. A call is then dict work only: no closure per
+# construct, no scope copied where no name is bound.
 
 
 class _Compiler:
     def __init__(self, path: str, specs: dict[str, Any]) -> None:
         self.path = path
         self._sources = specs
-        self._compiled: dict[str, Spec] = {}
-        # A named spec is looked up when it runs: specs may use each other in any order.
-        self.named: dict[str, Spec] = {name: self._deferred(name) for name in specs}
-
-    def _deferred(self, name: str) -> Spec:
-        compiled = self._compiled
-
-        def run(variables: dict[str, Any]) -> Any:
-            return compiled[name](variables)
-
-        return run
-
-    def compile_named(self) -> None:
-        """Compile every named spec now: mistakes surface at load, not on the first call using one."""
-        for name, source in self._sources.items():
-            self._compiled[name] = self.compile(source, f"specs.{name}")
+        self.source = Source()
+        self.source.names.update(_IngressError=IngressError, _merge=_merge)
+        self.functions: dict[str, str] = {}  # spec name -> its function's name in the module
+        self.counter = 0
+        self.module: list[str] = []
+        for name in specs:
+            self.functions[name] = f"_s_{re.sub(r'[^0-9A-Za-z_]', '_', name)}_{len(self.functions)}"
 
     def fail(self, where: str, why: str) -> MappingError:
         return MappingError(self.path, where, why)
 
-    def expression(self, source: Any, where: str) -> Spec:
-        if isinstance(source, str) and is_template(source):
-            return self.compile(source, where)
-        if isinstance(source, str):
-            try:
-                return compile_fast(source) or compile_expression(source)
-            except Exception as exc:  # noqa: BLE001 - Jinja's syntax errors, reported with the key
-                raise self.fail(where, f"not a valid expression: {exc}") from None
-        return lambda variables: source
+    def temp(self, prefix: str = "_x") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
 
-    def compile(self, spec: Any, where: str) -> Spec:
-        if isinstance(spec, str) and is_template(spec):
-            single = _SINGLE.match(spec)
-            fast = compile_fast(single.group("expr")) if single else compile_fast_text(spec)
+    def constant(self, value: Any) -> str:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return repr(value)
+        return self.source.name(value)
+
+    # -- module -----------------------------------------------------------------------------------
+
+    def function(self, name: str, spec: Any, where: str, checks: bool = False) -> None:
+        """Add ``def name(v)`` returning ``spec``'s value (``checks``: running ``spec`` as checks)."""
+        body: list[str] = []
+        if checks:
+            self.checks(spec, where, "v", body)
+            body.append("return None")
+        else:
+            body.append(f"return {self.value(spec, where, 'v', body)}")
+        self.module += [f"def {name}(v):", *("    " + line for line in body), ""]
+
+    def build(self) -> dict[str, Any]:
+        """Compile the module generated so far; its namespace."""
+        namespace = dict(self.source.names)
+        code = compile("\n".join(self.module), f"<door {self.path}>", "exec")
+        exec(code, namespace)  # noqa: S102 - source generated here from the validated mapping, once at load
+        return namespace
+
+    # -- expressions ------------------------------------------------------------------------------
+
+    def _jinja(self, compiled: Spec, scope: str) -> str:
+        return f"{self.source.name(compiled, '_j')}({scope})"
+
+    def template(self, spec: str, where: str, scope: str) -> str:
+        single = _SINGLE.match(spec)
+        fast = self.source.expression(single.group("expr"), scope) if single else self.source.text(spec, scope)
+        if fast is not None:
+            return fast
+        try:
+            return self._jinja(compile_template(spec), scope)
+        except Exception as exc:  # noqa: BLE001 - Jinja's syntax errors, reported with the key
+            raise self.fail(where, f"not a valid template: {exc}") from None
+
+    def expression(self, source: Any, where: str, scope: str) -> str:
+        if isinstance(source, str) and is_template(source):
+            return self.template(source, where, scope)
+        if isinstance(source, str):
+            fast = self.source.expression(source, scope)
             if fast is not None:
                 return fast
             try:
-                return compile_template(spec)
+                return self._jinja(compile_expression(source), scope)
             except Exception as exc:  # noqa: BLE001
-                raise self.fail(where, f"not a valid template: {exc}") from None
+                raise self.fail(where, f"not a valid expression: {exc}") from None
+        return self.constant(source)
+
+    # -- specs ------------------------------------------------------------------------------------
+
+    def value(self, spec: Any, where: str, scope: str, out: list[str]) -> str:
+        """A Python expression for ``spec``'s value over ``scope``; statements it needs first
+        (checks, loops) are appended to ``out``."""
+        if isinstance(spec, str) and is_template(spec):
+            return self.template(spec, where, scope)
         if isinstance(spec, list):
-            items = [self.compile(v, f"{where}.{i}") for i, v in enumerate(spec)]
-            return lambda variables: [item(variables) for item in items]
+            parts = self.ordered([(f"{where}.{i}", v) for i, v in enumerate(spec)], scope, out)
+            return "[" + "".join(p + ", " for p in parts) + "]"
         if isinstance(spec, dict):
             construct = next((k for k in _CONSTRUCTS if k in spec), None)
             if construct is not None:
-                return getattr(self, "_" + ("let" if construct == "check" else construct))(spec, where)
-            fields = [(k[:-1] if k.endswith("?") else k, k.endswith("?"), self.compile(v, f"{where}.{k}")) for k, v in spec.items()]
+                target = self.temp()
+                getattr(self, "_" + ("let" if construct == "check" else construct))(spec, where, scope, target, out)
+                return target
+            keys = [(k[:-1] if k.endswith("?") else k, k.endswith("?")) for k in spec]
+            parts = self.ordered([(f"{where}.{k}", v) for k, v in spec.items()], scope, out)
+            if not any(optional for _, optional in keys):
+                return "{" + ", ".join(f"{key!r}: {p}" for (key, _), p in zip(keys, parts)) + "}"
+            target = self.temp()
+            out.append(f"{target} = {{{', '.join(f'{key!r}: {p}' for (key, optional), p in zip(keys, parts) if not optional)}}}")
+            # Optional keys keep their place: the object is rebuilt in order when one is present.
+            first_optional = next(i for i, (_, optional) in enumerate(keys) if optional)
+            if all(optional for _, optional in keys[first_optional:]):
+                for (key, _), p in zip(keys[first_optional:], parts[first_optional:]):
+                    t = self.temp()
+                    out.append(f"if ({t} := {p}) is not None: {target}[{key!r}] = {t}")
+                return target
+            out[-1] = f"{target} = {{}}"
+            for (key, optional), p in zip(keys, parts):
+                if optional:
+                    t = self.temp()
+                    out.append(f"if ({t} := {p}) is not None: {target}[{key!r}] = {t}")
+                else:
+                    out.append(f"{target}[{key!r}] = {p}")
+            return target
+        return self.constant(spec)
 
-            def build(variables: dict[str, Any]) -> dict[str, Any]:
-                out = {}
-                for key, optional, produce in fields:
-                    value = produce(variables)
-                    if value is not None or not optional:
-                        out[key] = value
-                return out
+    def ordered(self, items: list[tuple[str, Any]], scope: str, out: list[str]) -> list[str]:
+        """The values of ``items`` as expressions evaluated in order: when one needs statements,
+        every one is computed into a variable in turn (a failure is the first one's, as before)."""
+        parts, buffers = [], []
+        for where, spec in items:
+            buffer: list[str] = []
+            parts.append(self.value(spec, where, scope, buffer))
+            buffers.append(buffer)
+        if not any(buffers):
+            return parts
+        result = []
+        for part, buffer in zip(parts, buffers):
+            out.extend(buffer)
+            if re.fullmatch(r"_x\d+|'[^'\\]*'|-?\d+|None|True|False", part):
+                result.append(part)
+            else:
+                t = self.temp()
+                out.append(f"{t} = {part}")
+                result.append(t)
+        return result
 
-            return build
-        return lambda variables: spec
-
-    def _checks(self, checks: Any, where: str) -> Callable[[dict[str, Any]], None]:
-        compiled: list[Any] = []
+    def checks(self, checks: Any, where: str, scope: str, out: list[str]) -> None:
         for i, check in enumerate(checks or []):
+            at = f"{where}.{i}"
             if isinstance(check, dict) and "each" in check:
-                compiled.append(self._each_check(check, f"{where}.{i}"))
+                self._each_check(check, at, scope, out)
                 continue
             if not isinstance(check, dict) or "must" not in check or "field" not in check:
-                raise self.fail(f"{where}.{i}", "a check is {must: <expression>, field: <template>, why: <text>}")
-            compiled.append((self.expression(check["must"], f"{where}.{i}.must"), self.compile(check["field"], f"{where}.{i}.field"),
-                             self.compile(check.get("why", "invalid value"), f"{where}.{i}.why")))
+                raise self.fail(at, "a check is {must: <expression>, field: <template>, why: <text>}")
+            must = self.expression(check["must"], f"{at}.must", scope)
+            name_buffer: list[str] = []
+            name = self.value(check["field"], f"{at}.field", scope, name_buffer)
+            why = self.value(check.get("why", "invalid value"), f"{at}.why", scope, name_buffer)
+            out.append(f"if not {must}:")
+            out.extend("    " + line for line in name_buffer)
+            out.append(f"    raise _IngressError(str({name}), str({why}))")
 
-        def run(variables: dict[str, Any]) -> None:
-            for check in compiled:
-                if callable(check):
-                    check(variables)
-                    continue
-                must, name, why = check
-                if not must(variables):
-                    raise IngressError(str(name(variables)), str(why(variables)))
-
-        return run
-
-    def _each_check(self, spec: dict[str, Any], where: str) -> Callable[[dict[str, Any]], None]:
+    def _each_check(self, spec: dict[str, Any], where: str, scope: str, out: list[str]) -> None:
         """``{each, as, at, check: [...]}`` among checks: the checks for every element (one scope
         reused across elements: checks bind nothing)."""
-        source = self.expression(spec["each"], f"{where}.each")
+        values = self.temp()
+        out.append(f"{values} = {self.expression(spec['each'], f'{where}.each', scope)}")
         name = spec.get("as", "item")
-        at = self.compile(spec["at"], f"{where}.at") if "at" in spec else None
-        checks = self._checks(spec.get("check"), f"{where}.check")
+        inner, index, value = self.temp("_s"), self.temp("_i"), self.temp()
+        body: list[str] = []
+        base = None
+        if "at" in spec:
+            base = self.temp()
+            body.append(f"{base} = str({self.value(spec['at'], f'{where}.at', scope, body)})")
+        body.append(f"{inner} = dict({scope})")
+        loop = [f"{inner}[{name!r}] = {value}", f"{inner}['index'] = {index}"]
+        if base is not None:
+            loop.append(f"{inner}['where'] = f'{{{base}}}[{{{index}}}]'")
+        self.checks(spec.get("check"), f"{where}.check", inner, loop)
+        body.append(f"for {index}, {value} in enumerate({values} if isinstance({values}, list) else [{values}]):")
+        body.extend("    " + line for line in loop)
+        out.append(f"if {values}:")
+        out.extend("    " + line for line in body)
 
-        def run(variables: dict[str, Any]) -> None:
-            values = source(variables)
-            if not values:
-                return
-            scope = dict(variables)
-            base = str(at(variables)) if at is not None else None
-            for index, value in enumerate(values if isinstance(values, list) else [values]):
-                scope[name] = value
-                scope["index"] = index
-                if base is not None:
-                    scope["where"] = f"{base}[{index}]"
-                checks(scope)
+    def _let(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+        self.checks(spec.get("check"), f"{where}.check", scope, out)
+        bindings = spec.get("let") or {}
+        inner = scope
+        if bindings:
+            inner = self.temp("_s")
+            out.append(f"{inner} = dict({scope})")
+            for name, value in bindings.items():
+                produced = self.value(value, f"{where}.let.{name}", inner, out)
+                out.append(f"{inner}[{name!r}] = {produced}")
+        out.append(f"{target} = {self.value(spec.get('value'), f'{where}.value', inner, out)}")
 
-        return run
-
-    def _let(self, spec: dict[str, Any], where: str) -> Spec:
-        bindings = [(name, self.compile(value, f"{where}.let.{name}")) for name, value in (spec.get("let") or {}).items()]
-        checks = self._checks(spec.get("check"), f"{where}.check")
-        value = self.compile(spec.get("value"), f"{where}.value")
-
-        def run(variables: dict[str, Any]) -> Any:
-            checks(variables)
-            scope = dict(variables)
-            for name, produce in bindings:
-                scope[name] = produce(scope)
-            return value(scope)
-
-        return run
-
-    def _each(self, spec: dict[str, Any], where: str) -> Spec:
-        source = self.compile(spec["each"], f"{where}.each") if isinstance(spec["each"], dict) else self.expression(spec["each"], f"{where}.each")
+    def _each(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+        values = self.temp()
+        source = self.value(spec["each"], f"{where}.each", scope, out) if isinstance(spec["each"], dict) else self.expression(spec["each"], f"{where}.each", scope)
+        out.append(f"{values} = {source}")
         name = spec.get("as", "item")
-        keep = self.expression(spec["if"], f"{where}.if") if "if" in spec else None
-        at = self.compile(spec["at"], f"{where}.at") if "at" in spec else None
-        item = self.compile(spec.get("item"), f"{where}.item")
-        flat = bool(spec.get("flat"))
+        base, at, at_buffer = None, None, []
+        if "at" in spec:
+            base = self.temp()
+            at = self.value(spec["at"], f"{where}.at", scope, at_buffer)
+        inner, index, value = self.temp("_s"), self.temp("_i"), self.temp()
+        # One scope for the loop, its element names replaced per element: nothing a spec produces
+        # keeps a scope, and a nested `let` binds in its own copy.
+        loop = [f"{inner}[{name!r}] = {value}", f"{inner}['index'] = {index}"]
+        if base is not None:
+            loop.append(f"{inner}['where'] = f'{{{base}}}[{{{index}}}]'")
+        if "if" in spec:
+            loop.append(f"if not {self.expression(spec['if'], f'{where}.if', inner)}: continue")
+        produced = self.value(spec.get("item"), f"{where}.item", inner, loop)
+        loop.append(f"{target}.extend({produced} or [])" if spec.get("flat") else f"{target}.append({produced})")
+        out.append(f"{target} = []")
+        out.append(f"if {values} is not None:")
+        out.append(f"    if not isinstance({values}, list): {values} = [{values}]")
+        if base is not None:
+            out.extend("    " + line for line in at_buffer)
+            out.append(f"    {base} = str({at})")
+        out.append(f"    {inner} = dict({scope})")
+        out.append(f"    for {index}, {value} in enumerate({values}):")
+        out.extend("        " + line for line in loop)
 
-        def run(variables: dict[str, Any]) -> list[Any]:
-            values = source(variables)
-            if values is None:
-                return []
-            if not isinstance(values, list):
-                values = [values]
-            base = str(at(variables)) if at is not None else None
-            out: list[Any] = []
-            for index, value in enumerate(values):
-                scope = {**variables, name: value, "index": index}
-                if base is not None:
-                    scope["where"] = f"{base}[{index}]"
-                if keep is not None and not keep(scope):
-                    continue
-                produced = item(scope)
-                if flat:
-                    out.extend(produced or [])
-                else:
-                    out.append(produced)
-            return out
-
-        return run
-
-    def _switch(self, spec: dict[str, Any], where: str) -> Spec:
-        key = self.expression(spec["switch"], f"{where}.switch")
-        name = self.compile(spec.get("field", "type"), f"{where}.field")
-        cases: dict[Any, Spec | str] = {}
+    def _switch(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+        key = self.temp()
+        out.append(f"{key} = {self.expression(spec['switch'], f'{where}.switch', scope)}")
+        table: dict[Any, int] = {}
+        branches: list[list[str]] = []
+        listed = []
         for case, value in (spec.get("cases") or {}).items():
-            refuse = isinstance(value, dict) and set(value) == {"refuse"}
-            cases[case] = value["refuse"] if refuse else self.compile(value, f"{where}.cases.{case}")
-        default = self.compile(spec["default"], f"{where}.default") if "default" in spec else None
-        listed = ", ".join(str(c) for c, v in cases.items() if not isinstance(v, str))
-        unknown = self.compile(spec.get("unknown", f"expected one of {listed}, got {{{{ value | repr }}}}"), f"{where}.unknown")
+            table[case] = len(branches)
+            buffer: list[str] = []
+            if isinstance(value, dict) and set(value) == {"refuse"}:
+                buffer.append(f"raise _IngressError(str({self.value(spec.get('field', 'type'), f'{where}.field', scope, buffer)}), {value['refuse']!r})")
+            else:
+                listed.append(str(case))
+                buffer.append(f"{target} = {self.value(value, f'{where}.cases.{case}', scope, buffer)}")
+            branches.append(buffer)
+        fallback: list[str] = []
+        if "default" in spec:
+            fallback.append(f"{target} = {self.value(spec['default'], f'{where}.default', scope, fallback)}")
+        else:
+            name = self.value(spec.get("field", "type"), f"{where}.field", scope, fallback)
+            unknown_scope = self.temp("_s")
+            fallback.append(f"{unknown_scope} = {{**{scope}, 'value': {key}}}")
+            unknown = self.value(spec.get("unknown", f"expected one of {', '.join(listed)}, got {{{{ value | repr }}}}"), f"{where}.unknown", unknown_scope, fallback)
+            fallback.append(f"raise _IngressError(str({name}), str({unknown}))")
+        case = self.temp()
+        cases = self.source.name(table, "_cases")
+        out.append(f"{case} = {cases}.get({key}, -1) if {key} is None or isinstance({key}, (str, int, bool)) else -1")
+        keyword = "if"
+        for n, buffer in enumerate(branches):
+            out.append(f"{keyword} {case} == {n}:")
+            out.extend("    " + line for line in buffer)
+            keyword = "elif"
+        if branches:
+            out.append("else:")
+            out.extend("    " + line for line in fallback)
+        else:
+            out.extend(fallback)
 
-        def run(variables: dict[str, Any]) -> Any:
-            value = key(variables)
-            case = cases.get(value) if isinstance(value, (str, int, bool)) or value is None else None
-            if isinstance(case, str):
-                raise IngressError(str(name(variables)), case)
-            if case is None:
-                if default is not None:
-                    return default(variables)
-                raise IngressError(str(name(variables)), str(unknown({**variables, "value": value})))
-            return case(variables)
+    def _concat(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+        parts = self.ordered([(f"{where}.concat.{i}", v) for i, v in enumerate(spec["concat"])], scope, out)
+        out.append(f"{target} = []")
+        out.extend(f"{target}.extend({part} or [])" for part in parts)
 
-        return run
-
-    def _concat(self, spec: dict[str, Any], where: str) -> Spec:
-        parts = [self.compile(v, f"{where}.concat.{i}") for i, v in enumerate(spec["concat"])]
-        return lambda variables: [x for part in parts for x in (part(variables) or [])]
-
-    def _use(self, spec: dict[str, Any], where: str) -> Spec:
+    def _use(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
         name = spec["use"]
-        if name not in self.named:
-            raise self.fail(f"{where}.use", f"no spec named {name!r} in specs (known: {', '.join(self.named)})")
-        bound = [(k, self.compile(v, f"{where}.with.{k}")) for k, v in (spec.get("with") or {}).items()]
-        target = self.named[name]
+        if name not in self.functions:
+            raise self.fail(f"{where}.use", f"no spec named {name!r} in specs (known: {', '.join(self.functions)})")
+        bound = spec.get("with") or {}
+        if not bound:
+            out.append(f"{target} = {self.functions[name]}({scope})")
+            return
+        parts = self.ordered([(f"{where}.with.{k}", v) for k, v in bound.items()], scope, out)
+        inner = "{**" + scope + "".join(f", {k!r}: {p}" for k, p in zip(bound, parts)) + "}"
+        out.append(f"{target} = {self.functions[name]}({inner})")
 
-        def run(variables: dict[str, Any]) -> Any:
-            return target({**variables, **{k: produce(variables) for k, produce in bound}})
-
-        return run
-
-    def _merge_runs(self, spec: dict[str, Any], where: str) -> Spec:
-        items = self.compile(spec["merge_runs"], f"{where}.merge_runs")
-        when = self.expression(spec["when"], f"{where}.when")
+    def _merge_runs(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+        items = self.value(spec["merge_runs"], f"{where}.merge_runs", scope, out)
         join = spec.get("join") or {}
         for name, how in join.items():
             if how not in ("text", "list"):
                 raise self.fail(f"{where}.join.{name}", f"expected text or list, got {how!r}")
+        inner, item = self.temp("_s"), self.temp()
+        when = self.expression(spec["when"], f"{where}.when", inner)
+        out.append(f"{target} = []")
+        out.append(f"{inner} = dict({scope})")
+        out.append(f"for {item} in {items} or []:")
+        out.append(f"    if {target}:")
+        out.append(f"        {inner}['a'] = {target}[-1]; {inner}['b'] = {item}")
+        out.append(f"        if {when}:")
+        out.append(f"            _merge({target}[-1], {item}, {self.source.name(join, '_join')})")
+        out.append("            continue")
+        out.append(f"    {target}.append(dict({item}))")
 
-        def run(variables: dict[str, Any]) -> list[Any]:
-            out: list[dict[str, Any]] = []
-            for item in items(variables) or []:
-                if out and when({**variables, "a": out[-1], "b": item}):
-                    merged = out[-1]
-                    for key, value in item.items():
-                        if value is None:
-                            continue
-                        if join.get(key) == "text" and merged.get(key) is not None:
-                            merged[key] = merged[key] + value
-                        elif join.get(key) == "list" and merged.get(key) is not None:
-                            merged[key] = [*merged[key], *value]
-                        else:
-                            merged[key] = value
-                else:
-                    out.append(dict(item))
-            return out
 
-        return run
+def _merge(merged: dict[str, Any], item: dict[str, Any], join: dict[str, str]) -> None:
+    """``item`` merged into ``merged`` (a run of ``merge_runs``): ``join`` says which fields add up."""
+    for key, value in item.items():
+        if value is None:
+            continue
+        if join.get(key) == "text" and merged.get(key) is not None:
+            merged[key] = merged[key] + value
+        elif join.get(key) == "list" and merged.get(key) is not None:
+            merged[key] = [*merged[key], *value]
+        else:
+            merged[key] = value
 
 
 # --- the compiled door ---------------------------------------------------------------------------
@@ -366,15 +446,22 @@ class CompiledDoor:
 def compile_door(doc: Any) -> CompiledDoor:
     """A validated door document -> its compiled specs (every one compiled now, at load)."""
     data = doc.data
-    compiler = _Compiler(doc.path, data.get("specs") or {})
-    compiler.compile_named()
+    specs = data.get("specs") or {}
+    compiler = _Compiler(doc.path, specs)
+    for name, source in specs.items():
+        compiler.function(compiler.functions[name], source, f"specs.{name}")
+    compiler.function("_check", data.get("check"), "check", checks=True)
+    notes = data.get("notes") or []
+    for i, note in enumerate(notes):
+        compiler.module += [f"def _note_{i}(v):", f"    return {compiler.expression(note['when'], f'notes.{i}.when', 'v')}", ""]
+    namespace = compiler.build()
     door = CompiledDoor(
         name=data["door"], file=doc.path, description=data["description"], fields=data.get("fields") or {},
         tables=data.get("tables") or {}, native=data.get("native"), examples=list(data.get("examples") or []),
-        specs=dict(compiler._compiled),
+        specs={name: namespace[function] for name, function in compiler.functions.items()},
     )
-    door.specs["check"] = compiler._checks(data.get("check"), "check")
-    door.notes = [(compiler.expression(n["when"], f"notes.{i}.when"), n["note"]) for i, n in enumerate(data.get("notes") or [])]
+    door.specs["check"] = namespace["_check"]
+    door.notes = [(namespace[f"_note_{i}"], n["note"]) for i, n in enumerate(notes)]
     return door
 
 

@@ -20,7 +20,7 @@ from jinja2.utils import _PassArg
 
 from engine.mapping.templates import ENV
 
-__all__ = ["compile_fast", "compile_fast_text"]
+__all__ = ["compile_fast", "compile_fast_text", "Source"]
 
 Fn = Callable[[dict[str, Any]], Any]
 # One shared undefined value (chainable, empty, false): building one per missing field with its
@@ -53,12 +53,45 @@ def _with_pass_arg(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-class _Source:
-    """Python source for a Jinja expression tree, with the objects it refers to in ``names``."""
+class Source:
+    """Python source for Jinja expressions over a variables dict (the Python name ``scope``), with
+    the objects the source refers to in ``names``. One instance can serve a whole generated module:
+    the names it makes up are unique within it."""
 
     def __init__(self) -> None:
         self.names: dict[str, Any] = {"_U": _UNDEF, "_ga": _getattr, "_gi": ENV.getitem, "_str": str}
         self.counter = 0
+        self.scope = "v"
+
+    def expression(self, expression: str, scope: str = "v") -> str | None:
+        """``expression`` (no braces) as a Python expression over ``scope`` giving a native value
+        (undefined -> None); None when it uses something only Jinja's own evaluation handles."""
+        found = _output("{{ " + expression + " }}")
+        if found is None or len(found) != 1:
+            return None
+        (node,) = found
+        self.scope = scope
+        try:
+            body = self.of(node)
+        except (_Unsupported, RecursionError):
+            return None
+        if isinstance(node, (nodes.Compare, nodes.Test, nodes.Not, nodes.Const)):  # these are never undefined
+            return body
+        self.names["_Undefined"] = jinja2.Undefined
+        return f"(None if isinstance(_r := {body}, _Undefined) else _r)"
+
+    def text(self, template: str, scope: str = "v") -> str | None:
+        """A text template (literal text and ``{{ expr }}`` only) as a Python expression over
+        ``scope`` rendering it as Jinja would; None when it holds statements or unknown nodes."""
+        found = _output(template)
+        if found is None:
+            return None
+        self.scope = scope
+        try:
+            parts = [repr(n.data) if isinstance(n, nodes.TemplateData) else f"_str({self.of(n)})" for n in found]
+        except (_Unsupported, RecursionError):
+            return None
+        return "''.join((" + "".join(p + ", " for p in parts) + "))"
 
     def name(self, value: Any, prefix: str = "_c") -> str:
         self.counter += 1
@@ -72,7 +105,7 @@ class _Source:
             return repr(value) if value is None or isinstance(value, (bool, int, float, str)) else self.name(value)
         if isinstance(node, nodes.Name):
             default = self.name(ENV.globals[node.name], "_g") if node.name in ENV.globals else "_U"
-            return f"v.get({node.name!r}, {default})"
+            return f"{self.scope}.get({node.name!r}, {default})"
         if isinstance(node, nodes.Getattr):
             self.counter += 1
             t = f"_t{self.counter}"
@@ -132,7 +165,7 @@ _BINARY_OPS = {nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Div: "/", n
 _COMPARE_OPS = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
 
 
-def _function(source: _Source, body: str) -> Fn:
+def _function(source: Source, body: str) -> Fn:
     namespace = dict(source.names)
     exec(f"def _expression(v):\n    return {body}\n", namespace)  # noqa: S102 - source generated here from a parse tree, once at load
     return namespace["_expression"]  # type: ignore[no-any-return]
@@ -152,30 +185,14 @@ def _output(source: str) -> list[nodes.Node] | None:
 def compile_fast(expression: str) -> Fn | None:
     """The expression (no braces) as a function of a variables dict returning a native value
     (undefined -> None); None when it uses something only Jinja's own evaluation handles."""
-    found = _output("{{ " + expression + " }}")
-    if found is None or len(found) != 1:
-        return None
-    (node,) = found
-    source = _Source()
-    try:
-        body = source.of(node)
-    except (_Unsupported, RecursionError):
-        return None
-    if not isinstance(node, (nodes.Compare, nodes.Test, nodes.Not, nodes.Const)):  # these are never undefined
-        source.names["_Undefined"] = jinja2.Undefined
-        body = f"(None if isinstance(_r := {body}, _Undefined) else _r)"
-    return _function(source, body)
+    source = Source()
+    body = source.expression(expression)
+    return None if body is None else _function(source, body)
 
 
 def compile_fast_text(template: str) -> Fn | None:
     """A text template (literal text and ``{{ expr }}`` only) as a function rendering it as Jinja
     would (undefined renders empty); None when it holds statements or unknown nodes."""
-    found = _output(template)
-    if found is None:
-        return None
-    source = _Source()
-    try:
-        parts = [repr(n.data) if isinstance(n, nodes.TemplateData) else f"_str({source.of(n)})" for n in found]
-    except (_Unsupported, RecursionError):
-        return None
-    return _function(source, "''.join((" + "".join(p + ", " for p in parts) + "))")
+    source = Source()
+    body = source.text(template)
+    return None if body is None else _function(source, body)
