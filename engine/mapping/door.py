@@ -37,7 +37,7 @@ import jinja2
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
 import engine.mapping.messages  # noqa: F401 - registers the `json` filter door specs use
-from engine.mapping.expressions import Source
+from engine.mapping.expressions import Source, inline_test
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
 
 __all__ = ["CompiledDoor", "compile_door", "Spec"]
@@ -77,13 +77,11 @@ def _new_id(prefix: str, length: int = 24) -> str:
 
 ENV.filters.update(from_json=_json_loads, compact_json=_compact_json, text_or_parts=_text_or_parts, repr=repr)
 ENV.globals.setdefault("new_id", _new_id)
-ENV.tests.update(
-    list=lambda v: isinstance(v, list),
-    object=lambda v: isinstance(v, dict),
-    text=lambda v: isinstance(v, str),
-    # A missing field reads as undefined, not None: `is absent` is true for both.
-    absent=lambda v: v is None or isinstance(v, jinja2.Undefined),
-)
+inline_test("list", lambda v: isinstance(v, list), "isinstance({0}, list)")
+inline_test("object", lambda v: isinstance(v, dict), "isinstance({0}, dict)")
+inline_test("text", lambda v: isinstance(v, str), "isinstance({0}, str)")
+# A missing field reads as undefined, not None: `is absent` is true for both.
+inline_test("absent", lambda v: v is None or isinstance(v, jinja2.Undefined), "({0} is None or isinstance({0}, _Undefined))")
 
 
 # --- compiling specs ------------------------------------------------------------------------------
@@ -93,6 +91,56 @@ ENV.tests.update(
 # expressions inlined (engine.mapping.expressions.Source); only an expression the generator does
 # not know calls Jinja's own compiled expression. A call is then dict work only: no closure per
 # construct, no scope copied where no name is bound.
+
+
+class _Scope:
+    """A scope in generated source. The names it binds are Python local variables (``locals``:
+    name -> Python expression); every other name is read from the dict ``reads`` (the function's
+    variables or an enclosing scope's). Its own variables dict (``name``) is made only when
+    something needs one (``str(scope)``: a spec it calls, Jinja's own evaluation), then kept the
+    same as the locals by the lines :meth:`binding_lines` gives."""
+
+    def __init__(self, name: str, reads: str | None = None, local: dict[str, str] | None = None) -> None:
+        self.name, self.reads, self.locals = name, reads or name, dict(local or {})
+        self.values: dict[str, str] = {}  # bound name -> the expression its local is set from, when one is
+        self.used = self.name == self.reads  # a function's own variables dict always exists
+        self.syncs: set[str] = set()
+        self.own: list[str] = []  # the names bound in this scope (not an enclosing one's)
+
+    def __str__(self) -> str:
+        self.used = True
+        return self.name
+
+    def child(self, name: str, local: dict[str, str]) -> "_Scope":
+        """A scope over this one binding ``local`` (name -> a Python expression of its value)."""
+        scope = _Scope(name, self.reads, {**self.locals, **local})
+        scope.own = list(local)
+        return scope
+
+    def bind(self, name: str, local: str, value: str | None = None) -> None:
+        self.locals[name] = local
+        if name not in self.own:
+            self.own.append(name)
+        if value is not None:
+            self.values[name] = value
+
+    def binding_lines(self, names: list[str] | None = None) -> list[str]:
+        """Lines setting the locals with values and the dict's entries for ``names`` (default: all bound here)."""
+        names = names or self.own
+        lines = [f"{self.locals[n]} = {self.values[n]}" for n in names if n in self.values]
+        for n in names:
+            line = f"{self.name}[{n!r}] = {self.locals[n]}"
+            self.syncs.add(line)
+            lines.append(line)
+        return lines
+
+    def finish(self, parent: "_Scope") -> list[str]:
+        """The line making this scope's dict (a copy of ``parent``'s), when one was needed."""
+        return [f"{self.name} = dict({parent})"] if self.used else []
+
+    def finish_lines(self, lines: list[str]) -> list[str]:
+        """``lines`` without the dict updates when no dict was needed."""
+        return lines if self.used else [line for line in lines if line not in self.syncs]
 
 
 class _Compiler:
@@ -125,10 +173,10 @@ class _Compiler:
         """Add ``def name(v)`` returning ``spec``'s value (``checks``: running ``spec`` as checks)."""
         body: list[str] = []
         if checks:
-            self.checks(spec, where, "v", body)
+            self.checks(spec, where, _Scope("v"), body)
             body.append("return None")
         else:
-            body.append(f"return {self.value(spec, where, 'v', body)}")
+            body.append(f"return {self.value(spec, where, _Scope('v'), body)}")
         self.module += [f"def {name}(v):", *("    " + line for line in body), ""]
 
     def build(self) -> dict[str, Any]:
@@ -140,12 +188,12 @@ class _Compiler:
 
     # -- expressions ------------------------------------------------------------------------------
 
-    def _jinja(self, compiled: Spec, scope: str) -> str:
+    def _jinja(self, compiled: Spec, scope: _Scope) -> str:
         return f"{self.source.name(compiled, '_j')}({scope})"
 
-    def template(self, spec: str, where: str, scope: str) -> str:
+    def template(self, spec: str, where: str, scope: _Scope, truth: bool = False) -> str:
         single = _SINGLE.match(spec)
-        fast = self.source.expression(single.group("expr"), scope) if single else self.source.text(spec, scope)
+        fast = self.source.expression(single.group("expr"), scope.reads, scope.locals, truth) if single else self.source.text(spec, scope.reads, scope.locals)
         if fast is not None:
             return fast
         try:
@@ -153,11 +201,12 @@ class _Compiler:
         except Exception as exc:  # noqa: BLE001 - Jinja's syntax errors, reported with the key
             raise self.fail(where, f"not a valid template: {exc}") from None
 
-    def expression(self, source: Any, where: str, scope: str) -> str:
+    def expression(self, source: Any, where: str, scope: _Scope, truth: bool = False) -> str:
+        """``source`` (an expression or template) as Python; ``truth``: only tested for truth."""
         if isinstance(source, str) and is_template(source):
-            return self.template(source, where, scope)
+            return self.template(source, where, scope, truth)
         if isinstance(source, str):
-            fast = self.source.expression(source, scope)
+            fast = self.source.expression(source, scope.reads, scope.locals, truth)
             if fast is not None:
                 return fast
             try:
@@ -168,7 +217,7 @@ class _Compiler:
 
     # -- specs ------------------------------------------------------------------------------------
 
-    def value(self, spec: Any, where: str, scope: str, out: list[str]) -> str:
+    def value(self, spec: Any, where: str, scope: _Scope, out: list[str]) -> str:
         """A Python expression for ``spec``'s value over ``scope``; statements it needs first
         (checks, loops) are appended to ``out``."""
         if isinstance(spec, str) and is_template(spec):
@@ -205,7 +254,7 @@ class _Compiler:
             return target
         return self.constant(spec)
 
-    def ordered(self, items: list[tuple[str, Any]], scope: str, out: list[str]) -> list[str]:
+    def ordered(self, items: list[tuple[str, Any]], scope: _Scope, out: list[str]) -> list[str]:
         """The values of ``items`` as expressions evaluated in order: when one needs statements,
         every one is computed into a variable in turn (a failure is the first one's, as before)."""
         parts, buffers = [], []
@@ -226,7 +275,7 @@ class _Compiler:
                 result.append(t)
         return result
 
-    def checks(self, checks: Any, where: str, scope: str, out: list[str]) -> None:
+    def checks(self, checks: Any, where: str, scope: _Scope, out: list[str]) -> None:
         for i, check in enumerate(checks or []):
             at = f"{where}.{i}"
             if isinstance(check, dict) and "each" in check:
@@ -234,7 +283,7 @@ class _Compiler:
                 continue
             if not isinstance(check, dict) or "must" not in check or "field" not in check:
                 raise self.fail(at, "a check is {must: <expression>, field: <template>, why: <text>}")
-            must = self.expression(check["must"], f"{at}.must", scope)
+            must = self.expression(check["must"], f"{at}.must", scope, truth=True)
             name_buffer: list[str] = []
             name = self.value(check["field"], f"{at}.field", scope, name_buffer)
             why = self.value(check.get("why", "invalid value"), f"{at}.why", scope, name_buffer)
@@ -242,57 +291,61 @@ class _Compiler:
             out.extend("    " + line for line in name_buffer)
             out.append(f"    raise _IngressError(str({name}), str({why}))")
 
-    def _each_check(self, spec: dict[str, Any], where: str, scope: str, out: list[str]) -> None:
-        """``{each, as, at, check: [...]}`` among checks: the checks for every element (one scope
-        reused across elements: checks bind nothing)."""
+    def _each_check(self, spec: dict[str, Any], where: str, scope: _Scope, out: list[str]) -> None:
+        """``{each, as, at, check: [...]}`` among checks: the checks for every element."""
         values = self.temp()
         out.append(f"{values} = {self.expression(spec['each'], f'{where}.each', scope)}")
-        name = spec.get("as", "item")
-        inner, index, value = self.temp("_s"), self.temp("_i"), self.temp()
+        index, value = self.temp("_i"), self.temp()
+        inner = scope.child(self.temp("_s"), {spec.get("as", "item"): value, "index": index})
         body: list[str] = []
         base = None
         if "at" in spec:
             base = self.temp()
             body.append(f"{base} = str({self.value(spec['at'], f'{where}.at', scope, body)})")
-        body.append(f"{inner} = dict({scope})")
-        loop = [f"{inner}[{name!r}] = {value}", f"{inner}['index'] = {index}"]
-        if base is not None:
-            loop.append(f"{inner}['where'] = f'{{{base}}}[{{{index}}}]'")
+            inner.bind("where", self.temp("_w"), f"f'{{{base}}}[{{{index}}}]'")
+        loop = inner.binding_lines()
         self.checks(spec.get("check"), f"{where}.check", inner, loop)
+        body.extend(inner.finish(scope))
         body.append(f"for {index}, {value} in enumerate({values} if isinstance({values}, list) else [{values}]):")
-        body.extend("    " + line for line in loop)
+        body.extend("    " + line for line in inner.finish_lines(loop))
         out.append(f"if {values}:")
         out.extend("    " + line for line in body)
 
-    def _let(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _let(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         self.checks(spec.get("check"), f"{where}.check", scope, out)
         bindings = spec.get("let") or {}
-        inner = scope
-        if bindings:
-            inner = self.temp("_s")
-            out.append(f"{inner} = dict({scope})")
-            for name, value in bindings.items():
-                produced = self.value(value, f"{where}.let.{name}", inner, out)
-                out.append(f"{inner}[{name!r}] = {produced}")
-        out.append(f"{target} = {self.value(spec.get('value'), f'{where}.value', inner, out)}")
+        if not bindings:
+            out.append(f"{target} = {self.value(spec.get('value'), f'{where}.value', scope, out)}")
+            return
+        inner = scope.child(self.temp("_s"), {})
+        body: list[str] = []
+        for name, value in bindings.items():
+            produced = self.value(value, f"{where}.let.{name}", inner, body)
+            local = self.temp("_l")
+            body.append(f"{local} = {produced}")
+            inner.bind(name, local)
+            body.extend(inner.binding_lines([name]))
+        body.append(f"{target} = {self.value(spec.get('value'), f'{where}.value', inner, body)}")
+        out.extend(inner.finish(scope))
+        out.extend(inner.finish_lines(body))
 
-    def _each(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _each(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         values = self.temp()
         source = self.value(spec["each"], f"{where}.each", scope, out) if isinstance(spec["each"], dict) else self.expression(spec["each"], f"{where}.each", scope)
         out.append(f"{values} = {source}")
-        name = spec.get("as", "item")
         base, at, at_buffer = None, None, []
         if "at" in spec:
             base = self.temp()
             at = self.value(spec["at"], f"{where}.at", scope, at_buffer)
-        inner, index, value = self.temp("_s"), self.temp("_i"), self.temp()
+        index, value = self.temp("_i"), self.temp()
         # One scope for the loop, its element names replaced per element: nothing a spec produces
         # keeps a scope, and a nested `let` binds in its own copy.
-        loop = [f"{inner}[{name!r}] = {value}", f"{inner}['index'] = {index}"]
+        inner = scope.child(self.temp("_s"), {spec.get("as", "item"): value, "index": index})
         if base is not None:
-            loop.append(f"{inner}['where'] = f'{{{base}}}[{{{index}}}]'")
+            inner.bind("where", self.temp("_w"), f"f'{{{base}}}[{{{index}}}]'")
+        loop = inner.binding_lines()
         if "if" in spec:
-            loop.append(f"if not {self.expression(spec['if'], f'{where}.if', inner)}: continue")
+            loop.append(f"if not {self.expression(spec['if'], f'{where}.if', inner, truth=True)}: continue")
         produced = self.value(spec.get("item"), f"{where}.item", inner, loop)
         loop.append(f"{target}.extend({produced} or [])" if spec.get("flat") else f"{target}.append({produced})")
         out.append(f"{target} = []")
@@ -301,11 +354,11 @@ class _Compiler:
         if base is not None:
             out.extend("    " + line for line in at_buffer)
             out.append(f"    {base} = str({at})")
-        out.append(f"    {inner} = dict({scope})")
+        out.extend("    " + line for line in inner.finish(scope))
         out.append(f"    for {index}, {value} in enumerate({values}):")
-        out.extend("        " + line for line in loop)
+        out.extend("        " + line for line in inner.finish_lines(loop))
 
-    def _switch(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _switch(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         key = self.temp()
         out.append(f"{key} = {self.expression(spec['switch'], f'{where}.switch', scope)}")
         table: dict[Any, int] = {}
@@ -325,8 +378,9 @@ class _Compiler:
             fallback.append(f"{target} = {self.value(spec['default'], f'{where}.default', scope, fallback)}")
         else:
             name = self.value(spec.get("field", "type"), f"{where}.field", scope, fallback)
-            unknown_scope = self.temp("_s")
-            fallback.append(f"{unknown_scope} = {{**{scope}, 'value': {key}}}")
+            # The error's scope is made here only: the scope's own dict may not exist.
+            unknown_scope = scope.child(self.temp("_s"), {"value": key})
+            fallback.append(f"{unknown_scope.name} = {{**{scope.reads}{''.join(f', {n!r}: {x}' for n, x in scope.locals.items())}, 'value': {key}}}")
             unknown = self.value(spec.get("unknown", f"expected one of {', '.join(listed)}, got {{{{ value | repr }}}}"), f"{where}.unknown", unknown_scope, fallback)
             fallback.append(f"raise _IngressError(str({name}), str({unknown}))")
         case = self.temp()
@@ -343,12 +397,12 @@ class _Compiler:
         else:
             out.extend(fallback)
 
-    def _concat(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _concat(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         parts = self.ordered([(f"{where}.concat.{i}", v) for i, v in enumerate(spec["concat"])], scope, out)
         out.append(f"{target} = []")
         out.extend(f"{target}.extend({part} or [])" for part in parts)
 
-    def _use(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _use(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         name = spec["use"]
         if name not in self.functions:
             raise self.fail(f"{where}.use", f"no spec named {name!r} in specs (known: {', '.join(self.functions)})")
@@ -357,23 +411,26 @@ class _Compiler:
             out.append(f"{target} = {self.functions[name]}({scope})")
             return
         parts = self.ordered([(f"{where}.with.{k}", v) for k, v in bound.items()], scope, out)
-        inner = "{**" + scope + "".join(f", {k!r}: {p}" for k, p in zip(bound, parts)) + "}"
+        # The callee's variables built at once from what the scope reads and binds (its own dict is not needed).
+        names = {**scope.locals, **dict(zip(bound, parts))}
+        inner = "{**" + scope.reads + "".join(f", {k!r}: {p}" for k, p in names.items()) + "}"
         out.append(f"{target} = {self.functions[name]}({inner})")
 
-    def _merge_runs(self, spec: dict[str, Any], where: str, scope: str, target: str, out: list[str]) -> None:
+    def _merge_runs(self, spec: dict[str, Any], where: str, scope: _Scope, target: str, out: list[str]) -> None:
         items = self.value(spec["merge_runs"], f"{where}.merge_runs", scope, out)
         join = spec.get("join") or {}
         for name, how in join.items():
             if how not in ("text", "list"):
                 raise self.fail(f"{where}.join.{name}", f"expected text or list, got {how!r}")
-        inner, item = self.temp("_s"), self.temp()
-        when = self.expression(spec["when"], f"{where}.when", inner)
+        item = self.temp()
+        inner = scope.child(self.temp("_s"), {"a": f"{target}[-1]", "b": item})
+        when = self.expression(spec["when"], f"{where}.when", inner, truth=True)
+        test = inner.finish_lines([*inner.binding_lines(), f"if {when}:"])
         out.append(f"{target} = []")
-        out.append(f"{inner} = dict({scope})")
+        out.extend(inner.finish(scope))
         out.append(f"for {item} in {items} or []:")
         out.append(f"    if {target}:")
-        out.append(f"        {inner}['a'] = {target}[-1]; {inner}['b'] = {item}")
-        out.append(f"        if {when}:")
+        out.extend("        " + line for line in test)
         out.append(f"            _merge({target}[-1], {item}, {self.source.name(join, '_join')})")
         out.append("            continue")
         out.append(f"    {target}.append(dict({item}))")
@@ -453,7 +510,7 @@ def compile_door(doc: Any) -> CompiledDoor:
     compiler.function("_check", data.get("check"), "check", checks=True)
     notes = data.get("notes") or []
     for i, note in enumerate(notes):
-        compiler.module += [f"def _note_{i}(v):", f"    return {compiler.expression(note['when'], f'notes.{i}.when', 'v')}", ""]
+        compiler.module += [f"def _note_{i}(v):", f"    return {compiler.expression(note['when'], f'notes.{i}.when', _Scope('v'))}", ""]
     namespace = compiler.build()
     door = CompiledDoor(
         name=data["door"], file=doc.path, description=data["description"], fields=data.get("fields") or {},

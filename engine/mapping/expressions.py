@@ -20,7 +20,7 @@ from jinja2.utils import _PassArg
 
 from engine.mapping.templates import ENV
 
-__all__ = ["compile_fast", "compile_fast_text", "Source"]
+__all__ = ["compile_fast", "compile_fast_text", "Source", "inline_test"]
 
 Fn = Callable[[dict[str, Any]], Any]
 # One shared undefined value (chainable, empty, false): building one per missing field with its
@@ -32,6 +32,20 @@ _EVAL = _CONTEXT.eval_ctx
 
 class _Unsupported(Exception):
     pass
+
+
+# Tests written inline (``{0}``: the value tested), each for the function registered under its name.
+_INLINE_TESTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "integer": (ENV.tests["integer"], "(isinstance({0}, int) and {0} is not True and {0} is not False)"),
+    "none": (ENV.tests["none"], "({0} is None)"),
+}
+
+
+def inline_test(name: str, fn: Callable[[Any], bool], python: str) -> None:
+    """Register the Jinja test ``name`` as ``fn`` and as the Python expression ``python`` over
+    ``{0}`` (the value), which generated source writes inline instead of calling ``fn``."""
+    ENV.tests[name] = fn
+    _INLINE_TESTS[name] = (fn, python)
 
 
 def _getattr(obj: Any, name: str) -> Any:
@@ -59,34 +73,35 @@ class Source:
     the names it makes up are unique within it."""
 
     def __init__(self) -> None:
-        self.names: dict[str, Any] = {"_U": _UNDEF, "_ga": _getattr, "_gi": ENV.getitem, "_str": str}
+        self.names: dict[str, Any] = {"_U": _UNDEF, "_ga": _getattr, "_gi": ENV.getitem, "_str": str, "_Undefined": jinja2.Undefined}
         self.counter = 0
         self.scope = "v"
+        self.locals: dict[str, str] = {}  # names of the scope also held in Python local variables
 
-    def expression(self, expression: str, scope: str = "v") -> str | None:
+    def expression(self, expression: str, scope: str = "v", local: dict[str, str] | None = None, truth: bool = False) -> str | None:
         """``expression`` (no braces) as a Python expression over ``scope`` giving a native value
-        (undefined -> None); None when it uses something only Jinja's own evaluation handles."""
+        (undefined -> None; ``truth``: a value only tested for truth, undefined left as it is,
+        false as None is); None when it uses something only Jinja's own evaluation handles."""
         found = _output("{{ " + expression + " }}")
         if found is None or len(found) != 1:
             return None
         (node,) = found
-        self.scope = scope
+        self.scope, self.locals = scope, local or {}
         try:
             body = self.of(node)
         except (_Unsupported, RecursionError):
             return None
-        if isinstance(node, (nodes.Compare, nodes.Test, nodes.Not, nodes.Const)):  # these are never undefined
+        if truth or isinstance(node, (nodes.Compare, nodes.Test, nodes.Not, nodes.Const)):  # these are never undefined
             return body
-        self.names["_Undefined"] = jinja2.Undefined
         return f"(None if isinstance(_r := {body}, _Undefined) else _r)"
 
-    def text(self, template: str, scope: str = "v") -> str | None:
+    def text(self, template: str, scope: str = "v", local: dict[str, str] | None = None) -> str | None:
         """A text template (literal text and ``{{ expr }}`` only) as a Python expression over
         ``scope`` rendering it as Jinja would; None when it holds statements or unknown nodes."""
         found = _output(template)
         if found is None:
             return None
-        self.scope = scope
+        self.scope, self.locals = scope, local or {}
         try:
             parts = [repr(n.data) if isinstance(n, nodes.TemplateData) else f"_str({self.of(n)})" for n in found]
         except (_Unsupported, RecursionError):
@@ -104,6 +119,8 @@ class Source:
             value = node.value
             return repr(value) if value is None or isinstance(value, (bool, int, float, str)) else self.name(value)
         if isinstance(node, nodes.Name):
+            if node.name in self.locals:
+                return self.locals[node.name]
             default = self.name(ENV.globals[node.name], "_g") if node.name in ENV.globals else "_U"
             return f"{self.scope}.get({node.name!r}, {default})"
         if isinstance(node, nodes.Getattr):
@@ -145,7 +162,15 @@ class Source:
             table = ENV.filters if isinstance(node, nodes.Filter) else ENV.tests
             if node.name not in table or node.dyn_args is not None or node.dyn_kwargs is not None:
                 raise _Unsupported(node.name)
-            fn = self.name(_with_pass_arg(table[node.name]), "_f")
+            inline = _INLINE_TESTS.get(node.name) if isinstance(node, nodes.Test) and not node.args and not node.kwargs else None
+            if inline is not None and inline[0] is table[node.name]:
+                self.counter += 1
+                t = f"_t{self.counter}"
+                return inline[1].replace("{0}", f"({t} := {self.of(node.node)})", 1).replace("{0}", t)
+            fn = table[node.name]
+            if getattr(fn, "jinja_async_variant", False) and not ENV.is_async:
+                fn = fn.__wrapped__  # the sync function the async-aware wrapper would call
+            fn = self.name(_with_pass_arg(fn), "_f")
             args = [self.of(node.node), *(self.of(a) for a in node.args), *(f"{k.key}={self.of(k.value)}" for k in node.kwargs)]  # type: ignore[arg-type]
             return f"{fn}({', '.join(args)})"
         if isinstance(node, nodes.Call):
