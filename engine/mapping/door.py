@@ -44,6 +44,7 @@ __all__ = ["CompiledDoor", "compile_door", "Spec"]
 
 Spec = Callable[[dict[str, Any]], Any]
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+_INLINE_DEPTH = 6  # named specs written in place at most this deep (a recursive one is called)
 _CONSTRUCTS = ("let", "check", "each", "switch", "concat", "use", "merge_runs")
 
 
@@ -150,6 +151,7 @@ class _Compiler:
         self.source = Source()
         self.source.names.update(_IngressError=IngressError, _merge=_merge)
         self.functions: dict[str, str] = {}  # spec name -> its function's name in the module
+        self.inlining: list[str] = []  # the named specs being written in place, innermost last
         self.counter = 0
         self.module: list[str] = []
         for name in specs:
@@ -407,6 +409,28 @@ class _Compiler:
         if name not in self.functions:
             raise self.fail(f"{where}.use", f"no spec named {name!r} in specs (known: {', '.join(self.functions)})")
         bound = spec.get("with") or {}
+        if name not in self.inlining and len(self.inlining) < _INLINE_DEPTH:
+            # Written in place, as a `let` of its `with` over this scope: the callee would get a
+            # copy of this scope with those names, and no spec changes the scope it is given.
+            self.inlining.append(name)
+            try:
+                if not bound:
+                    out.append(f"{target} = {self.value(self._sources[name], f'specs.{name}', scope, out)}")
+                    return
+                parts = self.ordered([(f"{where}.with.{k}", v) for k, v in bound.items()], scope, out)
+                inner = scope.child(self.temp("_s"), {})
+                body: list[str] = []
+                for key, part in zip(bound, parts):
+                    local = self.temp("_l")
+                    body.append(f"{local} = {part}")
+                    inner.bind(key, local)
+                    body.extend(inner.binding_lines([key]))
+                body.append(f"{target} = {self.value(self._sources[name], f'specs.{name}', inner, body)}")
+                out.extend(inner.finish(scope))
+                out.extend(inner.finish_lines(body))
+                return
+            finally:
+                self.inlining.pop()
         if not bound:
             out.append(f"{target} = {self.functions[name]}({scope})")
             return

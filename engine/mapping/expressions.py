@@ -35,6 +35,7 @@ class _Unsupported(Exception):
 
 
 # Tests written inline (``{0}``: the value tested), each for the function registered under its name.
+_BUILTIN_FILTERS = dict(ENV.filters)  # as registered when this module loads (a later override is not trusted)
 _INLINE_TESTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "integer": (ENV.tests["integer"], "(isinstance({0}, int) and {0} is not True and {0} is not False)"),
     "none": (ENV.tests["none"], "({0} is None)"),
@@ -91,7 +92,7 @@ class Source:
             body = self.of(node)
         except (_Unsupported, RecursionError):
             return None
-        if truth or isinstance(node, (nodes.Compare, nodes.Test, nodes.Not, nodes.Const)):  # these are never undefined
+        if truth or _defined(node):
             return body
         return f"(None if isinstance(_r := {body}, _Undefined) else _r)"
 
@@ -180,6 +181,25 @@ class Source:
             args = [self.of(node.node), *(self.of(a) for a in node.args), *(f"{k.key}={self.of(k.value)}" for k in node.kwargs)]
             return f"_call({', '.join(args)})"
         raise _Unsupported(type(node).__name__)
+
+
+# Filters whose result is never undefined (whatever they are given, they return a value or raise).
+_DEFINED_FILTERS = frozenset({"int", "float", "string", "join", "length", "count", "list", "tojson"})
+_DEFINED_NODES = (nodes.Compare, nodes.Test, nodes.Not, nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.Concat,
+                  nodes.Neg, nodes.Pos, *(_BINARY_NODES := (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow)))
+
+
+def _defined(node: nodes.Node) -> bool:
+    """Whether the expression's value can never be undefined (so it needs no undefined -> None)."""
+    if isinstance(node, _DEFINED_NODES):
+        return True
+    if isinstance(node, nodes.Or):  # the left side only when true, and undefined is false
+        return _defined(node.right)
+    if isinstance(node, nodes.CondExpr):
+        return node.expr2 is not None and _defined(node.expr1) and _defined(node.expr2)
+    if isinstance(node, nodes.Filter):
+        return node.name in _DEFINED_FILTERS and ENV.filters.get(node.name) is _BUILTIN_FILTERS.get(node.name)
+    return False
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
