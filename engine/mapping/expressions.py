@@ -159,6 +159,8 @@ class Source:
             for operand in node.ops:
                 text += f" {_COMPARE_OPS[operand.op]} {self.of(operand.expr)}"
             return f"({text})"
+        if isinstance(node, nodes.Filter) and node.name in _SELECTING and ENV.filters.get(node.name) is _BUILTIN_FILTERS.get(node.name):
+            return self.selecting(node)
         if isinstance(node, (nodes.Filter, nodes.Test)):
             table = ENV.filters if isinstance(node, nodes.Filter) else ENV.tests
             if node.name not in table or node.dyn_args is not None or node.dyn_kwargs is not None:
@@ -182,6 +184,60 @@ class Source:
             return f"_call({', '.join(args)})"
         raise _Unsupported(type(node).__name__)
 
+    def selecting(self, node: nodes.Filter) -> str:
+        """``select`` / ``reject`` / ``selectattr`` / ``rejectattr`` with constant arguments: Jinja's
+        generator over the items, the attribute read and the test written inline."""
+        by_attribute = node.name.endswith("attr")
+        if node.kwargs or node.dyn_args is not None or node.dyn_kwargs is not None or not all(isinstance(a, nodes.Const) for a in node.args):
+            raise _Unsupported(node.name)
+        args = [a.value for a in node.args]  # type: ignore[attr-defined]
+        self.counter += 1
+        item = f"_e{self.counter}"
+        value = item
+        if by_attribute:
+            if not args or not isinstance(args[0], str) or "." in args[0] or args[0].isdigit():
+                raise _Unsupported(node.name)
+            value = f"_gi({item}, {args.pop(0)!r})"
+        if not args:
+            test = f"{value}"
+        else:
+            name, *rest = args
+            if not isinstance(name, str) or name not in ENV.tests:
+                raise _Unsupported(node.name)
+            inline = _INLINE_TESTS.get(name)
+            if name in ("equalto", "eq", "==") and ENV.tests[name] is _EQUALTO and len(rest) == 1:
+                test = f"({value} == {rest[0]!r})"
+            elif inline is not None and inline[0] is ENV.tests[name] and not rest:
+                self.counter += 1
+                t = f"_t{self.counter}"
+                test = inline[1].replace("{0}", f"({t} := {value})", 1).replace("{0}", t)
+            else:
+                fn = self.name(_with_pass_arg(ENV.tests[name]), "_f")
+                test = f"{fn}({', '.join([value, *(repr(r) for r in rest)])})"
+        self.names["_select"], self.names["_reject"] = _select, _reject
+        helper = "_reject" if node.name.startswith("reject") else "_select"
+        return f"{helper}({self.of(node.node)}, lambda {item}: {test})"
+
+
+_SELECTING = ("select", "reject", "selectattr", "rejectattr")
+_EQUALTO = ENV.tests["equalto"]
+
+
+def _select(items: Any, keep: Callable[[Any], Any]) -> Any:
+    """Jinja's ``select``: the items ``keep`` holds for, lazily (none of a false value)."""
+    if items:
+        for item in items:
+            if keep(item):
+                yield item
+
+
+def _reject(items: Any, drop: Callable[[Any], Any]) -> Any:
+    """Jinja's ``reject``: the items ``drop`` does not hold for, lazily."""
+    if items:
+        for item in items:
+            if not drop(item):
+                yield item
+
 
 # Filters whose result is never undefined (whatever they are given, they return a value or raise).
 _DEFINED_FILTERS = frozenset({"int", "float", "string", "join", "length", "count", "list", "tojson"})
@@ -202,7 +258,12 @@ def _defined(node: nodes.Node) -> bool:
     return False
 
 
+_PLAIN_CALLABLES = (type, type(len), type("".startswith))  # classes and builtins never ask for a context
+
+
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    if type(fn) in _PLAIN_CALLABLES:
+        return fn(*args, **kwargs)
     return _with_pass_arg(fn)(*args, **kwargs)
 
 

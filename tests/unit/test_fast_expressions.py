@@ -35,6 +35,13 @@ EXPRESSIONS = [
     "body.max_tokens | repr",
     "'x' if body.flag else ('y' if body.n is absent else 'z')",
     "not body.tools",
+    "items | rejectattr('type', 'equalto', 'a') | list",
+    "items | reject('object') | list",
+    "items | selectattr('text') | list",
+    "body.missing | select('text') | list",
+    "items | selectattr('type', 'ne', 'a') | map(attribute='type') | list",
+    "[1, True, 'x', none, 2.5] | select('integer') | list",
+    "items[0].text is text and items[1] is object and items[2] is not list",
 ]
 
 
