@@ -462,6 +462,7 @@ class _Pool:
         connection = self._idle(target.key)
         if connection is not None:
             return connection
+        self._make_room()
         while len(self.open) >= self.limit:
             waiter = self.loop.create_future()
             self.waiters.append(waiter)
@@ -469,10 +470,7 @@ class _Pool:
             connection = self._idle(target.key)
             if connection is not None:
                 return connection
-            if len(self.open) >= self.limit and self.idle:  # idle connections to other hosts make room
-                for key in list(self.idle):
-                    while len(self.open) >= self.limit and self.idle[key]:
-                        self.idle[key].pop().close()
+            self._make_room()
         connection = _Connection(self, target.key)
         self.open.add(connection)
         try:
@@ -491,6 +489,13 @@ class _Pool:
             connection.close()
             raise
         return connection
+
+    def _make_room(self) -> None:
+        # Idle connections to other hosts make room (before waiting, too: a full pool of idle
+        # connections to one host would otherwise starve a call to another until some release).
+        for key in list(self.idle):
+            while len(self.open) >= self.limit and self.idle[key]:
+                self.idle[key].pop().close()
 
     def put(self, connection: _Connection) -> None:
         self.idle.setdefault(connection.key, []).append(connection)

@@ -132,3 +132,23 @@ def test_connection_dropped_while_idle_is_replaced_and_pool_limit_holds() -> Non
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_full_pool_of_idle_connections_to_one_host_makes_room_for_another() -> None:
+    # Every pooled connection idle to host A must not starve a call to host B (another region,
+    # the token endpoint): the idle ones are closed to make room instead of waiting for a release.
+    async def main() -> None:
+        runner_a, base_a = await _serve(_handler)
+        runner_b, base_b = await _serve(_handler)
+        session = aio.LeanSession(1)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            await aio.AioResponse(await session.request("POST", f"{base_a}/echo", data=b"a", timeout=timeout)).aread()
+            raw = await asyncio.wait_for(session.request("POST", f"{base_b}/echo", data=b"b", timeout=timeout), 5.0)
+            assert b'"b"' in await aio.AioResponse(raw).aread()
+        finally:
+            await session.close()
+            await runner_a.cleanup()
+            await runner_b.cleanup()
+
+    asyncio.run(main())
