@@ -200,14 +200,18 @@ class KeyManager:
                     )
                 admission.rpm = True
             if record.tpm_limit is not None:
-                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", max(int(tokens), 0), record.tpm_limit)
+                # A worst case above the limit can never pass and is refused as it is; capped at
+                # limit + 1 it also fits the shared state's integers (bigint, Redis, SQLite), which
+                # a client's max_tokens of 19 digits would not.
+                tokens = min(max(int(tokens), 0), record.tpm_limit + 1)
+                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", tokens, record.tpm_limit)
                 if not allowed:
                     raise GatewayError(
                         429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached"
                         f" ({used} used or held by calls under way)",
                         "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
                     )
-                admission.tokens, admission.tpm_window = max(int(tokens), 0), window_id
+                admission.tokens, admission.tpm_window = tokens, window_id
             if record.max_budget is not None:
                 await self.current_spend(record)  # seeds the running spend, starts a new period when due
                 allowed, total = await self.shared.reserve_spend(record.token_hash, admission.call_id, max(float(cost), 0.0),
