@@ -80,7 +80,13 @@ class AioResponse:
     async def aread(self) -> bytes:
         """Read the whole body (and give the connection back to the pool)."""
         if self._content is None:
-            self._content = await self._response.read()
+            try:
+                self._content = await self._response.read()
+            except BaseException:
+                # Cancelled (or failed) half way: the connection holds an unread rest and
+                # goes, rather than keeping its pool slot until the server drops it.
+                self._response.close()
+                raise
             self._response.release()
         return self._content
 

@@ -36,6 +36,14 @@ async def _handler(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(0.02)
         await response.write_eof()
         return response
+    if request.path == "/slow-body":  # headers at once, the body over a few seconds
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 4
+        await response.prepare(request)
+        for _ in range(4):
+            await asyncio.sleep(0.5)
+            await response.write(b" ")
+        return response
     if request.path == "/slow":
         await asyncio.sleep(1.5)
         return web.Response(text="late")
@@ -150,5 +158,30 @@ def test_full_pool_of_idle_connections_to_one_host_makes_room_for_another() -> N
             await session.close()
             await runner_a.cleanup()
             await runner_b.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_body_read_cancelled_half_way_gives_its_pool_slot_back() -> None:
+    # A call cancelled while its answer's body is read (the gateway's client went away) must close
+    # that connection: left open and unreleased it holds a pool slot until the server drops it.
+    async def main() -> None:
+        runner, base = await _serve(_handler)
+        session = aio.LeanSession(1)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            response = aio.AioResponse(await session.request("POST", f"{base}/slow-body", data=b"", timeout=timeout))
+            reading = asyncio.ensure_future(response.aread())
+            await asyncio.sleep(0.1)
+            reading.cancel()
+            try:
+                await reading
+            except asyncio.CancelledError:
+                pass
+            raw = await asyncio.wait_for(session.request("POST", f"{base}/echo", data=b"next", timeout=timeout), 5.0)
+            assert b'"next"' in await aio.AioResponse(raw).aread()
+        finally:
+            await session.close()
+            await runner.cleanup()
 
     asyncio.run(main())
