@@ -472,7 +472,12 @@ class _Pool:
         while len(self.open) >= self.limit:
             waiter = self.loop.create_future()
             self.waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken for a free slot, then cancelled: the next waiter gets it
+                raise
             connection = self._idle(target.key)
             if connection is not None:
                 return connection

@@ -185,3 +185,26 @@ def test_a_body_read_cancelled_half_way_gives_its_pool_slot_back() -> None:
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_a_waiter_cancelled_after_its_wake_up_passes_the_free_slot_on() -> None:
+    # Calls waiting for a full pool: the one woken for a freed slot is cancelled before it runs
+    # (its client left). The slot must go to the next waiter, not be lost until another release.
+    async def main() -> None:
+        runner, base = await _serve(_handler)
+        session = aio.LeanSession(1)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            holder = aio.AioResponse(await session.request("POST", f"{base}/slow-body", data=b"", timeout=timeout))
+            first = asyncio.ensure_future(session.request("POST", f"{base}/echo", data=b"first", timeout=timeout))
+            second = asyncio.ensure_future(session.request("POST", f"{base}/echo", data=b"second", timeout=timeout))
+            await asyncio.sleep(0.05)  # both wait for the one slot
+            await holder.aclose()  # frees it and wakes the first waiter...
+            first.cancel()  # ...which is cancelled before it runs
+            raw = await asyncio.wait_for(second, 5.0)
+            assert b'"second"' in await aio.AioResponse(raw).aread()
+        finally:
+            await session.close()
+            await runner.cleanup()
+
+    asyncio.run(main())
