@@ -530,6 +530,9 @@ class _Pool:
         self.idle.clear()
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # aiohttp's, for its same retry
+
+
 class _Disconnected(UpstreamConnectionError):
     """The server closed the connection (perhaps a kept-alive one, while it was idle)."""
 
@@ -591,7 +594,7 @@ class LeanSession:
                 and (data is None or type(data) is bytes) and url.startswith(("https://", "http://"))):
             head = self._head(method, url, headers, len(data) if data else 0)
             if head is not None:
-                return self._send(url, head + data if data else head, timeout)
+                return self._send(url, head + data if data else head, timeout, method in _IDEMPOTENT)
         if isinstance(timeout, ClientTimeout):
             import aiohttp
 
@@ -621,7 +624,7 @@ class LeanSession:
         except UnicodeEncodeError:
             return None
 
-    async def _send(self, url: str, payload: bytes, timeout: Any) -> LeanResponse:
+    async def _send(self, url: str, payload: bytes, timeout: Any, idempotent: bool) -> LeanResponse:
         if self._pool is None:
             self._pool = _Pool(asyncio.get_running_loop(), self._limit)
         target = self._targets.get(url) or _Target(url)
@@ -632,9 +635,13 @@ class LeanSession:
             try:
                 return await connection.send(payload, read)
             except _Disconnected:
-                # A kept-alive connection the server had closed while idle, before any answer
-                # byte: the request never reached it, so it is sent again on a fresh one.
-                if attempt or not connection.reused or connection.got_bytes:
+                # A kept-alive connection the server closed before any answer byte: most often
+                # it had closed it while idle and the request never reached it, so it is sent
+                # again on a fresh one. But the server may also have read it and died acting on
+                # it: a POST (a generation Google bills) is not sent twice unasked (nor by
+                # aiohttp); its caller's retry policy decides. Idle connections are not kept
+                # past _IDLE_SECONDS, well inside servers' keep-alive, so that race is rare.
+                if attempt or not idempotent or not connection.reused or connection.got_bytes:
                     raise
             except BaseException:
                 connection.close()
