@@ -31,7 +31,7 @@ json_values = st.recursive(
 def _outcome(fn, doc):
     try:
         return ("value", fn(doc))
-    except jmespath.exceptions.JMESPathError as exc:
+    except (jmespath.exceptions.JMESPathError, TypeError) as exc:  # jmespath compares "a" >= 2 with Python's >=
         return ("error", type(exc).__name__)
 
 
