@@ -36,7 +36,7 @@ def _outcome(fn, doc):
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(doc=json_values)
 def test_closures_match_jmespath(expression: str, doc: object) -> None:
     compiled = compile_getter(expression)
