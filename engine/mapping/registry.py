@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from engine.errors import ERROR_SHAPES, BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
-from engine.mapping.compile import compile_format, compile_host, resolve_likes
+from engine.mapping.compile import compile_format, compile_host, forget_likes, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
 from engine.mapping.catalog_keys import check_catalog_keys
 from engine.mapping.door import CompiledDoor, compile_door
@@ -54,6 +54,7 @@ class Registry:
         self._compile(docs)
 
     def _compile(self, docs: list[Document]) -> None:
+        forget_likes()
         for doc in docs:
             if doc.kind == "host":
                 host = compile_host(doc)
