@@ -20,7 +20,7 @@ import engine
 from engine.errors import APIError, redact
 from engine.ingress.api import door as door_mapping
 
-from .errors import GatewayError, error_payload, error_status
+from .errors import GatewayError, database_failure, database_trouble, error_payload, error_status
 from .response_store import ResponseStore, owner_of
 
 if TYPE_CHECKING:
@@ -240,7 +240,15 @@ class ResponsesDoor(Door):
         stored_items = [dict(item, id=item.get("id") or f"msg_{response['id'][5:21]}{i:04d}") if isinstance(item, dict) else item
                         for i, item in enumerate(items)]
         assert call.caller is not None
-        await self._store(pipeline).save(owner_of(call.caller), dict(response), stored_items)
+        try:
+            await self._store(pipeline).save(owner_of(call.caller), dict(response), stored_items)
+        except Exception as exc:
+            if not database_failure(exc):
+                raise
+            # Google has answered (and billed) already: the client gets the answer and the key
+            # is charged for it, as chat calls are served through an outage; only the stored
+            # copy (for previous_response_id, GET) is missing, and the log says so once.
+            database_trouble(exc)
 
     def routes(self, pipeline: Pipeline) -> list[Route]:
         async def stored(request: Request, action: Callable[[str, str], Any]) -> Response:
