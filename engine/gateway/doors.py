@@ -111,6 +111,11 @@ class AnthropicMessagesDoor(Door):
             if name not in _GATEWAY_FIELDS and name not in fields:
                 raise GatewayError(400, f"{name}: not a Messages API field (expected {', '.join(sorted(fields))})", param=name)
         kwargs = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
+        betas = kwargs.get("anthropic_beta")
+        if betas is not None and not (isinstance(betas, list) and all(isinstance(b, str) for b in betas)):
+            # Vertex's body form of the anthropic-beta header; merged with the header below.
+            raise GatewayError(400, "anthropic_beta: expected a list of beta names (strings), as the anthropic-beta header lists them",
+                               param="anthropic_beta")
         beta = request.headers.get("anthropic-beta")
         if beta:
             kwargs["anthropic_beta"] = [*(kwargs.get("anthropic_beta") or []), *(b.strip() for b in beta.split(",") if b.strip())]
