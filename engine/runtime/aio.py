@@ -403,10 +403,14 @@ class LeanResponse:
     # what AioResponse reads
 
     async def read(self) -> bytes:
-        while not self.finished:
-            if self._error is not None:
-                raise self._error
-            await self._wait()
+        try:
+            while not self.finished:
+                if self._error is not None:
+                    raise self._error
+                await self._wait()
+        except BaseException:
+            self.close()  # cancelled or failed half way: the connection cannot carry another request
+            raise
         return self._take() if self._chunks else b""
 
     async def iter_any(self) -> AsyncIterator[bytes]:
