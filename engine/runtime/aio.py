@@ -441,6 +441,15 @@ class LeanResponse:
             self._done = True
             self._connection.close()
 
+    def __del__(self) -> None:
+        # Dropped without being read to the end or closed: its connection is not reusable and
+        # must not stay counted against the pool's limit.
+        if not self._done and not self._connection.closed:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - its loop may be gone already
+                pass
+
 
 class _Pool:
     """Keep-alive connections per (TLS, host, port), at most ``limit`` open at once."""
