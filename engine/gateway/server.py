@@ -57,7 +57,9 @@ def _config(path: str | None) -> GatewayConfig:
 def app_from_env() -> Any:
     """ASGI app factory for uvicorn workers: the config path comes from ``VERTEX_ENGINE_CONFIG``."""
     from .app import create_app
+    from .shutdown import arm_on_signals
 
+    arm_on_signals()  # a worker: uvicorn's signal handlers are in place; a stop signal starts the deadline
     return create_app(_config(os.environ.get(CONFIG_ENV)))
 
 
@@ -120,7 +122,11 @@ def serve_main(argv: list[str]) -> int:
         return 3
     import uvicorn
 
-    if args.workers > 1 and not config.redis_url:
+    from .shutdown import patch_uvicorn
+
+    patch_uvicorn()  # a hard deadline on shutdown (see engine/gateway/shutdown.py)
+    on_postgres = (config.database_url or "").strip().startswith(("postgres://", "postgresql://"))
+    if args.workers > 1 and not config.redis_url and not on_postgres:  # on PostgreSQL they share it there
         # Budgets, key and deployment limits must hold across the workers: they share them
         # through a small SQLite file that lives as long as this serve run.
         folder = tempfile.mkdtemp(prefix="vertex-engine-workers-")

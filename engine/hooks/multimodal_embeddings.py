@@ -1,4 +1,5 @@
-"""``multimodalembedding@001``: OpenAI ``input`` -> Vertex instances, predictions -> vectors.
+"""``multimodalembedding@001``: OpenAI ``input`` -> Vertex instances (vectors and usage are
+multimodal_embeddings.yaml formulas).
 
 Instances (reference 08 §4): a text, image or video element each; a text immediately followed by
 a media element shares its instance (``{"text", "image"}``). Media are ``gs://`` URIs (a video
@@ -14,7 +15,7 @@ from engine.errors import BadRequestError
 from engine.hooks.media import HTTPS_EXTENSION_MIME, mime_from_extension, parse_data_uri
 from engine.mapping.hooks import hook
 
-__all__ = ["instances", "embeddings", "usage", "MEDIA_LIMIT"]
+__all__ = ["instances", "MEDIA_LIMIT"]
 
 MEDIA_LIMIT = {"image": 1, "video": 1}
 
@@ -70,48 +71,3 @@ def instances(value: Any, ctx: Any) -> list[dict[str, Any]]:
                 model=ctx.model_string,
             )
     return out
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _predictions(response: Any) -> list[dict[str, Any]]:
-    found = _list(response.get("predictions")) if isinstance(response, dict) else []
-    return [p for p in found if isinstance(p, dict)]
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-@hook("multimodal.embeddings")
-def embeddings(response: Any, ctx: Any) -> list[dict[str, Any]]:
-    """Per prediction, in order: the text vector, the image vector, then each video segment's."""
-    out: list[dict[str, Any]] = []
-    for prediction in _predictions(response):
-        for key in ("textEmbedding", "imageEmbedding"):
-            if prediction.get(key) is not None:
-                out.append({"embedding": prediction[key]})
-        for segment in _list(prediction.get("videoEmbeddings")):
-            if isinstance(segment, dict) and segment.get("embedding") is not None:
-                out.append({"embedding": segment["embedding"]})
-    return out
-
-
-@hook("multimodal.usage")
-def usage(response: Any, ctx: Any) -> dict[str, Any]:
-    """No tokens; the billing units Google prices: characters, images, video seconds."""
-    sent = (ctx.body or {}).get("instances") or []
-    characters = sum(len(i["text"]) for i in sent if isinstance(i, dict) and isinstance(i.get("text"), str))
-    images = sum(1 for i in sent if isinstance(i, dict) and "image" in i)
-    seconds = 0.0
-    for prediction in _predictions(response):
-        for segment in _list(prediction.get("videoEmbeddings")):
-            if isinstance(segment, dict):
-                seconds += _number(segment.get("endOffsetSec")) - _number(segment.get("startOffsetSec"))
-    return {
-        "prompt_tokens": 0,
-        "total_tokens": 0,
-        "prompt_tokens_details": {"character_count": characters, "image_count": images, "video_length_seconds": seconds},
-    }

@@ -12,10 +12,7 @@ from typing import Any
 from engine.errors import BadRequestError
 from engine.mapping.hooks import hook
 
-__all__ = ["flatten_prompt", "palm_instance", "after_output"]
-
-_OUTPUT_MARKER = "\nOutput:\n"
-
+__all__ = ["flatten_prompt", "palm_instance"]
 
 def _texts(content: Any, field: str) -> list[str]:
     if content is None:
@@ -64,12 +61,3 @@ def palm_instance(messages: Any, ctx: Any) -> dict[str, Any]:
     if context:
         instance = {"context": " ".join(context), **instance}
     return instance
-
-
-@hook("predict_text.after_output")
-def after_output(prediction: Any, ctx: Any) -> str | None:
-    """A container's prediction text without the echoed prompt (the part after ``Output:``)."""
-    if prediction is None:
-        return None
-    text = prediction if isinstance(prediction, str) else str(prediction)
-    return text.split(_OUTPUT_MARKER, 1)[1] if _OUTPUT_MARKER in text else text

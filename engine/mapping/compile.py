@@ -32,14 +32,15 @@ from engine.mapping.interpreter import (
 )
 from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
-from engine.mapping.formulas import compile_formulas
+from engine.mapping.formulas import compile_formulas, compile_param_formula
 from engine.mapping.messages import compile_messages
+from engine.mapping.param_rules import compile_value_rules
 from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
-__all__ = ["compile_host", "compile_format", "compile_errors", "resolve_likes"]
+__all__ = ["compile_host", "compile_format", "compile_errors", "forget_likes", "resolve_likes"]
 
 class _Where:
     """Error helper: knows the file and the key path being compiled."""
@@ -188,6 +189,7 @@ def compile_host(doc: Document) -> CompiledHost:
         file=doc.path,
         errors=compile_errors(d.get("errors"), w / "errors"),
         caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+        project_resources=bool(d.get("project_resources")),
     )
 
 
@@ -215,6 +217,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         spec = {"to": spec}
     to = spec.get("to")
     hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
+    if "formula" in spec:  # declared instead of a hook (engine/mapping/formulas.py)
+        hook = compile_param_formula(spec["formula"], where / "formula", where.names.tables, name)
     value_map = where.table(spec["map"]) if "map" in spec else None
     as_type = spec.get("as")
     append = spec.get("append")
@@ -226,15 +230,17 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     if to is None and "accept" not in spec and policy not in ("drop", "error"):
         raise where.fail("a param needs `to` (where it goes), `accept` (values honoured natively) or `policy`")
     # The policy names how a param the upstream lacks is handled; each needs the means to do it.
-    if policy == "coerce" and not ({"as", "map", "hook"} & spec.keys()):
+    if policy == "coerce" and not ({"as", "map", "hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: coerce` needs `as`, `map` or `hook` to turn the value into one the upstream takes")
-    if policy == "emulate" and "hook" not in spec:
+    if policy == "emulate" and not ({"hook", "formula"} & spec.keys()):
         raise (where / "policy").fail("`policy: emulate` needs a `hook` that builds the emulation")
     setter = compile_setter(to, merge=bool(spec.get("merge")), append=append is not None) if to else None
     # `append: true` appends the (transformed) caller value; any other value is appended as given.
     append_value = where.leaf(append) if append is not None and append is not True else None
 
     check_type = _type_checker(name, spec.get("type"), spec.get("items"), spec.get("minimum"), spec.get("maximum"))
+    rules = compile_value_rules(name, spec, where.names.tables, where)  # require / value / cases (param_rules.py)
+    yields_to = spec.get("yields_to")
 
     def transform(value: Any, ctx: Context) -> Any:
         if check_type is not None:
@@ -246,6 +252,9 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         if value_map is not None:
             if isinstance(value, (str, int, float, bool)) and value in value_map:
                 value = value_map[value]
+                return _fresh(value) if isinstance(value, (dict, list)) else value  # the table stays as it is
+            if rules is not None:
+                return rules(value, ctx)
             else:
                 raise UnsupportedParamsError(
                     f"{name}={value!r} is not supported for {ctx.model_string or ctx.model}; "
@@ -253,6 +262,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
                     param=name,
                     model=ctx.model_string,
                 )
+        if rules is not None:
+            value = rules(value, ctx)
         if hook is not None:
             value = hook(value, ctx)
         return value
@@ -268,6 +279,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     else:
 
         def apply(body: dict, value: Any, ctx: Context) -> None:
+            if yields_to is not None and ctx.request.get(yields_to) is not None:
+                return  # the request's `yields_to` param is honoured instead
             value = transform(value, ctx)
             if value is not None:
                 setter(body, value)
@@ -283,6 +296,15 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         policy=policy,
         check=check_type if setter is None else None,
     )
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a table value (JSON data), cheaper than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
 
 
 _CASTS = {"str": str, "int": int, "float": float, "bool": bool}
@@ -343,6 +365,9 @@ def _cast(name: str, value: Any, as_type: str) -> Any:
 
 def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     if isinstance(spec, str):
+        if "." not in spec and spec.isidentifier():  # one field (`id`, `index`): read in place
+            key = spec
+            return lambda node, ctx: node.get(key) if isinstance(node, dict) else None
         get = where.getter(spec)
         return lambda node, ctx: get(node)
     if "parts" in spec:
@@ -381,6 +406,24 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     constant = spec.get("value")
     if "value" in spec:
         return lambda node, ctx: constant
+    if get is not None and expr is None and hook is None:
+        # The common shapes, without the steps they lack: a path with a default, and a mapped path.
+        if value_map is None:
+
+            def read(node: Any, ctx: Context) -> Any:
+                value = get(node)
+                return default if value is None else value
+
+            return read
+
+        def read_mapped(node: Any, ctx: Context) -> Any:
+            value = get(node)
+            if value is not None:
+                # An unhashable upstream value (a list where a string belongs) is not in the map either.
+                value = value_map.get(value, default) if isinstance(value, (str, int, float, bool)) else default
+            return default if value is None else value
+
+        return read_mapped
 
     def extract(node: Any, ctx: Context) -> Any:
         value = get(node) if get is not None else node
@@ -410,6 +453,11 @@ def _like(reference: str, where: _Where) -> Extractor:
 
 
 _PENDING_LIKES: list[tuple[str, _Where, list[Extractor]]] = []
+
+
+def forget_likes() -> None:
+    """Drop `like:` references left by a registry whose compilation failed part way."""
+    _PENDING_LIKES.clear()
 
 
 def resolve_likes(formats: dict[str, CompiledFormat]) -> None:
@@ -473,6 +521,25 @@ def _error_raiser(spec: dict[str, Any] | None, where: _Where) -> Callable[[Any, 
     return raise_error
 
 
+def _declared_usage(event_hook: Callable[..., Any], response: CompiledResponse) -> Callable[..., Any]:
+    """A stream hook may hand back the upstream's own usage object as ``upstream_usage``: it is
+    checked against the declared shape and turned into OpenAI usage by the declared ``usage``,
+    so a format's usage arithmetic has one owner for answers and streams alike."""
+    if response.usage is None:
+        return event_hook
+
+    def translate(event: Any, ctx: Context) -> Any:
+        parsed = event_hook(event, ctx)
+        if parsed is not None and "upstream_usage" in parsed:
+            node = {"usage": parsed.pop("upstream_usage")}
+            if response.check is not None:
+                response.check(node, ctx)
+            parsed["usage"] = response.usage(node, ctx)
+        return parsed
+
+    return translate
+
+
 def _checked_first(check: Callable[[Any, Context], None], fn: Callable[..., Any]) -> Callable[..., Any]:
     def checked(value: Any, ctx: Context) -> Any:
         check(value, ctx)
@@ -524,20 +591,35 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
             return None
         if not isinstance(values, list):
             values = [values]
-        if fields is not None:
-            shared = {k: f(variables) for k, f, per_item in fields if not per_item}
         out = []
-        for i, value in enumerate(values):
-            variables["item"], variables["index"] = value, i
-            if fields is None:
+        if fields is None:
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
                 out.append(produce(variables))
-                continue
-            built = {}
+        else:
+            # Per call: each field is a producer run per element (it reads item/index, or its
+            # value is a dict/list every element needs its own copy of) or one value set as is.
+            steps: list[tuple[str, Any, bool]] = []
             for key, f, per_item in fields:
-                v = f(variables) if per_item or isinstance(shared[key], (dict, list)) else shared[key]
-                if v is not None:
-                    built[key] = v
-            out.append(built)
+                if per_item:
+                    steps.append((key, f, True))
+                    continue
+                shared = f(variables)
+                if isinstance(shared, (dict, list)):
+                    steps.append((key, f, True))
+                elif shared is not None:
+                    steps.append((key, shared, False))
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
+                built = {}
+                for key, step, per_element in steps:
+                    if per_element:
+                        v = step(variables)
+                        if v is not None:
+                            built[key] = v
+                    else:
+                        built[key] = step
+                out.append(built)
         variables.pop("item", None)
         variables.pop("index", None)
         return out
@@ -610,7 +692,7 @@ def _compile_option_templates(options: dict[str, Any], where: _Where) -> dict[st
             names = meta.find_undeclared_variables(ENV.parse(v))
         except jinja2.TemplateSyntaxError as exc:
             raise (where / k).fail(f"invalid Jinja template: {exc.message}") from None
-        reads[k] = {n for n in names if n in templated and n != k}
+        reads[k] = {n for n in names if n in templated}
     ordered: list[str] = []
 
     def visit(k: str, chain: list[str]) -> None:
@@ -683,6 +765,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             consumed.add(spec["each"])
         consumed.update(_REQUEST_FIELD.findall(str(spec)))  # templates reading request.X consume X
     consumed -= {p.name for p in params}  # a declared param the body also reads is counted once
+    response = _compile_response(op["response"], w / "response")
     stream = op.get("stream")
     stream_event: Any = None
     if stream:
@@ -694,6 +777,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
             raise_error = _error_raiser(op["response"].get("error"), w / "response" / "error")
             if raise_error is not None:
                 stream_event = _checked_first(raise_error, stream_event)
+            stream_event = _declared_usage(stream_event, response)
         else:
             raise (w / "stream" / "event").fail('expected "response" or {hook: name}')
     return CompiledOperation(
@@ -708,7 +792,7 @@ def _compile_operation(name: str, op: dict[str, Any], fmt: CompiledFormat, w: _W
         body=body,
         consumed=consumed,
         param_names=frozenset(p.name for p in params),
-        response=_compile_response(op["response"], w / "response"),
+        response=response,
         stream_event=stream_event,
         examples=list(op.get("examples") or []),
         consume_headers=frozenset(h.lower() for h in request.get("consume_headers") or ()),

@@ -8,7 +8,8 @@ one flat Python function of the node (an answer, a candidate...): each ``let`` i
 Expressions use Python's expression syntax, restricted: names, numbers, strings, ``none`` /
 ``true`` / ``false``, arithmetic, comparisons, ``and`` / ``or`` / ``not``, ``a if c else b``,
 list / dict literals and comprehensions, and the functions in ``FUNCTIONS``. A name that is not a
-``let``, a comprehension variable, ``options``, ``request``, ``plan`` (the call's) or ``tables``
+``let``, a comprehension variable, ``options``, ``request``, ``plan``, ``body`` (the call's: the
+body sent) or ``tables``
 (the format's) reads the node's field of that name.
 Reads never fail: ``a.b`` and ``a[k]`` are none when ``a`` is not an object (list) or lacks ``b``
 (``k``). Result leaves that come out none are left out, as are nested objects that come out
@@ -20,7 +21,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable
 
-__all__ = ["compile_formulas", "compile_formula", "FUNCTIONS"]
+__all__ = ["compile_formulas", "compile_formula", "compile_param_formula", "FUNCTIONS"]
 
 
 def _get(value: Any, key: str) -> Any:
@@ -67,10 +68,59 @@ def _starts(value: Any, prefix: str) -> bool:
     return value.__class__ is str and value.startswith(prefix)
 
 
+def _last(value: Any) -> Any:
+    """``last(list)``: its last item; none for an empty list or anything else."""
+    return value[-1] if value.__class__ is list and value else None
+
+
+def _text(value: Any) -> str | None:
+    """``text(x)``: x when it is a string, else none."""
+    return value if value.__class__ is str else None
+
+
+class FormulaFailure(ValueError):
+    """Raised by ``fail(message)``: a param formula refusing the caller's value."""
+
+
+def _fail(message: Any) -> Any:
+    """``fail('field: expected ...')``: refuse the caller's value (params only: a 400 naming it)."""
+    raise FormulaFailure(str(message))
+
+
+def _show(value: Any) -> str:
+    """``show(x)``: x as Python shows it, cut at 60 characters (for messages)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_object(value: Any) -> bool:
+    return value.__class__ is dict
+
+
+def _is_integer(value: Any) -> bool:
+    """An integer, not a boolean (as in JSON)."""
+    return value.__class__ is int
+
+
+def _items(value: Any) -> list[Any]:
+    """``items(x)``: x when it is a list, else an empty one (safe to iterate)."""
+    return value if value.__class__ is list else []
+
+
+def _real(value: Any) -> float:
+    """``real(x)``: x as a float when it is a number (not a boolean), else 0.0."""
+    return float(value) if value.__class__ in (int, float) else 0.0
+
+
+def _after(value: Any, separator: str) -> Any:
+    """``after(text, sep)``: the text after the first ``sep``, or all of it when there is none."""
+    return value.split(separator, 1)[-1] if value.__class__ is str else value
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -115,21 +165,41 @@ class _Rewrite(ast.NodeTransformer):
             return ast.copy_location(ast.Constant(_CONSTANTS[name]), node)
         if name in self.later:
             raise self.where.fail(f"{name!r} is defined by a later `let`; order the lets so each uses only earlier ones")
-        if name in self.known or name in FUNCTIONS:
+        if name in _CALL_NAMES:  # the call's (ctx.options...) or the format's tables
+            read = ast.Name("_tables", ast.Load()) if name == "tables" else ast.Attribute(ast.Name("ctx", ast.Load()), name, ast.Load())
+            return ast.copy_location(read, node)
+        if name in self.known:  # a let; a function name is a function only where it is called
             return node
-        return ast.copy_location(_call("_get", ast.Name("_n", ast.Load()), ast.Constant(name)), node)
+        return ast.copy_location(_read("_get", ast.Name("_n", ast.Load()), ast.Constant(name)), node)
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        return ast.copy_location(_call("_get", self.visit(node.value), ast.Constant(node.attr)), node)
+        if isinstance(node.value, ast.Name) and node.value.id == "tables":  # the same every call: a constant
+            if node.attr not in self.where.names.tables:
+                raise self.where.fail(f"unknown table {node.attr!r}; the format's tables: {', '.join(sorted(self.where.names.tables)) or 'none'}")
+            return ast.copy_location(ast.Name(f"_table_{node.attr}", ast.Load()), node)
+        return ast.copy_location(_read("_get", self.visit(node.value), ast.Constant(node.attr)), node)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        return ast.copy_location(_call("_item", self.visit(node.value), self.visit(node.slice)), node)
+        key = self.visit(node.slice)
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return ast.copy_location(_read("_get", self.visit(node.value), key), node)
+        return ast.copy_location(_call("_item", self.visit(node.value), key), node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
             raise self.where.fail(f"only these functions may be called: {', '.join(FUNCTIONS)} (positional arguments)")
         node.args = [self.visit(a) for a in node.args]
         return node
+
+
+def _read(helper: str, value: ast.expr, key: ast.Constant) -> ast.expr:
+    """``value.get(key)`` when ``value`` is a dict, else none: inline when ``value`` is a plain
+    name (read twice at no cost), a call to ``helper`` otherwise."""
+    if not isinstance(value, ast.Name):
+        return _call(helper, value, key)
+    is_dict = ast.Compare(ast.Attribute(value, "__class__", ast.Load()), [ast.Is()], [ast.Name("dict", ast.Load())])
+    get = ast.Call(ast.Attribute(ast.Name(value.id, ast.Load()), "get", ast.Load()), [key], [])
+    return ast.IfExp(is_dict, get, ast.Constant(None))
 
 
 def _call(name: str, *args: ast.expr) -> ast.Call:
@@ -148,6 +218,15 @@ def _expression(source: Any, known: set[str], later: set[str], where: Any) -> st
             raise where.fail(f"{type(node).__name__} is not allowed in a formula: {text!r}")
     tree = _Rewrite(known, later, where).visit(tree)
     return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _names(source: Any, where: Any) -> set[str]:
+    """The bare names a formula reads."""
+    try:
+        tree = ast.parse("(" + str(source) + "\n)", mode="eval")
+    except SyntaxError as exc:
+        raise where.fail(f"invalid formula {source!r}: {exc.msg}") from None
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _result(spec: Any, target: str, known: set[str], where: Any, lines: list[str], indent: str, counter: list[int]) -> None:
@@ -172,14 +251,21 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     lets = dict(spec.get("let") or {})
     known = set(_CALL_NAMES)
     pending = set(lets)
-    lines = ["def _formula(_n, ctx):", *_PROLOGUE]
+    lines = ["def _formula(_n, ctx):"]
+    # `when` is checked as soon as the lets it reads are known: an answer it rules out (a stream
+    # event without counts) costs only those.
+    when_reads = _names(spec["when"], where / "when") & set(lets) if "when" in spec else set()
     for name, source in lets.items():
-        if name in FUNCTIONS or name in _CONSTANTS or name in known or not name.isidentifier() or name.startswith("_"):
+        if name in FUNCTIONS or name in _CONSTANTS or name in known or name == "dict" or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
+        if "when" in spec and not when_reads:
+            lines.append(f"    if not ({_expression(spec['when'], known, pending, where / 'when')}): return None")
+            when_reads = {None}  # emitted
         pending.discard(name)
+        when_reads.discard(name)
         lines.append(f"    {name} = {_expression(source, known, pending, where / 'let' / name)}")
         known.add(name)
-    if "when" in spec:
+    if "when" in spec and when_reads != {None}:
         lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
     counter = [0]
     for i, case in enumerate(spec.get("cases") or ()):
@@ -200,17 +286,36 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
 
 
 #: Names every formula may read besides the node's fields: the call's and the format's.
-_CALL_NAMES = ("options", "request", "plan", "tables")
-_PROLOGUE = ("    options = ctx.options", "    request = ctx.request", "    plan = ctx.plan", "    tables = _tables")
+_CALL_NAMES = ("options", "request", "plan", "body", "tables")
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_tables": tables, **FUNCTIONS, "__builtins__": {}}
-    exec(compile("\n".join(lines), f"<formulas {where.file}:{where.path}>", "exec"), namespace)  # noqa: S102
+    constants = {f"_table_{name}": table for name, table in tables.items()}
+    namespace: dict[str, Any] = {"_get": _get, "_item": _item, "_tables": tables, "dict": dict, **constants, **FUNCTIONS, "__builtins__": {}}
+    body = "\n".join(lines)
+    exec(compile(body, f"<formulas {where.file}:{where.path}>", "exec"), namespace)  # noqa: S102
     return namespace["_formula"]
 
 
 def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    """One formula -> ``fn(node, ctx)`` (a part table rule's ``if``)."""
-    body = _expression(source, set(_CALL_NAMES), set(), where)
-    return _define(["def _formula(_n, ctx):", *_PROLOGUE, f"    return {body}"], where, tables)
+    """One formula -> ``fn(item, ctx, node=None)``: names read the item's fields (a part), ``node``
+    is the whole node (the message the part belongs to); a part table rule's ``if``, ``prepend``."""
+    body = _expression(source, {*_CALL_NAMES, "node"}, set(), where)
+    return _define(["def _formula(_n, ctx, node=None):", f"    return {body}"], where, tables)
+
+
+def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str) -> Callable[[Any, Any], Any]:
+    """A param's ``formula: {let?, when?, result}`` -> ``fn(value, ctx)`` like a param hook: names
+    read ``value`` (the caller's) and ``request``, ``options``, ``plan``, ``tables``; ``fail(text)``
+    refuses the value with a ``BadRequestError`` naming the param."""
+    from engine.errors import BadRequestError
+
+    formula = compile_formulas(spec, where, tables)
+
+    def run(value: Any, ctx: Any) -> Any:
+        try:
+            return formula({"value": value}, ctx)
+        except FormulaFailure as failure:
+            raise BadRequestError(str(failure), param=param) from None
+
+    return run

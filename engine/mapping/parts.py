@@ -23,6 +23,7 @@ also gets the node as ``node=``).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from engine.mapping import messages, signatures  # noqa: F401  (register the before/after and signature filters)
@@ -46,6 +47,20 @@ def _fenced(body: Any, info: Any = "") -> str:
     return f"```{info or ''}\n{body}\n```\n" if body else f"```{info or ''}\n```\n"
 
 
+def _or_empty(value: Any) -> Any:
+    """``x | or_empty``: x, or "" when it is none."""
+    return "" if value is None else value
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a JSON-like constant (dicts and lists copied, scalars shared)."""
+    if value.__class__ is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_fresh(v) for v in value]
+    return value
+
+
 def _code_info(language: Any, table: Any) -> str:
     """``language | code_info(tables.code_languages)``: the table's name for it, else lower-cased."""
     language = language or ""
@@ -59,7 +74,7 @@ def _now_plus(seconds: int) -> int:
     return int(time.time()) + seconds
 
 
-for _name, _fn in (("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info)):
+for _name, _fn in (("json_or", _json_or), ("fenced", _fenced), ("code_info", _code_info), ("or_empty", _or_empty)):
     ENV.filters[_name] = FAST_FILTERS[_name] = _fn
 ENV.globals["now_plus"] = _now_plus
 
@@ -72,11 +87,28 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _place(message: dict[str, Any], field: str) -> tuple[dict[str, Any], str]:
-    """The dict holding dotted ``field`` (created on the way) and its last key."""
-    if "." not in field:
-        return message, field
+_EQUALS = re.compile(r"^\s*([A-Za-z_]\w*)\s*==\s*'([^'\\]*)'\s*$")
+
+
+def _inline_test(when: str) -> tuple[str | None, frozenset[str] | None]:
+    """The `when`s tested without a call: ``field`` (truthy) -> (field, None); ``kind == 'a'``
+    or ``kind == 'a' || kind == 'b'`` -> (kind, {'a', 'b'}); anything else -> (None, None)."""
+    if when.isidentifier():
+        return when, None
+    tests = [_EQUALS.match(alternative) for alternative in when.split("||")]
+    if all(tests) and len({m.group(1) for m in tests}) == 1:
+        return tests[0].group(1), frozenset(m.group(2) for m in tests)
+    return None, None
+
+
+def _split(field: str) -> tuple[tuple[str, ...], str]:
     *parents, last = field.split(".")
+    return tuple(parents), last
+
+
+def _place(message: dict[str, Any], field: tuple[tuple[str, ...], str]) -> tuple[dict[str, Any], str]:
+    """The dict holding a dotted field (created on the way) and its last key."""
+    parents, last = field
     node = message
     for key in parents:
         child = node.get(key)
@@ -87,7 +119,7 @@ def _place(message: dict[str, Any], field: str) -> tuple[dict[str, Any], str]:
 
 
 class _Rule:
-    __slots__ = ("when", "condition", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
+    __slots__ = ("templated", "values", "key", "when", "condition", "prune", "extends", "joins", "line", "appends", "sets", "firsts", "dropped", "next")
 
 
 def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Callable[[Any, Any], Any]) -> Callable[[Any, Context], Any]:
@@ -97,82 +129,159 @@ def compile_part_table(spec: dict[str, Any], where: Any, compile_extractor: Call
     for i, raw in enumerate(spec["rules"]):
         rw = where / "rules" / i
         rule = _Rule()
-        rule.when = (rw / "when").getter(raw["when"])
+        # A plain field name (the common case) is tested inline, without a call.
+        if "when" not in raw and "if" not in raw:
+            raise rw.fail("a rule needs `when` (JMESPath) or `if` (a formula) saying which parts it takes")
+        rule.key, rule.values = _inline_test(raw.get("when", ""))
+        rule.when = (rw / "when").getter(raw["when"]) if "when" in raw and rule.key is None else None
+        # Only items whose template holds objects inside can come out with empty ones.
+        rule.prune = any(isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()) for v in (raw.get("append") or {}).values())
         rule.condition = compile_formula(raw["if"], rw / "if", where.names.tables) if "if" in raw else None
+        # (field, part key) for a plain field name, read inline; else (field, producer over the variables).
         rule.joins = [
-            (k, (rw / "join" / k).template(v) if "{{" in v else _path_reader((rw / "join" / k).getter(v)))
+            (k, v if v.isidentifier() else (rw / "join" / k).template(v) if "{{" in v else _path_reader((rw / "join" / k).getter(v)))
             for k, v in (raw.get("join") or {}).items()
         ]
         rule.line = bool(raw.get("line"))
         rule.appends = [(k, (rw / "append" / k).leaf(v)) for k, v in (raw.get("append") or {}).items()]
-        rule.sets = [(k, (rw / "set" / k).leaf(v)) for k, v in (raw.get("set") or {}).items()]
-        rule.firsts = [(k, (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
+        rule.extends = [(k, (rw / "extend" / k).leaf(v)) for k, v in (raw.get("extend") or {}).items()]
+        rule.sets = [(_split(k), (rw / "set" / k).leaf(v)) for k, v in (raw.get("set") or {}).items()]
+        rule.firsts = [(_split(k), (rw / "first" / k).leaf(v)) for k, v in (raw.get("first") or {}).items()]
         rule.dropped = (rw / "dropped").template(raw["dropped"]) if "dropped" in raw else None
         rule.next = bool(raw.get("next"))
+        # Rules that only join plain fields need no template variables.
+        rule.templated = bool(rule.appends or rule.extends or rule.sets or rule.firsts or any(not isinstance(p, str) for _, p in rule.joins))
         if rule.firsts and rule.dropped is None:
             raise (rw / "dropped").fail("a rule with `first` says, in `dropped`, what is dropped when the field is already set")
         rules.append(rule)
     # Constant fields start every message, a null one included (`content: {value: null}`).
     constants = {k: v["value"] for k, v in (spec.get("fields") or {}).items() if isinstance(v, dict) and list(v) == ["value"] and "." not in k}
-    fields = [(k, compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
+    list_places = {k: _split(k) for rule in spec["rules"] for k in (rule.get("append") or {}) if "." in k}
+    fields = [(_split(k), compile_extractor(v, where / "fields" / k)) for k, v in (spec.get("fields") or {}).items() if k not in constants]
+    nested = [k for k, v in constants.items() if isinstance(v, (dict, list))]
+    list_places.update({k: _split(k) for rule in spec["rules"] for k in (rule.get("extend") or {}) if "." in k})
     overrides = [(k, list(v.items())) for k, v in (spec.get("overrides") or {}).items()]
+    defaults = [(k, list(v.items())) for k, v in (spec.get("defaults") or {}).items()]
+    mirrors = [(_split(k), v) for k, v in (spec.get("mirror") or {}).items()]
+    prepends = [(k, compile_formula(v, where / "prepend" / k, tables)) for k, v in (spec.get("prepend") or {}).items()]
     line_open = (where / "line_open" / "hook").hook(spec["line_open"]["hook"], None, where / "line_open") if "line_open" in spec else None
     then = (where / "then" / "hook").hook(spec["then"]["hook"], spec["then"].get("needs"), where / "then") if "then" in spec else None
+    apply_rules = _compile_rules(rules, tables, line_open, where)
 
     def build(node: Any, ctx: Context) -> dict[str, Any]:
         message: dict[str, Any] = constants.copy()
+        for key in nested:  # constants holding objects get fresh copies (the message is filled in place)
+            message[key] = _fresh(constants[key])
+        fixed: set[str] = set()  # fields a rule `set`: joined text does not replace them
         texts: dict[str, list[str]] = {}
         lists: dict[str, list[Any]] = {}
         parts = get_parts(node)
-        for part in parts if parts.__class__ is list else ():
-            for rule in rules:
-                if not rule.when(part):
-                    continue
-                if rule.condition is not None and not rule.condition(part, ctx):
-                    continue
-                variables = {"part": part, "n": 0, "tables": tables}
-                for key, produce in rule.joins:
-                    text = produce(variables)
-                    if text.__class__ is str and text:
-                        pieces = texts.setdefault(key, [])
-                        if rule.line and (
-                            (pieces and not pieces[-1].endswith("\n"))
-                            or (not pieces and line_open is not None and line_open(node, ctx))
-                        ):
-                            text = "\n" + text
-                        pieces.append(text)
-                for key, produce in rule.appends:
-                    items = lists.setdefault(key, [])
-                    variables["n"] = len(items)
-                    items.append(_prune(produce(variables)))
-                for key, produce in rule.sets:
-                    holder, last = _place(message, key)
-                    holder[last] = _prune(produce(variables))
-                for key, produce in rule.firsts:
-                    holder, last = _place(message, key)
-                    if last in holder:
-                        ctx.warnings.append(rule.dropped(variables))
-                    else:
-                        holder[last] = _prune(produce(variables))
-                if not rule.next:
-                    break
+        if parts.__class__ is list:
+            apply_rules(parts, message, texts, lists, fixed, node, ctx)
         for key, extract in fields:
             value = extract(node, ctx)
             if value is not None:
                 holder, last = _place(message, key)
                 holder[last] = value
+        for key, before in prepends:
+            text = before(node, ctx)
+            if text.__class__ is str and text:
+                texts.setdefault(key, []).insert(0, text)
         for key, pieces in texts.items():
-            message[key] = "".join(pieces)
+            if key not in fixed:
+                message[key] = "".join(pieces)
         for key, items in lists.items():
-            holder, last = _place(message, key)
-            holder[last] = items
+            if key in list_places:
+                holder, last = _place(message, list_places[key])
+                holder[last] = items
+            else:
+                message[key] = items
+        for target, source in mirrors:
+            if source in message:
+                holder, last = _place(message, target)
+                holder[last] = message[source]
         for trigger, values in overrides:
             if message.get(trigger) is not None:
                 for key, value in values:
                     message[key] = value
+        for trigger, values in defaults:
+            if message.get(trigger) is not None:
+                for key, value in values:
+                    message.setdefault(key, value)
         return then(message, ctx, node=node) if then is not None else message
 
     return build
+
+
+def _compile_rules(rules: list[_Rule], tables: dict[str, Any], line_open: Any, where: Any) -> Callable[..., None]:
+    """The rules as one flat function over the parts (generated once, at load): each rule's test
+    inline, its actions as statements calling the compiled templates."""
+    env: dict[str, Any] = {"_place": _place, "_prune": _prune, "_tables": tables, "_line_open": line_open}
+    keys: list[str] = []
+    lines = ["def _apply(parts, message, texts, lists, fixed, node, ctx):", "    for part in parts:",
+             "        if part.__class__ is not dict:", "            continue"]
+    for rule in rules:
+        if rule.key is not None and rule.key not in keys:
+            keys.append(rule.key)
+            lines.append(f"        _k{len(keys) - 1} = part.get({rule.key!r})")
+    for i, rule in enumerate(rules):
+        if rule.key is not None:
+            local = f"_k{keys.index(rule.key)}"
+            if rule.values is None:
+                test = local
+            elif len(rule.values) == 1:
+                test = f"{local} == {next(iter(rule.values))!r}"
+            else:
+                env[f"_values{i}"] = rule.values
+                test = f"{local} in _values{i}"
+        elif rule.when is not None:
+            env[f"_when{i}"] = rule.when
+            test = f"_when{i}(part)"
+        else:
+            test = "True"
+        if rule.condition is not None:
+            env[f"_if{i}"] = rule.condition
+            test += f" and _if{i}(part, ctx, node)"
+        lines.append(f"        if {test}:")
+        body: list[str] = []
+        if rule.templated:
+            body.append("V = {'part': part, 'n': 0, 'tables': _tables}")
+        for j, (key, produce) in enumerate(rule.joins):
+            if isinstance(produce, str):
+                body.append(f"t = part.get({produce!r})")
+            else:
+                env[f"_join{i}_{j}"] = produce
+                body.append(f"t = _join{i}_{j}(V)")
+            body.append("if t.__class__ is str and t:")
+            body.append(f"    p = texts.setdefault({key!r}, [])")
+            if rule.line:
+                body.append("    if (p and not p[-1].endswith('\\n')) or (not p and _line_open is not None and _line_open(node, ctx)):")
+                body.append("        t = '\\n' + t")
+            body.append("    p.append(t)")
+        for j, (key, produce) in enumerate(rule.appends):
+            env[f"_append{i}_{j}"] = produce
+            body.append(f"items = lists.setdefault({key!r}, [])")
+            body.append("V['n'] = len(items)")
+            body.append(f"items.append({'_prune(' if rule.prune else '('}_append{i}_{j}(V)))")
+        for j, (key, produce) in enumerate(rule.extends):
+            env[f"_extend{i}_{j}"] = produce
+            body.append(f"more = _extend{i}_{j}(V)")
+            body.append(f"if more.__class__ is list: lists.setdefault({key!r}, []).extend(more)")
+        for j, (key, produce) in enumerate(rule.sets):
+            env[f"_set{i}_{j}"], env[f"_setkey{i}_{j}"] = produce, key
+            body.append(f"h, last = _place(message, _setkey{i}_{j})")
+            body.append(f"h[last] = _prune(_set{i}_{j}(V))")
+            body.append("if h is message: fixed.add(last)")
+        for j, (key, produce) in enumerate(rule.firsts):
+            env[f"_first{i}_{j}"], env[f"_firstkey{i}_{j}"], env[f"_dropped{i}"] = produce, key, rule.dropped
+            body.append(f"h, last = _place(message, _firstkey{i}_{j})")
+            body.append(f"if last in h: ctx.warnings.append(_dropped{i}(V))")
+            body.append(f"else: h[last] = _prune(_first{i}_{j}(V))")
+        if not rule.next:
+            body.append("continue")
+        lines += ["            " + line for line in body or ["pass"]]
+    exec(compile("\n".join(lines), f"<part table {where.file}:{where.path}>", "exec"), env)  # noqa: S102
+    return env["_apply"]
 
 
 def _path_reader(get: Callable[[Any], Any]) -> Callable[[dict[str, Any]], Any]:

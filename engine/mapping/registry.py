@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from engine.errors import ERROR_SHAPES, BadRequestError, MappingError
 from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
-from engine.mapping.compile import compile_format, compile_host, resolve_likes
+from engine.mapping.compile import compile_format, compile_host, forget_likes, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
 from engine.mapping.catalog_keys import check_catalog_keys
 from engine.mapping.door import CompiledDoor, compile_door
@@ -54,6 +54,7 @@ class Registry:
         self._compile(docs)
 
     def _compile(self, docs: list[Document]) -> None:
+        forget_likes()
         for doc in docs:
             if doc.kind == "host":
                 host = compile_host(doc)
@@ -93,6 +94,14 @@ class Registry:
         shapes = [h.errors for h in self.hosts.values() if h.errors] + [f.errors for f in self.formats.values() if f.errors]
         files = {shape.source for shape in shapes}
         ERROR_SHAPES[:] = [s for s in ERROR_SHAPES if s.source not in files] + shapes
+
+    def project_resources_host(self) -> CompiledHost:
+        """The host declared to serve the project's REST resources (``project_resources: true``)."""
+        hosts = [h for h in self.hosts.values() if h.project_resources]
+        if len(hosts) != 1:
+            raise MappingError("mappings/hosts", "project_resources",
+                               f"exactly one host must declare project_resources: true (found {len(hosts)})")
+        return hosts[0]
 
     def call_settings(self) -> frozenset[str]:
         """Caller fields some host reads as a setting (``call.vertex_project``...): not OpenAI params."""

@@ -121,9 +121,9 @@ def test_check_shipped_mappings_ok() -> None:
         ("        top_k: {to: generationConfig.topK, type: integer, minimum: 1}\n",
          "        top_k: {to: generationConfig.topK, type: integer, minimum: 1, bogus_key: 1}\n",
          "operations.chat.request.params.top_k.bogus_key", "unknown field"),
-        ("        contents: {hook: gemini.contents, from: messages, needs: [schema_prompt]}\n",
-         "        contents: {hook: gemini.no_such_hook, from: messages, needs: [schema_prompt]}\n",
-         "operations.chat.request.body.contents.hook", "unknown hook 'gemini.no_such_hook'"),
+        ("            then: {hook: gemini.stream_message}\n",
+         "            then: {hook: gemini.no_such_hook}\n",
+         "operations.chat.response.choices.fields.message.then.hook", "unknown hook 'gemini.no_such_hook'"),
     ],
     ids=["unknown_field", "unknown_hook"],
 )

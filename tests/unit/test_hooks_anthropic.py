@@ -7,16 +7,45 @@ import pytest
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
 from engine.hooks.anthropic.params import (
     anthropic_betas,
-    anthropic_parallel_tool_calls,
-    anthropic_response_format,
-    anthropic_tool_choice,
     anthropic_tools,
     anthropic_user_id,
 )
-from engine.hooks.anthropic.response import anthropic_message, anthropic_usage, json_answer
-from engine.hooks.anthropic.stream import anthropic_stream_event as _stream_event
 from engine.mapping.context import Context
+from engine.mapping.registry import get_registry
 from engine.runtime.prepare import prepare
+
+# The response side is anthropic.yaml's (shape, part table, usage formulas), run as the engine runs it.
+_CHAT = get_registry().formats["anthropic"].operations["chat"]
+
+
+def anthropic_message(response, c, json_mode=False):
+    """The message the mapping's part table builds (json_mode is the plan field it reads)."""
+    c.plan["json_mode"] = json_mode
+    _CHAT.response.check(response, c)
+    return _CHAT.response.choices(response, c)[0]["message"]
+
+
+def _param(name):
+    """The declared param's transform (anthropic.yaml formulas), as the body builder applies it."""
+    param = next(p for p in _CHAT.params if p.name == name)
+
+    def apply(value, c):
+        built = {}
+        param.apply(built, value, c)
+        target = built.get("tools", built.get("tool_choice", built.get("thinking")))
+        return target[-1] if name in ("response_format", "web_search_options") and target else target
+
+    return apply
+
+
+anthropic_tool_choice = _param("tool_choice")
+anthropic_parallel_tool_calls = _param("parallel_tool_calls")
+anthropic_response_format = _param("response_format")
+
+
+def anthropic_usage(response, c):
+    _CHAT.response.check(response, c)
+    return _CHAT.response.usage(response, c)
 
 
 def ctx(**request):
@@ -131,7 +160,9 @@ def test_message_usage_and_json_answer():
     assert message["content"] == "The answer: 42!"
     assert message["thinking_blocks"] == [{"type": "redacted_thinking", "data": "X"}] and message["reasoning_content"] == ""
     assert message["provider_specific_fields"]["citations"] == [{"cited_text": "c"}]
-    assert json_answer({"values": [1, 2]}) == "[1, 2]"
+    values = anthropic_message({"content": [{"type": "tool_use", "id": "t", "name": "json_tool_call", "input": {"values": [1, 2]}}]},
+                               ctx(), json_mode=True)
+    assert values["content"] == "[1, 2]"
     assert anthropic_usage({"usage": {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 3,
                                       "server_tool_use": {"web_search_requests": 1}}}, c) == {
         "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6, "prompt_tokens_details": {"cached_tokens": 0},
@@ -146,7 +177,8 @@ def test_stream_machine_tool_indexes_and_errors():
     from engine.mapping.registry import get_registry
 
     c = ctx()
-    anthropic_stream_event = partial(_stream_event, finish_reasons=FINISH_REASONS)
+    # The declared stream event: the stream machine, with usage by the mapping's usage formulas.
+    anthropic_stream_event = get_registry().formats["anthropic"].operations["chat"].stream_event
     assert anthropic_stream_event({"type": "ping"}, c) is None
     start = anthropic_stream_event({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5}}}, c)
     assert start["id"] == "m" and start["choices"] == [] and start["usage"]["prompt_tokens"] == 5
@@ -163,3 +195,33 @@ def test_stream_machine_tool_indexes_and_errors():
         declared_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, c)
     with pytest.raises(UnprocessableEntityError, match="content_block_delta.index"):
         anthropic_stream_event({"type": "content_block_delta", "index": "0", "delta": {"type": "text_delta", "text": "x"}}, c)
+
+
+@pytest.mark.parametrize("call, param, text", [
+    ({"tool_choice": "sometimes"}, "tool_choice", "tool_choice: expected 'auto', 'required', 'none'"),
+    ({"tool_choice": {"type": "function", "function": {"name": ""}}}, "tool_choice", "got {'type': 'function'"),
+    ({"response_format": {"type": "yaml"}}, "response_format", "response_format: expected {'type'"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": "x"}}}, "response_format", "json_schema.schema: expected a JSON schema object"),
+    ({"thinking": {"type": "enabled", "budget_tokens": True}}, "thinking", "thinking.budget_tokens: expected a positive integer, got True"),
+    ({"thinking": "on"}, "thinking", "thinking: expected {'type': 'enabled'"),
+])
+def test_declared_params_refuse_bad_values_naming_them(call, param, text):
+    with pytest.raises(BadRequestError) as info:
+        body(**call)
+    assert info.value.param == param and text in str(info.value)
+
+
+def test_web_search_options_become_the_hosted_tool():
+    def tool(options):
+        call = {"model": "vertex_ai/claude-sonnet-4-5@20250929", "vertex_project": "p", "messages": [{"role": "user", "content": "q"}],
+                "web_search_options": options}
+        return prepare("chat", call, resolve_credentials=False).body["tools"][-1]
+
+    assert tool({}) == {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+    assert tool({"search_context_size": "low", "user_location": {"type": "approximate", "approximate": {"city": "Oslo"}}}) == {
+        "type": "web_search_20250305", "name": "web_search", "max_uses": 1, "user_location": {"type": "approximate", "city": "Oslo"}}
+    for bad, text in (({"search_context_size": "max"}, "expected low, medium or high, got 'max'"),
+                      ({"user_location": {"type": "approximate"}}, "user_location: expected"), ("high", "expected an object")):
+        with pytest.raises(BadRequestError) as info:
+            tool(bad)
+        assert info.value.param == "web_search_options" and text in str(info.value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import UnprocessableEntityError
-from engine.hooks.anthropic.response import usage_from
 from engine.mapping.hooks import hook
 
 __all__ = ["anthropic_stream_event"]
@@ -99,7 +98,7 @@ def anthropic_stream_event(
     if kind == "message_start":
         message = _field(event, "message", dict, "message_start", {})
         state["input"] = dict(_field(message, "usage", dict, "message", {}))
-        return {"id": _field(message, "id", str, "message"), "choices": [], "usage": usage_from({**state["input"], "output_tokens": 0})}
+        return {"id": _field(message, "id", str, "message"), "choices": [], "upstream_usage": {**state["input"], "output_tokens": 0}}
     if kind == "content_block_start":
         return _block_start(event, state, ctx, json_mode)
     if kind == "content_block_delta":
@@ -114,6 +113,5 @@ def anthropic_stream_event(
         reason = _field(_field(event, "delta", dict, "message_delta", {}), "stop_reason", str, "message_delta.delta")
         # `tool_use` is `stop` in the table: the engine says `tool_calls` when tool calls came back.
         finish = finish_reasons.get(reason, "stop") if reason else "stop"
-        usage = usage_from({**state["input"], **_field(event, "usage", dict, "message_delta", {})})
-        return _delta({}, finish, usage=usage)
+        return _delta({}, finish, upstream_usage={**state["input"], **_field(event, "usage", dict, "message_delta", {})})
     return None  # message_stop, ping and unknown events carry nothing
