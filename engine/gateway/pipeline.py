@@ -48,7 +48,7 @@ def dumps(value: Any) -> bytes:
     """``value`` as JSON bytes, the way every answer body is written: orjson (about 9x the standard
     library's speed on answers), the standard library for what orjson refuses (integers beyond 64
     bits). Unlike :func:`engine.fastjson.dumps`, subclasses of dict (the engine's answers are
-    ``OpenAIObject``\s) are encoded by orjson as the dicts they are, not handed to the standard
+    ``OpenAIObject`` instances) are encoded by orjson as the dicts they are, not handed to the standard
     library."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
