@@ -22,9 +22,9 @@ import socket
 import ssl
 import sys
 import zlib
-from dataclasses import dataclass
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
