@@ -40,10 +40,10 @@ async def _handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Length": "10"})
         await response.prepare(request)
         await response.write(b"12345")
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.8)
         return response
     if request.path == "/slow":
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(0.8)
         return web.Response(text="late")
     peer = request.transport.get_extra_info("peername")[1]  # type: ignore[union-attr]
     return web.json_response({"body": body.decode(), "x": request.headers.get("X-Test"), "port": peer,
