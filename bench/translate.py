@@ -358,11 +358,17 @@ def _interleaved(pairs: list[tuple[str, Callable[[], Any], Callable[[], Any]]], 
                 fn()
                 wall[kind].append((time.perf_counter_ns() - t0) / 1e6)
                 cpu[kind].append((time.thread_time_ns() - c0) / 1e6)
-        med = {k: statistics.median(v) for k, v in wall.items()}
-        cmed = {k: statistics.median(v) for k, v in cpu.items()}
-        out[name] = {"bare": med["bare"], "full": med["full"], "overhead": med["full"] - med["bare"],
-                     "cpu_overhead": cmed["full"] - cmed["bare"], "n": n}
+        out[name] = _summary(wall, cpu, n)
     return out
+
+
+def _summary(wall: dict[str, list[float]], cpu: dict[str, list[float]], n: int) -> dict[str, Any]:
+    """Medians, and the overhead as the median of the call-by-call differences (drift cancels out)."""
+    def paired(samples: dict[str, list[float]]) -> float:
+        return statistics.median(f - b for f, b in zip(samples["full"], samples["bare"]))
+
+    return {"bare": statistics.median(wall["bare"]), "full": statistics.median(wall["full"]),
+            "overhead": paired(wall), "cpu_overhead": paired(cpu), "n": n}
 
 
 def _calls(kind: str, emulator: str, sa: str, n: int, token: str, body: bytes) -> dict[str, Any]:
@@ -408,14 +414,7 @@ def _calls(kind: str, emulator: str, sa: str, n: int, token: str, body: bytes) -
     results = _interleaved([("sync", bare_sync, full_sync), ("stream", bare_stream, full_stream)], n)
 
     async def run_async() -> dict[str, Any]:
-        if kind == "engine":
-            # The engine's own pooled session: bare and engine calls then share one connection, as
-            # interleaved calls through two pools answer slower in turn (extra wake-ups per switch).
-            from engine.runtime import aio
-
-            session = await aio.session_for_loop(500)
-        else:
-            session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession()
         loop = asyncio.get_running_loop()
 
         async def bare() -> Any:
@@ -447,12 +446,8 @@ def _calls(kind: str, emulator: str, sa: str, n: int, token: str, body: bytes) -
                     await fn()
                     wall[key].append((loop.time() - t0) * 1000)
                     cpu[key].append((time.thread_time_ns() - c0) / 1e6)
-            med = {k: statistics.median(v) for k, v in wall.items()}
-            cmed = {k: statistics.median(v) for k, v in cpu.items()}
-            out[name] = {"bare": med["bare"], "full": med["full"], "overhead": med["full"] - med["bare"],
-                         "cpu_overhead": cmed["full"] - cmed["bare"], "n": n}
-        if kind != "engine":
-            await session.close()
+            out[name] = _summary(wall, cpu, n)
+        await session.close()
         return out
 
     results.update(asyncio.run(run_async()))
@@ -536,6 +531,8 @@ def profile(rounds: int) -> None:
         elif file.startswith(root):
             rel = file[len(root):]
             part = "/".join(rel.split("/")[:3 if rel.startswith("engine/hooks/") else 2]).removesuffix(".py")
+        elif file.startswith("<"):  # code a mapping compiled at load (formulas)
+            part = "compiled formulas"
         elif file == "~":
             part = "builtin " + name.split("'")[1] if "'" in name else "builtins"
         else:
@@ -589,7 +586,7 @@ def print_translation(ours: dict[str, float], theirs: dict[str, Any] | None) -> 
 
 
 def print_calls(ours: dict[str, Any], theirs: dict[str, Any] | None) -> None:
-    print("Python API overhead per call over a bare client to the fake server (median of interleaved calls)")
+    print("Python API overhead per call over a bare client to the fake server (median of call-by-call differences)")
     print("                     vertex-engine: wall (CPU)          LiteLLM: wall (CPU)     bare client ms (ours / LiteLLM's run)")
     for name in ("sync", "stream", "async", "async stream"):
         mine, other = ours.get(name), (theirs or {}).get(name)

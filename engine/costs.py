@@ -35,10 +35,16 @@ def completion_cost(usage: dict[str, Any] | None, info: dict[str, Any], *, image
     audio_in = int(pdetails.get("audio_tokens") or 0)
     reasoning = int(cdetails.get("reasoning_tokens") or 0)
 
-    input_price = _tiered(info, "input_cost_per_token", prompt) or 0.0
-    output_price = _tiered(info, "output_cost_per_token", prompt) or 0.0
-    cache_price = _tiered(info, "cache_read_input_token_cost", prompt)
-    cache_write_price = _tiered(info, "cache_creation_input_token_cost", prompt)
+    if prompt > 128_000:
+        input_price = _tiered(info, "input_cost_per_token", prompt) or 0.0
+        output_price = _tiered(info, "output_cost_per_token", prompt) or 0.0
+        cache_price = _tiered(info, "cache_read_input_token_cost", prompt)
+        cache_write_price = _tiered(info, "cache_creation_input_token_cost", prompt)
+    else:  # below every tier: the base prices (what _tiered answers there), without four calls
+        input_price = info.get("input_cost_per_token") or 0.0
+        output_price = info.get("output_cost_per_token") or 0.0
+        cache_price = info.get("cache_read_input_token_cost")
+        cache_write_price = info.get("cache_creation_input_token_cost")
     audio_price = info.get("input_cost_per_audio_token", input_price)
     reasoning_price = info.get("output_cost_per_reasoning_token", output_price)
 

@@ -146,38 +146,84 @@ def _show_access_log() -> None:
 
 def _run_command(command: list[str], env: dict[str, str]) -> int:
     """Run ``command``; signals sent to the emulator go on to it; its exit status is returned
-    (128 + N when a signal N ended it, as shells report)."""
-    interactive = sys.stdin is not None and sys.stdin.isatty()
+    (128 + N when a signal N ended it, as shells report).
+
+    The command always runs in its own process group, so every signal sent to the emulator (by
+    ``kill``, a supervisor, a container runtime) reaches it exactly once, through us. At a
+    terminal, the command's group is also made the terminal's foreground group, as a shell does
+    for a job: Ctrl-C and Ctrl-\\ go to the command alone, it can read the terminal, and Ctrl-Z
+    stops it and then us (``fg`` resumes both)."""
+    terminal = _foreground_terminal()
     started: list[subprocess.Popen[bytes]] = []
     pending: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
-        if interactive and signum == signal.SIGINT:
-            return  # the terminal sent it to the whole group: the command has it already
         if not started:
             pending.append(signum)  # arrived while the command was starting
-        elif started[0].poll() is None:
-            started[0].send_signal(signum)
+        elif started[0].returncode is None:
+            try:
+                started[0].send_signal(signum)
+            except ProcessLookupError:
+                pass  # it has just ended
 
     # Handlers first: a signal that arrives while the command starts is not lost.
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED} if on_main_thread else {}
     try:
         try:
-            # At a terminal the command stays in our process group, so Ctrl-C reaches it once, from
-            # the terminal; elsewhere (scripts, containers, CI) it gets its own group and every
-            # signal reaches it through us, once.
-            started.append(subprocess.Popen(command, env={**os.environ, **env}, process_group=None if interactive else 0))
+            started.append(subprocess.Popen(command, env={**os.environ, **env}, process_group=0))
         except OSError as exc:
             print(f"vertex-engine emulate: cannot run {command[0]!r}: {exc}", file=sys.stderr)
             return 127
+        child = started[0]
+        if terminal is not None:
+            _hand_terminal(terminal, child.pid)
         for signum in pending:
-            started[0].send_signal(signum)
-        code = started[0].wait()
+            child.send_signal(signum)
+        code = child.wait() if terminal is None else _wait_as_a_job(child, terminal)
     finally:
+        if terminal is not None:
+            _hand_terminal(terminal, os.getpgrp())
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 128 - code if code < 0 else code
+
+
+def _foreground_terminal() -> int | None:
+    """The file descriptor of our controlling terminal when we are its foreground job, else None."""
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else -1
+        if fd >= 0 and os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _hand_terminal(fd: int, group: int) -> None:
+    """Make ``group`` the terminal's foreground process group (SIGTTOU ignored meanwhile, as a
+    shell does: we may be asking from the background)."""
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, group)
+    except OSError:
+        pass  # the terminal went away, or the group has just ended
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
+
+
+def _wait_as_a_job(child: subprocess.Popen[bytes], terminal: int) -> int:
+    """Wait for ``child`` (in the terminal's foreground); when Ctrl-Z stops it, stop ourselves too
+    and resume it when we are resumed."""
+    while True:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            child.returncode = os.waitstatus_to_exitcode(status)
+            return child.returncode
+        _hand_terminal(terminal, os.getpgrp())
+        os.kill(os.getpid(), signal.SIGSTOP)  # the shell sees the job stopped; `fg` sends SIGCONT
+        _hand_terminal(terminal, child.pid)
+        os.killpg(child.pid, signal.SIGCONT)
 
 
 def _start_in_background(own: list[str], out: TextIO) -> int:

@@ -132,7 +132,8 @@ class MemoryState:
         return True, cur + amount
 
     async def add(self, name: str, amount: int, window: float = 60.0) -> int:
-        return (await self.hit(name, amount, None, window))[1]
+        # MemoryState's own methods, not a subclass's: PostgresState falls back on these.
+        return (await MemoryState.hit(self, name, amount, None, window))[1]
 
     async def current(self, name: str, window: float = 60.0) -> int:
         return self._count(name, window, time.monotonic())[1]
@@ -200,7 +201,7 @@ class MemoryState:
             held.pop(call_id, None)
             if not held:
                 del self._reserved[token_hash]
-        return await self.add_spend(token_hash, actual)
+        return await MemoryState.add_spend(self, token_hash, actual)
 
     async def incr_inflight(self, deployment: str, delta: int) -> int:
         value = max(0, self._inflight.get(deployment, 0) + delta)

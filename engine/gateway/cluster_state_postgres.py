@@ -18,6 +18,8 @@ per instance, as in :class:`WorkersState`: they steer routing, they do not guard
 
 from __future__ import annotations
 
+import collections
+import logging
 import time
 from typing import Any, Awaitable, Callable
 
@@ -25,6 +27,8 @@ from .cluster_state import MemoryState
 from .errors import database_failure, database_trouble
 
 __all__ = ["PostgresState"]
+
+log = logging.getLogger("vertex_engine.gateway")
 
 _COUNTERS = "vertex_engine_state_counters"
 _SPEND = "vertex_engine_state_spend"
@@ -102,6 +106,8 @@ _SEED_SPEND = f"INSERT INTO {_SPEND} (token_hash, amount) VALUES ($1, $2) ON CON
 _GET_SPEND = f"SELECT amount FROM {_SPEND} WHERE token_hash = $1"
 
 _BACKOFF = 2.0  # seconds without trying the database after it failed: calls meanwhile do not wait on it
+_MAX_REPLAY = 100_000  # settlements kept for replay during one outage (bounded memory)
+_WAIT = 2.0  # seconds a call waits for a connection or an answer before it counts the database as away
 _LAPSE_EVERY = 60.0
 
 
@@ -116,7 +122,8 @@ class PostgresState(MemoryState):
         self.pool_size = pool_size
         self._pool: Any = None
         self._down_until = 0.0
-        self._replay: list[tuple[str, tuple[Any, ...]]] = []  # settlements made while the database was away
+        self._replay: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()  # settlements made while the database was away
+        self._replay_full = False
         self._next_lapse = 0.0
 
     def __repr__(self) -> str:
@@ -126,7 +133,7 @@ class PostgresState(MemoryState):
         if self._pool is not None:
             return
         try:
-            pool = await self._db.new_pool(self.pool_size, command_timeout=5)
+            pool = await self._db.new_pool(self.pool_size, command_timeout=_WAIT)
         except Exception as exc:
             raise RuntimeError(self._db.describe_failure(exc)) from None
         try:
@@ -141,8 +148,10 @@ class PostgresState(MemoryState):
 
     async def close(self) -> None:
         if self._pool is not None:
+            from .store.postgres import close_pool
+
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool)
 
     @property
     def pool(self) -> Any:
@@ -157,7 +166,7 @@ class PostgresState(MemoryState):
         pool = self.pool
         if time.monotonic() >= self._down_until:
             try:
-                async with pool.acquire() as conn:
+                async with pool.acquire(timeout=_WAIT) as conn:
                     if self._replay:
                         await self._flush_replay(conn)
                     return await work(conn)
@@ -167,14 +176,21 @@ class PostgresState(MemoryState):
                 database_trouble(exc)
                 self._down_until = time.monotonic() + _BACKOFF
         if replay is not None:
-            self._replay.append(replay)
+            if len(self._replay) < _MAX_REPLAY:
+                self._replay.append(replay)
+            elif not self._replay_full:
+                # Only the shared running spend misses these (a lapsed hold, a lower total): the
+                # stored spend, which admission also reads, comes from the journaled rows.
+                self._replay_full = True
+                log.warning("database away for long: further settlements are not replayed to the shared state")
         return await local()
 
     async def _flush_replay(self, conn: Any) -> None:
         while self._replay:
             sql, args = self._replay[0]
             await conn.execute(sql, *args)
-            self._replay.pop(0)
+            self._replay.popleft()
+        self._replay_full = False
 
     # rate windows --------------------------------------------------------------------------------
 

@@ -236,6 +236,8 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
         if "vertex_credentials" in params:
             params["vertex_credentials"] = _credentials_path(params["vertex_credentials"], config_dir, where)
         info = entry.get("model_info") or {}
+        if isinstance(info.get("base_model"), str) and "base_model" not in params:
+            params["base_model"] = info["base_model"]  # priced as that catalog model (LiteLLM's model_info.base_model)
         name = entry["model_name"]
         seen[name] = seen.get(name, 0) + 1
         deployment_id = info.get("id") or (name if seen[name] == 1 else f"{name}#{seen[name]}")
@@ -271,7 +273,7 @@ def parse_config(data: Any, file: str = "<config>", env: Mapping[str, str] | Non
 
     from .model_check import check_deployment_models  # it imports this module
 
-    check_deployment_models(deployments, file)
+    check_deployment_models(deployments, file, [entry.get("model_info") or {} for entry in doc.get("model_list") or []])
     master_key = general.get("master_key") or env.get("VERTEX_ENGINE_MASTER_KEY") or env.get("LITELLM_MASTER_KEY")
     if master_key is not None and not str(master_key).strip():
         raise ConfigError(file, "general_settings.master_key", "must not be empty")

@@ -64,6 +64,7 @@ class Admission:
     tpm_window: int | None = None
     cost: float | None = None  # reserved against the budget
     settled: bool = False
+    budgeted: bool = True  # the key has a max_budget: its running spend is kept in the shared state
 
 
 def native_model_name(caller: Caller, model: str | None, provider: str, deployments: Any) -> str | None:
@@ -188,7 +189,7 @@ class KeyManager:
                 f"key {caller.alias} may not call model {model!r}; it is allowed: {', '.join(record.models)}",
                 "permission_error", code="model_not_allowed", param="model",
             )
-        admission = Admission(record.token_hash, call_id or uuid.uuid4().hex)
+        admission = Admission(record.token_hash, call_id or uuid.uuid4().hex, budgeted=record.max_budget is not None)
         try:
             if record.rpm_limit is not None:
                 allowed, _ = await self.shared.hit(f"key-rpm:{record.token_hash}", 1, record.rpm_limit)
@@ -241,7 +242,9 @@ class KeyManager:
         admission.settled = True
         if admission.cost is not None:
             await self.shared.settle_spend(admission.token_hash, admission.call_id, float(cost or 0.0))
-        elif cost:
+        elif cost and admission.budgeted:
+            # A key without a budget needs no running spend (its stored spend is the writer's, and a
+            # budget set later is seeded from it): no shared-state round trip per call.
             if await self.shared.get_spend(admission.token_hash) is None:
                 try:
                     fresh = await self.store.get_key(admission.token_hash)
@@ -306,7 +309,7 @@ class KeyManager:
         record = caller.record
         if record is None:
             return
-        if cost:
+        if cost and record.max_budget is not None:
             if await self.shared.get_spend(record.token_hash) is None:
                 await self.current_spend(record)
             await self.shared.add_spend(record.token_hash, cost)

@@ -230,7 +230,7 @@ class PassThrough:
             return gw.pipeline.error(exc, call.request_id, call)
         finally:
             upstream_clock.reset(clock)
-        meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", "")) if model else None
+        meter = meter_for(f"{family.provider}/{model}", method_in(path), response.headers.get("content-type", ""), body) if model else None
         upload_url = _own_upload_url(request, prefix, upstream.base, response.headers)
         if upload_url and gw.keys.enabled:
             upload_id = parse_qs(urlsplit(upload_url).query).get("upload_id", [""])[0]

@@ -8,6 +8,7 @@ they are relayed and never affects them: a part it cannot read only means no cos
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,13 +19,14 @@ from engine.runtime.assemble import StreamAssembler, assemble_response
 from engine.runtime.prepare import Prepared, prepare
 from engine.runtime.results import assemble_result
 
-__all__ = ["Metered", "UsageMeter", "PredictMeter", "meter_for", "METERED_METHODS"]
+__all__ = ["Metered", "UsageMeter", "PredictMeter", "EmbedMeter", "meter_for", "METERED_METHODS"]
 
 log = logging.getLogger("vertex_engine.gateway")
 
-# Google methods whose answers carry usage worth pricing (LiteLLM prices the same ones): chat
-# methods, and ``:predict`` (Imagen per image, text embeddings per token).
-METERED_METHODS = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict", "predict"})
+# Google methods whose calls are priced: chat methods, ``:predict`` (Imagen per image, text
+# embeddings per token) and AI Studio embeddings (by the texts sent: Google reports no tokens).
+METERED_METHODS = frozenset({"generateContent", "streamGenerateContent", "rawPredict", "streamRawPredict", "predict",
+                             "embedContent", "batchEmbedContents"})
 # A non-SSE answer is kept for the meter only up to this size (the caller gets all of it anyway).
 _MAX_METERED_BYTES = 16 * 1024 * 1024
 # The engine's request phase needs some settings to route a model; none of them is used here.
@@ -39,14 +41,16 @@ class Metered:
     _hidden_params: dict[str, Any] = field(default_factory=dict)
 
 
-def meter_for(model_string: str, method: str | None, content_type: str) -> UsageMeter | None:
+def meter_for(model_string: str, method: str | None, content_type: str, request: bytes = b"") -> UsageMeter | None:
     """A meter for an answer of ``method`` from ``model_string`` (``gemini/...``, ``vertex_ai/...``)
     sent as ``content_type``, or None when the method carries no usage or no installed mapping
-    reads that model."""
+    reads that model. ``request``: the body the caller sent (embeddings are priced by it)."""
     if method not in METERED_METHODS:
         return None
     if method == "predict":
         return PredictMeter(model_string)
+    if method in ("embedContent", "batchEmbedContents"):
+        return EmbedMeter(model_string, method, request) if model_string.startswith("gemini/") else None
     streaming = method.startswith("stream")
     call = {"model": model_string, "messages": [{"role": "user", "content": "-"}], "stream": streaming, **_ROUTING_ONLY}
     try:
@@ -163,3 +167,37 @@ class PredictMeter(UsageMeter):
         usage = getattr(result, "usage", None)
         usage = dict(usage) if usage else {}
         return Metered(usage, {"response_cost": result._hidden_params.get("response_cost") or 0.0})
+
+
+class EmbedMeter(UsageMeter):
+    """An AI Studio ``embedContent`` / ``batchEmbedContents`` call. Google's answer has no token
+    counts, so the AI Studio embeddings mapping's own usage rule (its declared characters-per-token
+    estimate, over the texts of the request) is run on the body the caller sent, and priced from
+    the catalog as ``engine.embedding`` prices the same call."""
+
+    def __init__(self, model_string: str, method: str, request: bytes) -> None:  # one JSON answer
+        self.model_string = model_string
+        self.method = method
+        self.request = request
+        self.sse = False
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._broken = False
+
+    def _priced(self, answer: Any) -> Metered | None:
+        body = json.loads(self.request) if self.request else None
+        if not isinstance(body, dict) or not isinstance(answer, dict):
+            return None
+        if self.method == "embedContent":  # one request: the batch shape the mapping reads
+            body, answer = {"requests": [body]}, {"embeddings": [answer.get("embedding")]}
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not isinstance(answer.get("embeddings"), list):
+            return None
+        try:
+            prepared = prepare("embedding", {"model": self.model_string, "input": "-", **_ROUTING_ONLY}, resolve_credentials=False)
+        except Exception as exc:  # noqa: BLE001 - a model no mapping reads is relayed, not priced
+            log.debug("pass-through: no cost for %s (%s)", self.model_string, type(exc).__name__)
+            return None
+        result = assemble_result([dataclasses.replace(prepared, body=body)], [answer])
+        usage = getattr(result, "usage", None)
+        return Metered(dict(usage) if usage else {}, {"response_cost": result._hidden_params.get("response_cost") or 0.0})

@@ -57,7 +57,9 @@ def _config(path: str | None) -> GatewayConfig:
 def app_from_env() -> Any:
     """ASGI app factory for uvicorn workers: the config path comes from ``VERTEX_ENGINE_CONFIG``."""
     from .app import create_app
+    from .shutdown import arm_on_signals
 
+    arm_on_signals()  # a worker: uvicorn's signal handlers are in place; a stop signal starts the deadline
     return create_app(_config(os.environ.get(CONFIG_ENV)))
 
 
@@ -120,6 +122,9 @@ def serve_main(argv: list[str]) -> int:
         return 3
     import uvicorn
 
+    from .shutdown import patch_uvicorn
+
+    patch_uvicorn()  # a hard deadline on shutdown (see engine/gateway/shutdown.py)
     if args.workers > 1 and not config.redis_url:
         # Budgets, key and deployment limits must hold across the workers: they share them
         # through a small SQLite file that lives as long as this serve run.

@@ -345,6 +345,9 @@ def _cast(name: str, value: Any, as_type: str) -> Any:
 
 def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     if isinstance(spec, str):
+        if "." not in spec and spec.isidentifier():  # one field (`id`, `index`): read in place
+            key = spec
+            return lambda node, ctx: node.get(key) if isinstance(node, dict) else None
         get = where.getter(spec)
         return lambda node, ctx: get(node)
     if "parts" in spec:
@@ -383,6 +386,24 @@ def _compile_extractor(spec: Any, where: _Where) -> Extractor:
     constant = spec.get("value")
     if "value" in spec:
         return lambda node, ctx: constant
+    if get is not None and expr is None and hook is None:
+        # The common shapes, without the steps they lack: a path with a default, and a mapped path.
+        if value_map is None:
+
+            def read(node: Any, ctx: Context) -> Any:
+                value = get(node)
+                return default if value is None else value
+
+            return read
+
+        def read_mapped(node: Any, ctx: Context) -> Any:
+            value = get(node)
+            if value is not None:
+                # An unhashable upstream value (a list where a string belongs) is not in the map either.
+                value = value_map.get(value, default) if isinstance(value, (str, int, float, bool)) else default
+            return default if value is None else value
+
+        return read_mapped
 
     def extract(node: Any, ctx: Context) -> Any:
         value = get(node) if get is not None else node
@@ -550,20 +571,35 @@ def _each_producer(spec: dict[str, Any], where: _Where) -> Callable[[dict[str, A
             return None
         if not isinstance(values, list):
             values = [values]
-        if fields is not None:
-            shared = {k: f(variables) for k, f, per_item in fields if not per_item}
         out = []
-        for i, value in enumerate(values):
-            variables["item"], variables["index"] = value, i
-            if fields is None:
+        if fields is None:
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
                 out.append(produce(variables))
-                continue
-            built = {}
+        else:
+            # Per call: each field is a producer run per element (it reads item/index, or its
+            # value is a dict/list every element needs its own copy of) or one value set as is.
+            steps: list[tuple[str, Any, bool]] = []
             for key, f, per_item in fields:
-                v = f(variables) if per_item or isinstance(shared[key], (dict, list)) else shared[key]
-                if v is not None:
-                    built[key] = v
-            out.append(built)
+                if per_item:
+                    steps.append((key, f, True))
+                    continue
+                shared = f(variables)
+                if isinstance(shared, (dict, list)):
+                    steps.append((key, f, True))
+                elif shared is not None:
+                    steps.append((key, shared, False))
+            for i, value in enumerate(values):
+                variables["item"], variables["index"] = value, i
+                built = {}
+                for key, step, per_element in steps:
+                    if per_element:
+                        v = step(variables)
+                        if v is not None:
+                            built[key] = v
+                    else:
+                        built[key] = step
+                out.append(built)
         variables.pop("item", None)
         variables.pop("index", None)
         return out

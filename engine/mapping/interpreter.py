@@ -127,6 +127,13 @@ class ParamTable:
     active: list[CompiledParam]
     unsupported: dict[str, str]  # name -> why it is unsupported here
     drop_always: set[str]
+    # For build_body: where each active param stands, and those with a default (read when absent).
+    position: dict[str, int] = field(default_factory=dict)
+    defaulted: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.position = {p.name: i for i, p in enumerate(self.active)}
+        self.defaulted = tuple(i for i, p in enumerate(self.active) if p.default is not None)
 
 
 
@@ -254,17 +261,21 @@ class CompiledOperation:
         """OpenAI params (engine-only keys removed) -> upstream body."""
         table = self.param_table(ctx)
         body: dict[str, Any] = {}
-        seen = 0
-        for p in table.active:
+        # The params given (and those with a default), in the mapping's order: a call sets a few
+        # of the dozens a format declares.
+        active, position = table.active, table.position
+        picked = [i for name, value in params.items() if value is not None and (i := position.get(name)) is not None]
+        seen = len(picked)
+        if table.defaulted:
+            picked += [i for i in table.defaulted if params.get(active[i].name) is None]
+        picked.sort()
+        for i in picked:
+            p = active[i]
             value = params.get(p.name)
             if value is None:
-                if p.default is None:
-                    continue
-                value = p.default.resolve(SourceScope(params, module, ctx.info, {}))
+                value = p.default.resolve(SourceScope(params, module, ctx.info, {}))  # type: ignore[union-attr]
                 if value is None:
                     continue
-            else:
-                seen += 1
             if p.accept is not None and p.apply is None:
                 if value not in p.accept:
                     self._refuse(p.name, f"only {p.accept!r} can be honoured", ctx)

@@ -74,53 +74,76 @@ def _compile(spec: Any, where: Any) -> Any:
     raise where.fail(f"expected a type name, a mapping of fields or [item], got {spec!r}")
 
 
-def _walk(value: Any, spec: Any) -> None:
+def _checker(spec: Any) -> Callable[[Any], None]:
+    """A compiled spec -> a check raising :class:`_Malformed` where a value does not match it.
+
+    One closure per object / array of the spec, made once at load: per value only the type tests
+    (an object's declared leaves are tested inline, as calls cost)."""
     kind = type(spec)
     if kind is _Type:
-        if not isinstance(value, spec.kinds) or (value.__class__ is bool and not spec.boolean):
-            raise _Malformed(spec.name, value)
-    elif kind is _Object:
-        if not isinstance(value, dict):
-            raise _Malformed("an object", value)
-        for key in spec.required:
-            if not value.get(key):
-                error = _Malformed("a non-empty string", value.get(key))
+        kinds, name, boolean = spec.kinds, spec.name, spec.boolean
+
+        def leaf(value: Any) -> None:
+            if not isinstance(value, kinds) or (value.__class__ is bool and not boolean):
+                raise _Malformed(name, value)
+
+        return leaf
+    if kind is _Object:
+        # A leaf field -> (kinds, name, boolean); an object or array field -> its checker.
+        fields: dict[str, Any] = {
+            key: (sub.kinds, sub.name, sub.boolean) if type(sub) is _Type else _checker(sub)
+            for key, sub in spec.fields.items()
+        }
+        required = spec.required
+
+        def check_object(value: Any) -> None:
+            if not isinstance(value, dict):
+                raise _Malformed("an object", value)
+            for key in required:
+                if not value.get(key):
+                    error = _Malformed("a non-empty string", value.get(key))
+                    error.path.append(key)
+                    raise error
+            for key, item in value.items():
+                sub = fields.get(key)
+                if sub is None or item is None:
+                    continue
+                if sub.__class__ is tuple:
+                    if isinstance(item, sub[0]) and (item.__class__ is not bool or sub[2]):
+                        continue
+                    error = _Malformed(sub[1], item)
+                else:
+                    try:
+                        sub(item)
+                        continue
+                    except _Malformed as raised:
+                        error = raised
                 error.path.append(key)
                 raise error
-        fields = spec.fields
-        for key, item in value.items():
-            sub = fields.get(key)
-            if sub is None or item is None:
-                continue
-            if type(sub) is _Type:  # leaves inline: most fields are leaves, and calls cost
-                if isinstance(item, sub.kinds) and (item.__class__ is not bool or sub.boolean):
-                    continue
-                error = _Malformed(sub.name, item)
-            else:
-                try:
-                    _walk(item, sub)
-                    continue
-                except _Malformed as raised:
-                    error = raised
-            error.path.append(key)
-            raise error
-    else:
+
+        return check_object
+    item_spec, nullable = spec.item, spec.nullable
+    check_item = _checker(item_spec)
+    null_name = item_spec.name if type(item_spec) is _Type else "an object"
+
+    def check_array(value: Any) -> None:
         if not isinstance(value, list):
             raise _Malformed("an array", value)
-        item_spec = spec.item
         for index, item in enumerate(value):
             if item is None:
-                if spec.nullable:
+                if nullable:
                     continue
-                error = _Malformed(item_spec.name if type(item_spec) is _Type else "an object", None)
+                error = _Malformed(null_name, None)
             else:
                 try:
-                    _walk(item, item_spec)
+                    check_item(item)
                     continue
                 except _Malformed as raised:
                     error = raised
             error.path.append(index)
             raise error
+
+    return check_array
 
 
 _JSON_TYPE_NAMES = (("object", dict), ("array", list), ("string", str), ("boolean", bool), ("number", (int, float)))
@@ -137,11 +160,11 @@ def _json_type(value: Any) -> str:
 
 def compile_shape(spec: Any, where: Any) -> Callable[[Any, Any], None]:
     """``response.shape`` -> ``check(upstream, ctx)`` raising ``UnprocessableEntityError`` naming the field."""
-    shape = _compile(spec, where)
+    walk = _checker(_compile(spec, where))
 
     def check(upstream: Any, ctx: Any) -> None:
         try:
-            _walk(upstream, shape)
+            walk(upstream)
         except _Malformed as error:
             path = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in reversed(error.path))
             provider = ctx.provider or "vertex_ai"

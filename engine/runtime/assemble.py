@@ -68,6 +68,16 @@ def _is_count(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
 
 
+def _counts(details: dict[str, Any]) -> bool:
+    """Every ``*_tokens`` entry of a usage details object is a count."""
+    for key, value in details.items():
+        if value is None or (value.__class__ is int and value >= 0):
+            continue
+        if key.endswith("_tokens") and not _is_count(value):
+            return False
+    return True
+
+
 def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
     """The usage a mapping extracted, checked: token counts are whole numbers (an upstream that says
     otherwise is a 422 naming the field, not a crash in the cost arithmetic)."""
@@ -78,11 +88,11 @@ def _checked_usage(usage: Any, prepared: Prepared) -> dict[str, Any] | None:
         problem = f"usage: expected an object, got {type(usage).__name__}"
     else:
         for key, value in usage.items():
+            if value is None or (value.__class__ is int and value >= 0 and not key.endswith("_details")):
+                continue  # the common case: a count (or nothing), whatever the key
             if key.endswith("_tokens") and not _is_count(value):
                 problem = f"usage.{key}: expected a token count, got {value!r:.60}"
-            elif key.endswith("_details") and value is not None and not (
-                isinstance(value, dict) and all(_is_count(v) for k, v in value.items() if k.endswith("_tokens"))
-            ):
+            elif key.endswith("_details") and not (isinstance(value, dict) and _counts(value)):
                 problem = f"usage.{key}: expected an object of token counts, got {value!r:.60}"
             if problem:
                 break
@@ -218,12 +228,15 @@ class StreamAssembler:
         out_choices = []
         for i, choice in enumerate(parsed.get("choices") or []):
             index = choice.get("index")
-            if not isinstance(index, int) or isinstance(index, bool):
+            if index.__class__ is not int and (not isinstance(index, int) or isinstance(index, bool)):
                 index = i
             if self._text:
                 out_choices.append(self._text_choice(index, choice))
                 continue
-            delta = dict(_checked_part(choice.get("delta") or choice.get("message") or {}, f"choices[{i}].delta", self.prepared))
+            source = choice.get("delta") or choice.get("message") or {}
+            if source.__class__ is not dict:  # the message / delta a mapping extracted: an object, or a 422
+                _checked_part(source, f"choices[{i}].delta", self.prepared)
+            delta = dict(source)
             if delta.get("content") is None:
                 delta.pop("content", None)
             if index in self._roles_sent:
@@ -231,10 +244,11 @@ class StreamAssembler:
             else:
                 delta["role"] = "assistant"
                 self._roles_sent.add(index)
-            if delta.get("tool_calls") or delta.get("function_call"):
+            function_call = delta.get("function_call")
+            if function_call or delta.get("tool_calls"):
                 self._saw_tools.add(index)
-            if delta.get("function_call"):
-                self._saw_function_call.add(index)
+                if function_call:
+                    self._saw_function_call.add(index)
             finish = choice.get("finish_reason")
             if finish is not None:
                 if finish == "stop" and index in self._saw_tools:

@@ -179,6 +179,10 @@ def route(operation: str, call: dict[str, Any], registry: Registry, *, format: s
         )
     # A route may name its catalog entry (`vars: {catalog: ...}`): endpoint ids say nothing of the model.
     catalog_key, info = registry.info(resolved.vars.get("catalog") or resolved.model)
+    base_model = call.get("base_model")
+    if catalog_key is None and isinstance(base_model, str) and base_model:
+        # LiteLLM's base_model: a deployment of a model the catalog lacks, priced as this one.
+        catalog_key, info = registry.info(base_model.split("/")[-1])
     if catalog_key is None:
         warn_uncatalogued(model_string, resolved.model, resolved.route.resource, lambda: closest(resolved.model, registry.catalog))
     return Target(model_string, resolved, op, registry.hosts[resolved.route.host], catalog_key, info)

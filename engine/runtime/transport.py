@@ -43,6 +43,7 @@ _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 _PARSED_URLS: dict[tuple[str, str | None], httpx.URL] = {}
+_TIMEOUTS: dict[float, httpx.Timeout] = {}
 
 
 def dial_url(url: str) -> httpx.URL:
@@ -145,13 +146,19 @@ class Transport:
         value = _setting(prepared, ("timeout", "request_timeout"), "request_timeout", DEFAULT_TIMEOUT)
         if isinstance(value, httpx.Timeout):
             return value
+        cached = _TIMEOUTS.get(value) if value.__class__ in (int, float) else None
+        if cached is not None:
+            return cached
         try:
             seconds = float(value)
         except (TypeError, ValueError):
             from engine.errors import BadRequestError
 
             raise BadRequestError(f"timeout: expected seconds as a number, got {value!r}", param="timeout") from None
-        return httpx.Timeout(seconds, connect=min(seconds, 30.0))
+        timeout = httpx.Timeout(seconds, connect=min(seconds, 30.0))
+        if value.__class__ in (int, float) and len(_TIMEOUTS) < 256:
+            _TIMEOUTS[value] = timeout  # shared: neither httpx nor the engine changes one; few distinct values
+        return timeout
 
     def _retries(self, prepared: Any) -> int:
         value = _setting(prepared, ("num_retries", "max_retries"), "num_retries", 0)

@@ -9,7 +9,8 @@ from typing import Any
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``. ``cut()`` drops every connection and refuses new
-    ones (the database is unreachable); ``restore()`` accepts again."""
+    ones (the database is unreachable); ``freeze()`` keeps connections open but carries no byte
+    either way (a network partition: nothing fails, everything waits); ``restore()`` accepts again."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -17,6 +18,7 @@ class TcpProxy:
         self.port = 0
         self._server: Any = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.frozen = False
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._call(self._listen())
@@ -29,6 +31,9 @@ class TcpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.frozen:
+            self._writers.add(writer)  # accepted, never answered
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -39,6 +44,8 @@ class TcpProxy:
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.frozen:
+                        continue  # dropped on the floor
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.CancelledError):
@@ -59,7 +66,19 @@ class TcpProxy:
     def cut(self) -> None:
         self._call(self._cut())
 
+    def freeze(self) -> None:
+        self.frozen = True
+
+    async def _drop_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
     def restore(self) -> None:
+        if self.frozen:  # the partition heals: connections that waited through it are gone
+            self.frozen = False
+            self._call(self._drop_connections())
+            return
         self._call(self._listen())  # the same port again
 
     def close(self) -> None:

@@ -461,3 +461,29 @@ def test_spend_row_is_journaled_before_the_answers_last_byte(start_gateway, fake
     assert seen_complete[0] == journaled and len(journaled) == 1, "the row was journaled before the answer was whole"
     (row,) = spend_logs(gw, key)
     assert row["spend"] > 0
+
+
+def test_ai_studio_embeddings_through_pass_through_are_priced_as_the_translated_route(start_gateway, fake, gemini_key):
+    # batchEmbedContents answers no token counts; the call is charged by the AI Studio embeddings
+    # mapping's own estimate over the texts sent, exactly as /v1/embeddings charges the same texts.
+    gw = start_gateway({"model_list": [{"model_name": "emb", "litellm_params": {"model": "gemini/text-embedding-004"}}]})
+    key = generate_key(gw)
+    texts = ["The quick brown fox jumps over the lazy dog.", "hello"]
+    native = {"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": t}]}} for t in texts]}
+    single = {"content": {"parts": [{"text": texts[0]}]}}
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        batch = c.post(f"/gemini/v1beta/models/text-embedding-004:batchEmbedContents?key={key}", json=native)
+        one = c.post(f"/gemini/v1beta/models/text-embedding-004:embedContent?key={key}", json=single)
+    assert batch.status_code == 200 and len(batch.json()["embeddings"]) == 2, batch.text
+    assert one.status_code == 200 and one.json()["embedding"]["values"], one.text
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+        translated = c.post("/v1/embeddings", json={"model": "emb", "input": texts})
+        translated_one = c.post("/v1/embeddings", json={"model": "emb", "input": texts[0]})
+    assert translated.status_code == translated_one.status_code == 200
+    rows = {(r["call_type"], r["total_tokens"]): r["spend"] for r in spend_logs(gw, key, want=4)}
+    import engine
+
+    price = engine.get_registry().info("text-embedding-004")[1]["input_cost_per_token"]
+    both, first = -(-sum(map(len, texts)) // 4), -(-len(texts[0]) // 4)  # 4 characters a token, rounded up
+    assert rows[("gemini_pass_through", both)] == pytest.approx(both * price) == rows[("embedding", both)]
+    assert rows[("gemini_pass_through", first)] == pytest.approx(first * price) == rows[("embedding", first)]

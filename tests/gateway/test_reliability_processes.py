@@ -157,3 +157,55 @@ def test_budget_tpm_and_rpm_hold_across_two_gateway_processes_on_postgres_withou
     finally:
         a.stop()
         b.stop()
+
+
+def test_sigterm_under_load_during_a_database_partition_stops_workers_and_loses_no_spend(fake, shared_backends, tmp_path):  # noqa: F811
+    # `serve --workers 2` once ignored SIGTERM for more than 20 s: a query stuck on a database
+    # that stopped answering held the workers' last spend flush and pool close, and uvicorn's
+    # supervisor waits for its workers without limit.
+    import os
+    import signal
+    import socket
+    from urllib.parse import urlsplit
+
+    from engine.gateway.shutdown import DEADLINE, SUPERVISOR_GRACE
+
+    from .tcp_proxy import TcpProxy
+    from .test_postgres_redis import PG_URL
+
+    target = urlsplit(PG_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    slow = []
+    try:
+        url = shared_backends["database_url"].replace(f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
+        config = {**two_locations(), "general_settings": {"database_url": url, "spend_flush_interval": 30}}
+        gw = ServeProcess(tmp_path, config, workers=2).start()
+        with gw.client() as c:
+            made = c.post("/key/generate", json={"max_budget": 100}).json()
+        answered = [r.headers["x-request-id"] for r in _burst([(gw.url, made["key"])], 24) if r.status_code == 200]
+        for _ in range(20):  # clients that send half a request and wait
+            s = socket.create_connection(("127.0.0.1", gw.port))
+            s.sendall(b"POST /chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"model\"")
+            slow.append(s)
+        fake.fault("slow", delay=60, times=None)  # calls under way at the stop signal
+        pending = concurrent.futures.ThreadPoolExecutor(4)
+        for _ in range(4):
+            pending.submit(_burst, [(gw.url, made["key"])], 1)
+        proxy.freeze()  # the database stops answering; nothing fails, everything waits
+        time.sleep(1)
+        os.kill(gw.proc.pid, signal.SIGTERM)
+        gw.proc.wait(DEADLINE + SUPERVISOR_GRACE + 15)  # raises TimeoutExpired if it hangs
+        pending.shutdown(wait=False, cancel_futures=True)
+        fake.clear()
+        proxy.restore()
+        gw.proc = None
+        gw.start()
+        with gw.client() as c:
+            rows = _rows(c, made["token"], len(answered) + 1, timeout=20)
+        assert set(answered) <= {r["request_id"] for r in rows}, "every answered call's spend reached the database"
+    finally:
+        for s in slow:
+            s.close()
+        if gw.proc is not None:
+            gw.stop()
+        proxy.close()

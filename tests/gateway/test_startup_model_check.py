@@ -27,6 +27,7 @@ def _config(tmp_path: Path, model: str) -> Path:
     [
         ("vertex/gemini-2.5-flash", "no mapping serves 'vertex/gemini-2.5-flash'"),
         ("vertex_ai/gemini-2.5-flsh", "'gemini-2.5-flsh' is not a model the catalog knows"),
+        ("vertex_ai/gemini-9-ultra", "'gemini-9-ultra' is not a model the catalog knows"),  # far from any name, still refused
     ],
 )
 def test_a_typo_is_a_config_error_naming_the_closest_models(tmp_path: Path, model: str, reason: str) -> None:
@@ -34,7 +35,46 @@ def test_a_typo_is_a_config_error_naming_the_closest_models(tmp_path: Path, mode
         load_config(_config(tmp_path, model))
     message = str(err.value)
     assert "model_list[1].litellm_params.model" in message and "deployment 'typo'" in message and reason in message
-    assert "closest known: vertex_ai/gemini-2.5-flash" in message
+    assert "vertex_ai/gemini-2.5-flash" in message.split("closest known: ")[1].split(". ")[0].split("; ")[0].split(", ")
+    if "catalog knows" in reason:  # the way to serve a model the catalog lacks on purpose is in the message
+        assert "model_info: base_model" in message and "uncatalogued: true" in message
+
+
+def _entries(tmp_path: Path, *entries: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"model_list": list(entries)}))
+    return path
+
+
+def test_a_model_the_catalog_lacks_is_served_when_the_deployment_says_so(tmp_path: Path, caplog) -> None:
+    path = _entries(
+        tmp_path,
+        {"model_name": "private", "litellm_params": {"model": "vertex_ai/gemini-9-ultra"},
+         "model_info": {"base_model": "gemini-2.5-flash"}},
+        {"model_name": "early", "litellm_params": {"model": "vertex_ai/gemini-9-ultra"}, "model_info": {"uncatalogued": True}},
+        {"model_name": "docs", "litellm_params": {"model": "vertex_ai/<your-model-id>"}},
+        {"model_name": "tts", "litellm_params": {"model": "vertex_ai/any-voice"}, "model_info": {"mode": "audio_speech"}},
+    )
+    config = load_config(path)
+    assert [d.model_name for d in config.deployments] == ["private", "early", "docs", "tts"]
+    assert config.deployments[0].params["base_model"] == "gemini-2.5-flash", "priced as the base model"
+    assert "still holds a placeholder" in caplog.text and "<your-model-id>" in caplog.text
+
+
+def test_a_base_model_the_catalog_lacks_is_refused(tmp_path: Path) -> None:
+    path = _entries(tmp_path, {"model_name": "private", "litellm_params": {"model": "vertex_ai/gemini-9-ultra"},
+                               "model_info": {"base_model": "gemini-2.5-flsh"}})
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "model_list[0].model_info.base_model" in str(err.value) and "'gemini-2.5-flsh' is not a model the catalog knows" in str(err.value)
+
+
+def test_base_model_prices_the_call_as_that_catalog_model() -> None:
+    from engine.mapping.registry import get_registry
+    from engine.runtime.prepare import route
+
+    target = route("chat", {"model": "vertex_ai/gemini-9-ultra", "base_model": "vertex_ai/gemini-2.5-flash"}, get_registry())
+    assert target.catalog_key == "gemini-2.5-flash" and target.info["input_cost_per_token"] > 0
 
 
 def test_serve_exits_with_the_error_before_listening(tmp_path: Path) -> None:

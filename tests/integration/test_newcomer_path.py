@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .test_cli import CLI, run
 
@@ -97,3 +98,72 @@ def test_batch_submit_works_under_the_emulator_without_a_bucket(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [line["custom_id"] for line in lines] == ["r0", "r1"]
+
+
+def _emulate_at_a_terminal(tmp_path: Path, child_code: str) -> tuple[int, int, Path]:
+    """`emulate -- CMD` run as a shell would run a job at an interactive terminal: its own session
+    on a pseudo-terminal, stdin a TTY, its group the terminal's foreground group. (pid, pty master, ready)."""
+    import pty
+
+    ready = tmp_path / "ready"
+    code = (f"import os, pathlib, signal, sys, time\n{child_code}\n"
+            f"pathlib.Path({str(ready)!r}).write_text(str(os.isatty(0)) + ' ' + str(os.tcgetpgrp(0) == os.getpgrp()))\n"
+            "time.sleep(60)\n")
+    argv = [CLI, "emulate", "--port", "0", "--sa-file", str(tmp_path / "sa.json"), "--", sys.executable, "-c", code]
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    deadline = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline:
+        _drain(master)
+        time.sleep(0.05)
+    assert ready.exists(), "the command never started"
+    return pid, master, ready
+
+
+def _drain(master: int) -> bytes:
+    import select
+
+    data = b""
+    while select.select([master], [], [], 0)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _status(pid: int, master: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _drain(master)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            os.close(master)
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("emulate did not end")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_at_a_terminal_a_signal_sent_to_emulate_reaches_the_command(tmp_path: Path, sig: int) -> None:
+    pid, master, ready = _emulate_at_a_terminal(tmp_path, "")
+    assert ready.read_text() == "True True", "the command has the terminal, in the foreground"
+    os.kill(pid, sig)  # `kill` from another shell, a supervisor: not from the terminal
+    assert _status(pid, master) == 128 + sig
+
+
+def test_at_a_terminal_ctrl_c_reaches_the_command_once(tmp_path: Path) -> None:
+    counted = tmp_path / "sigints"
+    pid, master, _ = _emulate_at_a_terminal(
+        tmp_path, f"signal.signal(signal.SIGINT, lambda *a: (open({str(counted)!r}, 'a').write('x'), sys.exit(3)))")
+    os.write(master, b"\x03")  # Ctrl-C: the terminal signals its foreground group
+    assert _status(pid, master) == 3
+    assert counted.read_text() == "x", "one SIGINT, from the terminal, not a second one forwarded"

@@ -92,3 +92,34 @@ async def test_token_admission_and_settlement(pair) -> None:
     await a.settle("tpm:k", -2, window)  # each used 10 of its 12
     assert await b.current("tpm:k") == 58
     assert not (await b.admit("tpm:k", 1, 50))[0]
+
+
+async def test_postgres_state_counts_locally_while_the_database_is_away_and_catches_up(tmp_path: Path) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.gateway.tcp_proxy import TcpProxy
+
+    target = urlsplit(PG_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    schema = f"ve_state_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}".replace(
+        f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
+    state = PostgresState(url)
+    await state.open()
+    try:
+        await state.seed_spend("k", 1.0)
+        assert (await state.reserve_spend("k", "before", 0.5, 10.0))[0]
+        proxy.cut()
+        assert await state.hit("rpm:k", 1, 5) == (True, 1)  # served from this instance's own counters
+        assert (await state.reserve_spend("k", "during", 0.5, 10.0))[0]
+        await state.settle_spend("k", "before", 0.25)  # a settlement while away: kept for replay
+        await state.add_spend("k", 0.5)
+        proxy.restore()
+        state._down_until = 0.0  # no need to wait out the back-off in a test
+        assert await state.get_spend("k") == pytest.approx(1.75), "the settlements made while away reached the database"
+        ok, total = await state.reserve_spend("k", "after", 0.0, 10.0)
+        assert ok and total == pytest.approx(1.75), "the hold of the settled call is gone"
+    finally:
+        await state.close()
+        proxy.close()
+        await drop_schema(schema)

@@ -14,7 +14,7 @@ from .base import (
     _validate_key_fields, redact_url, _report_rows, _report_sql,
 )
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore", "close_pool"]
 
 
 _PG_SCHEMA = f"""
@@ -69,6 +69,20 @@ _PG_ROW_TYPES = {
     "start_time": "float8", "end_time": "float8", "tags": "text",
 }
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+async def close_pool(pool: Any, timeout: float = 3.0) -> None:
+    """Close an asyncpg pool, gracefully if its connections come back within ``timeout`` seconds,
+    else at once: a query stuck on a database that stopped answering must not hold shutdown."""
+    import asyncio
+
+    # asyncio.wait, not wait_for: asyncpg shields a connection's release, so a cancelled close
+    # would still wait for the stuck query.
+    closing = asyncio.ensure_future(pool.close())
+    done, _ = await asyncio.wait({closing}, timeout=timeout)
+    if not done or closing.exception() is not None:
+        closing.cancel()
+        pool.terminate()
 
 
 class PostgresStore:
@@ -158,7 +172,7 @@ class PostgresStore:
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool)
 
     @property
     def pool(self) -> Any:

@@ -190,24 +190,38 @@ class SpendWriter:
                 # Logged once per outage by _outage; back off: a full buffer would wake us at once.
                 await _wait(self._stop, self.interval)
 
-    async def aclose(self) -> None:
-        """Stop the flusher and write what is left (logged, not raised, if the database is down;
-        the journal keeps those rows for the next start)."""
-        # Stop the loop between flushes rather than cancelling it: a cancelled write could still
-        # commit in the SQLite thread.
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Stop the flusher and write what is left, within ``timeout`` seconds (logged, not
+        raised, if the database is down or does not answer in time: the journal keeps those rows
+        for the next start, whose replay skips any that did reach the database)."""
+        # Stop the loop between flushes rather than cancelling it where possible; a database
+        # that does not answer (a network partition) must not hold shutdown, though.
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
+        finished = True
         if self._task is not None:
-            await self._task
-            self._task = None
+            task, self._task = self._task, None
+            # asyncio.wait, not wait_for: a write stuck in the driver may not end when cancelled.
+            if not (await asyncio.wait({task}, timeout=timeout))[0]:
+                task.cancel()
+                finished = False
         try:
-            await self.flush()
+            if not finished:
+                raise TimeoutError(f"the database did not answer within {timeout:g}s")
+            last = asyncio.ensure_future(self.flush())
+            if not (await asyncio.wait({last}, timeout=max(0.1, deadline - time.monotonic())))[0]:
+                last.cancel()
+                finished = False
+                raise TimeoutError(f"the database did not answer within {timeout:g}s")
+            last.result()
         except Exception as exc:
             log.error("spend flush on shutdown failed, %d rows not written%s: %s: %s",
                       len(self._pending), " (kept in the spend journal for the next start)" if self.journal else "",
                       type(exc).__name__, redact_url(str(exc)))
         if self.journal is not None:
-            self.journal.close(keep=bool(self._pending))
+            # A batch still being written when time ran out is unconfirmed: its segments stay.
+            self.journal.close(keep=bool(self._pending) or not finished)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
