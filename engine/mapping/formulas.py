@@ -229,6 +229,13 @@ def _names(source: Any, where: Any) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
+def _leaf_names(spec: Any, where: Any) -> set[str]:
+    """The bare names a `result` (a mapping of formulas, or one formula) reads."""
+    if isinstance(spec, dict):
+        return set().union(*(_leaf_names(v, where / k) for k, v in spec.items())) if spec else set()
+    return _names(spec, where)
+
+
 def _result(spec: Any, target: str, known: set[str], where: Any, lines: list[str], indent: str, counter: list[int]) -> None:
     """Statements filling dict ``target`` from a ``result`` mapping."""
     for key, value in spec.items():
@@ -252,28 +259,44 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     known = set(_CALL_NAMES)
     pending = set(lets)
     lines = ["def _formula(_n, ctx):"]
-    # `when` is checked as soon as the lets it reads are known: an answer it rules out (a stream
-    # event without counts) costs only those.
-    when_reads = _names(spec["when"], where / "when") & set(lets) if "when" in spec else set()
+    counter = [0]
+    # `when`, then each case, in order, is checked as soon as the lets it reads are known: an
+    # answer it settles (a stream event without counts, one without metadata) costs only those.
+    checks: list[tuple[set[str], Callable[[], None]]] = []
+
+    def emit_when() -> None:
+        lines.append(f"    if not ({_expression(spec['when'], known, pending, where / 'when')}): return None")
+
+    def emit_case(i: int, case: dict[str, Any]) -> Callable[[], None]:
+        def emit() -> None:
+            cw = where / "cases" / i
+            lines.append(f"    if {_expression(case['if'], known, pending, cw / 'if')}:")
+            if isinstance(case["result"], dict):
+                lines.append("        _o0 = {}")
+                _result(case["result"], "_o0", known, cw / "result", lines, "        ", counter)
+                lines.append("        return _o0")
+            else:
+                lines.append(f"        return {_expression(case['result'], known, pending, cw / 'result')}")
+        return emit
+
+    if "when" in spec:
+        checks.append((_names(spec["when"], where / "when") & set(lets), emit_when))
+    for i, case in enumerate(spec.get("cases") or ()):
+        reads = _names(case["if"], where / "cases" / i / "if") | _leaf_names(case["result"], where / "cases" / i / "result")
+        checks.append((reads & set(lets), emit_case(i, case)))
+
+    def flush() -> None:
+        while checks and not (checks[0][0] & pending):
+            checks.pop(0)[1]()
+
+    flush()
     for name, source in lets.items():
         if name in FUNCTIONS or name in _CONSTANTS or name in known or name == "dict" or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
-        if "when" in spec and not when_reads:
-            lines.append(f"    if not ({_expression(spec['when'], known, pending, where / 'when')}): return None")
-            when_reads = {None}  # emitted
         pending.discard(name)
-        when_reads.discard(name)
         lines.append(f"    {name} = {_expression(source, known, pending, where / 'let' / name)}")
         known.add(name)
-    if "when" in spec and when_reads != {None}:
-        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
-    counter = [0]
-    for i, case in enumerate(spec.get("cases") or ()):
-        cw = where / "cases" / i
-        lines.append(f"    if {_expression(case['if'], known, set(), cw / 'if')}:")
-        lines.append("        _o0 = {}")
-        _result(case["result"], "_o0", known, cw / "result", lines, "        ", counter)
-        lines.append("        return _o0")
+        flush()
     if isinstance(spec.get("result"), dict):
         lines.append("    _o0 = {}")
         _result(spec["result"], "_o0", known, where / "result", lines, "    ", counter)
