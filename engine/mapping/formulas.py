@@ -63,9 +63,12 @@ def _number(value: Any) -> int | float | None:
         return None
 
 
-def _starts(value: Any, prefix: str) -> bool:
-    """``starts(text, 'data:')``: a string starting with ``prefix`` (false for anything else)."""
-    return value.__class__ is str and value.startswith(prefix)
+def _starts(value: Any, prefix: Any) -> bool:
+    """``starts(text, 'data:')``: a string starting with ``prefix`` (or one of a list of them);
+    false for anything else."""
+    if value.__class__ is not str or not prefix:
+        return False
+    return value.startswith(prefix if prefix.__class__ is str else tuple(prefix))
 
 
 def _last(value: Any) -> Any:
@@ -97,6 +100,10 @@ def _is_object(value: Any) -> bool:
     return value.__class__ is dict
 
 
+def _is_list(value: Any) -> bool:
+    return value.__class__ is list
+
+
 def _is_integer(value: Any) -> bool:
     """An integer, not a boolean (as in JSON)."""
     return value.__class__ is int
@@ -120,7 +127,7 @@ def _after(value: Any, separator: str) -> Any:
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (

@@ -7,7 +7,6 @@ import pytest
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
 from engine.hooks.anthropic.params import (
     anthropic_betas,
-    anthropic_tools,
     anthropic_user_id,
 )
 from engine.mapping.context import Context
@@ -38,6 +37,7 @@ def _param(name):
     return apply
 
 
+anthropic_tools = _param("tools")
 anthropic_tool_choice = _param("tool_choice")
 anthropic_parallel_tool_calls = _param("parallel_tool_calls")
 anthropic_response_format = _param("response_format")
@@ -49,7 +49,9 @@ def anthropic_usage(response, c):
 
 
 def ctx(**request):
-    return Context(request=request, model="claude-sonnet-4@20250514", options={"json_tool": "json_tool_call"})
+    """A call's context with anthropic.yaml's options (json_tool, hosted_tool_prefixes...)."""
+    options = get_registry().formats["anthropic"].options_for("claude-sonnet-4@20250514", "vertex", {})
+    return Context(request=request, model="claude-sonnet-4@20250514", options=dict(options))
 
 
 FINISH_REASONS = {"max_tokens": "length", "end_turn": "stop", "tool_use": "stop"}
@@ -198,6 +200,11 @@ def test_stream_machine_tool_indexes_and_errors():
 
 
 @pytest.mark.parametrize("call, param, text", [
+    ({"tools": {"name": "f"}}, "tools", "tools: expected a list of tools"),
+    ({"tools": ["f"]}, "tools", "tools[0]: expected a tool object, got 'f'"),
+    ({"tools": [{"type": "retrieval"}]}, "tools", "tools[0]: expected {'type': 'function'"),
+    ({"tools": [{"type": "function", "function": {"name": ""}}]}, "tools", "tools[0].function.name: expected a non-empty string"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": "{}"}}]}, "tools", "tools[0].function.parameters: expected a JSON schema object"),
     ({"tool_choice": "sometimes"}, "tool_choice", "tool_choice: expected 'auto', 'required', 'none'"),
     ({"tool_choice": {"type": "function", "function": {"name": ""}}}, "tool_choice", "got {'type': 'function'"),
     ({"response_format": {"type": "yaml"}}, "response_format", "response_format: expected {'type'"),
