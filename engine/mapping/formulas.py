@@ -124,10 +124,42 @@ def _after(value: Any, separator: str) -> Any:
     return value.split(separator, 1)[-1] if value.__class__ is str else value
 
 
+_PATTERNS: dict[str, Any] = {}
+
+
+def _matches(value: Any, pattern: str) -> bool:
+    """``matches(text, regex)``: the regex matches at the start of a string (false for anything else)."""
+    import re
+
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern)
+    return value.__class__ is str and compiled.match(value) is not None
+
+
+def _split(value: Any, separator: str) -> list[str]:
+    """``split(text, ',')``: the non-empty pieces, stripped; [] for anything but a string."""
+    return [piece.strip() for piece in value.split(separator) if piece.strip()] if value.__class__ is str else []
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if value.__class__ is str else value
+
+
+def _unique(values: Any) -> list[Any]:
+    """``unique(list)``: the items, repeats left out, in order."""
+    return list(dict.fromkeys(values)) if values.__class__ is list else []
+
+
+def _warn(ctx: Any, text: Any) -> None:
+    """``warn(text)``: note it in the call's warnings (``_hidden_params["warnings"]``); gives none."""
+    ctx.warnings.append(str(text))
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str, "matches": _matches, "split": _split, "lower": _lower, "unique": _unique, "warn": _warn,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -196,6 +228,8 @@ class _Rewrite(ast.NodeTransformer):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
             raise self.where.fail(f"only these functions may be called: {', '.join(FUNCTIONS)} (positional arguments)")
         node.args = [self.visit(a) for a in node.args]
+        if node.func.id == "warn":  # the call's warnings: warn(text) -> _warn(ctx, text)
+            node.args.insert(0, ast.Name("ctx", ast.Load()))
         return node
 
 
@@ -316,7 +350,7 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
 
 
 #: Names every formula may read besides the node's fields: the call's and the format's.
-_CALL_NAMES = ("options", "request", "plan", "body", "tables")
+_CALL_NAMES = ("options", "request", "plan", "body", "headers", "tables")
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:

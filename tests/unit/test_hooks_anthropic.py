@@ -5,10 +5,6 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
-from engine.hooks.anthropic.params import (
-    anthropic_betas,
-    anthropic_user_id,
-)
 from engine.mapping.context import Context
 from engine.mapping.registry import get_registry
 from engine.runtime.prepare import prepare
@@ -144,12 +140,16 @@ def test_json_mode_is_not_forced_while_thinking():
 
 
 def test_betas_and_user_id():
-    c = ctx()
-    c.headers = {"Anthropic-Beta": "a, prompt-caching-2024-07-31,a"}
-    assert anthropic_betas({}, c) == ["a"]
-    assert c.warnings
-    assert anthropic_user_id("user-42", ctx()) == "user-42"
-    assert anthropic_user_id("+47 22 33 44 55", ctx()) is None
+    call = {"model": "vertex_ai/claude-sonnet-4@20250514", "vertex_project": "p", "messages": [{"role": "user", "content": "q"}],
+            "extra_headers": {"Anthropic-Beta": "a, prompt-caching-2024-07-31,a"}}
+    prepared = prepare("chat", call, resolve_credentials=False)
+    assert prepared.body["anthropic_beta"] == ["a"]
+    assert any("prompt-caching" in w for w in prepared.ctx.warnings)
+    assert "anthropic_beta" not in body()
+    assert body(user="user-42")["metadata"] == {"user_id": "user-42"}
+    for pii in ("+47 22 33 44 55", "ola@example.com"):
+        prepared = prepare("chat", {**call, "user": pii}, resolve_credentials=False)
+        assert "metadata" not in prepared.body and any("user not sent" in w for w in prepared.ctx.warnings)
 
 
 def test_message_usage_and_json_answer():
