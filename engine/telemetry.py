@@ -37,17 +37,24 @@ log = logging.getLogger("vertex_engine.telemetry")
 INSTRUMENTATION = "vertex-engine"
 _EXPORTER_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER")
 
-# gen_ai.operation.name for each engine call
-OPERATIONS = {
+class _Operations(dict):
+    """gen_ai.operation.name for each engine call type; the gateway's Google-native pass-through
+    routes (call types ``<host provider>_pass_through``: generateContent and friends) are
+    ``generate_content`` whatever host they reach."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self and isinstance(key, str) and key.endswith("_pass_through"):
+            return "generate_content"
+        return super().get(key, default)
+
+
+OPERATIONS = _Operations({
     "chat": "chat",
     "text_completion": "text_completion",
     "embedding": "embeddings",
     "image_generation": "generate_content",
     "speech": "generate_content",
-    # the gateway's Google-native pass-through (generateContent and friends)
-    "gemini_pass_through": "generate_content",
-    "vertex_ai_pass_through": "generate_content",
-}
+})
 
 capture_content: bool | None = None  # None: read OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 
@@ -176,9 +183,19 @@ def suppressed() -> Iterator[None]:
 
 
 def gen_ai_system(model: str, params: Mapping[str, Any] | None = None) -> str:
-    """``gen_ai.system`` for a model string: AI Studio (``gemini/``) or Vertex AI."""
-    provider = (params or {}).get("custom_llm_provider") or (model.split("/", 1)[0] if "/" in model else "")
-    return "gcp.gemini" if provider == "gemini" else "gcp.vertex_ai"
+    """``gen_ai.system`` for a model string: ``gcp.`` + the provider of the host its mapping
+    routes it to (AI Studio's, or Vertex AI's for anything unknown)."""
+    provider = (params or {}).get("custom_llm_provider")
+    if isinstance(provider, str) and provider and not model.startswith(provider + "/"):
+        model = f"{provider}/{model}"
+    import engine  # the registry is loaded by then; importing at the top would be circular
+
+    registry = engine.get_registry()
+    try:
+        host = registry.hosts.get(registry.resolve(model).route.host)
+    except Exception:  # noqa: BLE001 - an unknown model string: the call itself reports it
+        host = None
+    return f"gcp.{host.provider}" if host is not None else "gcp.vertex_ai"
 
 
 _REQUEST_PARAMS = {

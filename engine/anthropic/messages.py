@@ -5,7 +5,7 @@ Everything the door says is its mapping (``mappings/doors/anthropic_messages.yam
 whose wire format speaks the Messages API take the body as sent (every block type, cache
 breakpoints, thinking signatures, server tools) in Vertex's wrapper, and their answer or stream
 comes back byte for byte; every other model goes through the chat pivot. Streams iterate over
-event dicts; ``frames()`` gives the SSE bytes the gateway sends.
+event dicts; ``frames()`` (async; ``sync_frames()`` for a sync stream) gives the SSE bytes the gateway sends.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import engine
-from engine.ingress.api import DoorAnswer, DoorStream, NativeCall, NativeFrames, count_tokens_call, door, frame, split
+from engine.ingress.api import DoorAnswer, DoorStream, NativeCall, NativeFrames, count_tokens_call, door, frame, split, translate
 from engine.ingress.streams import BlockEvents
 from engine.runtime.transport import transport
 
@@ -31,9 +31,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def _translated(chat: Any, model: str) -> DoorAnswer:
+def _translated(chat: Any, model: str, notes: list[str]) -> DoorAnswer:
     hidden = dict(getattr(chat, "_hidden_params", None) or {})
     hidden["usage"] = chat.get("usage")
+    if notes:
+        hidden["warnings"] = [*(hidden.get("warnings") or []), *notes]
     return DoorAnswer(door(DOOR).run("response", chat=chat, model=model), hidden)
 
 
@@ -46,10 +48,11 @@ def create(model: str, messages: list[dict[str, Any]] | None = None, max_tokens:
         if call.prepared.stream:
             return DoorStream(native=NativeFrames(call), response=transport.open_stream(call.prepared)).open()
         return call.answer(transport.send(call.prepared).content)
-    chat = engine.completion(**settings, **spec.request(body))
+    kwargs, notes = translate(spec, body)
+    chat = engine.completion(**settings, **kwargs)
     if body.get("stream"):
         return DoorStream(chunks=chat, translator=BlockEvents(spec, model)).open()
-    return _translated(chat, model)
+    return _translated(chat, model, notes)
 
 
 async def acreate(model: str, messages: list[dict[str, Any]] | None = None, max_tokens: int | None = None, **kwargs: Any) -> Any:
@@ -61,10 +64,11 @@ async def acreate(model: str, messages: list[dict[str, Any]] | None = None, max_
         if call.prepared.stream:
             return await DoorStream(native=NativeFrames(call), response=await transport.aopen_stream(call.prepared)).aopen()
         return call.answer((await transport.asend(call.prepared)).content)
-    chat = await engine.acompletion(**settings, **spec.request(body))
+    kwargs, notes = translate(spec, body)
+    chat = await engine.acompletion(**settings, **kwargs)
     if body.get("stream"):
         return await DoorStream(chunks=chat, translator=BlockEvents(spec, model)).aopen()
-    return _translated(chat, model)
+    return _translated(chat, model, notes)
 
 
 def count_tokens(model: str, messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:

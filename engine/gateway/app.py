@@ -9,6 +9,7 @@ pass-through (:mod:`.passthrough`).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -160,6 +161,9 @@ class Gateway:
         self._warm_up()
         for key in self.config.ignored:
             log.info("config: %s is not used by vertex-engine (ignored)", key)
+        # Everything loaded so far (modules, compiled mappings, config) lives as long as the process:
+        # out of the collector's generations, so its full collections stop walking it again and again.
+        gc.freeze()
 
     def _warm_up(self) -> None:
         """Load and compile the mappings now, not on the first request; say which models no mapping serves."""

@@ -11,8 +11,8 @@ record spend and metrics. Nothing here knows a model family: the calls go throug
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,7 +28,7 @@ from engine.runtime.transport import upstream_clock
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
 from .estimate import billed_prompt, worst_case
-from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
+from .pipeline import JSON, Call, EventStream, Pipeline, dumps, tags_of, usage_numbers
 from .transcription import transcription_answer
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]
@@ -144,8 +144,7 @@ class CallRoutes:
             if stream:
                 call.billed_prompt = lambda: billed_prompt(call.deployment, body)
                 opening = asyncio.ensure_future(self.pipeline.router.call(model, invoke))
-                done, _ = await asyncio.wait({opening}, timeout=self.pipeline.config.heartbeat_interval)
-                if not done:
+                if not await _finished_within(opening, self.pipeline.config.heartbeat_interval):
                     # Google is slow to answer: start the SSE response now and keep the client's
                     # connection alive with comments; a failure to open then arrives as an error event.
                     return self._stream_response(call, None, opening)
@@ -210,7 +209,7 @@ class CallRoutes:
             return Response(content, media_type=media, headers=self._headers(call, extra), background=background)
         if call.call_type == "token_counter":  # LiteLLM names the model the client asked for
             result = {**result, "request_model": call.model}
-        return Response(json.dumps(result).encode(), media_type=JSON, headers=self._headers(call, extra), background=background)
+        return Response(dumps(result), media_type=JSON, headers=self._headers(call, extra), background=background)
 
     def _stream_response(self, call: Call, stream: Any, opening: asyncio.Future[Any] | None = None) -> StreamingResponse:
         headers = self._headers(call, {"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -255,7 +254,7 @@ class CallRoutes:
                 self.pipeline.account(call, status, stream, error_type)
             else:
                 async for chunk in _with_heartbeats(stream, self.pipeline.config.heartbeat_interval):
-                    yield HEARTBEAT if chunk is None else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                    yield HEARTBEAT if chunk is None else b"data: " + dumps(chunk) + b"\n\n"
                 # Journaled before the last byte: a crash after [DONE] has gone out loses nothing.
                 self.pipeline.account(call, status, stream, error_type)
                 yield b"data: [DONE]\n\n"
@@ -330,29 +329,129 @@ def _spent(stream: Any) -> tuple[float, int]:
 
 
 async def _with_heartbeats(stream: Any, interval: float) -> AsyncIterator[Any]:
-    """The stream's chunks, with ``None`` yielded whenever the upstream is silent for ``interval`` s."""
-    iterator = stream.__aiter__()
-    pending: asyncio.Future[Any] | None = None
+    """The stream's chunks, with ``None`` yielded whenever the upstream is silent for ``interval`` s.
+
+    One task per stream reads ahead (at most :data:`_READ_AHEAD` chunks) while this generator waits
+    with a timer: not a task and an ``asyncio.wait`` per chunk. A chunk already read (a stream's
+    pre-read first event) goes out without waiting at all."""
+    loop = asyncio.get_running_loop()
+    pump = _Pump(stream.__aiter__(), loop)
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
-                yield None
+            if pump.chunks:
+                chunk = pump.chunks.popleft()
+                pump.taken()
+                yield chunk
                 continue
-            finished, pending = pending, None
-            try:
-                chunk = finished.result()
-            except StopAsyncIteration:
+            if pump.ended:
+                if pump.error is not None:
+                    raise pump.error
                 return
-            yield chunk
+            if pump.task is None:
+                first = pump.ready_now()
+                if first is not _NOTHING:
+                    yield first
+                    continue
+                pump.start()
+            if not await pump.wait(interval):
+                yield None
     finally:
-        if pending is not None and not pending.done():
-            # Let the cancelled read finish before anyone closes the stream: closing an async
-            # generator that is still running raises.
-            pending.cancel()
+        # Let a cancelled read finish before anyone closes the stream: closing an async generator
+        # that is still running raises.
+        await pump.stop()
+
+
+_NOTHING = object()
+_READ_AHEAD = 16
+
+
+class _Pump:
+    """Reads a stream in a task of its own into a queue (see :func:`_with_heartbeats`)."""
+
+    def __init__(self, iterator: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.iterator = iterator
+        self.loop = loop
+        self.chunks: deque[Any] = deque()
+        self.ended = False
+        self.error: BaseException | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._arrived: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+
+    def ready_now(self) -> Any:
+        """The stream's pre-read first chunk, if it holds one (taken without a task)."""
+        if isinstance(self.iterator, _Started) and self.iterator._first:
+            return self.iterator._first.pop()
+        return _NOTHING
+
+    def start(self) -> None:
+        self.task = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for chunk in self.iterator:
+                self.chunks.append(chunk)
+                self._wake()
+                while len(self.chunks) >= _READ_AHEAD:  # a slow client: stop reading the upstream
+                    self._room = self.loop.create_future()
+                    await self._room
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            self.error = exc
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        arrived = self._arrived
+        if arrived is not None and not arrived.done():
+            arrived.set_result(None)
+
+    def taken(self) -> None:
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether a chunk or the end came within ``timeout`` seconds."""
+        arrived = self._arrived = self.loop.create_future()
+        timer = self.loop.call_later(timeout, _settle, arrived)
+        try:
+            await arrived
+        finally:
+            timer.cancel()
+            self._arrived = None
+        return bool(self.chunks) or self.ended
+
+    async def stop(self) -> None:
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
             try:
-                await pending
+                await task
             except BaseException:  # noqa: BLE001 - its CancelledError or the stream's own error
                 pass
+
+
+def _settle(future: asyncio.Future[None], *_: Any) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _finished_within(task: asyncio.Future[Any], timeout: float) -> bool:
+    """Whether ``task`` finished within ``timeout`` seconds (it goes on either way); a timer and a
+    callback, cheaper than ``asyncio.wait``."""
+    if task.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    timer = loop.call_later(timeout, _settle, waiter)
+    wake = lambda _: _settle(waiter)  # noqa: E731
+    task.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()

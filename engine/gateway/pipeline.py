@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -18,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from engine.errors import APIError, redact
+from engine.nodelay import DISCONNECT_WATCH
 
 from . import bounded_json
 from .config import Deployment, GatewayConfig
@@ -33,12 +36,22 @@ from .router import Router
 from .store import SpendRow, SpendWriter, Store
 from .tracing import CallObserver
 
-__all__ = ["Call", "EventStream", "Pipeline", "JSON", "tags_of", "usage_numbers", "valid_request_id"]
+__all__ = ["Call", "EventStream", "Pipeline", "JSON", "dumps", "tags_of", "usage_numbers", "valid_request_id"]
 
 log = logging.getLogger("vertex_engine.gateway")
 
 JSON = "application/json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as JSON bytes, the way every answer body is written: orjson (about 5x the standard
+    library's speed on answers), the standard library for what orjson refuses (integers beyond 64
+    bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -106,6 +119,29 @@ class EventStream(StreamingResponse):
         self.cleanup = cleanup
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        watch = scope.get(DISCONNECT_WATCH)
+        if watch is not None:  # our server tells when the client leaves: no watcher task, no writer task
+            current = asyncio.current_task()
+            assert current is not None
+            gone: list[bool] = []
+
+            def on_gone() -> None:
+                gone.append(True)
+                current.cancel()
+
+            watch.on_gone = on_gone
+            try:
+                if not watch.disconnected:
+                    await self.stream_response(send)
+            except asyncio.CancelledError:
+                if not gone:
+                    raise
+                current.uncancel()
+            finally:
+                if watch.on_gone is on_gone:
+                    watch.on_gone = None
+                await self.cleanup()
+            return
         # Watch for the client leaving while the upstream is silent too (not only when a write
         # fails): cancelling the writer closes the upstream stream in the generator's finally.
         writer = asyncio.ensure_future(self.stream_response(send))
@@ -154,7 +190,7 @@ class Pipeline:
         """Bookkeeping for a call starting now: its correlation id, its own spend id and (when
         tracing is on) its span, continuing the request's ``traceparent``."""
         given = request.headers.get("x-request-id")
-        own = uuid.uuid4().hex
+        own = os.urandom(16).hex()  # 128 random bits, as uuid4().hex but without building a UUID (2.3 -> 0.6 us)
         correlation = given if given and _REQUEST_ID.match(given) else own
         call = Call(correlation, call_type, time.perf_counter(), spend_id=own)
         self.observer.begin(call, request.headers)
@@ -166,6 +202,17 @@ class Pipeline:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise GatewayError(413, f"request body is {int(declared)} bytes; the limit is {limit} (general_settings.max_request_size_mb)", code="request_too_large")
+        watch = request.scope.get(DISCONNECT_WATCH)
+        if watch is not None and watch.more_body is False and not hasattr(request, "_body"):
+            # Our server already holds the whole body: one receive() that cannot wait, no timer.
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()  # as Starlette's request.stream() says it
+            body = message.get("body", b"")
+            if len(body) > limit:
+                raise GatewayError(413, f"request body is over the {limit}-byte limit (general_settings.max_request_size_mb)", code="request_too_large")
+            request._body = body  # what Starlette's request.body()/stream() return from now on
+            return body
         parts: list[bytes] = []
         size = 0
         # A client that sends its body slowly or never finishes it holds a connection and a task:
@@ -208,12 +255,35 @@ class Pipeline:
     async def unless_disconnected(self, request: Request, work: Any) -> Any:
         """Await ``work``; if the client goes away first, cancel it (and so the upstream call).
 
-        One watcher task per request, which cancels this one on disconnect (cheaper than running
-        the work in a task of its own and waiting on both).
+        Under the gateway's own server (:data:`engine.nodelay.DISCONNECT_WATCH`) the server cancels
+        this task when the connection drops; under any other ASGI server, one watcher task per
+        request does (cheaper than running the work in a task of its own and waiting on both).
         """
         current = asyncio.current_task()
         assert current is not None
         gone: list[bool] = []
+        watch = request.scope.get(DISCONNECT_WATCH)
+        if watch is not None:  # our server tells when the client leaves: no watcher task
+            if watch.disconnected:
+                if hasattr(work, "close"):
+                    work.close()
+                raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed")
+
+            def on_gone() -> None:
+                gone.append(True)
+                current.cancel()
+
+            watch.on_gone = on_gone
+            try:
+                return await work
+            except asyncio.CancelledError:
+                if not gone:
+                    raise
+                current.uncancel()
+                raise GatewayError(499, "client closed the connection before the answer was ready", "client_closed") from None
+            finally:
+                if watch.on_gone is on_gone:
+                    watch.on_gone = None
 
         def on_disconnect(watcher: asyncio.Future[None]) -> None:
             if not watcher.cancelled():
@@ -238,7 +308,7 @@ class Pipeline:
     @staticmethod
     def json(data: Any, status: int = 200, headers: dict[str, str] | None = None, background: BackgroundTask | None = None) -> Response:
         """A JSON response."""
-        return Response(json.dumps(data).encode(), status_code=status, media_type=JSON, headers=headers, background=background)
+        return Response(dumps(data), status_code=status, media_type=JSON, headers=headers, background=background)
 
     def error(self, exc: BaseException, request_id: str, call: Call | None = None, door: Any = None) -> Response:
         """The error JSON for ``exc`` (OpenAI's, or ``door``'s shape); a call's failure is recorded after it is sent."""

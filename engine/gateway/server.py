@@ -125,7 +125,8 @@ def serve_main(argv: list[str]) -> int:
     from .shutdown import patch_uvicorn
 
     patch_uvicorn()  # a hard deadline on shutdown (see engine/gateway/shutdown.py)
-    if args.workers > 1 and not config.redis_url:
+    on_postgres = (config.database_url or "").strip().startswith(("postgres://", "postgresql://"))
+    if args.workers > 1 and not config.redis_url and not on_postgres:  # on PostgreSQL they share it there
         # Budgets, key and deployment limits must hold across the workers: they share them
         # through a small SQLite file that lives as long as this serve run.
         folder = tempfile.mkdtemp(prefix="vertex-engine-workers-")

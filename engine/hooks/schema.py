@@ -536,3 +536,29 @@ def vertex_schema_hook(value: Any, ctx: Any) -> dict[str, Any]:
         property_ordering=bool(ctx.options.get("property_ordering", True)),
         ai_studio=ctx.options.get("schema_dialect") == "ai_studio",
     )
+
+
+# Template filters: a mapping places a schema with these (gemini.yaml's response_format and plan).
+def _response_schema_filter(schema: Any, field: str, dialect: Any = None) -> dict[str, Any]:
+    """``schema | response_schema('<field>', options.schema_dialect)``: the converted subset, with propertyOrdering."""
+    return to_vertex_schema(schema, property_ordering=True, ai_studio=dialect == "ai_studio", field=field)
+
+
+def _json_schema_filter(schema: Any, field: str) -> dict[str, Any]:
+    """``schema | json_schema('<field>')``: plain JSON Schema as written (a checked copy)."""
+    return plain_json_schema(schema, field=field)
+
+
+def _schema_text_filter(schema: Any, field: str) -> str:
+    """``schema | schema_text('<field>')``: the schema, ``$ref``s inlined, as JSON text for a prompt."""
+    return _json.dumps(inline_refs(schema, field=field))
+
+
+def _register_filters() -> None:
+    from engine.mapping.templates import ENV
+
+    ENV.filters.update(response_schema=_response_schema_filter, json_schema=_json_schema_filter,
+                       schema_text=_schema_text_filter)
+
+
+_register_filters()

@@ -12,19 +12,25 @@ router tries a sibling) instead of breaking a stream the client has started read
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any, Callable, Iterator
 
 import engine
 from engine.costs import completion_cost
-from engine.errors import APIConnectionError, BadRequestError, UnprocessableEntityError
+import httpx
+
+from engine.errors import APIConnectionError, APIError, BadRequestError, Timeout, UnprocessableEntityError
 from engine.mapping.door import CompiledDoor
 from engine.runtime.prepare import Prepared, prepare
 from engine.types import _WithHidden
 
 from .errors import IngressError
 
-__all__ = ["door", "DoorAnswer", "DoorStream", "RawEvent", "frame", "split", "NativeCall", "count_tokens_call"]
+__all__ = ["door", "translate", "DoorAnswer", "DoorStream", "RawEvent", "frame", "split", "NativeCall", "count_tokens_call"]
+
+log = logging.getLogger("vertex_engine.ingress")
+_NOTED: set[tuple[str, str]] = set()  # (door, note) already logged by this process
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 #: The chat messages a native call is prepared with (its body is replaced by the caller's own).
@@ -34,6 +40,18 @@ _PLACEHOLDER = [{"role": "user", "content": "."}]
 def door(name: str) -> CompiledDoor:
     """The compiled door mapping ``name`` (``doors`` of the loaded mappings)."""
     return engine.get_registry().doors[name]
+
+
+def translate(spec: CompiledDoor, body: dict[str, Any], **variables: Any) -> tuple[dict[str, Any], list[str]]:
+    """(chat kwargs for ``body``, the door's notes on what the translation does not carry); each
+    note is logged once per process, the caller lists them in the answer's warnings."""
+    kwargs = spec.request(body, **variables)
+    notes = spec.notes_for(body) if spec.notes else []
+    for note in notes:
+        if (spec.name, note) not in _NOTED:
+            _NOTED.add((spec.name, note))
+            log.warning("%s request: %s", spec.name, note)
+    return kwargs, notes
 
 
 class DoorAnswer(_WithHidden):
@@ -242,6 +260,14 @@ class DoorStream:
         start and end events then, but no answer came)."""
         return self._ended and not self._got_element
 
+    def _cut(self, exc: Exception) -> APIError:
+        """The engine's error for a native upstream's stream that broke (as the chat path says it)."""
+        count = self._native.count if self._native is not None else 0
+        model = self._native.call.prepared.model_string if self._native is not None else None
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+            return Timeout(f"upstream stream stalled after {count} event(s): no data within the timeout ({type(exc).__name__})", model=model)
+        return APIConnectionError(f"upstream stream ended unexpectedly after {count} event(s): {type(exc).__name__}", model=model)
+
     # Turning upstream elements into events.
     def _feed(self, element: Any) -> list[dict[str, Any]]:
         self._got_element = True
@@ -284,6 +310,12 @@ class DoorStream:
         except StopAsyncIteration:
             self._ready += self._end()
             return False
+        except Exception as exc:  # a native upstream's connection (chat streams map their own)
+            from engine.runtime import aio  # aiohttp is imported with the first async call, not with engine
+
+            if isinstance(exc, (httpx.HTTPError, *aio.NETWORK_ERRORS)):
+                raise self._cut(exc) from None
+            raise
         self._ready += self._feed(element)
         return True
 
@@ -342,6 +374,8 @@ class DoorStream:
         except StopIteration:
             self._ready += self._end()
             return False
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise self._cut(exc) from None
         self._ready += self._feed(element)
         return True
 
@@ -385,10 +419,15 @@ def count_tokens_call(spec: CompiledDoor, model: Any, kwargs: dict[str, Any]) ->
     body, settings = split(spec.body_fields, model, kwargs)
     body.pop("stream", None)
     chat = spec.request({**(spec.fields.get("count_defaults") or {}), **body})
+    model_string = _model_string(settings)
     try:
-        engine.get_registry().resolve(_model_string(settings), operation="count_tokens")
+        fmt = engine.get_registry().resolve(model_string, operation="count_tokens").format
     except BadRequestError as exc:
         raise BadRequestError(f"model: {exc.message}", param="model", model=settings["model"]) from None
+    if "count_tokens" not in fmt.operations:
+        counted = sorted(name for name, f in engine.get_registry().formats.items() if "count_tokens" in f.operations)
+        raise BadRequestError(f"model: {model_string!r} ({fmt.name}) has no token counting upstream; count_tokens is "
+                              f"available for {', '.join(counted)} models", param="model", model=settings["model"])
     call = {**settings, "messages": chat["messages"]}
     if chat.get("tools"):
         call["tools"] = chat["tools"]

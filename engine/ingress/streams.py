@@ -23,12 +23,49 @@ def _item_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
-def _deltas(chunk: Any) -> list[tuple[dict[str, Any], str | None]]:
-    """(delta, finish_reason) of the chunk's first choice."""
-    return [(choice.get("delta") or {}, choice.get("finish_reason")) for choice in chunk.get("choices") or [] if choice.get("index", 0) == 0]
+class _ChatEvents:
+    """Walks chat chunks (first choice only) in the order a model emits them: thinking blocks,
+    reasoning text, content, tool calls; remembers usage and the finish reason. Subclasses say
+    what each piece opens or extends, as events."""
+
+    usage: Any = None
+    finish: str | None = None
+
+    def feed(self, chunk: Any) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            for block in delta.get("thinking_blocks") or []:
+                if isinstance(block, dict):
+                    events += self._thinking_block(block)
+            if delta.get("reasoning_content"):
+                events += self._reasoning(delta["reasoning_content"])
+            if delta.get("content") or delta.get("annotations"):
+                events += self._content(delta.get("content") or "", delta.get("annotations") or [])
+            for call in delta.get("tool_calls") or []:
+                events += self._call(call.get("index", 0), call.get("id"), call.get("function") or {})
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+        return events
+
+    def _thinking_block(self, block: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _reasoning(self, text: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _content(self, text: str, annotations: list[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _call(self, n: int, ident: str | None, function: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
 
-class BlockEvents:
+class BlockEvents(_ChatEvents):
     """Chat chunks -> content-block events. Blocks open and close in order (thinking, text, one
     ``tool_use`` per call); a block of another kind closes the open one."""
 
@@ -38,8 +75,6 @@ class BlockEvents:
         self.index = -1
         self.open: str | None = None          # "thinking" / "text" / "tool:<n>"
         self.signature = ""
-        self.finish: str | None = None
-        self.usage: Any = None
         self.tool_ids: dict[int, str] = {}
 
     def start(self) -> list[dict[str, Any]]:
@@ -63,39 +98,34 @@ class BlockEvents:
         self.open = kind
         return [*events, {"type": "content_block_start", "index": self.index, "content_block": block}]
 
-    def feed(self, chunk: Any) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for delta, finish in _deltas(chunk):
-            for block in delta.get("thinking_blocks") or []:
-                if isinstance(block, dict) and block.get("type") == "redacted_thinking":
-                    events += self._begin("redacted", {"type": "redacted_thinking", "data": block.get("data", "")})
-                elif isinstance(block, dict) and block.get("signature"):
-                    if self.open != "thinking":
-                        events += self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                    self.signature = block["signature"]
-            if delta.get("reasoning_content"):
-                if self.open != "thinking":
-                    events += self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                events.append({"type": "content_block_delta", "index": self.index,
-                               "delta": {"type": "thinking_delta", "thinking": delta["reasoning_content"]}})
-            if delta.get("content"):
-                if self.open != "text":
-                    events += self._begin("text", {"type": "text", "text": ""})
-                events.append({"type": "content_block_delta", "index": self.index, "delta": {"type": "text_delta", "text": delta["content"]}})
-            for call in delta.get("tool_calls") or []:
-                n = call.get("index", 0)
-                function = call.get("function") or {}
-                if self.open != f"tool:{n}":
-                    ident = call.get("id") or self.tool_ids.get(n) or _item_id("toolu")
-                    self.tool_ids[n] = ident
-                    events += self._begin(f"tool:{n}", {"type": "tool_use", "id": ident, "name": function.get("name") or "", "input": {}})
-                if function.get("arguments"):
-                    events.append({"type": "content_block_delta", "index": self.index,
-                                   "delta": {"type": "input_json_delta", "partial_json": function["arguments"]}})
-            if finish:
-                self.finish = finish
+    def _thinking_block(self, block: dict[str, Any]) -> list[dict[str, Any]]:
+        if block.get("type") == "redacted_thinking":
+            return self._begin("redacted", {"type": "redacted_thinking", "data": block.get("data", "")})
+        if not block.get("signature"):
+            return []
+        events = self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""}) if self.open != "thinking" else []
+        self.signature = block["signature"]
+        return events
+
+    def _reasoning(self, text: str) -> list[dict[str, Any]]:
+        events = self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""}) if self.open != "thinking" else []
+        return [*events, {"type": "content_block_delta", "index": self.index, "delta": {"type": "thinking_delta", "thinking": text}}]
+
+    def _content(self, text: str, annotations: list[Any]) -> list[dict[str, Any]]:
+        if not text:
+            return []
+        events = self._begin("text", {"type": "text", "text": ""}) if self.open != "text" else []
+        return [*events, {"type": "content_block_delta", "index": self.index, "delta": {"type": "text_delta", "text": text}}]
+
+    def _call(self, n: int, ident: str | None, function: dict[str, Any]) -> list[dict[str, Any]]:
+        events = []
+        if self.open != f"tool:{n}":
+            ident = ident or self.tool_ids.get(n) or _item_id("toolu")
+            self.tool_ids[n] = ident
+            events = self._begin(f"tool:{n}", {"type": "tool_use", "id": ident, "name": function.get("name") or "", "input": {}})
+        if function.get("arguments"):
+            events.append({"type": "content_block_delta", "index": self.index,
+                           "delta": {"type": "input_json_delta", "partial_json": function["arguments"]}})
         return events
 
     def finish_events(self) -> list[dict[str, Any]]:
@@ -112,7 +142,7 @@ class BlockEvents:
         return [self.door.run("error", status=status, message=message, kind=None)]
 
 
-class ItemEvents:
+class ItemEvents(_ChatEvents):
     """Chat chunks -> output-item events, each with ``sequence_number``. Items open in order
     (reasoning, message, one function_call per call); another kind closes the open one with its
     ``.done`` events."""
@@ -122,8 +152,6 @@ class ItemEvents:
         self.sequence = 0
         self.output: list[dict[str, Any]] = []
         self.open: str | None = None         # "reasoning" / "message" / "call:<n>"
-        self.finish_reason: str | None = None
-        self.usage: Any = None
         self.final: dict[str, Any] | None = None
         self.blocks: list[dict[str, Any]] = []   # signed / redacted thinking blocks of the open reasoning item
 
@@ -179,58 +207,55 @@ class ItemEvents:
                                   summary_index=0, part={"type": "summary_text", "text": ""}))
         return events
 
-    def feed(self, chunk: Any) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for delta, finish in _deltas(chunk):
-            for block in delta.get("thinking_blocks") or []:
-                if isinstance(block, dict) and (block.get("signature") or block.get("type") == "redacted_thinking"):
-                    if self.open != "reasoning":
-                        events += self._open_reasoning()
-                    self.blocks.append({k: v for k, v in block.items() if k != "thinking"} if block.get("type") == "thinking" else block)
-            if delta.get("reasoning_content"):
-                if self.open != "reasoning":
-                    events += self._open_reasoning()
-                item = self.output[-1]
-                item["summary"][0]["text"] += delta["reasoning_content"]
-                events.append(self._event("response.reasoning_summary_text.delta", item_id=item["id"], output_index=self._index,
-                                          summary_index=0, delta=delta["reasoning_content"]))
-            if delta.get("content") or delta.get("annotations"):
-                if self.open != "message":
-                    events += self._begin("message", {"id": _item_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []})
-                    item = self.output[-1]
-                    item["content"].append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
-                    events.append(self._event("response.content_part.added", item_id=item["id"], output_index=self._index, content_index=0,
-                                              part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}))
-                item = self.output[-1]
-                part = item["content"][0]
-                if delta.get("content"):
-                    part["text"] += delta["content"]
-                    events.append(self._event("response.output_text.delta", item_id=item["id"], output_index=self._index, content_index=0,
-                                              delta=delta["content"], logprobs=[]))
-                for annotation in delta.get("annotations") or []:
-                    part["annotations"].append(self.door.run("annotation", annotation=annotation))
-                    events.append(self._event("response.output_text.annotation.added", item_id=item["id"], output_index=self._index,
-                                              content_index=0, annotation_index=len(part["annotations"]) - 1, annotation=part["annotations"][-1]))
-            for call in delta.get("tool_calls") or []:
-                n = call.get("index", 0)
-                function = call.get("function") or {}
-                if self.open != f"call:{n}":
-                    events += self._begin(f"call:{n}", {"id": _item_id("fc"), "type": "function_call", "status": "in_progress",
-                                                        "call_id": call.get("id") or _item_id("call"), "name": function.get("name") or "", "arguments": ""})
-                item = self.output[-1]
-                if function.get("arguments"):
-                    item["arguments"] += function["arguments"]
-                    events.append(self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=self._index,
-                                              delta=function["arguments"]))
-            if finish:
-                self.finish_reason = finish
+    def _thinking_block(self, block: dict[str, Any]) -> list[dict[str, Any]]:
+        if not (block.get("signature") or block.get("type") == "redacted_thinking"):
+            return []
+        events = self._open_reasoning() if self.open != "reasoning" else []
+        self.blocks.append({k: v for k, v in block.items() if k != "thinking"} if block.get("type") == "thinking" else block)
+        return events
+
+    def _reasoning(self, text: str) -> list[dict[str, Any]]:
+        events = self._open_reasoning() if self.open != "reasoning" else []
+        item = self.output[-1]
+        item["summary"][0]["text"] += text
+        return [*events, self._event("response.reasoning_summary_text.delta", item_id=item["id"], output_index=self._index,
+                                     summary_index=0, delta=text)]
+
+    def _content(self, text: str, annotations: list[Any]) -> list[dict[str, Any]]:
+        events = []
+        if self.open != "message":
+            events = self._begin("message", {"id": _item_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []})
+            item = self.output[-1]
+            item["content"].append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+            events.append(self._event("response.content_part.added", item_id=item["id"], output_index=self._index, content_index=0,
+                                      part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}))
+        item = self.output[-1]
+        part = item["content"][0]
+        if text:
+            part["text"] += text
+            events.append(self._event("response.output_text.delta", item_id=item["id"], output_index=self._index, content_index=0,
+                                      delta=text, logprobs=[]))
+        for annotation in annotations:
+            part["annotations"].append(self.door.run("annotation", annotation=annotation))
+            events.append(self._event("response.output_text.annotation.added", item_id=item["id"], output_index=self._index,
+                                      content_index=0, annotation_index=len(part["annotations"]) - 1, annotation=part["annotations"][-1]))
+        return events
+
+    def _call(self, n: int, ident: str | None, function: dict[str, Any]) -> list[dict[str, Any]]:
+        events = []
+        if self.open != f"call:{n}":
+            events = self._begin(f"call:{n}", {"id": _item_id("fc"), "type": "function_call", "status": "in_progress",
+                                                "call_id": ident or _item_id("call"), "name": function.get("name") or "", "arguments": ""})
+        item = self.output[-1]
+        if function.get("arguments"):
+            item["arguments"] += function["arguments"]
+            events.append(self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=self._index,
+                                      delta=function["arguments"]))
         return events
 
     def finish_events(self) -> list[dict[str, Any]]:
         events = self._close()
-        self.final = self.door.run("finish", base=self.base, output=self.output, finish_reason=self.finish_reason, usage=self.usage)
+        self.final = self.door.run("finish", base=self.base, output=self.output, finish_reason=self.finish, usage=self.usage)
         kind = "response.completed" if self.final["status"] == "completed" else "response.incomplete"
         return [*events, self._event(kind, response=self.final)]
 

@@ -9,6 +9,7 @@ from typing import Iterable
 from engine.errors import MappingError
 from engine.mapping.examples import iter_examples, run_example
 from engine.mapping.loader import all_problems, read_documents
+from engine.mapping.door import example_problems
 from engine.mapping.registry import Registry
 
 __all__ = ["Problem", "check"]
@@ -64,4 +65,14 @@ def check(roots: Iterable[Path | str]) -> Report:
                 report.problems.append(Problem(ref.file, f"{ref.where} ({name})", failure))
         else:
             report.passed += 1
+    for door in registry.doors.values():  # front doors (mappings/doors) carry examples too
+        for i, example in enumerate(door.examples):
+            report.examples += 1
+            try:
+                failures = example_problems(door, example)
+            except Exception as exc:  # noqa: BLE001 - as above
+                failures = [f"crashed: {type(exc).__name__}: {exc}"]
+            for failure in failures:
+                report.problems.append(Problem(door.file, f"examples.{i} ({example.get('name', '')})", failure))
+            report.passed += not failures
     return report

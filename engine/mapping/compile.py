@@ -34,6 +34,7 @@ from engine.mapping.hooks import get_hook
 from engine.mapping.loader import Document
 from engine.mapping.formulas import compile_formulas, compile_param_formula
 from engine.mapping.messages import compile_messages
+from engine.mapping.param_rules import compile_value_rules
 from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
 from engine.mapping.paths import compile_getter, compile_setter
@@ -188,6 +189,7 @@ def compile_host(doc: Document) -> CompiledHost:
         file=doc.path,
         errors=compile_errors(d.get("errors"), w / "errors"),
         caches=_compile_caches(d["caches"], w / "caches") if "caches" in d else None,
+        project_resources=bool(d.get("project_resources")),
     )
 
 
@@ -237,6 +239,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     append_value = where.leaf(append) if append is not None and append is not True else None
 
     check_type = _type_checker(name, spec.get("type"), spec.get("items"), spec.get("minimum"), spec.get("maximum"))
+    rules = compile_value_rules(name, spec, where.names.tables, where)  # require / value / cases (param_rules.py)
+    yields_to = spec.get("yields_to")
 
     def transform(value: Any, ctx: Context) -> Any:
         if check_type is not None:
@@ -248,6 +252,9 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         if value_map is not None:
             if isinstance(value, (str, int, float, bool)) and value in value_map:
                 value = value_map[value]
+                return _fresh(value) if isinstance(value, (dict, list)) else value  # the table stays as it is
+            if rules is not None:
+                return rules(value, ctx)
             else:
                 raise UnsupportedParamsError(
                     f"{name}={value!r} is not supported for {ctx.model_string or ctx.model}; "
@@ -255,6 +262,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
                     param=name,
                     model=ctx.model_string,
                 )
+        if rules is not None:
+            value = rules(value, ctx)
         if hook is not None:
             value = hook(value, ctx)
         return value
@@ -270,6 +279,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
     else:
 
         def apply(body: dict, value: Any, ctx: Context) -> None:
+            if yields_to is not None and ctx.request.get(yields_to) is not None:
+                return  # the request's `yields_to` param is honoured instead
             value = transform(value, ctx)
             if value is not None:
                 setter(body, value)
@@ -285,6 +296,15 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         policy=policy,
         check=check_type if setter is None else None,
     )
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a table value (JSON data), cheaper than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
 
 
 _CASTS = {"str": str, "int": int, "float": float, "bool": bool}
@@ -675,7 +695,7 @@ def _compile_option_templates(options: dict[str, Any], where: _Where) -> dict[st
             names = meta.find_undeclared_variables(ENV.parse(v))
         except jinja2.TemplateSyntaxError as exc:
             raise (where / k).fail(f"invalid Jinja template: {exc.message}") from None
-        reads[k] = {n for n in names if n in templated and n != k}
+        reads[k] = {n for n in names if n in templated}
     ordered: list[str] = []
 
     def visit(k: str, chain: list[str]) -> None:

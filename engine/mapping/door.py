@@ -9,34 +9,41 @@ into callables of a variables dict:
 - a dict: an object; a key ending in ``?`` is left out when its value is null;
 - a list: each element is a spec;
 - a dict with one of these keys, a construct:
-  ``{let: {name: spec...}, check: [...], value: spec}`` (bindings in order, then checks, then the value),
+  ``{let: {name: spec...}, check: [...], value: spec}`` (the checks, then the bindings in order, then the value),
   ``{each: expr, item: spec, as?: name, if?: expr, at?: template, flat?: bool}`` (one item per element),
-  ``{switch: expr, cases: {value: spec}, field: template, default?: spec}`` (the first matching case;
-  a case ``{refuse: why}`` or an unknown value is an error naming ``field``),
+  ``{switch: expr, cases: {value: spec}, field: template, unknown?: why, default?: spec}`` (the
+  matching case; a case ``{refuse: why}`` or an unknown value is an error naming ``field``),
   ``{concat: [spec...]}`` (lists joined), ``{use: name}`` (a named spec of the door's ``specs``),
   ``{merge_runs: spec, when: expr, join: {field: text | list}}`` (consecutive items merged).
 
 A check is ``{must: expr, field: template, why: template}``: when ``must`` is false the call is
-refused with :class:`engine.ingress.errors.IngressError` naming the field (``messages[2].content``).
+refused with :class:`engine.ingress.errors.IngressError` naming the field (``messages[2].content``);
+``{each, as, at, check: [...]}`` checks every element of a list. ``notes`` declare what a
+translation leaves out (logged once, listed in warnings).
 Inside ``each``, ``where`` is the caller's path of the element (``at`` + ``[index]``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import jinja2
 
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
+import engine.mapping.messages  # noqa: F401 - registers the `json` filter door specs use
+from engine.mapping.expressions import compile_fast, compile_fast_text
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
 
 __all__ = ["CompiledDoor", "compile_door", "Spec"]
 
 Spec = Callable[[dict[str, Any]], Any]
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
 _CONSTRUCTS = ("let", "check", "each", "switch", "concat", "use", "merge_runs")
 
 
@@ -111,13 +118,17 @@ class _Compiler:
             return self.compile(source, where)
         if isinstance(source, str):
             try:
-                return compile_expression(source)
+                return compile_fast(source) or compile_expression(source)
             except Exception as exc:  # noqa: BLE001 - Jinja's syntax errors, reported with the key
                 raise self.fail(where, f"not a valid expression: {exc}") from None
         return lambda variables: source
 
     def compile(self, spec: Any, where: str) -> Spec:
         if isinstance(spec, str) and is_template(spec):
+            single = _SINGLE.match(spec)
+            fast = compile_fast(single.group("expr")) if single else compile_fast_text(spec)
+            if fast is not None:
+                return fast
             try:
                 return compile_template(spec)
             except Exception as exc:  # noqa: BLE001
@@ -146,7 +157,7 @@ class _Compiler:
         compiled: list[Any] = []
         for i, check in enumerate(checks or []):
             if isinstance(check, dict) and "each" in check:
-                compiled.append(self._each({**check, "item": {"check": check.get("check") or [], "value": None}}, f"{where}.{i}"))
+                compiled.append(self._each_check(check, f"{where}.{i}"))
                 continue
             if not isinstance(check, dict) or "must" not in check or "field" not in check:
                 raise self.fail(f"{where}.{i}", "a check is {must: <expression>, field: <template>, why: <text>}")
@@ -161,6 +172,29 @@ class _Compiler:
                 must, name, why = check
                 if not must(variables):
                     raise IngressError(str(name(variables)), str(why(variables)))
+
+        return run
+
+    def _each_check(self, spec: dict[str, Any], where: str) -> Callable[[dict[str, Any]], None]:
+        """``{each, as, at, check: [...]}`` among checks: the checks for every element (one scope
+        reused across elements: checks bind nothing)."""
+        source = self.expression(spec["each"], f"{where}.each")
+        name = spec.get("as", "item")
+        at = self.compile(spec["at"], f"{where}.at") if "at" in spec else None
+        checks = self._checks(spec.get("check"), f"{where}.check")
+
+        def run(variables: dict[str, Any]) -> None:
+            values = source(variables)
+            if not values:
+                return
+            scope = dict(variables)
+            base = str(at(variables)) if at is not None else None
+            for index, value in enumerate(values if isinstance(values, list) else [values]):
+                scope[name] = value
+                scope["index"] = index
+                if base is not None:
+                    scope["where"] = f"{base}[{index}]"
+                checks(scope)
 
         return run
 
@@ -293,8 +327,14 @@ class CompiledDoor:
     native: dict[str, Any] | None
     specs: dict[str, Spec] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[Spec, str]] = field(default_factory=list)  # (when, note): what a translation leaves out
 
-    @property
+    def notes_for(self, body: dict[str, Any]) -> list[str]:
+        """The ``notes`` whose ``when`` holds for ``body``: request features the translation does not carry."""
+        variables = {"body": body, "tables": self.tables}
+        return [note for when, note in self.notes if when(variables)]
+
+    @cached_property
     def body_fields(self) -> frozenset[str]:
         """Every request field the door reads, passes on or ignores (``model`` excluded)."""
         f = self.fields
@@ -314,7 +354,11 @@ class CompiledDoor:
         if unknown:
             raise IngressError(unknown[0], self.fields.get("unknown") or "not a field of this API")
         kwargs = {new: body[old] for old, new in (self.fields.get("renamed") or {}).items() if body.get(old) is not None}
-        built = self.run("request", body=body, **variables)
+        try:
+            built = self.run("request", body=body, **variables)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, jinja2.UndefinedError) as exc:
+            # A value of a shape no check foresaw: still the caller's 400, never a 500.
+            raise IngressError("body", f"a field does not have the shape this API expects ({type(exc).__name__}: {exc})") from None
         kwargs.update((k, v) for k, v in (built or {}).items() if v is not None)
         return kwargs
 
@@ -330,6 +374,7 @@ def compile_door(doc: Any) -> CompiledDoor:
         specs=dict(compiler._compiled),
     )
     door.specs["check"] = compiler._checks(data.get("check"), "check")
+    door.notes = [(compiler.expression(n["when"], f"notes.{i}.when"), n["note"]) for i, n in enumerate(data.get("notes") or [])]
     return door
 
 

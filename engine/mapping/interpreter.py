@@ -91,6 +91,8 @@ class CompiledHost:
     file: str
     errors: ErrorShape | None = None  # how this host's error bodies name their code
     caches: "CompiledCaches | None" = None
+    # Serves the project's REST resources (batches, tuning, caches, files): see schemas/mapping.yaml.
+    project_resources: bool = False
 
 
 @dataclass(frozen=True)

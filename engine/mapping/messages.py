@@ -13,6 +13,7 @@ Compiled once here; per call only the loop below runs. Every error names the cal
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 from engine.errors import BadRequestError
@@ -108,6 +109,7 @@ _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "object": (lambda v: isinstance(v, dict), "an object"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "null": (lambda v: v is None, "null"),
+    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a non-negative integer"),
 }
 
 
@@ -128,7 +130,7 @@ def _kind_check(kind: Any, where: Any) -> tuple[Callable[[Any], bool], str]:
     """`text`, `string|null`, `'function'|null`...: alternatives of a type name or a quoted value."""
     types: list[type] = []
     values: set[Any] = set()
-    text, names = False, []
+    text, counts, names = False, False, []
     for alt in str(kind).split("|"):
         alt = alt.strip()
         if len(alt) > 1 and alt[0] == alt[-1] == "'":
@@ -139,16 +141,31 @@ def _kind_check(kind: Any, where: Any) -> tuple[Callable[[Any], bool], str]:
                 values.add(None)
             elif alt == "text":
                 text = True
+            elif alt == "count":
+                counts = True
             else:
                 types.append(_PY_TYPES[alt])
             names.append(_TYPES[alt][1])
         else:
             raise where.fail(f"unknown type {alt!r}; expected {', '.join(_TYPES)}, a quoted value, or several joined by |")
     kinds = tuple(types)
+    if counts:
+        base = _kind_check("|".join(a for a in str(kind).split("|") if a.strip() != "count") or "'\x00never'", where)[0]
 
-    def ok(value: Any) -> bool:
-        return (isinstance(value, kinds) or (text and isinstance(value, str) and value != "")
-                or (value in values if value is None or isinstance(value, str) else False))
+        def ok(value: Any) -> bool:
+            return _TYPES["count"][0](value) or base(value)
+
+        return ok, " or ".join(names)
+    if not values and not text:
+        def ok(value: Any) -> bool:
+            return isinstance(value, kinds)
+    elif not kinds and not values:
+        def ok(value: Any) -> bool:
+            return value.__class__ is str and value != ""
+    else:
+        def ok(value: Any) -> bool:
+            return (isinstance(value, kinds) or (text and isinstance(value, str) and value != "")
+                    or (value in values if value is None or isinstance(value, str) else False))
 
     return ok, " or ".join(names)
 
@@ -158,6 +175,21 @@ def _requirer(spec: dict[str, str] | None, where: Any) -> Callable[[Any, str], N
     if not spec:
         return None
     checks = [(path, path.split("."), *_kind_check(kind, where / "require" / path)) for path, kind in spec.items()]
+    single = [(path, keys[0], ok, expected) for path, keys, ok, expected in checks if len(keys) == 1]
+
+    def fail(path: str, value: Any, expected: str, field: str) -> BadRequestError:
+        shown = _type_name(value) if not isinstance(value, str) else repr(value)
+        return BadRequestError(f"{field}.{path}: expected {expected}, got {shown}", param=f"{field}.{path}")
+
+    if len(single) == len(checks) == 1:
+        (path, key, ok, expected), = single
+
+        def require_one(node: Any, field: str) -> None:
+            value = node.get(key) if isinstance(node, dict) else None
+            if not ok(value):
+                raise fail(path, value, expected, field)
+
+        return require_one
 
     def require(node: Any, field: str) -> None:
         for path, keys, ok, expected in checks:
@@ -165,8 +197,7 @@ def _requirer(spec: dict[str, str] | None, where: Any) -> Callable[[Any, str], N
             for key in keys:
                 value = value.get(key) if isinstance(value, dict) else None
             if not ok(value):
-                shown = _type_name(value) if not isinstance(value, str) else repr(value)
-                raise BadRequestError(f"{field}.{path}: expected {expected}, got {shown}", param=f"{field}.{path}")
+                raise fail(path, value, expected, field)
 
     return require
 
@@ -203,6 +234,11 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
     # A role's turn may depend on the model (a catalog flag): templates evaluated once per call.
     fixed_roles = {k: v for k, v in role_specs.items() if not is_template(v)}
     role_templates = [(k, (where / "roles" / k).template(v)) for k, v in role_specs.items() if is_template(v)]
+    for k, v in role_specs.items():
+        if is_template(v) and not re.fullmatch(r"\{\{\s*options\.\w+\s*\}\}", v):
+            raise (where / "roles" / k).fail("a role chosen per model reads one option: \"{{ options.<name> }}\" (options see the catalog)")
+    # Role templates read only the format's options, so one evaluation per options object suffices.
+    roles_memo: dict[int, tuple[Any, dict[str, str]]] = {}
     turn_roles: dict[str, str] = dict(spec.get("turn_roles") or {})
     merge = bool(spec.get("merge", False))
     # `adjacent`: only messages next to each other merge; a message that adds nothing ends the turn.
@@ -228,7 +264,8 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
 
     # --- part tables: OpenAI content part type -> upstream part ---
     tables: dict[str, dict[str, Callable[[Any, _Run, str], Any]]] = {}
-    for table_name, table_spec in {"parts": spec.get("parts") or {}, **(spec.get("part_tables") or {})}.items():
+    table_specs = {"parts": spec.get("parts") or {}, **(spec.get("part_tables") or {})}
+    for table_name, table_spec in table_specs.items():
         tw = where / "parts" if table_name == "parts" else where / "part_tables" / table_name
         tables[table_name] = {kind: _compile_part_rule(rule, tw / kind) for kind, rule in table_spec.items()}
 
@@ -237,10 +274,15 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
         fallback = rules.get("*")
         known_parts = ", ".join(k for k in rules if k != "*")
 
+        plain = _plain_text_rule(table_specs[table_name].get("text"))
+
         def content_parts(content: Any, run: _Run, field: str) -> list[Any]:
             """A message's `content`: a string is one `text` part; a list goes part by part through the table."""
             if content is None:
                 return []
+            if content.__class__ is str and plain is not None:
+                key, drop_empty = plain
+                return [{key: content}] if content or not drop_empty else []
             if isinstance(content, str):
                 items: list[Any] = [{"type": "text", "text": content}]
                 fields = [field]
@@ -275,13 +317,10 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
     for role, sources in (spec.get("contents") or {}).items():
         if role not in role_specs:
             raise (where / "contents" / role).fail(f"role {role!r} is not in `roles` ({', '.join(role_specs)})")
-        contributions[role] = [
-            (_compile_source(s, where / "contents" / role / i, content_parts), isinstance(s, dict) and bool(s.get("replay")))
-            for i, s in enumerate(sources)
-        ]
+        contributions[role] = [_contribution(s, where / "contents" / role / i, content_parts) for i, s in enumerate(sources)]
     default_parts = content_parts["parts"]
     for role in role_specs:
-        contributions.setdefault(role, [(lambda message, run, field: default_parts(message.get("content"), run, f"{field}.content"), False)])
+        contributions.setdefault(role, [(lambda message, run, field: default_parts(message.get("content"), run, f"{field}.content"), False, None, None, None)])
     finishers: dict[str, Callable[..., Any]] = {}
     for role, rule in (spec.get("finish") or {}).items():
         if role not in role_specs:
@@ -298,7 +337,14 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
                                   param=source)
         roles = fixed_roles
         if role_templates:
-            roles = {**fixed_roles, **{k: t(variables) for k, t in role_templates}}
+            options = variables.get("options")
+            memo = roles_memo.get(id(options))
+            if memo is not None and memo[0] is options:
+                roles = memo[1]
+            else:
+                roles = {**fixed_roles, **{k: t(variables) for k, t in role_templates}}
+                if len(roles_memo) < 256:
+                    roles_memo[id(options)] = (options, roles)
         run = _Run(ctx, variables)
         variables["recorded"] = run.recorded
         turns: list[tuple[str, list[Any]]] = []
@@ -318,11 +364,17 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
             finish = finishers.get(role)
             parts: list[Any] = []
             replayed: list[Any] = []
-            for contribute, replay in contributions[role]:
+            for contribute, replay, present, into, into_when in contributions[role]:
+                if present is not None and message.get(present) is None:
+                    continue  # the field this source reads is absent: it adds nothing
                 if replay and finish is not None:
                     replayed += contribute(message, run, field)
+                    continue
+                added = contribute(message, run, field)
+                if into is not None and added and parts and into_when(variables):
+                    into(parts[-1], added)  # nested in the part before (media inside a tool result)
                 else:
-                    parts += contribute(message, run, field)
+                    parts += added
             if finish is not None:
                 parts = finish(parts, ctx, replayed=replayed, message=message, field=field)
             if trim_final and variables["last"] and target != "system":
@@ -358,8 +410,9 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
                     turns[-1][1].append(part)
                 else:
                     turns.append((kind, [part]))
-        for key in ("message", "role", "field", "last", "index", "count", "part", "item", "recorded"):
-            variables.pop(key, None)
+        for key in _RUN_VARIABLES:
+            if key in variables:
+                del variables[key]
         out = []
         if not turns:
             if empty is None:
@@ -369,8 +422,12 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
             raise BadRequestError(f"{source}: {name} needs the first non-system message to be from the {first}", param=source)
         for role, parts in turns:
             fill = fills.get(role)
-            if fill is not None and not any(isinstance(p, dict) and p.get(fill[0]) for p in parts):
-                parts.append(dict(fill[1]))
+            if fill is not None:
+                for p in parts:
+                    if p.__class__ is dict and p.get(fill[0]):
+                        break
+                else:
+                    parts.append(dict(fill[1]))
             variables["role"], variables["parts"] = turn_roles.get(role, role), parts
             out.append(turn(variables))
         variables.pop("role", None)
@@ -385,6 +442,10 @@ def compile_messages(spec: dict[str, Any], where: Any) -> Callable[[dict[str, An
                 set_system(variables)(body, system)
 
     return apply
+
+
+# The variables one translation sets for its templates; removed again when it is done.
+_RUN_VARIABLES = ("message", "role", "field", "last", "index", "count", "part", "item", "recorded")
 
 
 def _setter_for(path: str, where: Any) -> Callable[[dict[str, Any]], Callable[[dict, Any], None]]:
@@ -405,6 +466,22 @@ def _setter_for(path: str, where: Any) -> Callable[[dict[str, Any]], Callable[[d
         return setter
 
     return pick
+
+
+def _plain_text_rule(rule: Any) -> tuple[str, bool] | None:
+    """A text rule that only copies the text (`{part: {<key>: "{{ part.text }}"}}`, `require: {text:
+    string}` and `drop_empty: <key>` allowed): (key, drop_empty), so string content skips the table."""
+    if not isinstance(rule, dict) or set(rule) - {"part", "require", "drop_empty"}:
+        return None
+    part = rule.get("part")
+    if not isinstance(part, dict) or len(part) != 1:
+        return None
+    (key, template), = part.items()
+    if not isinstance(template, str) or not re.fullmatch(r"\{\{\s*part\.text\s*\}\}", template):
+        return None
+    if rule.get("require") not in (None, {"text": "string"}) or rule.get("drop_empty") not in (None, key):
+        return None
+    return key, rule.get("drop_empty") == key
 
 
 def _trim_final_text(parts: list[Any]) -> list[Any]:
@@ -453,6 +530,21 @@ _SOURCE_FORMS = ('expected "content", {content: <part table>, join?}, {each: <fi
                  "{hook: <name>}, {require: {...}} or {refuse: <field>, why: <text>}")
 
 
+def _contribution(spec: Any, where: Any, content_parts: dict[str, Callable[..., list[Any]]]) -> tuple[Any, ...]:
+    """A `contents` entry -> (contribute, replay, the field it needs present, into-setter, into condition)."""
+    from engine.mapping.paths import compile_setter
+
+    contribute = _compile_source(spec, where, content_parts)
+    if not isinstance(spec, dict):
+        return contribute, False, None, None, None
+    present = spec.get("present") or spec.get("each")
+    if present is None and "content" in spec and "require" not in spec:
+        present = "content"
+    into = compile_setter(spec["into"]) if "into" in spec else None
+    into_when = (where / "into_when").leaf("{{ " + spec["into_when"] + " }}") if "into_when" in spec else (lambda variables: True)
+    return contribute, bool(spec.get("replay")), present, into, into_when
+
+
 def _compile_source(spec: Any, where: Any, content_parts: dict[str, Callable[..., list[Any]]]) -> Callable[[dict[str, Any], _Run, str], list[Any]]:
     """One thing a message contributes (see `contents` in schemas/mapping.yaml)."""
     if spec == "content":
@@ -479,6 +571,8 @@ def _compile_source_body(spec: dict[str, Any], where: Any, content_parts: dict[s
                 require(message, field)
             parts = translate(message.get("content"), run, f"{field}.content")
             if join:
+                if len(parts) == 1 and parts[0].__class__ is dict and len(parts[0]) == 1:
+                    return parts if parts[0].get(join) else []
                 text = "".join(p.get(join) or "" for p in parts if isinstance(p, dict))
                 return [{join: text}] if text else []
             return parts
@@ -570,7 +664,8 @@ def _compile_recall(spec: dict[str, Any], where: Any) -> Callable[[_Run, str], N
     def recall(run: _Run, field: str) -> None:
         variables = run.variables
         k = key(variables)
-        value = run.recorded.get(record, {}).get(k) if k else None
+        seen = run.recorded.get(record)
+        value = seen.get(k) if seen is not None and k else None
         if value is None and fallback is not None:
             value = fallback(variables)
         if value is None:

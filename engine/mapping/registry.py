@@ -95,6 +95,14 @@ class Registry:
         files = {shape.source for shape in shapes}
         ERROR_SHAPES[:] = [s for s in ERROR_SHAPES if s.source not in files] + shapes
 
+    def project_resources_host(self) -> CompiledHost:
+        """The host declared to serve the project's REST resources (``project_resources: true``)."""
+        hosts = [h for h in self.hosts.values() if h.project_resources]
+        if len(hosts) != 1:
+            raise MappingError("mappings/hosts", "project_resources",
+                               f"exactly one host must declare project_resources: true (found {len(hosts)})")
+        return hosts[0]
+
     def call_settings(self) -> frozenset[str]:
         """Caller fields some host reads as a setting (``call.vertex_project``...): not OpenAI params."""
         names = set()

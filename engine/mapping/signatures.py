@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.mapping.templates import ENV, FAST_FILTERS
 
-__all__ = ["THOUGHT_SEPARATOR", "new_call_id", "with_signature", "without_signature"]
+__all__ = ["THOUGHT_SEPARATOR", "new_call_id", "with_signature", "without_signature", "signature_in"]
 
 THOUGHT_SEPARATOR = "__thought__"
 
@@ -34,5 +34,12 @@ def without_signature(call_id: Any) -> Any:
     return call_id.split(THOUGHT_SEPARATOR, 1)[0] if isinstance(call_id, str) else call_id
 
 
-for _name, _fn in (("with_signature", with_signature), ("without_signature", without_signature)):
+def signature_in(call_id: Any) -> Any:
+    """``'call_1__thought__x' | signature_in`` -> ``'x'``; None for an id without one."""
+    if isinstance(call_id, str) and THOUGHT_SEPARATOR in call_id:
+        return call_id.split(THOUGHT_SEPARATOR, 1)[1] or None
+    return None
+
+
+for _name, _fn in (("with_signature", with_signature), ("without_signature", without_signature), ("signature_in", signature_in)):
     ENV.filters[_name] = FAST_FILTERS[_name] = _fn

@@ -218,10 +218,16 @@ def compile_template(source: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a template string. One ``{{ expr }}`` keeps its native type; anything else renders text."""
     m = _SINGLE_EXPR.match(source)
     if m:
+        from engine.mapping.codegen import conditional
+
         fast = _fast_expression(m.group("expr"))
-        if fast is not None:
+        if fast is not None or conditional(m.group("expr")):
             ENV.compile_expression(m.group("expr"))  # still a syntax check, and unknown filters fail here
-            return fast
+            if _DOTTED.match(m.group("expr")):
+                return fast
+            from engine.mapping.codegen import generate
+
+            return generate(source, compile_template)  # the same values, without a closure per term
         return compile_expression(m.group("expr"))
     template = ENV.from_string(source)
     render = template.render
@@ -236,6 +242,12 @@ def compile_leaf(value: Any) -> Callable[[dict[str, Any]], Any]:
     """Compile a YAML value whose string leaves may be templates into a producer of fresh values."""
     if is_template(value):
         return compile_template(value)
+    if isinstance(value, (dict, list)) and is_template_tree(value):
+        for leaf in _template_leaves(value):
+            compile_template(leaf)  # syntax errors surface here, with the leaf's own message
+        from engine.mapping.codegen import generate
+
+        return generate(value, compile_template)  # one function for the whole tree
     if isinstance(value, dict):
         items = [(k, compile_leaf(v)) for k, v in value.items()]
         if not any(is_template_tree(v) for v in value.values()):
@@ -256,6 +268,14 @@ def compile_leaf(value: Any) -> Callable[[dict[str, Any]], Any]:
         producers = [compile_leaf(v) for v in value]
         return lambda variables: [p(variables) for p in producers]
     return _constant(value)
+
+
+def _template_leaves(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _template_leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _template_leaves(v)]
+    return [value] if is_template(value) else []
 
 
 def is_template_tree(value: Any) -> bool:

@@ -94,13 +94,13 @@ class VertexTarget:
 
 def vertex_credentials(call: dict[str, Any]) -> Any:
     """The credentials a Vertex model call with ``call``'s arguments would use (``None``: ADC)."""
-    host = get_registry().hosts["vertex"]
+    host = get_registry().project_resources_host()
     return host.settings["credentials"].resolve(SourceScope(call, engine_module(), {}, {}))
 
 
 def vertex_target(call: dict[str, Any]) -> VertexTarget:
     """Resolve project, location and credentials for ``call`` the way a Vertex model call does."""
-    host = get_registry().hosts["vertex"]
+    host = get_registry().project_resources_host()
     resolved = host_settings(host, call, check=False)
     settings, credentials = resolved.values, resolved.credentials
     for name in ("project", "location"):

@@ -7,7 +7,8 @@ calls are all alike (a POST of bytes with a handful of headers to a few Google h
 through :class:`LeanSession`: one write per request, httptools' C parser (already the gateway's
 server-side parser) for the answer, one timer per request; about a third of aiohttp's CPU per call.
 Anything else (query parameters, streamed uploads, yarl URLs, redirect options, a proxy in the
-environment) goes to the aiohttp session it wraps. The sync path stays on httpx.
+environment) goes to an aiohttp session, made (and aiohttp imported: ~0.15 s, most of it building
+TLS contexts) only when such a request comes. The sync path stays on httpx.
 
 :class:`AioResponse` offers the small part of ``httpx.Response`` the engine uses, so the rest of
 the runtime does not care which client answered.
@@ -19,20 +20,36 @@ import asyncio
 import os
 import socket
 import ssl
+import sys
 import zlib
+from dataclasses import dataclass
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["AioResponse", "LeanSession", "NETWORK_ERRORS", "session_for_loop", "client_timeout"]
+__all__ = ["AioResponse", "LeanSession", "NETWORK_ERRORS", "UpstreamConnectionError", "UpstreamTimeout",
+           "session_for_loop", "client_timeout"]
 
-# What a failed exchange raises: connection problems, cut bodies, and timeouts.
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
+
+class UpstreamConnectionError(ConnectionError):
+    """The lean client could not connect, the connection dropped, or the answer was malformed."""
+
+
+class UpstreamTimeout(TimeoutError):
+    """The lean client waited longer than the timeout for a connection or for the next bytes."""
+
+
+def __getattr__(name: str) -> Any:
+    # NETWORK_ERRORS: what a failed exchange raises (connection problems, cut bodies, timeouts).
+    # aiohttp's errors join once aiohttp is in use; until then it is not imported at all.
+    if name == "NETWORK_ERRORS":
+        aiohttp = sys.modules.get("aiohttp")
+        return (UpstreamConnectionError, TimeoutError) + ((aiohttp.ClientError,) if aiohttp is not None else ())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
@@ -44,7 +61,7 @@ class AioResponse:
 
     __slots__ = ("_response", "status_code", "headers", "_content")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: Any) -> None:
         self._response = response
         self.status_code: int = response.status
         self.headers = response.headers  # case-insensitive, like httpx's
@@ -80,9 +97,18 @@ class AioResponse:
             self._response.close()
 
 
-def client_timeout(seconds: float, connect: float) -> aiohttp.ClientTimeout:
+@dataclass(frozen=True, slots=True)
+class ClientTimeout:
+    """aiohttp's ``ClientTimeout`` fields the engine sets (turned into aiohttp's own for the fallback)."""
+
+    total: float | None = None
+    sock_connect: float | None = None
+    sock_read: float | None = None
+
+
+def client_timeout(seconds: float, connect: float) -> ClientTimeout:
     """httpx's meaning of a timeout: at most ``seconds`` between reads, not for the whole answer."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=seconds)
+    return ClientTimeout(total=None, sock_connect=connect, sock_read=seconds)
 
 
 async def _keep(loop: asyncio.AbstractEventLoop, session: LeanSession) -> AsyncIterator[None]:
@@ -101,10 +127,7 @@ def _forget_closed_loops() -> None:
     # here (marking it and its connector closed; their sockets went with the loop).
     for loop in [loop for loop in _sessions if loop.is_closed()]:
         session, _ = _sessions.pop(loop)
-        connector = session.connector
-        session.detach()
-        if connector is not None:
-            connector.close()  # with the loop closed this only marks it closed: no warning at GC
+        session.forget()
 
 
 async def session_for_loop(max_connections: int) -> LeanSession:
@@ -114,17 +137,7 @@ async def session_for_loop(max_connections: int) -> LeanSession:
     if entry is not None and not entry[0].closed:
         return entry[0]
     _forget_closed_loops()
-    connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=False)
-    fallback = aiohttp.ClientSession(
-        connector=connector,
-        auto_decompress=True,
-        # The engine sets every header itself; aiohttp's defaults would add a User-Agent and Accept.
-        skip_auto_headers=("User-Agent",),
-        # With trust_env aiohttp reads the proxy settings in a worker thread on every request;
-        # pay that only when a proxy is configured at all.
-        trust_env=any(os.environ.get(name) for name in _PROXY_VARIABLES),
-    )
-    session = LeanSession(fallback, max_connections)
+    session = LeanSession(max_connections)
     keeper = _keep(loop, session)
     await keeper.__anext__()
     _sessions[loop] = (session, keeper)
@@ -135,7 +148,6 @@ async def session_for_loop(max_connections: int) -> LeanSession:
 
 _IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused (aiohttp's keep-alive)
 _PAUSE_BYTES = 1 << 20  # unread streamed body above which the socket stops being read
-_ConnectionTimeout: type[Exception] = getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ServerTimeoutError)
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -199,7 +211,7 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(aiohttp.ClientPayloadError(f"malformed HTTP response from {self.key[1]}: {exc}"))
+            self._fail(UpstreamConnectionError(f"malformed HTTP response from {self.key[1]}: {exc}"))
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -215,7 +227,7 @@ class _Connection(asyncio.Protocol):
         if response is not None and not response.finished and self.until_close and exc is None:
             response.finish(False)  # a body delimited by the connection's end
             return
-        error = aiohttp.ServerDisconnectedError(f"{self.key[1]} closed the connection" + (f": {exc}" if exc else ""))
+        error = _Disconnected(f"{self.key[1]} closed the connection" + (f": {exc}" if exc else ""))
         self._fail(error)
 
     def pause_writing(self) -> None:  # a request is one write; nothing to pace
@@ -280,7 +292,7 @@ class _Connection(asyncio.Protocol):
         if silent < self.read_timeout:
             self.timer = self.loop.call_at(self.last_read + self.read_timeout, self._check_timeout)
             return
-        self._fail(aiohttp.ServerTimeoutError(f"no data from {self.key[1]} for {self.read_timeout:g}s"))
+        self._fail(UpstreamTimeout(f"no data from {self.key[1]} for {self.read_timeout:g}s"))
         self.close()
 
     def _fail(self, error: Exception) -> None:
@@ -343,7 +355,7 @@ class LeanResponse:
             try:
                 data = self._decoder.decompress(data)
             except zlib.error as exc:
-                self._connection._fail(aiohttp.ClientPayloadError(f"cannot decompress the answer: {exc}"))
+                self._connection._fail(UpstreamConnectionError(f"cannot decompress the answer: {exc}"))
                 return
             if not data:
                 return
@@ -471,10 +483,10 @@ class _Pool:
                 )
         except TimeoutError:
             connection.close()
-            raise _ConnectionTimeout(f"connecting to {target.host}:{target.port} timed out after {connect_timeout:g}s") from None
+            raise UpstreamTimeout(f"connecting to {target.host}:{target.port} timed out after {connect_timeout:g}s") from None
         except (OSError, ssl.SSLError) as exc:
             connection.close()
-            raise aiohttp.ClientConnectionError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
+            raise UpstreamConnectionError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
         except BaseException:
             connection.close()
             raise
@@ -502,45 +514,72 @@ class _Pool:
         self.idle.clear()
 
 
+class _Disconnected(UpstreamConnectionError):
+    """The server closed the connection (perhaps a kept-alive one, while it was idle)."""
+
+
 class LeanSession:
-    """The loop's client: the lean path for plain requests, ``fallback`` (aiohttp) for the rest.
+    """The loop's client: the lean path for plain requests, an aiohttp session for the rest.
 
     ``request`` takes aiohttp's arguments and returns what ``await session.request(...)`` returns
     in aiohttp: an answer whose headers are read and whose body is not."""
 
     _TARGETS_MAX = 4096
 
-    def __init__(self, fallback: aiohttp.ClientSession, limit: int) -> None:
-        self.fallback = fallback
+    def __init__(self, limit: int) -> None:
+        self._fallback: Any = None
         self._pool: _Pool | None = None
         self._limit = limit
         self._targets: dict[str, _Target] = {}
-        # A proxy in the environment: aiohttp knows how to use it; the lean path does not.
-        self._lean = not fallback.trust_env
+        self.closed = False
+        # A proxy in the environment: aiohttp knows how to use it (trust_env); the lean path does not.
+        self._proxy = any(os.environ.get(name) for name in _PROXY_VARIABLES)
 
     @property
-    def closed(self) -> bool:
-        return self.fallback.closed
+    def fallback(self) -> Any:
+        """The aiohttp session, made on first use."""
+        if self._fallback is None:
+            import aiohttp
 
-    @property
-    def connector(self) -> Any:
-        return self.fallback.connector
+            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, enable_cleanup_closed=False)
+            self._fallback = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=True,
+                # The engine sets every header itself; aiohttp's defaults would add a User-Agent and Accept.
+                skip_auto_headers=("User-Agent",),
+                # With trust_env aiohttp reads the proxy settings in a worker thread on every request;
+                # pay that only when a proxy is configured at all.
+                trust_env=self._proxy,
+            )
+        return self._fallback
 
-    def detach(self) -> None:
-        self.fallback.detach()
+    def forget(self) -> None:
+        """Mark closed after its loop closed without closing it (its sockets went with the loop)."""
+        self.closed = True
+        if self._fallback is not None:
+            connector = self._fallback.connector
+            self._fallback.detach()
+            if connector is not None:
+                connector.close()  # with the loop closed this only marks it closed: no warning at GC
 
     async def close(self) -> None:
+        self.closed = True
         if self._pool is not None:
             self._pool.close()
-        await self.fallback.close()
+        if self._fallback is not None:
+            await self._fallback.close()
 
     def request(self, method: str, url: Any, *, data: Any = None, headers: Any = None, params: Any = None,
-                timeout: aiohttp.ClientTimeout | None = None, **options: Any) -> Any:
-        if (self._lean and not options and not params and type(url) is str and method != "HEAD"
+                timeout: Any = None, **options: Any) -> Any:
+        if (not self._proxy and not options and not params and type(url) is str and method != "HEAD"
                 and (data is None or type(data) is bytes) and url.startswith(("https://", "http://"))):
             head = self._head(method, url, headers, len(data) if data else 0)
             if head is not None:
                 return self._send(url, head + data if data else head, timeout)
+        if isinstance(timeout, ClientTimeout):
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.sock_connect, sock_read=timeout.sock_read)
         return self.fallback.request(method, url, data=data, headers=headers, params=params, timeout=timeout, **options)
 
     def _head(self, method: str, url: str, headers: Any, length: int) -> bytes | None:
@@ -566,7 +605,7 @@ class LeanSession:
         except UnicodeEncodeError:
             return None
 
-    async def _send(self, url: str, payload: bytes, timeout: aiohttp.ClientTimeout | None) -> LeanResponse:
+    async def _send(self, url: str, payload: bytes, timeout: Any) -> LeanResponse:
         if self._pool is None:
             self._pool = _Pool(asyncio.get_running_loop(), self._limit)
         target = self._targets.get(url) or _Target(url)
@@ -576,7 +615,7 @@ class LeanSession:
             connection = await self._pool.acquire(target, connect)
             try:
                 return await connection.send(payload, read)
-            except aiohttp.ServerDisconnectedError:
+            except _Disconnected:
                 # A kept-alive connection the server had closed while idle, before any answer
                 # byte: the request never reached it, so it is sent again on a fresh one.
                 if attempt or not connection.reused or connection.got_bytes:

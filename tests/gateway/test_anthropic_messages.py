@@ -253,3 +253,14 @@ def test_count_tokens_bad_input_gets_anthropic_error(gw, fake):
         assert answer.status_code == 400
         assert answer.json()["type"] == "error" and answer.json()["error"]["message"].startswith(field + ":")
     assert fake.requests == []
+
+
+def test_count_tokens_on_a_model_without_a_counter_is_a_clear_400(start_gateway, fake):
+    gw = start_gateway({"model_list": [{"model_name": "llama", "litellm_params": {
+        "model": "vertex_ai/meta/llama3-8b-instruct-maas", "vertex_project": "p", "vertex_location": "us-central1"}}]})
+    with pytest.raises(anthropic.BadRequestError) as info:
+        _client(gw).messages.count_tokens(model="llama", messages=[{"role": "user", "content": "x"}])
+    body = info.value.response.json()
+    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["message"].startswith("model:") and "count_tokens" in body["error"]["message"]
+    assert fake.requests == []

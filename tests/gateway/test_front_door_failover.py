@@ -27,6 +27,7 @@ def _events(raw: str) -> list[dict]:
     ("vertex_ai/gemini-2.5-flash", "cut_stream"),
     ("vertex_ai/gemini-2.5-flash", "503"),
     ("vertex_ai/claude-sonnet-4@20250514", "malformed_json"),
+    ("vertex_ai/claude-sonnet-4@20250514", "cut_stream"),
 ])
 def test_stream_failing_before_its_first_event_fails_over(start_gateway, fake, path, model, kind):
     config = two_locations(model)

@@ -113,3 +113,18 @@ def test_ai_studio_and_maas_through_the_messages_api(fake):
         engine.anthropic.messages.count_tokens(model="vertex_ai/meta/llama3-8b-instruct-maas", vertex_project="p",
                                                messages=[{"role": "user", "content": "x"}])
     assert info.value.param == "model"
+
+
+@pytest.mark.parametrize("model", [GEMINI, CLAUDE])
+def test_a_stream_that_breaks_before_its_first_event_fails_the_call_itself(fake, model):
+    # The call that returns the stream has read its first event: a broken upstream raises there
+    # (where a router can still try another deployment), not in the caller's loop.
+    fake.fault("cut_stream", after_events=0)
+    with pytest.raises(engine.APIError):
+        engine.anthropic.messages.create(model=model, max_tokens=20, stream=True, num_retries=0,
+                                         messages=[{"role": "user", "content": "x"}], **SETTINGS)
+    fake.fault("cut_stream", after_events=0)
+    with pytest.raises(engine.APIError):
+        asyncio.run(engine.aresponses(model=GEMINI, input="x", stream=True, num_retries=0, **SETTINGS))
+    stream = engine.anthropic.messages.create(model=model, max_tokens=20, stream=True, messages=[{"role": "user", "content": "x"}], **SETTINGS)
+    assert [e["type"] for e in stream][-1] == "message_stop"

@@ -11,7 +11,20 @@ import pytest
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks import gemini  # noqa: E402
 from engine.mapping.context import Context
-from tests.unit._gemini_mapping import format_options, gemini_contents, gemini_system_instruction
+from tests.unit._gemini_mapping import (
+    format_options,
+    gemini_audio,
+    gemini_contents,
+    gemini_modalities,
+    gemini_system_instruction,
+    gemini_thinking,
+    gemini_tool_choice,
+    gemini_response_format,
+    gemini_schema_prompt,
+    gemini_web_search_options,
+)
+from tests.unit._gemini_mapping import gemini_retrieval_config as mapped_retrieval_config
+from tests.unit._gemini_mapping import gemini_tools as mapped_tools
 
 DUMMY = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
@@ -96,14 +109,14 @@ def test_worked_example_from_reference_section_8():
     body = {
         "systemInstruction": gemini_system_instruction(request["messages"], ctx),
         "contents": gemini_contents(request["messages"], ctx),
-        "tools": gemini.gemini_tools(request["tools"], ctx),
-        "toolConfig": {"functionCallingConfig": gemini.gemini_tool_choice(request["tool_choice"], ctx)},
+        "tools": mapped_tools(request["tools"], ctx),
+        "toolConfig": {"functionCallingConfig": gemini_tool_choice(request["tool_choice"], ctx)},
         # The plain params are the mapping's job; only thinkingConfig comes from a hook.
         "generationConfig": {
             "maxOutputTokens": request["max_tokens"],
             "temperature": request["temperature"],
             "stopSequences": [request["stop"]],
-            "thinkingConfig": gemini.gemini_thinking(request["reasoning_effort"], ctx),
+            "thinkingConfig": gemini_thinking(request["reasoning_effort"], ctx),
         },
     }
     assert body == {
@@ -464,9 +477,8 @@ def test_schema_prompt_is_appended_to_the_last_user_turn():
     ctx = make_ctx("gemini-1.0-pro", info={"supports_response_schema": False})
     schema = {"type": "object", "properties": {"name": {"type": "string"}}}
     value = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
-    config = gemini.gemini_response_format(value, ctx)
+    config = gemini_response_format(value, ctx)
     assert config == {"responseMimeType": "application/json"}
-    from engine.hooks.gemini.config import gemini_schema_prompt
 
     prompt = gemini_schema_prompt(value, ctx)  # the plan field gemini.contents needs
     assert json.dumps(schema) in prompt
@@ -540,7 +552,7 @@ def test_function_tools_become_one_tool_with_function_declarations():
         fn_tool("a", {"type": "object", "properties": {"x": {"type": "string"}}}, description="A", strict=True),
         fn_tool("b", {"type": "object", "properties": {"y": {"type": "integer"}}}),
     ]
-    assert gemini.gemini_tools(tools, make_ctx()) == [
+    assert mapped_tools(tools, make_ctx()) == [
         {
             "functionDeclarations": [
                 {
@@ -567,7 +579,7 @@ def test_pitfalls_3_4_5_tool_parameters_are_converted_without_property_ordering(
         "required": ["city"],
         "additionalProperties": False,
     }
-    declaration = gemini.gemini_tools([fn_tool("w", parameters)], make_ctx())[0]["functionDeclarations"][0]
+    declaration = mapped_tools([fn_tool("w", parameters)], make_ctx())[0]["functionDeclarations"][0]
     assert declaration["parameters"] == {
         "type": "object",
         "properties": {
@@ -592,13 +604,13 @@ def test_pitfalls_3_4_5_tool_parameters_are_converted_without_property_ordering(
 )
 def test_pitfall_6_argument_less_tools_omit_parameters(parameters):
     tool_entry = {"type": "function", "function": {"name": "now", "parameters": parameters}}
-    assert gemini.gemini_tools([tool_entry], make_ctx("gemini-3-pro-preview")) == [
+    assert mapped_tools([tool_entry], make_ctx("gemini-3-pro-preview")) == [
         {"functionDeclarations": [{"name": "now"}]}
     ]
 
 
 def test_pitfall_6_properties_without_type_are_forced_to_object():
-    declaration = gemini.gemini_tools([fn_tool("f", {"properties": {"a": {"type": "string"}}})], make_ctx())[0][
+    declaration = mapped_tools([fn_tool("f", {"properties": {"a": {"type": "string"}}})], make_ctx())[0][
         "functionDeclarations"
     ][0]
     assert declaration["parameters"] == {"properties": {"a": {"type": "string"}}, "type": "object"}
@@ -609,17 +621,17 @@ def test_pitfall_6_properties_without_type_are_forced_to_object():
 )
 def test_pitfall_6_non_object_parameters_are_refused(parameters):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([fn_tool("f", parameters)], make_ctx())
+        mapped_tools([fn_tool("f", parameters)], make_ctx())
     assert "tools[0].function.parameters" in err.value.message
 
 
 def test_legacy_functions_use_the_same_hook_and_name_functions_in_errors():
     functions = [{"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}]
     ctx = make_ctx(request={"functions": functions})
-    assert gemini.gemini_tools(functions, ctx)[0]["functionDeclarations"][0]["name"] == "f"
+    assert mapped_tools(functions, ctx)[0]["functionDeclarations"][0]["name"] == "f"
     bad = [{"name": "", "parameters": {}}]
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools(bad, make_ctx(request={"functions": bad}))
+        mapped_tools(bad, make_ctx(request={"functions": bad}))
     assert "functions[0].name" in err.value.message
 
 
@@ -643,35 +655,34 @@ def test_legacy_functions_use_the_same_hook_and_name_functions_in_errors():
     ],
 )
 def test_built_in_google_tools(entry, expected):
-    assert gemini.gemini_tools([entry], make_ctx()) == [expected]
+    assert mapped_tools([entry], make_ctx()) == [expected]
 
 
 def test_built_in_entries_with_type_function_but_a_google_key_are_built_ins():
     # {"type": "function", "googleSearch": {}} has no "function" key: it is not a function tool.
-    assert gemini.gemini_tools([{"type": "function", "googleSearch": {}}], make_ctx()) == [{"googleSearch": {}}]
+    assert mapped_tools([{"type": "function", "googleSearch": {}}], make_ctx()) == [{"googleSearch": {}}]
 
 
 def test_google_maps_location_moves_to_the_retrieval_config_plan_field():
-    from engine.hooks.gemini.tools import gemini_retrieval_config
 
     ctx = make_ctx()
     tools = [{"googleMaps": {"enableWidget": True, "latitude": 59.91, "longitude": 10.75, "languageCode": "nb"}}]
-    assert gemini.gemini_tools(tools, ctx) == [{"googleMaps": {"enableWidget": True}}]
-    assert gemini_retrieval_config(tools, ctx) == {
+    assert mapped_tools(tools, ctx) == [{"googleMaps": {"enableWidget": True}}]
+    assert mapped_retrieval_config(tools, ctx) == {
         "latLng": {"latitude": 59.91, "longitude": 10.75},
         "languageCode": "nb",
     }
     nested = [{"google_maps": {"retrievalConfig": {"latitude": 1.5, "longitude": 2}}}]
-    gemini.gemini_tools(nested, make_ctx())
-    assert gemini_retrieval_config(nested, make_ctx()) == {"latLng": {"latitude": 1.5, "longitude": 2}}
+    mapped_tools(nested, make_ctx())
+    assert mapped_retrieval_config(nested, make_ctx()) == {"latLng": {"latitude": 1.5, "longitude": 2}}
     plain = [{"googleMaps": {}}]
-    gemini.gemini_tools(plain, make_ctx())
-    assert gemini_retrieval_config(plain, make_ctx()) is None
+    mapped_tools(plain, make_ctx())
+    assert mapped_retrieval_config(plain, make_ctx()) is None
 
 
 def test_google_maps_needs_both_coordinates():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([{"googleMaps": {"latitude": 59.9}}], make_ctx())
+        mapped_tools([{"googleMaps": {"latitude": 59.9}}], make_ctx())
     assert "tools[0].googleMaps.longitude" in err.value.message
 
 
@@ -683,7 +694,7 @@ def test_functions_share_one_tool_object_and_each_built_in_tool_gets_its_own_on_
         fn_tool("g"),
         {"url_context": {}},
     ]
-    assert gemini.gemini_tools(tools, make_ctx("gemini-3-pro-preview")) == [
+    assert mapped_tools(tools, make_ctx("gemini-3-pro-preview")) == [
         {
             "functionDeclarations": [
                 {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}},
@@ -698,7 +709,7 @@ def test_functions_share_one_tool_object_and_each_built_in_tool_gets_its_own_on_
 def test_pitfall_15_search_plus_functions_on_gemini_2_is_refused():
     tools = [fn_tool("f"), {"googleSearch": {}}]
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tools(tools, make_ctx("gemini-2.5-flash"))
+        mapped_tools(tools, make_ctx("gemini-2.5-flash"))
     assert "tools" in err.value.message and "googleSearch" in err.value.message
     assert err.value.param == "tools"
 
@@ -706,31 +717,31 @@ def test_pitfall_15_search_plus_functions_on_gemini_2_is_refused():
 def test_pitfall_15_with_drop_params_the_search_tool_is_dropped_with_a_warning():
     ctx = make_ctx("gemini-2.5-flash", drop_params=True)
     tools = [fn_tool("f"), {"type": "web_search"}, {"codeExecution": {}}]
-    assert gemini.gemini_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}]}, {"codeExecution": {}}]
+    assert mapped_tools(tools, ctx) == [{"functionDeclarations": [{"name": "f"}]}, {"codeExecution": {}}]
     assert any("googleSearch" in warning for warning in ctx.warnings)
 
 
 def test_pitfall_15_web_search_options_plus_functions_on_gemini_2():
     request = {"tools": [fn_tool("f")], "web_search_options": {}}
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tools(request["tools"], make_ctx(request=request))
+        mapped_tools(request["tools"], make_ctx(request=request))
     assert "web_search_options" in err.value.message
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_web_search_options({}, make_ctx(request=request))
+        gemini_web_search_options({}, make_ctx(request=request))
     assert "web_search_options" in err.value.message
     dropping = make_ctx(request=request, drop_params=True)
-    assert gemini.gemini_web_search_options({}, dropping) is None
+    assert gemini_web_search_options({}, dropping) is None
     assert dropping.warnings
-    assert gemini.gemini_web_search_options({}, make_ctx("gemini-3-pro-preview", request=request)) == {
+    assert gemini_web_search_options({}, make_ctx("gemini-3-pro-preview", request=request)) == {
         "googleSearch": {}
     }
-    assert gemini.gemini_web_search_options({"search_context_size": "low"}, make_ctx(request={})) == {
+    assert gemini_web_search_options({"search_context_size": "low"}, make_ctx(request={})) == {
         "googleSearch": {}
     }
 
 
 def test_search_tools_alone_are_fine_on_gemini_2():
-    assert gemini.gemini_tools([{"googleSearch": {}}, {"enterpriseWebSearch": {}}], make_ctx()) == [
+    assert mapped_tools([{"googleSearch": {}}, {"enterpriseWebSearch": {}}], make_ctx()) == [
         {"googleSearch": {}},
         {"enterpriseWebSearch": {}},
     ]
@@ -767,12 +778,12 @@ def test_search_tools_alone_are_fine_on_gemini_2():
 )
 def test_bad_tool_entries_name_the_field(tools, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools(tools, make_ctx())
+        mapped_tools(tools, make_ctx())
     assert where in err.value.message
 
 
 def test_empty_tools_list_gives_no_tool_object():
-    assert gemini.gemini_tools([], make_ctx()) == []
+    assert mapped_tools([], make_ctx()) == []
 
 
 # --- tool_choice ----------------------------------------------------------------------------------
@@ -788,22 +799,22 @@ def test_empty_tools_list_gives_no_tool_object():
     ],
 )
 def test_tool_choice(value, expected):
-    assert gemini.gemini_tool_choice(value, make_ctx()) == expected
+    assert gemini_tool_choice(value, make_ctx()) == expected
 
 
 @pytest.mark.parametrize("value", ["any", "validated", {"type": "tool", "name": "f"}, 3])
 def test_unknown_tool_choice_is_unsupported_and_lists_accepted_values(value):
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_tool_choice(value, make_ctx())
+        gemini_tool_choice(value, make_ctx())
     assert "tool_choice" in err.value.message and "'required'" in err.value.message
     ctx = make_ctx(drop_params=True)
-    assert gemini.gemini_tool_choice(value, ctx) is None
+    assert gemini_tool_choice(value, ctx) is None
     assert ctx.warnings
 
 
 def test_named_tool_choice_needs_a_name():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tool_choice({"type": "function", "function": {}}, make_ctx())
+        gemini_tool_choice({"type": "function", "function": {}}, make_ctx())
     assert "tool_choice.function.name" in err.value.message
 
 
@@ -821,15 +832,15 @@ RECIPES = {
 
 
 def test_text_and_json_object():
-    assert gemini.gemini_response_format({"type": "text"}, make_ctx()) == {"responseMimeType": "text/plain"}
-    assert gemini.gemini_response_format({"type": "json_object"}, make_ctx()) == {
+    assert gemini_response_format({"type": "text"}, make_ctx()) == {"responseMimeType": "text/plain"}
+    assert gemini_response_format({"type": "json_object"}, make_ctx()) == {
         "responseMimeType": "application/json"
     }
 
 
 def test_json_object_with_response_schema_extension_and_enforce_validation():
     value = {"type": "json_object", "response_schema": RECIPES, "enforce_validation": True}
-    assert gemini.gemini_response_format(value, make_ctx()) == {
+    assert gemini_response_format(value, make_ctx()) == {
         "responseMimeType": "application/json",
         "responseSchema": {
             "type": "array",
@@ -851,12 +862,12 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
         "additionalProperties": False,
     }
     value = {"type": "json_schema", "json_schema": {"name": "out", "schema": nested, "strict": True}}
-    config = gemini.gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
+    config = gemini_response_format(value, make_ctx(options={"schema_field": "responseJsonSchema"}))
     # Plain JSON Schema as written ($defs and $ref kept: Google resolves them), in a copy.
     assert config == {"responseMimeType": "application/json", "responseJsonSchema": nested}
     assert config["responseJsonSchema"] is not nested
     assert config["responseJsonSchema"]["$defs"] is not nested["$defs"]
-    converted = gemini.gemini_response_format(value, make_ctx())["responseSchema"]
+    converted = gemini_response_format(value, make_ctx())["responseSchema"]
     assert converted == {
         "type": "object",
         "properties": {"item": {"type": "object", "properties": {"x": {"type": "integer"}}, "propertyOrdering": ["x"]}},
@@ -885,19 +896,19 @@ def test_json_schema_goes_to_response_json_schema_when_configured():
 )
 def test_response_format_errors_name_the_field(value, where, error):
     with pytest.raises(error) as err:
-        gemini.gemini_response_format(value, make_ctx())
+        gemini_response_format(value, make_ctx())
     assert where in err.value.message
 
 
 def test_response_format_unknown_type_is_dropped_with_drop_params():
     ctx = make_ctx(drop_params=True)
-    assert gemini.gemini_response_format({"type": "yaml"}, ctx) == {}
+    assert gemini_response_format({"type": "yaml"}, ctx) == {}
     assert ctx.warnings
 
 
 def test_response_format_bad_schema_field_option():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_response_format(
+        gemini_response_format(
             {"type": "json_object", "response_schema": RECIPES}, make_ctx(options={"schema_field": "schema"})
         )
     assert "options.schema_field" in err.value.message
@@ -922,7 +933,7 @@ def test_response_format_bad_schema_field_option():
     ],
 )
 def test_gemini_2_5_reasoning_effort_budgets(model, effort, expected):
-    assert gemini.gemini_thinking(effort, make_ctx(model)) == expected
+    assert gemini_thinking(effort, make_ctx(model)) == expected
 
 
 @pytest.mark.parametrize(
@@ -943,29 +954,29 @@ def test_gemini_2_5_reasoning_effort_budgets(model, effort, expected):
     ],
 )
 def test_gemini_3_reasoning_effort_levels(model, effort, level, include):
-    assert gemini.gemini_thinking(effort, make_ctx(model)) == {"thinkingLevel": level, "includeThoughts": include}
+    assert gemini_thinking(effort, make_ctx(model)) == {"thinkingLevel": level, "includeThoughts": include}
 
 
 def test_gemini_generation_option_selects_the_table_for_endpoints():
     ctx = Context(
         request={}, model="1234567890", model_string="vertex_ai/gemini/1234567890", options={"gemini_generation": 3}
     )
-    assert gemini.gemini_thinking("high", ctx) == {"thinkingLevel": "high", "includeThoughts": True}
+    assert gemini_thinking("high", ctx) == {"thinkingLevel": "high", "includeThoughts": True}
 
 
 def test_gemini_2_5_pro_cannot_turn_thinking_off():
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_thinking("none", make_ctx("gemini-2.5-pro"))
+        gemini_thinking("none", make_ctx("gemini-2.5-pro"))
     assert "reasoning_effort" in err.value.message
     ctx = make_ctx("gemini-2.5-pro", drop_params=True)
-    assert gemini.gemini_thinking("disable", ctx) == {"thinkingBudget": 128, "includeThoughts": False}
+    assert gemini_thinking("disable", ctx) == {"thinkingBudget": 128, "includeThoughts": False}
     assert ctx.warnings
 
 
 @pytest.mark.parametrize("effort", ["max", "xhigh", "LOW", ""])
 def test_unknown_reasoning_effort_lists_accepted_values(effort):
     with pytest.raises(UnsupportedParamsError) as err:
-        gemini.gemini_thinking(effort, make_ctx())
+        gemini_thinking(effort, make_ctx())
     assert "reasoning_effort" in err.value.message
     assert "minimal, low, medium, high, disable, none" in err.value.message
 
@@ -982,15 +993,15 @@ def test_unknown_reasoning_effort_lists_accepted_values(effort):
 )
 def test_anthropic_style_thinking(thinking, expected):
     for model in ("gemini-2.5-flash", "gemini-3-pro-preview"):
-        assert gemini.gemini_thinking(thinking, make_ctx(model)) == expected
+        assert gemini_thinking(thinking, make_ctx(model)) == expected
 
 
 def test_thinking_wins_over_reasoning_effort_in_either_order():
     request = {"reasoning_effort": "high", "thinking": {"type": "enabled", "budget_tokens": 333}}
     ctx = make_ctx(request=request)
     expected = {"thinkingBudget": 333, "includeThoughts": True}
-    assert gemini.gemini_thinking(request["reasoning_effort"], ctx) == expected
-    assert gemini.gemini_thinking(request["thinking"], ctx) == expected
+    assert gemini_thinking(request["reasoning_effort"], ctx) == expected
+    assert gemini_thinking(request["thinking"], ctx) == expected
 
 
 @pytest.mark.parametrize(
@@ -1004,17 +1015,17 @@ def test_thinking_wins_over_reasoning_effort_in_either_order():
 )
 def test_bad_thinking_names_the_field(thinking, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(thinking, make_ctx())
+        gemini_thinking(thinking, make_ctx())
     assert where in err.value.message
 
 
 def test_wrong_type_names_the_param_it_came_from():
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(5, make_ctx(request={"reasoning_effort": 5}))
+        gemini_thinking(5, make_ctx(request={"reasoning_effort": 5}))
     assert "reasoning_effort" in err.value.message
     flag = [True]
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_thinking(flag, make_ctx(request={"thinking": flag}))
+        gemini_thinking(flag, make_ctx(request={"thinking": flag}))
     assert "thinking" in err.value.message
 
 
@@ -1022,19 +1033,19 @@ def test_wrong_type_names_the_param_it_came_from():
 
 
 def test_modalities():
-    assert gemini.gemini_modalities(["text", "IMAGE", "audio", "video", "text"], make_ctx()) == [
+    assert gemini_modalities(["text", "IMAGE", "audio", "video", "text"], make_ctx()) == [
         "TEXT",
         "IMAGE",
         "AUDIO",
         "MODALITY_UNSPECIFIED",
     ]
-    assert gemini.gemini_modalities("text", make_ctx()) == ["TEXT"]
+    assert gemini_modalities("text", make_ctx()) == ["TEXT"]
 
 
 @pytest.mark.parametrize("value, where", [(5, "modalities"), (["text", 1], "modalities[1]")])
 def test_bad_modalities_name_the_field(value, where):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_modalities(value, make_ctx())
+        gemini_modalities(value, make_ctx())
     assert where in err.value.message
 
 
@@ -1057,7 +1068,6 @@ def test_hooks_are_registered_under_the_names_the_mapping_uses():
 
 
 def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:
-    from engine.hooks.gemini import gemini_audio
     from engine.mapping.context import Context
 
     ctx = Context(request={"audio": {"voice": "Kore", "format": "pcm16"}, "modalities": ["text", "audio"]},
@@ -1074,7 +1084,6 @@ def test_audio_refuses_formats_gemini_cannot_produce_and_missing_voice() -> None
     import pytest
 
     from engine.errors import BadRequestError, UnsupportedParamsError
-    from engine.hooks.gemini import gemini_audio
     from engine.mapping.context import Context
 
     ctx = Context(request={}, model="gemini-2.5-flash-preview-tts", host="vertex")
@@ -1088,14 +1097,13 @@ def test_tools_and_legacy_functions_together_are_refused() -> None:
     import pytest
 
     from engine.errors import BadRequestError
-    from engine.hooks.gemini import gemini_tools
     from engine.mapping.context import Context
 
     tools = [{"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}]
     functions = [{"name": "b"}]
     ctx = Context(request={"tools": tools, "functions": functions}, model="gemini-2.5-flash", host="vertex")
     with pytest.raises(BadRequestError, match="either `tools` or the legacy `functions`"):
-        gemini_tools(tools, ctx)
+        mapped_tools(tools, ctx)
 
 
 # --- found by bench/diff_litellm.py (differential check against LiteLLM) ----------------
@@ -1182,7 +1190,7 @@ def test_tool_output_and_thinking_nested_too_deeply_to_decode_are_sent_as_text()
 )
 def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entry, message):
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_tools([entry], make_ctx())
+        mapped_tools([entry], make_ctx())
     assert err.value.param == "tools[0]"
     assert message in err.value.message
 
@@ -1191,7 +1199,7 @@ def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entr
 def test_web_search_options_ignores_a_tools_value_that_is_not_a_list(tools):
     # gemini.tools refuses such a value itself; this hook must not crash iterating it.
     ctx = make_ctx(request={"tools": tools, "web_search_options": {}})
-    assert gemini.gemini_web_search_options({}, ctx) == {"googleSearch": {}}
+    assert gemini_web_search_options({}, ctx) == {"googleSearch": {}}
 
 
 @pytest.mark.parametrize("format_type", ["text", "json_object", "json_schema"])
@@ -1200,5 +1208,5 @@ def test_response_format_json_schema_that_is_not_an_object_is_refused_for_every_
     # whatever the type, so a string here used to pass the hook and crash on the answer.
     value = {"type": format_type, "enforce_validation": True, "json_schema": "x"}
     with pytest.raises(BadRequestError) as err:
-        gemini.gemini_response_format(value, make_ctx())
+        gemini_response_format(value, make_ctx())
     assert err.value.param == "response_format.json_schema"

@@ -177,3 +177,67 @@ def test_responses_stream_reasoning_then_text_then_call():
                      "response.output_item.done", "response.completed"]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [i["type"] for i in events[-1]["response"]["output"]] == ["reasoning", "message", "function_call"]
+
+
+def test_cache_control_is_not_carried_through_the_pivot_and_says_so():
+    marked = {"max_tokens": 5, "system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}],
+              "messages": [{"role": "user", "content": [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]}]}
+    chat = MESSAGES.request(marked)
+    assert "cache_control" not in json.dumps(chat)
+    assert [n for n in MESSAGES.notes_for(marked) if "cache_control" in n]
+    for where in ("system", "messages", "tools"):
+        plain = {"max_tokens": 5, "messages": [{"role": "user", "content": "q"}], "system": [{"type": "text", "text": "S"}],
+                 "tools": [{"name": "w", "input_schema": {"type": "object"}}]}
+        assert MESSAGES.notes_for(plain) == []
+        if where == "system":
+            plain["system"][0]["cache_control"] = {"type": "ephemeral"}
+        elif where == "tools":
+            plain["tools"][0]["cache_control"] = {"type": "ephemeral"}
+        else:
+            plain["messages"][0]["content"] = [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]
+        assert len(MESSAGES.notes_for(plain)) == 1, where
+
+
+def _mutations(body: dict):
+    """Every field of ``body`` replaced, one at a time, by values of every JSON type."""
+    values = [None, 0, -1, 1.5, True, "", "x", [], {}, [1], {"type": "text"}, [{"type": 3}], [None]]
+
+    def paths(node, path=()):
+        if path:
+            yield path
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            yield from paths(child, (*path, key))
+
+    for path in paths(body):
+        for value in values:
+            mutated = json.loads(json.dumps(body))
+            node = mutated
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            yield path, mutated
+
+
+@pytest.mark.parametrize(("spec", "body"), [
+    (MESSAGES, {"max_tokens": 3, "system": [{"type": "text", "text": "s"}], "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "q"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "a"},
+                                          {"type": "tool_use", "id": "i", "name": "n", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "i", "content": [{"type": "text", "text": "r"}]}]}],
+        "tools": [{"name": "n", "input_schema": {"type": "object"}}], "tool_choice": {"type": "tool", "name": "n"},
+        "thinking": {"type": "enabled", "budget_tokens": 5}, "metadata": {"user_id": "u"}, "stop_sequences": ["x"]}),
+    (RESPONSES, {"instructions": "i", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "q"}]},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "p"}]},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "o"}],
+        "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}], "tool_choice": {"type": "function", "name": "f"},
+        "text": {"format": {"type": "json_schema", "schema": {}, "name": "n"}}, "reasoning": {"effort": "low"}}),
+], ids=["messages", "responses"])
+def test_hostile_values_get_an_error_naming_a_field_or_a_valid_translation(spec, body):
+    for path, mutated in _mutations(body):
+        try:
+            json.dumps(spec.request(mutated))
+        except IngressError as exc:
+            assert exc.param and exc.param != "body", (path, exc)

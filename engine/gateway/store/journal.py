@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .base import SpendRow
 
 __all__ = ["SpendJournal", "row_to_json", "row_from_json"]
@@ -43,7 +45,11 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(SpendRow))
 def row_to_json(row: SpendRow) -> bytes:
     """One journal line. Lone surrogates (which no database accepts) are kept escaped, not lost."""
     # A plain dict rather than dataclasses.asdict (which deep-copies): this runs once per call.
-    return json.dumps({name: getattr(row, name) for name in _FIELDS}, ensure_ascii=True).encode("ascii") + b"\n"
+    values = {name: getattr(row, name) for name in _FIELDS}
+    try:
+        return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)  # ~8x the standard library's speed
+    except TypeError:  # a lone surrogate (orjson refuses it): escaped by the standard library
+        return json.dumps(values, ensure_ascii=True).encode("ascii") + b"\n"
 
 
 def row_from_json(line: bytes) -> SpendRow:

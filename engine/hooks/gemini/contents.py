@@ -102,18 +102,6 @@ def gemini_signatures(parts: list[dict[str, Any]], ctx: Any, *, replayed: list[d
     return out
 
 
-@hook("gemini.function_response")
-def gemini_function_response(parts: list[dict[str, Any]], ctx: Any, *, replayed: list[dict[str, Any]],
-                             message: dict[str, Any], field: str) -> list[dict[str, Any]]:
-    """A tool result's media (screenshots...) goes inside ``functionResponse.parts`` where the
-    model takes multimodal function responses (``options.multimodal_function_response``, Gemini 3);
-    older models get it as sibling parts after the ``functionResponse``."""
-    if len(parts) > 1 and ctx.options.get("multimodal_function_response") and "functionResponse" in parts[0]:
-        parts[0]["functionResponse"]["parts"] = parts[1:]
-        return parts[:1]
-    return parts
-
-
 def _part_identity(part: dict[str, Any]) -> dict[str, Any]:
     identity = {key: value for key, value in part.items() if key != "thoughtSignature"}
     call = identity.get("functionCall")

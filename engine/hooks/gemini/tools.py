@@ -15,42 +15,18 @@ from engine.hooks.media import gemini_generation
 from engine.hooks.schema import RecursiveSchemaError, plain_json_schema, to_vertex_schema
 from engine.mapping.hooks import hook
 
-#: Accepted spellings of Google's built-in tools → the camelCase key we emit.
-BUILTIN_TOOLS: dict[str, str] = {
-    "googleSearch": "googleSearch",
-    "google_search": "googleSearch",
-    "googleSearchRetrieval": "googleSearchRetrieval",
-    "google_search_retrieval": "googleSearchRetrieval",
-    "enterpriseWebSearch": "enterpriseWebSearch",
-    "enterprise_web_search": "enterpriseWebSearch",
-    "codeExecution": "codeExecution",
-    "code_execution": "codeExecution",
-    "urlContext": "urlContext",
-    "url_context": "urlContext",
-    "googleMaps": "googleMaps",
-    "google_maps": "googleMaps",
-}
-
-
-#: Built-in tools Gemini ≤ 2.5 refuses to combine with function declarations
-#: ("Multiple tools are supported only when they are all search tools").
-SEARCH_TOOLS = ("googleSearch", "googleSearchRetrieval", "enterpriseWebSearch")
-
 _OPENAI_WEB_SEARCH_TYPES = frozenset({"web_search", "web_search_preview"})
 
 
-_TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-
-
 @hook("gemini.tools")
-def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
+def gemini_tools(tools: Any, ctx: Any, *, builtin_tools: dict[str, str], search_tools: dict[str, bool]) -> list[dict[str, Any]]:
     """OpenAI ``tools`` (or legacy ``functions``) → Gemini ``tools``: one Tool object holding all
     ``functionDeclarations``, then one Tool object per built-in Google tool (the Vertex API wants
     exactly one kind of tool per Tool object); ``[]`` for an empty list.
 
     Entries: ``{"type": "function", "function": {...}}``, legacy ``{"name", "parameters"...}``,
     ``{"type": "web_search" | "web_search_preview"}`` (→ ``googleSearch``), and built-in tools as
-    ``{"<key>": config}`` (optionally with ``type``), keys in :data:`BUILTIN_TOOLS`. A ``googleMaps``
+    ``{"<key>": config}`` (optionally with ``type``), keys in gemini.yaml's ``builtin_tools`` table. A ``googleMaps``
     location (``latitude``/``longitude``/``languageCode``, flat or under ``retrievalConfig``) is
     left out: it goes to ``toolConfig.retrievalConfig`` (plan field ``retrieval_config``).
 
@@ -76,7 +52,7 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
             raise BadRequestError(f"{field}: expected a tool object, got {_type_name(entry)}", param=field)
         entry_type = entry.get("type")
         # {"type": "function", "googleSearch": {}} (seen in the wild) is a built-in tool, not a function.
-        if entry_type == "function" and ("function" in entry or BUILTIN_TOOLS.keys().isdisjoint(entry)):
+        if entry_type == "function" and ("function" in entry or builtin_tools.keys().isdisjoint(entry)):
             function = entry.get("function")
             if not isinstance(function, dict):
                 raise BadRequestError(
@@ -88,10 +64,10 @@ def gemini_tools(tools: Any, ctx: Any) -> list[dict[str, Any]]:
         elif isinstance(entry_type, str) and entry_type in _OPENAI_WEB_SEARCH_TYPES:
             tool["googleSearch"] = {}
         else:
-            key, config = _builtin_tool(entry, field, ctx)
+            key, config = _builtin_tool(entry, field, builtin_tools)
             tool[key] = config
     if declarations:
-        _check_search_conflict(tool, param, ctx)
+        _check_search_conflict(tool, param, ctx, search_tools)
     # "A Tool object should contain exactly one type of Tool" (Vertex API): the function
     # declarations share one Tool object, each built-in tool gets its own.
     result = [{"functionDeclarations": declarations}] if declarations else []
@@ -162,13 +138,13 @@ def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, 
     return schema
 
 
-def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dict[str, Any]]:
+def _builtin_tool(entry: dict[str, Any], field: str, builtin_tools: dict[str, str]) -> tuple[str, dict[str, Any]]:
     keys = [key for key in entry if key != "type"]
-    if len(keys) != 1 or keys[0] not in BUILTIN_TOOLS:
+    if len(keys) != 1 or keys[0] not in builtin_tools:
         raise BadRequestError(
             f"{field}: unsupported tool {_describe_tool(entry)}; expected {{'type': 'function', 'function': {{...}}}}, "
             f"{{'type': 'web_search'}} or one built-in Google tool such as {{'googleSearch': {{}}}} "
-            f"({', '.join(sorted(set(BUILTIN_TOOLS.values())))})",
+            f"({', '.join(sorted(set(builtin_tools.values())))})",
             param=field,
         )
     key = keys[0]
@@ -179,7 +155,7 @@ def _builtin_tool(entry: dict[str, Any], field: str, ctx: Any) -> tuple[str, dic
         raise BadRequestError(
             f"{field}.{key}: expected a config object, got {_type_name(config)}", param=f"{field}.{key}"
         )
-    emitted = BUILTIN_TOOLS[key]
+    emitted = builtin_tools[key]
     if emitted == "googleMaps":
         return emitted, _google_maps_config(config, f"{field}.{key}")[0]
     return emitted, dict(config)
@@ -192,7 +168,7 @@ def _describe_tool(entry: dict[str, Any]) -> str:
 
 
 @hook("gemini.retrieval_config")
-def gemini_retrieval_config(tools: Any, ctx: Any) -> dict[str, Any] | None:
+def gemini_retrieval_config(tools: Any, ctx: Any, *, builtin_tools: dict[str, str]) -> dict[str, Any] | None:
     """The ``googleMaps`` tool's location, for ``toolConfig.retrievalConfig`` (a plan field).
 
     ``gemini.tools`` has checked the list (it runs with the params, before the plan) and left the
@@ -204,7 +180,7 @@ def gemini_retrieval_config(tools: Any, ctx: Any) -> dict[str, Any] | None:
         if not isinstance(entry, dict):
             continue
         for key, config in entry.items():
-            if BUILTIN_TOOLS.get(key) == "googleMaps" and isinstance(config, dict):
+            if builtin_tools.get(key) == "googleMaps" and isinstance(config, dict):
                 return _google_maps_config(config, f"tools[{index}].{key}")[1] or None
     return None
 
@@ -248,10 +224,10 @@ def _conflict_message(subject: str, param: str) -> str:
     )
 
 
-def _check_search_conflict(tool: dict[str, Any], param: str, ctx: Any) -> None:
+def _check_search_conflict(tool: dict[str, Any], param: str, ctx: Any, search_tools: dict[str, bool]) -> None:
     if gemini_generation(ctx) >= 3:
         return
-    search_keys = [key for key in SEARCH_TOOLS if key in tool]
+    search_keys = [key for key in search_tools if key in tool]
     if search_keys:
         if not ctx.drop_params:
             raise UnsupportedParamsError(_conflict_message(" / ".join(search_keys), param), param=param)
@@ -265,62 +241,3 @@ def _check_search_conflict(tool: dict[str, Any], param: str, ctx: Any) -> None:
             _conflict_message("web_search_options (Google Search)", f"{param}, web_search_options"),
             param="web_search_options",
         )
-
-
-@hook("gemini.web_search_options")
-def gemini_web_search_options(value: Any, ctx: Any) -> dict[str, Any] | None:
-    """OpenAI ``web_search_options`` → the Tool object ``{"googleSearch": {}}`` to append to
-    ``tools`` (``user_location``/``search_context_size`` have no Gemini equivalent and are ignored).
-
-    On Gemini < 3 with function tools in the request: UnsupportedParamsError, or with
-    ``drop_params`` None (nothing appended) plus a warning.
-    """
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise BadRequestError(
-            f"web_search_options: expected an object, got {_type_name(value)}", param="web_search_options"
-        )
-    request = ctx.request or {}
-    tools = request.get("tools")
-    has_functions = bool(request.get("functions")) or any(
-        isinstance(entry, dict) and (entry.get("type") == "function" or (entry.get("type") is None and "name" in entry))
-        for entry in (tools if isinstance(tools, list) else ())
-    )
-    if has_functions and gemini_generation(ctx) < 3:
-        if not ctx.drop_params:
-            raise UnsupportedParamsError(
-                _conflict_message("web_search_options (Google Search)", "web_search_options"),
-                param="web_search_options",
-            )
-        ctx.warnings.append("web_search_options: dropped: Gemini < 3 cannot combine Google Search with function tools")
-        return None
-    return {"googleSearch": {}}
-
-
-@hook("gemini.tool_choice")
-def gemini_tool_choice(value: Any, ctx: Any) -> dict[str, Any] | None:
-    """OpenAI ``tool_choice`` → ``toolConfig.functionCallingConfig``: ``auto`` → AUTO, ``none`` →
-    NONE, ``required`` → ANY, ``{"type": "function", "function": {"name": f}}`` → ANY with
-    ``allowedFunctionNames: [f]``. Anything else: UnsupportedParamsError, or None plus a warning
-    with ``drop_params``."""
-    if isinstance(value, str) and value in _TOOL_CHOICE_MODES:
-        return {"mode": _TOOL_CHOICE_MODES[value]}
-    if isinstance(value, dict) and value.get("type") == "function":
-        function = value.get("function")
-        name = function.get("name") if isinstance(function, dict) else None
-        if not isinstance(name, str) or not name:
-            raise BadRequestError(
-                "tool_choice.function.name: expected the name of one of the request's functions",
-                param="tool_choice.function.name",
-            )
-        return {"mode": "ANY", "allowedFunctionNames": [name]}
-    if ctx.drop_params:
-        ctx.warnings.append(f"tool_choice: dropped unsupported value {value!r}")
-        return None
-    raise UnsupportedParamsError(
-        f"tool_choice: Gemini does not support {value!r}; accepted values are 'auto', 'none', 'required' "
-        "and {'type': 'function', 'function': {'name': ...}}",
-        param="tool_choice",
-    )
-
