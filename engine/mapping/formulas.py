@@ -156,10 +156,36 @@ def _warn(ctx: Any, text: Any) -> None:
     ctx.warnings.append(str(text))
 
 
+def _join(values: Any, separator: str) -> str:
+    """``join(list, ' ')``: the strings of a list joined."""
+    return separator.join(v for v in values if v.__class__ is str) if values.__class__ is list else ""
+
+
+def _message_texts(messages: Any) -> list[list[str]]:
+    """``message_texts(request.messages)``: each OpenAI message's text pieces (a string content is one
+    piece, none is none); any other part is refused naming it (models that take text only)."""
+    out: list[list[str]] = []
+    for i, message in enumerate(messages if messages.__class__ is list else ()):
+        content = message.get("content") if message.__class__ is dict else None
+        if content is None or content.__class__ is str:
+            out.append([] if content is None else [content])
+        elif content.__class__ is list:
+            pieces = []
+            for j, part in enumerate(content):
+                if part.__class__ is not dict or part.get("type") != "text" or part.get("text").__class__ is not str:
+                    kind = part.get("type") if part.__class__ is dict else type(part).__name__
+                    raise FormulaFailure(f"messages[{i}].content[{j}]: this model takes text only, got {kind!r}")
+                pieces.append(part["text"])
+            out.append(pieces)
+        else:
+            raise FormulaFailure(f"messages[{i}].content: expected a string or a list of text parts")
+    return out
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str, "matches": _matches, "split": _split, "lower": _lower, "unique": _unique, "warn": _warn,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str, "matches": _matches, "split": _split, "lower": _lower, "unique": _unique, "warn": _warn, "join": _join, "message_texts": _message_texts,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -350,7 +376,7 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
 
 
 #: Names every formula may read besides the node's fields: the call's and the format's.
-_CALL_NAMES = ("options", "request", "plan", "body", "headers", "tables")
+_CALL_NAMES = ("options", "request", "plan", "body", "headers", "route", "tables")
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
@@ -368,17 +394,18 @@ def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable
     return _define(["def _formula(_n, ctx, node=None):", f"    return {body}"], where, tables)
 
 
-def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str) -> Callable[[Any, Any], Any]:
+def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str | None, *, as_value: bool = True) -> Callable[[Any, Any], Any]:
     """A param's ``formula: {let?, when?, result}`` -> ``fn(value, ctx)`` like a param hook: names
     read ``value`` (the caller's) and ``request``, ``options``, ``plan``, ``tables``; ``fail(text)``
-    refuses the value with a ``BadRequestError`` naming the param."""
+    refuses the value with a ``BadRequestError`` naming the param. ``as_value=False``: the names
+    read the given object's fields instead (a body field's formula over the request)."""
     from engine.errors import BadRequestError
 
     formula = compile_formulas(spec, where, tables)
 
     def run(value: Any, ctx: Any) -> Any:
         try:
-            return formula({"value": value}, ctx)
+            return formula({"value": value} if as_value else value, ctx)
         except FormulaFailure as failure:
             raise BadRequestError(str(failure), param=param) from None
 
