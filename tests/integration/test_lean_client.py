@@ -36,8 +36,14 @@ async def _handler(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(0.02)
         await response.write_eof()
         return response
+    if request.path == "/stall":  # headers and half the body, then silence
+        response = web.StreamResponse(headers={"Content-Length": "10"})
+        await response.prepare(request)
+        await response.write(b"12345")
+        await asyncio.sleep(0.8)
+        return response
     if request.path == "/slow":
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(0.8)
         return web.Response(text="late")
     peer = request.transport.get_extra_info("peername")[1]  # type: ignore[union-attr]
     return web.json_response({"body": body.decode(), "x": request.headers.get("X-Test"), "port": peer,
@@ -92,6 +98,14 @@ def test_failures_raise_the_network_errors_the_runtime_catches() -> None:
                 raise AssertionError("a silent server must time out")
             except aio.NETWORK_ERRORS as exc:
                 assert isinstance(exc, TimeoutError)
+            # A read cancelled half way (the gateway's client left) closes its connection: it is
+            # not left counted against the pool's limit.
+            raw = await session.request("POST", f"{base}/stall", data=b"", timeout=aio.client_timeout(5.0, 5.0))
+            reading = asyncio.ensure_future(raw.read())
+            await asyncio.sleep(0.05)
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            assert session._pool is not None and not session._pool.open
             try:
                 await session.request("POST", "http://127.0.0.1:1/x", data=b"", timeout=aio.client_timeout(5.0, 5.0))
                 raise AssertionError("a closed port must fail")
