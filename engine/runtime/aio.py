@@ -22,9 +22,9 @@ import socket
 import ssl
 import sys
 import zlib
-from dataclasses import dataclass
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,13 +80,7 @@ class AioResponse:
     async def aread(self) -> bytes:
         """Read the whole body (and give the connection back to the pool)."""
         if self._content is None:
-            try:
-                self._content = await self._response.read()
-            except BaseException:
-                # Cancelled (or failed) half way: the connection holds an unread rest and
-                # goes, rather than keeping its pool slot until the server drops it.
-                self._response.close()
-                raise
+            self._content = await self._response.read()
             self._response.release()
         return self._content
 
@@ -409,10 +403,14 @@ class LeanResponse:
     # what AioResponse reads
 
     async def read(self) -> bytes:
-        while not self.finished:
-            if self._error is not None:
-                raise self._error
-            await self._wait()
+        try:
+            while not self.finished:
+                if self._error is not None:
+                    raise self._error
+                await self._wait()
+        except BaseException:
+            self.close()  # cancelled or failed half way: the connection cannot carry another request
+            raise
         return self._take() if self._chunks else b""
 
     async def iter_any(self) -> AsyncIterator[bytes]:
@@ -442,6 +440,15 @@ class LeanResponse:
         if not self._done:
             self._done = True
             self._connection.close()
+
+    def __del__(self) -> None:
+        # Dropped without being read to the end or closed: its connection is not reusable and
+        # must not stay counted against the pool's limit.
+        if not self._done and not self._connection.closed:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - its loop may be gone already
+                pass
 
 
 class _Pool:
