@@ -292,6 +292,9 @@ class _OpenAIWatcher:
         import importlib.util
 
         spec = importlib.util.find_spec(name)
+        if spec is None:  # not installed (yet): watch for a later import
+            sys.meta_path.insert(0, self)  # type: ignore[arg-type]
+            return None
         loader = getattr(spec, "loader", None)
         exec_module = getattr(loader, "exec_module", None)
         if exec_module is None:

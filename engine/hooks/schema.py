@@ -538,6 +538,56 @@ def vertex_schema_hook(value: Any, ctx: Any) -> dict[str, Any]:
     )
 
 
+_TOOL_SCHEMA_FIELDS = ("parameters", "parametersJsonSchema")
+
+
+def function_parameters(parameters: Any, *, field: str, target: str, dialect: Any, json_schema_ok: bool) -> dict[str, Any]:
+    """A function's ``parameters`` -> ``{"parameters": <converted OBJECT schema>}``,
+    ``{"parametersJsonSchema": <as written>}`` or ``{}`` (a tool without arguments).
+
+    ``target`` is where they go (the format's ``tool_schema_field``); a schema the converted subset
+    cannot say (recursive ``$ref``) goes as plain JSON Schema where the model reads it
+    (``json_schema_ok``), else it is refused naming ``field``.
+    """
+    if target not in _TOOL_SCHEMA_FIELDS:
+        raise BadRequestError(f"options.tool_schema_field: expected one of {', '.join(_TOOL_SCHEMA_FIELDS)}, got {target!r}",
+                              param="options.tool_schema_field")
+    if target == "parameters":
+        try:
+            converted = _object_parameters(parameters, field, dialect)
+        except RecursiveSchemaError:
+            if not json_schema_ok:
+                raise
+        else:
+            return {"parameters": converted} if converted is not None else {}
+    if parameters is not None and parameters != "" and parameters != {}:
+        return {"parametersJsonSchema": plain_json_schema(parameters, field=field)}
+    return {}
+
+
+def _object_parameters(parameters: Any, field: str, dialect: Any) -> dict[str, Any] | None:
+    """Function ``parameters`` -> an OBJECT schema, or None for a tool without arguments (Gemini
+    rejects non-OBJECT parameters and, in some versions, OBJECT without properties)."""
+    if parameters is None or parameters == "" or parameters == {}:
+        return None
+    if not isinstance(parameters, dict):
+        kind = "null" if parameters is None else type(parameters).__name__
+        raise BadRequestError(f"{field}: expected a JSON Schema object, got {kind}", param=field)
+    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=dialect == "ai_studio", field=field)
+    schema_type = schema.get("type")
+    if schema_type is None and "anyOf" not in schema:
+        return None  # e.g. {"description": "..."}: no arguments described
+    if not (isinstance(schema_type, str) and schema_type.lower() == "object"):
+        raise BadRequestError(
+            f"{field}: function parameters must be an object schema (type 'object' with properties), "
+            f"got {('type ' + repr(schema_type)) if schema_type else 'an anyOf union'}",
+            param=field,
+        )
+    if not schema.get("properties"):
+        return None
+    return schema
+
+
 # Template filters: a mapping places a schema with these (gemini.yaml's response_format and plan).
 def _response_schema_filter(schema: Any, field: str, dialect: Any = None) -> dict[str, Any]:
     """``schema | response_schema('<field>', options.schema_dialect)``: the converted subset, with propertyOrdering."""

@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any, Callable
 
+from engine import fastjson
 from engine.errors import BadRequestError
 from engine.mapping.context import Context
 from engine.mapping.templates import ENV, FAST_FILTERS, is_template
@@ -43,7 +44,7 @@ def _json_object(value: Any, field: str = "arguments") -> dict[str, Any]:
     if not isinstance(value, str):
         raise InputError(f"{field}: expected a JSON string, got {_type_name(value)}")
     try:
-        parsed = json.loads(value)
+        parsed = fastjson.loads(value)  # json's values and errors, faster
     except ValueError as exc:
         raise InputError(f"{field}: not valid JSON ({exc})") from None
     except RecursionError:
@@ -63,7 +64,7 @@ def _after(value: Any, separator: str) -> Any:
 def _json_or_text(text: str, key: str) -> dict[str, Any]:
     if text.lstrip()[:1] in ("{", "["):
         try:
-            loaded = json.loads(text)
+            loaded = fastjson.loads(text)
         except (ValueError, RecursionError):  # not JSON, or too deep to decode: sent as text
             loaded = None
         if isinstance(loaded, dict):
@@ -492,8 +493,26 @@ def _trim_final_text(parts: list[Any]) -> list[Any]:
     return parts
 
 
+_SOURCE_KEYS = ("content", "join", "each", "part", "hook", "needs", "require", "refuse", "why", "record", "recall",
+                "nested_content", "present", "drop_empty", "replay", "into", "into_when")
+_PART_RULE_KEYS = ("part", "require", "drop_empty", "hook", "needs", "drop")
+
+
+def _known_keys(spec: dict[str, Any], known: tuple[str, ...], where: Any) -> None:
+    """A misspelled key would silently do nothing: refused at load, with the closest known name."""
+    import difflib
+
+    for key in spec:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
+            raise (where / key).fail(f"unknown key{hint} (see schemas/mapping.yaml, `messages`)")
+
+
 def _compile_part_rule(rule: Any, where: Any) -> Callable[[Any, _Run, str], Any]:
     """One part table entry: `{part: template, require?, drop_empty?}`, `{hook, needs?}`, `{drop: why}` or `pass`."""
+    if isinstance(rule, dict):
+        _known_keys(rule, _PART_RULE_KEYS, where)
     if rule == "pass":
         return lambda item, run, field: item  # already the upstream's own part
     if not isinstance(rule, dict):
@@ -534,6 +553,8 @@ def _contribution(spec: Any, where: Any, content_parts: dict[str, Callable[..., 
     """A `contents` entry -> (contribute, replay, the field it needs present, into-setter, into condition)."""
     from engine.mapping.paths import compile_setter
 
+    if isinstance(spec, dict):
+        _known_keys(spec, _SOURCE_KEYS, where)
     contribute = _compile_source(spec, where, content_parts)
     if not isinstance(spec, dict):
         return contribute, False, None, None, None

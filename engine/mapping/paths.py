@@ -115,6 +115,13 @@ def _node_field(node: dict[str, Any]) -> _Fn:
 def _node_comparator(node: dict[str, Any]) -> _Fn:
     left, right = _children(node)
     op = node["value"]
+    literals = [c["value"] for c in node["children"] if c["type"] == "literal"]
+    if op in ("eq", "ne") and any(isinstance(v, str) for v in literals):
+        # Against a string literal jmespath's equality is Python's (its 0/1-versus-bool special
+        # case cannot arise), without the numeric-ABC checks per comparison.
+        if op == "eq":
+            return lambda value: left(value) == right(value)
+        return lambda value: not (left(value) == right(value))
     if op == "eq":
         return lambda value: _equals(left(value), right(value))
     if op == "ne":

@@ -184,6 +184,9 @@ def test_caller_options_reach_the_options_derived_from_them(toy: Registry) -> No
     ('system: "{{ options.system_role }}"', "system: \"{{ 'user' if x else 'system' }}\"", "operations.chat.request.messages.roles.system", "one option"),
     ("- {content: plain}", "- {content: plane}", "operations.chat.request.messages.contents.assistant.0.content", "unknown part table"),
     ('sends_ids: "{{ generation >= 2 }}"', 'sends_ids: "{{ generation >= 2 and sends_ids }}"', "options.sends_ids", "cycle"),
+    ("into_when: options", "into_if: options", "operations.chat.request.messages.contents.tool.1.into_if", "unknown key"),
+    ("drop_empty: text, part:", "drop_emtpy: text, part:", "operations.chat.request.messages.parts.text.drop_emtpy", "did you mean 'drop_empty'"),
+    ("yields_to: budget", "yield_to: budget", "operations.chat.request.params.effort.yield_to", "did you mean 'yields_to'"),
 ])
 def test_mistakes_name_file_and_key_path(tmp_path: Path, old: str, new: str, key_path: str, reason: str) -> None:
     assert old in TOY

@@ -1,8 +1,7 @@
-"""``gemini.tools``, ``gemini.web_search_options`` and ``gemini.tool_choice`` (reference 03 §5):
-function declarations with converted schemas, Google's built-in tools, and the calling mode.
-
-``ctx.state["tool_config_retrieval"]``: a ``googleMaps`` location, placed by the mapping at
-``toolConfig.retrievalConfig``.
+"""``gemini.tools`` (reference 03 §5): function declarations and Google's built-in tools, and
+``gemini.retrieval_config``: a ``googleMaps`` location, which gemini.yaml places at
+``toolConfig.retrievalConfig`` (plan field). The parameter schemas are engine/hooks/schema.py's;
+``tool_choice`` and ``web_search_options`` are data in gemini.yaml.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.hooks.gemini._common import _function_name, _type_name
 from engine.hooks.media import gemini_generation
-from engine.hooks.schema import RecursiveSchemaError, plain_json_schema, to_vertex_schema
+from engine.hooks.schema import function_parameters
 from engine.mapping.hooks import hook
 
 _OPENAI_WEB_SEARCH_TYPES = frozenset({"web_search", "web_search_preview"})
@@ -90,52 +89,11 @@ def _function_declaration(function: dict[str, Any], field: str, ctx: Any) -> dic
         raise BadRequestError(f"{field}.description: expected a string", param=f"{field}.description")
     if description:
         declaration["description"] = description
-    parameters = function.get("parameters")
-    target = ctx.options.get("tool_schema_field") or "parameters"
-    if target not in _TOOL_SCHEMA_FIELDS:
-        raise BadRequestError(
-            f"options.tool_schema_field: expected one of {', '.join(_TOOL_SCHEMA_FIELDS)}, got {target!r}",
-            param="options.tool_schema_field",
-        )
-    if target == "parameters":
-        try:
-            converted = _declaration_parameters(parameters, f"{field}.parameters", ctx)
-        except RecursiveSchemaError:
-            if not ctx.info.get("supports_json_schema"):
-                raise
-            target = "parametersJsonSchema"  # the subset cannot say it; this model reads JSON Schema
-        else:
-            if converted is not None:
-                declaration["parameters"] = converted
-            return declaration
-    if parameters is not None and parameters != "" and parameters != {}:
-        declaration["parametersJsonSchema"] = plain_json_schema(parameters, field=f"{field}.parameters")
+    declaration.update(function_parameters(
+        function.get("parameters"), field=f"{field}.parameters", target=ctx.options.get("tool_schema_field") or "parameters",
+        dialect=ctx.options.get("schema_dialect"), json_schema_ok=bool(ctx.info.get("supports_json_schema")),
+    ))
     return declaration
-
-
-_TOOL_SCHEMA_FIELDS = ("parameters", "parametersJsonSchema")
-
-
-def _declaration_parameters(parameters: Any, field: str, ctx: Any) -> dict[str, Any] | None:
-    """Function ``parameters`` → an OBJECT schema, or None for a tool without arguments (Gemini
-    rejects non-OBJECT parameters and, in some versions, OBJECT without properties)."""
-    if parameters is None or parameters == "" or parameters == {}:
-        return None
-    if not isinstance(parameters, dict):
-        raise BadRequestError(f"{field}: expected a JSON Schema object, got {_type_name(parameters)}", param=field)
-    schema = to_vertex_schema(parameters, property_ordering=False, ai_studio=ctx.options.get("schema_dialect") == "ai_studio", field=field)
-    schema_type = schema.get("type")
-    if schema_type is None and "anyOf" not in schema:
-        return None  # e.g. {"description": "..."}: no arguments described
-    if not (isinstance(schema_type, str) and schema_type.lower() == "object"):
-        raise BadRequestError(
-            f"{field}: function parameters must be an object schema (type 'object' with properties), "
-            f"got {('type ' + repr(schema_type)) if schema_type else 'an anyOf union'}",
-            param=field,
-        )
-    if not schema.get("properties"):
-        return None
-    return schema
 
 
 def _builtin_tool(entry: dict[str, Any], field: str, builtin_tools: dict[str, str]) -> tuple[str, dict[str, Any]]:
