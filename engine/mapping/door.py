@@ -3,7 +3,7 @@
 A door document declares, as data, how a front door's request becomes chat kwargs, how a chat
 answer becomes the door's answer, its usage and error shapes, and (for wire formats that already
 speak the door) how the body goes upstream as sent. Its values are *specs*, compiled once at load
-into callables of a variables dict:
+into functions of a variables dict (generated Python, see "compiling specs" below):
 
 - a template string (``{{ ... }}``, see :mod:`engine.mapping.templates`) or a literal;
 - a dict: an object; a key ending in ``?`` is left out when its value is null;
@@ -237,17 +237,11 @@ class _Compiler:
             parts = self.ordered([(f"{where}.{k}", v) for k, v in spec.items()], scope, out)
             if not any(optional for _, optional in keys):
                 return "{" + ", ".join(f"{key!r}: {p}" for (key, _), p in zip(keys, parts)) + "}"
-            target = self.temp()
-            out.append(f"{target} = {{{', '.join(f'{key!r}: {p}' for (key, optional), p in zip(keys, parts) if not optional)}}}")
-            # Optional keys keep their place: the object is rebuilt in order when one is present.
+            # The keys before the first optional one at once, then each in order (a dict keeps that order).
             first_optional = next(i for i, (_, optional) in enumerate(keys) if optional)
-            if all(optional for _, optional in keys[first_optional:]):
-                for (key, _), p in zip(keys[first_optional:], parts[first_optional:]):
-                    t = self.temp()
-                    out.append(f"if ({t} := {p}) is not None: {target}[{key!r}] = {t}")
-                return target
-            out[-1] = f"{target} = {{}}"
-            for (key, optional), p in zip(keys, parts):
+            target = self.temp()
+            out.append(f"{target} = {{{', '.join(f'{key!r}: {p}' for (key, _), p in zip(keys[:first_optional], parts))}}}")
+            for (key, optional), p in zip(keys[first_optional:], parts[first_optional:]):
                 if optional:
                     t = self.temp()
                     out.append(f"if ({t} := {p}) is not None: {target}[{key!r}] = {t}")
@@ -489,6 +483,7 @@ class CompiledDoor:
     specs: dict[str, Spec] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
     notes: list[tuple[Spec, str]] = field(default_factory=list)  # (when, note): what a translation leaves out
+    source: str = ""  # the Python the specs were compiled to (to read when a translation surprises)
 
     def notes_for(self, body: dict[str, Any]) -> list[str]:
         """The ``notes`` whose ``when`` holds for ``body``: request features the translation does not carry."""
@@ -542,6 +537,7 @@ def compile_door(doc: Any) -> CompiledDoor:
         specs={name: namespace[function] for name, function in compiler.functions.items()},
     )
     door.specs["check"] = namespace["_check"]
+    door.source = "\n".join(compiler.module)
     door.notes = [(namespace[f"_note_{i}"], n["note"]) for i, n in enumerate(notes)]
     return door
 
