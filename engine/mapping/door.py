@@ -298,7 +298,7 @@ class _Compiler:
         if "at" in spec:
             base = self.temp()
             body.append(f"{base} = str({self.value(spec['at'], f'{where}.at', scope, body)})")
-            inner.bind("where", self.temp("_w"), f"f'{{{base}}}[{{{index}}}]'")
+            inner.bind("where", f"f'{{{base}}}[{{{index}}}]'")  # written where read: mostly in errors
         loop = inner.binding_lines()
         self.checks(spec.get("check"), f"{where}.check", inner, loop)
         body.extend(inner.finish(scope))
@@ -338,7 +338,7 @@ class _Compiler:
         # keeps a scope, and a nested `let` binds in its own copy.
         inner = scope.child(self.temp("_s"), {spec.get("as", "item"): value, "index": index})
         if base is not None:
-            inner.bind("where", self.temp("_w"), f"f'{{{base}}}[{{{index}}}]'")
+            inner.bind("where", f"f'{{{base}}}[{{{index}}}]'")  # written where read: mostly in errors
         loop = inner.binding_lines()
         if "if" in spec:
             loop.append(f"if not {self.expression(spec['if'], f'{where}.if', inner, truth=True)}: continue")
