@@ -242,7 +242,7 @@ def _reject(items: Any, drop: Callable[[Any], Any]) -> Any:
 # Filters whose result is never undefined (whatever they are given, they return a value or raise).
 _DEFINED_FILTERS = frozenset({"int", "float", "string", "join", "length", "count", "list", "tojson"})
 _DEFINED_NODES = (nodes.Compare, nodes.Test, nodes.Not, nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.Concat,
-                  nodes.Neg, nodes.Pos, *(_BINARY_NODES := (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow)))
+                  nodes.Neg, nodes.Pos, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow)
 
 
 def _defined(node: nodes.Node) -> bool:
