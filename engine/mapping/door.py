@@ -496,6 +496,11 @@ class CompiledDoor:
         f = self.fields
         return frozenset(set(f.get("renamed") or {}) | set(f.get("handled") or ()) | set(f.get("ignored") or ())) - {"model"}
 
+    @cached_property
+    def request_fields(self) -> frozenset[str]:
+        """Every field a request body may have: :attr:`body_fields` and ``model``."""
+        return self.body_fields | {"model"}
+
     def run(self, spec: str, **variables: Any) -> Any:
         """The value of the named spec for ``variables`` (``tables`` is always defined)."""
         return self.specs[spec]({**variables, "tables": self.tables})
@@ -505,9 +510,8 @@ class CompiledDoor:
         if not isinstance(body, dict):
             raise IngressError("body", "expected a JSON object")
         self.specs["check"]({"body": body, "tables": self.tables})
-        known = self.body_fields | {"model"}
-        unknown = sorted(set(body) - known)
-        if unknown:
+        if not self.request_fields.issuperset(body):
+            unknown = sorted(set(body) - self.request_fields)
             raise IngressError(unknown[0], self.fields.get("unknown") or "not a field of this API")
         kwargs = {new: body[old] for old, new in (self.fields.get("renamed") or {}).items() if body.get(old) is not None}
         try:
