@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from engine.errors import BadRequestError, UnsupportedParamsError
 from engine.mapping.context import Context
-from engine.mapping.templates import ENV, FAST_FILTERS
+from engine.mapping.expressions import compile_fast
+from engine.mapping.templates import ENV, FAST_FILTERS, is_template_tree
 
 __all__ = ["compile_entries"]
 
@@ -49,12 +50,38 @@ for _name, _fn in (("omit", _omit), ("type_name", _type_name), ("sort_as_text", 
     ENV.filters[_name] = FAST_FILTERS[_name] = _fn
 
 
+def _when(where: Any, source: str) -> Callable[[dict[str, Any]], Any]:
+    """A condition, as a generated Python function where it can be (it runs per entry)."""
+    where.expression(source)  # syntax and unknown filters fail here, naming the key path
+    return compile_fast(source) or where.expression(source)
+
+
+def _leaf(where: Any, value: Any) -> Callable[[dict[str, Any]], Any]:
+    """A value whose string leaves may be templates; one ``{{ expr }}`` as a generated function."""
+    produce = where.leaf(value)  # syntax and unknown filters fail here, naming the key path
+    if isinstance(value, str) and value.startswith("{{") and value.endswith("}}") and value.count("{{") == 1:
+        return compile_fast(value[2:-2]) or produce
+    if isinstance(value, dict) and is_template_tree(value):
+        items = [(key, _leaf(where / key, v)) for key, v in value.items()]
+
+        def build(variables: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, produce in items:
+                v = produce(variables)
+                if v is not None:  # as where.leaf: None leaves are left out
+                    out[key] = v
+            return out
+
+        return build
+    return produce
+
+
 def _check(spec: dict[str, Any], where: Any) -> tuple[Any, ...]:
     if ("error" in spec) == ("refuse" in spec):
         raise where.fail("a check has `error` (a 400) or `refuse` (unsupported, droppable), one of them")
     message = spec.get("error", spec.get("refuse"))
-    leaf = lambda key: (where / key).leaf(spec[key]) if key in spec else None  # noqa: E731
-    return ((where / "when").expression(spec["when"]), "error" in spec, (where / "error" if "error" in spec else where / "refuse").leaf(message),
+    leaf = lambda key: _leaf(where / key, spec[key]) if key in spec else None  # noqa: E731
+    return (_when(where / "when", spec["when"]), "error" in spec, (where / "error" if "error" in spec else where / "refuse").leaf(message),
             leaf("param"), leaf("drop"), leaf("warning"))
 
 
@@ -65,10 +92,10 @@ def _case(spec: dict[str, Any], where: Any) -> tuple[Any, ...]:
         raise where.fail("a match case has `value` (what the entry becomes) or `error` (why it is refused)")
     if "value" in spec and ("into" in spec) == ("key" in spec):
         raise where.fail("a match case with `value` says where it goes: `into` (a shared list) or `key` (its own object)")
-    lets = [(name, (where / "with" / name).leaf(source)) for name, source in (spec.get("with") or {}).items()]
-    return ((where / "when").expression(spec["when"]), _requirer(spec.get("require"), where), lets,
-            (where / "value").leaf(spec["value"]) if "value" in spec else None, spec.get("into"),
-            (where / "key").leaf(spec["key"]) if "key" in spec else None,
+    lets = [(name, _leaf(where / "with" / name, source)) for name, source in (spec.get("with") or {}).items()]
+    return (_when(where / "when", spec["when"]), _requirer(spec.get("require"), where), lets,
+            _leaf(where / "value", spec["value"]) if "value" in spec else None, spec.get("into"),
+            _leaf(where / "key", spec["key"]) if "key" in spec else None,
             (where / "error").leaf(spec["error"]) if "error" in spec else None,
             (where / "param").leaf(spec["param"]) if "param" in spec else None)
 
@@ -80,6 +107,7 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
     after = [_check(c, where / "after" / i) for i, c in enumerate(spec.get("after") or [])]
     cases = [_case(c, where / "match" / i) for i, c in enumerate(spec.get("match") or [])]
     refuse = (where / "refuse").leaf(spec["refuse"]) if "refuse" in spec else None
+    let_names = {let for case in cases for let, _ in case[2]}
 
     def run_checks(checks: list[tuple[Any, ...]], variables: dict[str, Any], ctx: Context, objects: dict[str, Any]) -> None:
         for when, is_error, message, param, drop, warning in checks:
@@ -103,11 +131,14 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
             raise BadRequestError(f"{name}: expected a list of {of}s, got {_type_name(value)}", param=name)
         groups: dict[str, list[Any]] = {}
         objects: dict[str, Any] = {}
+        scope = dict(variables)  # one per call: each entry rebinds entry / field / others and its lets
         for index, entry in enumerate(value):
             field = f"{name}[{index}]"
-            if not isinstance(entry, dict):
+            if type(entry) is not dict and not isinstance(entry, dict):
                 raise BadRequestError(f"{field}: expected a {of} object, got {_type_name(entry)}", param=field)
-            scope = {**variables, "entry": entry, "field": field, "others": [k for k in entry if k != "type"]}
+            for let in let_names:
+                scope.pop(let, None)  # a let is seen only by the entry that bound it
+            scope["entry"], scope["field"], scope["others"] = entry, field, [k for k in entry if k != "type"]
             for when, require, lets, produce, into, key, error, param in cases:
                 if not when(scope):
                     continue
