@@ -15,7 +15,8 @@ A param (schemas/mapping.yaml, `params`) may declare ``entries``:
   ``drop`` keys are left out instead, with ``warning``, when the caller allows dropping.
 
 Templates see ``entry``, ``field`` (``tools[2]``), ``others`` (the entry's keys but ``type``),
-the ``with`` lets, ``param``, ``request``, ``options``, ``info``, ``model``, ``host``, ``tables``.
+``param``, ``request``, ``options``, ``info``, ``model``, ``host``, ``tables``; a case's
+``value`` / ``key`` also its ``with`` lets (conditions must not read lets: they are per case).
 The result is the `into` objects, then the `key` objects, in first-seen order. Compiled once.
 """
 
@@ -107,7 +108,6 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
     after = [_check(c, where / "after" / i) for i, c in enumerate(spec.get("after") or [])]
     cases = [_case(c, where / "match" / i) for i, c in enumerate(spec.get("match") or [])]
     refuse = (where / "refuse").leaf(spec["refuse"]) if "refuse" in spec else None
-    let_names = {let for case in cases for let, _ in case[2]}
 
     def run_checks(checks: list[tuple[Any, ...]], variables: dict[str, Any], ctx: Context, objects: dict[str, Any]) -> None:
         for when, is_error, message, param, drop, warning in checks:
@@ -124,20 +124,19 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
                 ctx.warnings.append(warning(variables))
 
     def rule(value: Any, ctx: Context) -> list[Any]:
-        variables = {"param": name, "request": ctx.request or {}, "options": ctx.options, "info": ctx.info,
-                     "model": ctx.model, "host": ctx.host, "tables": tables}
-        run_checks(before, variables, ctx, {})
+        # One scope per call: each entry rebinds entry / field / others, a chosen case its lets.
+        scope = {"param": name, "request": ctx.request or {}, "options": ctx.options, "info": ctx.info,
+                 "model": ctx.model, "host": ctx.host, "tables": tables}
+        if before:
+            run_checks(before, scope, ctx, {})
         if not isinstance(value, list):
             raise BadRequestError(f"{name}: expected a list of {of}s, got {_type_name(value)}", param=name)
         groups: dict[str, list[Any]] = {}
         objects: dict[str, Any] = {}
-        scope = dict(variables)  # one per call: each entry rebinds entry / field / others and its lets
         for index, entry in enumerate(value):
             field = f"{name}[{index}]"
             if type(entry) is not dict and not isinstance(entry, dict):
                 raise BadRequestError(f"{field}: expected a {of} object, got {_type_name(entry)}", param=field)
-            for let in let_names:
-                scope.pop(let, None)  # a let is seen only by the entry that bound it
             scope["entry"], scope["field"], scope["others"] = entry, field, [k for k in entry if k != "type"]
             for when, require, lets, produce, into, key, error, param in cases:
                 if not when(scope):
@@ -149,7 +148,10 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
                 for let, source in lets:
                     scope[let] = source(scope)
                 if into is not None:
-                    groups.setdefault(into, []).append(produce(scope))
+                    items = groups.get(into)
+                    if items is None:
+                        items = groups[into] = []
+                    items.append(produce(scope))
                 else:
                     objects[key(scope)] = produce(scope)
                 break
@@ -157,7 +159,8 @@ def compile_entries(name: str, spec: dict[str, Any], tables: dict[str, Any], whe
                 text = refuse(scope) if refuse is not None else f"{field}: unsupported {of}"
                 raise BadRequestError(text, param=field)
         if after:
-            run_checks(after, {**variables, "groups": groups, "keys": list(objects)}, ctx, objects)
+            scope["groups"], scope["keys"] = groups, list(objects)
+            run_checks(after, scope, ctx, objects)
         return [{k: items} for k, items in groups.items()] + [{k: v} for k, v in objects.items()]
 
     return rule
