@@ -22,6 +22,7 @@ import cerberus
 import yaml
 
 from engine.errors import MappingError
+from engine.mapping.code_cache import cache_folder
 from engine.paths import SCHEMAS_DIR
 from engine.suggest import did_you_mean
 
@@ -126,12 +127,8 @@ def _grammar_key() -> bytes:
 
 
 def cache_file() -> Path:
-    """Where digests of validated mapping files are kept: ``$VERTEX_ENGINE_CACHE_DIR`` or the user's
-    cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``) under ``vertex-engine/``."""
-    folder = os.environ.get("VERTEX_ENGINE_CACHE_DIR")
-    if not folder:
-        folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "vertex-engine")
-    return Path(folder) / "validated-mappings"
+    """Where digests of validated mapping files are kept (see :func:`code_cache.cache_folder`)."""
+    return cache_folder() / "validated-mappings"
 
 
 def _passed_digests() -> set[str]:
