@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["completion_cost", "media_units_cost"]
+__all__ = ["completion_cost", "media_units_cost", "speech_characters_cost"]
 
 
 def _tiered(info: dict[str, Any], name: str, prompt_tokens: int) -> float | None:
@@ -69,6 +69,17 @@ def media_units_cost(usage: dict[str, Any] | None, info: dict[str, Any]) -> floa
     cost += float(details.get("image_count") or 0) * float(info.get("input_cost_per_image") or 0.0)
     cost += float(details.get("video_length_seconds") or 0) * float(info.get("input_cost_per_video_per_second") or 0.0)
     return round(cost, 12)
+
+
+def speech_characters_cost(usage: dict[str, Any] | None, info: dict[str, Any], voice_tier: str | None) -> float | None:
+    """Cloud Text-to-Speech: the billed characters (``usage.prompt_tokens_details.character_count``)
+    at the voice tier's price per character; ``None`` when the catalog has no price for the tier."""
+    prices = info.get("input_cost_per_character_by_voice_tier") if info else None
+    price = prices.get(voice_tier) if isinstance(prices, dict) and voice_tier else None
+    if price is None:
+        return None
+    details = (usage or {}).get("prompt_tokens_details") or {}
+    return round(float(details.get("character_count") or 0) * float(price), 12)
 
 
 # Vertex AI bills Gemini batch prediction at half the online price; a catalog entry with

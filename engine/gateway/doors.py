@@ -20,7 +20,7 @@ from engine import fastjson
 from engine.errors import APIError, redact
 from engine.ingress.api import door as door_mapping
 
-from .errors import GatewayError, error_payload, error_status
+from .errors import GatewayError, database_failure, database_trouble, error_payload, error_status
 from .response_store import ResponseStore, owner_of
 
 if TYPE_CHECKING:
@@ -111,6 +111,11 @@ class AnthropicMessagesDoor(Door):
             if name not in _GATEWAY_FIELDS and name not in fields:
                 raise GatewayError(400, f"{name}: not a Messages API field (expected {', '.join(sorted(fields))})", param=name)
         kwargs = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS}
+        betas = kwargs.get("anthropic_beta")
+        if betas is not None and not (isinstance(betas, list) and all(isinstance(b, str) for b in betas)):
+            # Vertex's body form of the anthropic-beta header; merged with the header below.
+            raise GatewayError(400, "anthropic_beta: expected a list of beta names (strings), as the anthropic-beta header lists them",
+                               param="anthropic_beta")
         beta = request.headers.get("anthropic-beta")
         if beta:
             kwargs["anthropic_beta"] = [*(kwargs.get("anthropic_beta") or []), *(b.strip() for b in beta.split(",") if b.strip())]
@@ -240,7 +245,15 @@ class ResponsesDoor(Door):
         stored_items = [dict(item, id=item.get("id") or f"msg_{response['id'][5:21]}{i:04d}") if isinstance(item, dict) else item
                         for i, item in enumerate(items)]
         assert call.caller is not None
-        await self._store(pipeline).save(owner_of(call.caller), dict(response), stored_items)
+        try:
+            await self._store(pipeline).save(owner_of(call.caller), dict(response), stored_items)
+        except Exception as exc:
+            if not database_failure(exc):
+                raise
+            # Google has answered (and billed) already: the client gets the answer and the key
+            # is charged for it, as chat calls are served through an outage; only the stored
+            # copy (for previous_response_id, GET) is missing, and the log says so once.
+            database_trouble(exc)
 
     def routes(self, pipeline: Pipeline) -> list[Route]:
         async def stored(request: Request, action: Callable[[str, str], Any]) -> Response:

@@ -200,14 +200,18 @@ class KeyManager:
                     )
                 admission.rpm = True
             if record.tpm_limit is not None:
-                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", max(int(tokens), 0), record.tpm_limit)
+                # A worst case above the limit can never pass and is refused as it is; capped at
+                # limit + 1 it also fits the shared state's integers (bigint, Redis, SQLite), which
+                # a client's max_tokens of 19 digits would not.
+                tokens = min(max(int(tokens), 0), record.tpm_limit + 1)
+                allowed, used, window_id = await self.shared.admit(f"key-tpm:{record.token_hash}", tokens, record.tpm_limit)
                 if not allowed:
                     raise GatewayError(
                         429, f"key {caller.alias} is over its rate limit: tpm_limit {record.tpm_limit} tokens per minute reached"
                         f" ({used} used or held by calls under way)",
                         "rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "60"},
                     )
-                admission.tokens, admission.tpm_window = max(int(tokens), 0), window_id
+                admission.tokens, admission.tpm_window = tokens, window_id
             if record.max_budget is not None:
                 await self.current_spend(record)  # seeds the running spend, starts a new period when due
                 allowed, total = await self.shared.reserve_spend(record.token_hash, admission.call_id, max(float(cost), 0.0),
@@ -260,8 +264,8 @@ class KeyManager:
     async def current_spend(self, record: KeyRecord) -> float:
         """Spend in the key's current budget period, shared across instances."""
         if record.budget_duration and record.budget_reset_at and record.budget_reset_at <= time.time():
-            await self._reset_period(record)
-            return 0.0
+            if await self._reset_period(record):
+                return 0.0
         spend = await self.shared.get_spend(record.token_hash)
         if spend is None:
             # First sight of this key in this shared state: seed it from the durable store.
@@ -278,14 +282,22 @@ class KeyManager:
         # wrote, so workers without Redis still converge on one budget, a flush interval late.
         return max(spend, record.spend)
 
-    async def _reset_period(self, record: KeyRecord) -> None:
-        """Start the key's next budget period. While the database is away the period starts
-        here all the same (calls go on from the key cache, their spend journaled) and is written
-        when the database is back (:meth:`_store_late_resets`)."""
+    async def _reset_period(self, record: KeyRecord) -> bool:
+        """Start the key's next budget period; False when another instance already started it
+        (``record`` is then refreshed from the store and the shared running spend kept). While
+        the database is away the period starts here all the same (calls go on from the key cache,
+        their spend journaled) and is written when the database is back (:meth:`_store_late_resets`)."""
         now = time.time()
         next_reset = now + parse_duration(record.budget_duration or "30d")
         try:
-            await self.store.reset_spend(record.token_hash, next_reset, now)
+            if not await self.store.reset_spend(record.token_hash, next_reset, now):
+                # Started elsewhere (this record was cached before): zeroing the shared running
+                # spend now would forget the calls served in the period since.
+                self.forget(record.token_hash)
+                fresh = await self.store.get_key(record.token_hash)
+                if fresh is not None:
+                    record.spend, record.budget_reset_at = fresh.spend, fresh.budget_reset_at
+                return False
         except Exception as exc:
             if not database_failure(exc):
                 raise
@@ -296,6 +308,7 @@ class KeyManager:
         await self.shared.set_spend(record.token_hash, 0.0)
         record.spend = 0.0  # the cached record too: it serves while the database is away
         record.budget_reset_at = next_reset
+        return True
 
     async def _store_late_resets(self) -> None:
         """Write the budget periods started while the database was away (it answers again)."""

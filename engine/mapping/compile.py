@@ -557,6 +557,9 @@ _REQUEST_FIELD = re.compile(r"\brequest\.([A-Za-z_]\w*)")
 def _body_producer(spec: Any, where: _Where) -> Callable[[dict[str, Any], Context], Any]:
     if isinstance(spec, dict) and "each" in spec:
         return _each_producer(spec, where)
+    if isinstance(spec, dict) and "formula" in spec:  # formulas over the request (engine/mapping/formulas.py)
+        formula = compile_param_formula(spec["formula"], where / "formula", where.names.tables, None, as_value=False)
+        return lambda variables, ctx: formula(variables["request"], ctx)
     if isinstance(spec, dict) and "hook" in spec:
         fn = (where / "hook").hook(spec["hook"], spec.get("needs"), where)
         source = spec.get("from")

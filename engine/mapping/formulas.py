@@ -63,9 +63,12 @@ def _number(value: Any) -> int | float | None:
         return None
 
 
-def _starts(value: Any, prefix: str) -> bool:
-    """``starts(text, 'data:')``: a string starting with ``prefix`` (false for anything else)."""
-    return value.__class__ is str and value.startswith(prefix)
+def _starts(value: Any, prefix: Any) -> bool:
+    """``starts(text, 'data:')``: a string starting with ``prefix`` (or one of a list of them);
+    false for anything else."""
+    if value.__class__ is not str or not prefix:
+        return False
+    return value.startswith(prefix if prefix.__class__ is str else tuple(prefix))
 
 
 def _last(value: Any) -> Any:
@@ -97,6 +100,10 @@ def _is_object(value: Any) -> bool:
     return value.__class__ is dict
 
 
+def _is_list(value: Any) -> bool:
+    return value.__class__ is list
+
+
 def _is_integer(value: Any) -> bool:
     """An integer, not a boolean (as in JSON)."""
     return value.__class__ is int
@@ -117,10 +124,68 @@ def _after(value: Any, separator: str) -> Any:
     return value.split(separator, 1)[-1] if value.__class__ is str else value
 
 
+_PATTERNS: dict[str, Any] = {}
+
+
+def _matches(value: Any, pattern: str) -> bool:
+    """``matches(text, regex)``: the regex matches at the start of a string (false for anything else)."""
+    import re
+
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern)
+    return value.__class__ is str and compiled.match(value) is not None
+
+
+def _split(value: Any, separator: str) -> list[str]:
+    """``split(text, ',')``: the non-empty pieces, stripped; [] for anything but a string."""
+    return [piece.strip() for piece in value.split(separator) if piece.strip()] if value.__class__ is str else []
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if value.__class__ is str else value
+
+
+def _unique(values: Any) -> list[Any]:
+    """``unique(list)``: the items, repeats left out, in order."""
+    return list(dict.fromkeys(values)) if values.__class__ is list else []
+
+
+def _warn(ctx: Any, text: Any) -> None:
+    """``warn(text)``: note it in the call's warnings (``_hidden_params["warnings"]``); gives none."""
+    ctx.warnings.append(str(text))
+
+
+def _join(values: Any, separator: str) -> str:
+    """``join(list, ' ')``: the strings of a list joined."""
+    return separator.join(v for v in values if v.__class__ is str) if values.__class__ is list else ""
+
+
+def _message_texts(messages: Any) -> list[list[str]]:
+    """``message_texts(request.messages)``: each OpenAI message's text pieces (a string content is one
+    piece, none is none); any other part is refused naming it (models that take text only)."""
+    out: list[list[str]] = []
+    for i, message in enumerate(messages if messages.__class__ is list else ()):
+        content = message.get("content") if message.__class__ is dict else None
+        if content is None or content.__class__ is str:
+            out.append([] if content is None else [content])
+        elif content.__class__ is list:
+            pieces = []
+            for j, part in enumerate(content):
+                if part.__class__ is not dict or part.get("type") != "text" or part.get("text").__class__ is not str:
+                    kind = part.get("type") if part.__class__ is dict else type(part).__name__
+                    raise FormulaFailure(f"messages[{i}].content[{j}]: this model takes text only, got {kind!r}")
+                pieces.append(part["text"])
+            out.append(pieces)
+        else:
+            raise FormulaFailure(f"messages[{i}].content: expected a string or a list of text parts")
+    return out
+
+
 #: The functions a formula may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max, "min": min, "len": len, "set": set, "any": any, "all": all, "bool": bool, "enumerate": enumerate,
-    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str,
+    "tally": _tally, "number": _number, "starts": _starts, "last": _last, "text": _text, "fail": _fail, "show": _show, "is_object": _is_object, "is_list": _is_list, "is_integer": _is_integer, "items": _items, "real": _real, "sum": sum, "after": _after, "string": str, "matches": _matches, "split": _split, "lower": _lower, "unique": _unique, "warn": _warn, "join": _join, "message_texts": _message_texts,
 }
 _CONSTANTS = {"none": None, "true": True, "false": False, "None": None, "True": True, "False": False}
 _ALLOWED = (
@@ -189,6 +254,8 @@ class _Rewrite(ast.NodeTransformer):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
             raise self.where.fail(f"only these functions may be called: {', '.join(FUNCTIONS)} (positional arguments)")
         node.args = [self.visit(a) for a in node.args]
+        if node.func.id == "warn":  # the call's warnings: warn(text) -> _warn(ctx, text)
+            node.args.insert(0, ast.Name("ctx", ast.Load()))
         return node
 
 
@@ -229,6 +296,13 @@ def _names(source: Any, where: Any) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
+def _leaf_names(spec: Any, where: Any) -> set[str]:
+    """The bare names a `result` (a mapping of formulas, or one formula) reads."""
+    if isinstance(spec, dict):
+        return set().union(*(_leaf_names(v, where / k) for k, v in spec.items())) if spec else set()
+    return _names(spec, where)
+
+
 def _result(spec: Any, target: str, known: set[str], where: Any, lines: list[str], indent: str, counter: list[int]) -> None:
     """Statements filling dict ``target`` from a ``result`` mapping."""
     for key, value in spec.items():
@@ -252,28 +326,44 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
     known = set(_CALL_NAMES)
     pending = set(lets)
     lines = ["def _formula(_n, ctx):"]
-    # `when` is checked as soon as the lets it reads are known: an answer it rules out (a stream
-    # event without counts) costs only those.
-    when_reads = _names(spec["when"], where / "when") & set(lets) if "when" in spec else set()
+    counter = [0]
+    # `when`, then each case, in order, is checked as soon as the lets it reads are known: an
+    # answer it settles (a stream event without counts, one without metadata) costs only those.
+    checks: list[tuple[set[str], Callable[[], None]]] = []
+
+    def emit_when() -> None:
+        lines.append(f"    if not ({_expression(spec['when'], known, pending, where / 'when')}): return None")
+
+    def emit_case(i: int, case: dict[str, Any]) -> Callable[[], None]:
+        def emit() -> None:
+            cw = where / "cases" / i
+            lines.append(f"    if {_expression(case['if'], known, pending, cw / 'if')}:")
+            if isinstance(case["result"], dict):
+                lines.append("        _o0 = {}")
+                _result(case["result"], "_o0", known, cw / "result", lines, "        ", counter)
+                lines.append("        return _o0")
+            else:
+                lines.append(f"        return {_expression(case['result'], known, pending, cw / 'result')}")
+        return emit
+
+    if "when" in spec:
+        checks.append((_names(spec["when"], where / "when") & set(lets), emit_when))
+    for i, case in enumerate(spec.get("cases") or ()):
+        reads = _names(case["if"], where / "cases" / i / "if") | _leaf_names(case["result"], where / "cases" / i / "result")
+        checks.append((reads & set(lets), emit_case(i, case)))
+
+    def flush() -> None:
+        while checks and not (checks[0][0] & pending):
+            checks.pop(0)[1]()
+
+    flush()
     for name, source in lets.items():
         if name in FUNCTIONS or name in _CONSTANTS or name in known or name == "dict" or not name.isidentifier() or name.startswith("_"):
             raise (where / "let" / name).fail(f"{name!r} cannot be a formula name")
-        if "when" in spec and not when_reads:
-            lines.append(f"    if not ({_expression(spec['when'], known, pending, where / 'when')}): return None")
-            when_reads = {None}  # emitted
         pending.discard(name)
-        when_reads.discard(name)
         lines.append(f"    {name} = {_expression(source, known, pending, where / 'let' / name)}")
         known.add(name)
-    if "when" in spec and when_reads != {None}:
-        lines.append(f"    if not ({_expression(spec['when'], known, set(), where / 'when')}): return None")
-    counter = [0]
-    for i, case in enumerate(spec.get("cases") or ()):
-        cw = where / "cases" / i
-        lines.append(f"    if {_expression(case['if'], known, set(), cw / 'if')}:")
-        lines.append("        _o0 = {}")
-        _result(case["result"], "_o0", known, cw / "result", lines, "        ", counter)
-        lines.append("        return _o0")
+        flush()
     if isinstance(spec.get("result"), dict):
         lines.append("    _o0 = {}")
         _result(spec["result"], "_o0", known, where / "result", lines, "    ", counter)
@@ -286,7 +376,7 @@ def compile_formulas(spec: dict[str, Any], where: Any, tables: dict[str, Any]) -
 
 
 #: Names every formula may read besides the node's fields: the call's and the format's.
-_CALL_NAMES = ("options", "request", "plan", "body", "tables")
+_CALL_NAMES = ("options", "request", "plan", "body", "headers", "route", "tables")
 
 
 def _define(lines: list[str], where: Any, tables: dict[str, Any]) -> Callable[[Any, Any], Any]:
@@ -304,17 +394,18 @@ def compile_formula(source: Any, where: Any, tables: dict[str, Any]) -> Callable
     return _define(["def _formula(_n, ctx, node=None):", f"    return {body}"], where, tables)
 
 
-def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str) -> Callable[[Any, Any], Any]:
+def compile_param_formula(spec: dict[str, Any], where: Any, tables: dict[str, Any], param: str | None, *, as_value: bool = True) -> Callable[[Any, Any], Any]:
     """A param's ``formula: {let?, when?, result}`` -> ``fn(value, ctx)`` like a param hook: names
     read ``value`` (the caller's) and ``request``, ``options``, ``plan``, ``tables``; ``fail(text)``
-    refuses the value with a ``BadRequestError`` naming the param."""
+    refuses the value with a ``BadRequestError`` naming the param. ``as_value=False``: the names
+    read the given object's fields instead (a body field's formula over the request)."""
     from engine.errors import BadRequestError
 
     formula = compile_formulas(spec, where, tables)
 
     def run(value: Any, ctx: Any) -> Any:
         try:
-            return formula({"value": value}, ctx)
+            return formula({"value": value} if as_value else value, ctx)
         except FormulaFailure as failure:
             raise BadRequestError(str(failure), param=param) from None
 

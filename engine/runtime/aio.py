@@ -475,17 +475,20 @@ class _Pool:
         connection = self._idle(target.key)
         if connection is not None:
             return connection
+        self._make_room()
         while len(self.open) >= self.limit:
             waiter = self.loop.create_future()
             self.waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken for a free slot, then cancelled: the next waiter gets it
+                raise
             connection = self._idle(target.key)
             if connection is not None:
                 return connection
-            if len(self.open) >= self.limit and self.idle:  # idle connections to other hosts make room
-                for key in list(self.idle):
-                    while len(self.open) >= self.limit and self.idle[key]:
-                        self.idle[key].pop().close()
+            self._make_room()
         connection = _Connection(self, target.key)
         self.open.add(connection)
         try:
@@ -504,6 +507,13 @@ class _Pool:
             connection.close()
             raise
         return connection
+
+    def _make_room(self) -> None:
+        # Idle connections to other hosts make room (before waiting, too: a full pool of idle
+        # connections to one host would otherwise starve a call to another until some release).
+        for key in list(self.idle):
+            while len(self.open) >= self.limit and self.idle[key]:
+                self.idle[key].pop().close()
 
     def put(self, connection: _Connection) -> None:
         self.idle.setdefault(connection.key, []).append(connection)
@@ -525,6 +535,9 @@ class _Pool:
         for connection in list(self.open):
             connection.close()
         self.idle.clear()
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # aiohttp's, for its same retry
 
 
 class _Disconnected(UpstreamConnectionError):
@@ -588,7 +601,7 @@ class LeanSession:
                 and (data is None or type(data) is bytes) and url.startswith(("https://", "http://"))):
             head = self._head(method, url, headers, len(data) if data else 0)
             if head is not None:
-                return self._send(url, head + data if data else head, timeout)
+                return self._send(url, head + data if data else head, timeout, method in _IDEMPOTENT)
         if isinstance(timeout, ClientTimeout):
             import aiohttp
 
@@ -618,7 +631,7 @@ class LeanSession:
         except UnicodeEncodeError:
             return None
 
-    async def _send(self, url: str, payload: bytes, timeout: Any) -> LeanResponse:
+    async def _send(self, url: str, payload: bytes, timeout: Any, idempotent: bool) -> LeanResponse:
         if self._pool is None:
             self._pool = _Pool(asyncio.get_running_loop(), self._limit)
         target = self._targets.get(url) or _Target(url)
@@ -629,9 +642,13 @@ class LeanSession:
             try:
                 return await connection.send(payload, read)
             except _Disconnected:
-                # A kept-alive connection the server had closed while idle, before any answer
-                # byte: the request never reached it, so it is sent again on a fresh one.
-                if attempt or not connection.reused or connection.got_bytes:
+                # A kept-alive connection the server closed before any answer byte: most often
+                # it had closed it while idle and the request never reached it, so it is sent
+                # again on a fresh one. But the server may also have read it and died acting on
+                # it: a POST (a generation Google bills) is not sent twice unasked (nor by
+                # aiohttp); its caller's retry policy decides. Idle connections are not kept
+                # past _IDLE_SECONDS, well inside servers' keep-alive, so that race is rare.
+                if attempt or not idempotent or not connection.reused or connection.got_bytes:
                     raise
             except BaseException:
                 connection.close()

@@ -14,7 +14,7 @@ import struct
 import time
 from typing import Any
 
-from engine.costs import completion_cost, media_units_cost
+from engine.costs import completion_cost, media_units_cost, speech_characters_cost
 from engine.errors import BadRequestError, UnprocessableEntityError
 from engine.runtime.assemble import _hidden
 from engine.runtime.prepare import Prepared
@@ -137,7 +137,10 @@ def _speech(prepared: Prepared, upstream: Any, headers: dict[str, str] | None) -
     except (binascii.Error, ValueError):
         raise _bad_answer(prepared, "carries audio that is not valid base64") from None
     content_type = parsed["content_type"] or "application/octet-stream"
-    return SpeechResponse(content, str(content_type), _hidden(prepared, parsed["hidden"], parsed["usage"]), headers)
+    meta = _hidden(prepared, parsed["hidden"], parsed["usage"])
+    if meta["response_cost"] is None:  # Cloud TTS: priced per character by voice tier, not per token
+        meta["response_cost"] = speech_characters_cost(parsed["usage"], prepared.ctx.info, meta.get("voice_tier"))
+    return SpeechResponse(content, str(content_type), meta, headers)
 
 
 def assemble_result(

@@ -264,3 +264,18 @@ def test_count_tokens_on_a_model_without_a_counter_is_a_clear_400(start_gateway,
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     assert body["error"]["message"].startswith("model:") and "count_tokens" in body["error"]["message"]
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+@pytest.mark.parametrize("value", [5, "beta-one", [1], {"a": 1}])
+def test_a_malformed_anthropic_beta_beside_the_header_is_a_400_naming_it(gw, fake, path, value):
+    # Betas come as the anthropic-beta header and/or Vertex's anthropic_beta body list; merging a
+    # body value that is not a list of strings must be refused by name, not crash (500) or be split
+    # into characters.
+    body = {"model": "claude", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}], "anthropic_beta": value}
+    headers = {"Authorization": f"Bearer {MASTER}", "anthropic-beta": "token-efficient-tools-2025-02-19"}
+    r = httpx.post(gw.url + path, json=body, headers=headers, timeout=30)
+    assert r.status_code == 400, r.text
+    error = r.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert error["error"]["message"].startswith("anthropic_beta: "), error

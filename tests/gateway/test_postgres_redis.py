@@ -157,3 +157,20 @@ def test_two_gateway_processes_share_one_budget(fake, shared_backends, tmp_path)
         for proc, _ in procs:
             proc.terminate()
             proc.wait(10)
+
+
+def test_max_tokens_past_int64_is_admitted_like_any_big_call_not_a_500(start_gateway, fake, shared_backends):
+    # The worst case of max_tokens 9999999999999999999 (19 digits: the body parser's bound) does not
+    # fit PostgreSQL's bigint (nor Redis's or SQLite's integers): admission must treat it as any call
+    # above the key's tpm_limit (admitted into an empty window, refused in a full one), not fail
+    # with a database error.
+    config = two_locations()
+    config["general_settings"] = {"database_url": shared_backends["database_url"]}  # shared state in PostgreSQL
+    gw = start_gateway(config)
+    assert type(gw.gateway.shared).__name__ == "PostgresState"
+    with gw.client() as c:
+        made = c.post("/key/generate", json={"tpm_limit": 1000, "key_alias": "big"}).json()
+    with gw.client(made["key"]) as c:
+        codes = [c.post("/chat/completions", json={**CHAT, "max_tokens": max_tokens}).status_code
+                 for max_tokens in (9999999999999999999, 9223372036854775807, 5 * 10**18)]
+    assert codes[0] == 200 and set(codes) <= {200, 429}, codes

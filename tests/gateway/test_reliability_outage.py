@@ -117,3 +117,37 @@ def test_a_budget_reset_due_during_an_outage_is_applied_and_stored_when_the_data
         assert info.json()["info"]["spend"] == pytest.approx(cost), "the new period holds the one call served in it"
     finally:
         proxy.close()
+
+
+def test_a_responses_call_answered_during_an_outage_is_served_and_charged(start_gateway, fake, shared_backends):  # noqa: F811
+    # /v1/responses keeps its answer in the database (store defaults to true). During an outage
+    # Google has answered, and billed, by the time the store is tried: the client still gets the
+    # answer and the key is charged for it, as for chat (only the stored copy is missing).
+    target = urlsplit(PG_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    try:
+        url = shared_backends["database_url"].replace(f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
+        gw = start_gateway({**two_locations(), "general_settings": {"database_url": url, "key_cache_ttl": 30,
+                                                                    "spend_flush_interval": 0.1}})
+        with gw.client() as c:
+            made = c.post("/key/generate", json={"key_alias": "responses-outage", "max_budget": 100}).json()
+        with gw.client(made["key"]) as c:
+            assert c.post("/chat/completions", json=CHAT).status_code == 200  # the key is in the cache now
+            proxy.cut()
+            during = c.post("/v1/responses", json={"model": "gemini-flash", "input": "hi"})
+            streamed = c.post("/v1/responses", json={"model": "gemini-flash", "input": "hi", "stream": True})
+        assert during.status_code == 200 and during.json()["status"] == "completed", during.text[:300]
+        assert "response.completed" in streamed.text and "event: error" not in streamed.text, streamed.text[-300:]
+        proxy.restore()
+        deadline = time.monotonic() + 20
+        with gw.client() as c:
+            while True:
+                rows = c.get("/spend/logs", params={"api_key": made["token"]})
+                if rows.status_code == 200 and len(rows.json()) >= 3:
+                    break
+                assert time.monotonic() < deadline, f"spend not written after the outage: {rows.status_code} {rows.text[:200]}"
+                time.sleep(0.2)
+        charged = [r for r in rows.json() if r["call_type"] == "responses"]
+        assert len(charged) == 2 and all(r["status"] == "success" and r["spend"] > 0 for r in charged), charged
+    finally:
+        proxy.close()

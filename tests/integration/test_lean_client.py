@@ -146,3 +146,91 @@ def test_connection_dropped_while_idle_is_replaced_and_pool_limit_holds() -> Non
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_full_pool_of_idle_connections_to_one_host_makes_room_for_another() -> None:
+    # Every pooled connection idle to host A must not starve a call to host B (another region,
+    # the token endpoint): the idle ones are closed to make room instead of waiting for a release.
+    async def main() -> None:
+        runner_a, base_a = await _serve(_handler)
+        runner_b, base_b = await _serve(_handler)
+        session = aio.LeanSession(1)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            await aio.AioResponse(await session.request("POST", f"{base_a}/echo", data=b"a", timeout=timeout)).aread()
+            raw = await asyncio.wait_for(session.request("POST", f"{base_b}/echo", data=b"b", timeout=timeout), 5.0)
+            assert b'"b"' in await aio.AioResponse(raw).aread()
+        finally:
+            await session.close()
+            await runner_a.cleanup()
+            await runner_b.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_waiter_cancelled_after_its_wake_up_passes_the_free_slot_on() -> None:
+    # Calls waiting for a full pool: the one woken for a freed slot is cancelled before it runs
+    # (its client left). The slot must go to the next waiter, not be lost until another release.
+    async def main() -> None:
+        runner, base = await _serve(_handler)
+        session = aio.LeanSession(1)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            holder = aio.AioResponse(await session.request("POST", f"{base}/stall", data=b"", timeout=timeout))
+            first = asyncio.ensure_future(session.request("POST", f"{base}/echo", data=b"first", timeout=timeout))
+            second = asyncio.ensure_future(session.request("POST", f"{base}/echo", data=b"second", timeout=timeout))
+            await asyncio.sleep(0.05)  # both wait for the one slot
+            await holder.aclose()  # frees it and wakes the first waiter...
+            first.cancel()  # ...which is cancelled before it runs
+            raw = await asyncio.wait_for(second, 5.0)
+            assert b'"second"' in await aio.AioResponse(raw).aread()
+        finally:
+            await session.close()
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_post_the_server_dropped_unanswered_on_a_reused_connection_is_not_sent_again() -> None:
+    # A kept-alive connection closed by the server after it read the request, before any answer
+    # byte (a backend that died mid-generation): the POST may have been acted on (and billed), so it
+    # is not silently sent again (aiohttp does not either); the caller gets a network error and its
+    # own retry policy decides.
+    async def main() -> None:
+        received: list[bytes] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            served = 0
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    received.append(head + await reader.readexactly(length))
+                    served += 1
+                    if served == 2:
+                        break  # read the second request, then close without a byte
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        session = aio.LeanSession(4)
+        timeout = aio.client_timeout(5.0, 5.0)
+        try:
+            assert await aio.AioResponse(await session.request("POST", f"{base}/a", data=b"1", timeout=timeout)).aread() == b"ok"
+            try:
+                await aio.AioResponse(await session.request("POST", f"{base}/b", data=b"2", timeout=timeout)).aread()
+                raise AssertionError("an unanswered POST must fail")
+            except aio.NETWORK_ERRORS:
+                pass
+            assert len(received) == 2, [r.split(b"\r\n", 1)[0] for r in received]
+        finally:
+            await session.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())

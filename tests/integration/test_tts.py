@@ -132,3 +132,41 @@ def test_openai_stream_format_audio_is_accepted_sse_refused(fake: FakeGoogle) ->
     assert "stream_format" not in fake.last(":synthesize").json
     with pytest.raises(engine.UnsupportedParamsError, match="stream_format"):
         engine.speech(model="vertex_ai/", input="hi", stream_format="sse")
+
+
+# Google's list prices, USD per 1M characters (cloud.google.com/text-to-speech/pricing), written out
+# here rather than read from the catalog so a mistyped catalog price fails.
+PER_MILLION = {"standard": 4, "wavenet": 4, "neural2": 16, "polyglot": 16, "chirp3_hd": 30, "studio": 160}
+
+
+@pytest.mark.parametrize(
+    ("voice", "tier"),
+    [
+        ("alloy", "studio"),                                   # en-US-Studio-O
+        ("onyx", "wavenet"),                                   # en-US-Wavenet-D
+        ("de-DE-Standard-B", "standard"),
+        ("cmn-CN-Wavenet-A", "wavenet"),
+        ({"name": "fr-FR-Neural2-A"}, "neural2"),
+        ("en-US-Chirp3-HD-Achernar", "chirp3_hd"),
+        ("en-US-Polyglot-1", "polyglot"),
+    ],
+)
+def test_cost_is_billed_characters_times_the_voice_tier_price(fake: FakeGoogle, voice, tier: str) -> None:
+    text = "Héllo, wörld — voilà"  # characters, not UTF-8 bytes
+    response = engine.speech(model="vertex_ai/", input=text, voice=voice)
+    assert response._hidden_params["voice_tier"] == tier
+    assert response._hidden_params["response_cost"] == pytest.approx(len(text) * PER_MILLION[tier] / 1e6, rel=1e-9)
+
+
+def test_ssml_markup_is_billed_too(fake: FakeGoogle) -> None:
+    ssml = '<speak>Hi <break time="300ms"/> there</speak>'
+    response = engine.speech(model="vertex_ai/", input=ssml, voice="en-GB-Neural2-B")
+    assert fake.last(":synthesize").json["input"] == {"ssml": ssml}
+    assert response._hidden_params["response_cost"] == pytest.approx(len(ssml) * 16 / 1e6, rel=1e-9)
+
+
+@pytest.mark.parametrize("voice", [{"languageCode": "en-US", "ssmlGender": "FEMALE"}, "en-US-News-K"])
+def test_a_voice_of_no_priced_tier_is_unpriced(fake: FakeGoogle, voice) -> None:
+    # No name: Google picks the voice, so the tier is unknown; News: no public per-character price found.
+    response = engine.speech(model="vertex_ai/", input="hi", voice=voice)
+    assert response.content and response._hidden_params["response_cost"] is None

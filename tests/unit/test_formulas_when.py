@@ -44,3 +44,22 @@ def test_when_reading_a_later_let_waits_for_it() -> None:
 def test_a_broken_when_is_still_reported() -> None:
     with pytest.raises(MappingError, match="invalid formula"):
         _formula({"let": {"a": "x"}, "when": "a ==", "result": "a"})
+
+
+def test_cases_are_checked_in_order_as_soon_as_their_lets_are_known() -> None:
+    spec = {
+        "let": {"a": "x or 0", "peak": "max([v for v in values or []])"},
+        "when": "a >= 0",
+        "cases": [
+            {"if": "a == 0", "result": {"kind": "'none'"}},          # reads only `a`: settled before `peak`
+            {"if": "peak > 10", "result": "'big'"},
+            {"if": "a == 1", "result": "'one'"},                    # after the `peak` case, as declared
+        ],
+        "result": {"kind": "'other'", "peak": "peak"},
+    }
+    usage = _formula(spec)
+    assert usage({"x": 0}, CTX) == {"kind": "none"}          # no values: `peak` would fail, never computed
+    assert usage({"x": -1}, CTX) is None                      # `when` still comes first
+    assert usage({"x": 1, "values": [20]}, CTX) == "big"      # order kept: the second case wins
+    assert usage({"x": 1, "values": [3]}, CTX) == "one"
+    assert usage({"x": 2, "values": [3]}, CTX) == {"kind": "other", "peak": 3}

@@ -5,11 +5,6 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import BadRequestError, ServiceUnavailableError, UnprocessableEntityError
-from engine.hooks.anthropic.params import (
-    anthropic_betas,
-    anthropic_tools,
-    anthropic_user_id,
-)
 from engine.mapping.context import Context
 from engine.mapping.registry import get_registry
 from engine.runtime.prepare import prepare
@@ -38,6 +33,7 @@ def _param(name):
     return apply
 
 
+anthropic_tools = _param("tools")
 anthropic_tool_choice = _param("tool_choice")
 anthropic_parallel_tool_calls = _param("parallel_tool_calls")
 anthropic_response_format = _param("response_format")
@@ -49,7 +45,9 @@ def anthropic_usage(response, c):
 
 
 def ctx(**request):
-    return Context(request=request, model="claude-sonnet-4@20250514", options={"json_tool": "json_tool_call"})
+    """A call's context with anthropic.yaml's options (json_tool, hosted_tool_prefixes...)."""
+    options = get_registry().formats["anthropic"].options_for("claude-sonnet-4@20250514", "vertex", {})
+    return Context(request=request, model="claude-sonnet-4@20250514", options=dict(options))
 
 
 FINISH_REASONS = {"max_tokens": "length", "end_turn": "stop", "tool_use": "stop"}
@@ -142,12 +140,16 @@ def test_json_mode_is_not_forced_while_thinking():
 
 
 def test_betas_and_user_id():
-    c = ctx()
-    c.headers = {"Anthropic-Beta": "a, prompt-caching-2024-07-31,a"}
-    assert anthropic_betas({}, c) == ["a"]
-    assert c.warnings
-    assert anthropic_user_id("user-42", ctx()) == "user-42"
-    assert anthropic_user_id("+47 22 33 44 55", ctx()) is None
+    call = {"model": "vertex_ai/claude-sonnet-4@20250514", "vertex_project": "p", "messages": [{"role": "user", "content": "q"}],
+            "extra_headers": {"Anthropic-Beta": "a, prompt-caching-2024-07-31,a"}}
+    prepared = prepare("chat", call, resolve_credentials=False)
+    assert prepared.body["anthropic_beta"] == ["a"]
+    assert any("prompt-caching" in w for w in prepared.ctx.warnings)
+    assert "anthropic_beta" not in body()
+    assert body(user="user-42")["metadata"] == {"user_id": "user-42"}
+    for pii in ("+47 22 33 44 55", "ola@example.com"):
+        prepared = prepare("chat", {**call, "user": pii}, resolve_credentials=False)
+        assert "metadata" not in prepared.body and any("user not sent" in w for w in prepared.ctx.warnings)
 
 
 def test_message_usage_and_json_answer():
@@ -198,6 +200,11 @@ def test_stream_machine_tool_indexes_and_errors():
 
 
 @pytest.mark.parametrize("call, param, text", [
+    ({"tools": {"name": "f"}}, "tools", "tools: expected a list of tools"),
+    ({"tools": ["f"]}, "tools", "tools[0]: expected a tool object, got 'f'"),
+    ({"tools": [{"type": "retrieval"}]}, "tools", "tools[0]: expected {'type': 'function'"),
+    ({"tools": [{"type": "function", "function": {"name": ""}}]}, "tools", "tools[0].function.name: expected a non-empty string"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": "{}"}}]}, "tools", "tools[0].function.parameters: expected a JSON schema object"),
     ({"tool_choice": "sometimes"}, "tool_choice", "tool_choice: expected 'auto', 'required', 'none'"),
     ({"tool_choice": {"type": "function", "function": {"name": ""}}}, "tool_choice", "got {'type': 'function'"),
     ({"response_format": {"type": "yaml"}}, "response_format", "response_format: expected {'type'"),

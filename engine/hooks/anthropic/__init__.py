@@ -4,8 +4,8 @@ Facts: shared/reference/06-anthropic-on-vertex.md (request, response, usage), 05
 
 * :mod:`.media`: ``anthropic.media`` (image / PDF parts); :mod:`.signatures`: ``anthropic.thinking_blocks``
   (signed thinking sent back). Messages themselves are data: ``request.messages`` in anthropic.yaml.
-* :mod:`.params`: tools (checked one by one), the end-user id (no PII) and betas; tool_choice,
-  parallel tool calls, JSON mode, thinking and web search are formulas in anthropic.yaml
+* the params (tools, tool_choice, parallel tool calls, JSON mode, thinking, web search, the
+  end-user id, betas) are formulas in anthropic.yaml
 * :mod:`.stream`: ``anthropic.stream_event`` (the Messages SSE state machine); the whole answer's
   message and usage are declared in anthropic.yaml (part table, usage formulas), and the stream
   machine hands Claude's usage object to the same formulas
@@ -15,4 +15,4 @@ What passes between them is declared in anthropic.yaml: the ``plan`` fields ``js
 The stream state machine keeps its own state in ``ctx.state["anthropic_stream"]``.
 """
 
-from engine.hooks.anthropic import media, params, signatures, stream  # noqa: F401
+from engine.hooks.anthropic import media, signatures, stream  # noqa: F401
