@@ -24,7 +24,7 @@ import jinja2
 __all__ = ["cache_folder", "lookup", "store", "save"]
 
 _HEADER = b"vertex-engine jinja code\0" + importlib.util.MAGIC_NUMBER + jinja2.__version__.encode() + b"\0"
-_LIMIT = 20_000  # entries kept: the shipped mappings have ~600
+_LIMIT = 4_000  # entries kept (a few MB at most): the shipped mappings have ~600
 
 _entries: dict[bytes, bytes] | None = None
 _used: set[bytes] = set()

@@ -22,6 +22,7 @@ import cerberus
 import yaml
 
 from engine.errors import MappingError
+from engine.mapping import code_cache
 from engine.mapping.code_cache import cache_folder
 from engine.paths import SCHEMAS_DIR
 from engine.suggest import did_you_mean
@@ -93,9 +94,9 @@ def read_documents(roots: Iterable[Path]) -> list[Document]:
     """Parse every ``*.yaml`` under ``roots`` (files or folders) into kind-tagged documents."""
     docs = []
     for path in _iter_files(roots):
+        raw = path.read_bytes()
         try:
-            raw = path.read_bytes()
-            data = load_yaml(raw)
+            data = _parsed(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -109,6 +110,20 @@ def read_documents(roots: Iterable[Path]) -> list[Document]:
             )
         docs.append(Document(kinds[0], data, str(path), hashlib.sha256(_grammar_key() + raw).hexdigest()))
     return docs
+
+
+def _parsed(raw: bytes) -> Any:
+    """``load_yaml(raw)``, kept between starts by the bytes' digest (YAML's constructors are
+    Python code even with libyaml: a tenth of loading the shipped mappings)."""
+    digest = code_cache.key("yaml", yaml.__version__, _SafeLoader.__name__, hashlib.sha256(raw).hexdigest())
+    data = code_cache.lookup(digest)
+    if data is None:
+        data = load_yaml(raw)
+        try:
+            code_cache.store(digest, data)
+        except ValueError:
+            pass  # a value marshal cannot write (a YAML timestamp): parsed each time
+    return data
 
 
 _grammar_digest: bytes | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,20 @@ def test_an_unwritable_cache_folder_means_validating(tmp_path: Path, monkeypatch
     loader.validate(_host(tmp_path, HOST))  # no error: the digest is only kept in memory
     with pytest.raises(MappingError, match="auht"):
         loader.validate(_host(tmp_path, HOST + "\nauht: typo\n"))
+
+
+def test_parsed_yaml_is_kept_between_starts(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.mapping import code_cache
+
+    monkeypatch.setattr(code_cache, "_entries", None)
+    first = _host(tmp_path, HOST).data
+    code_cache.save()
+    monkeypatch.setattr(code_cache, "_entries", None)  # the next start reads the file
+    real = loader.load_yaml
+    monkeypatch.setattr(loader, "load_yaml", lambda raw: pytest.fail("parsed again"))
+    again = _host(tmp_path, HOST).data
+    assert again == first and again is not first
+    monkeypatch.setattr(loader, "load_yaml", real)
+    # a value marshal cannot keep (a YAML date) is parsed each time
+    dated = _host(tmp_path, HOST + "\nwhen: 2026-01-01\n").data
+    assert dated["when"] == datetime.date(2026, 1, 1)
