@@ -90,7 +90,7 @@ def save() -> None:
     global _added
     if not _added:
         return
-    entries = _load()
+    entries = dict(_load())  # a snapshot: another thread may be compiling
     if len(entries) > _LIMIT:
         entries = {k: v for k, v in entries.items() if k in _used}
     path = _file()
