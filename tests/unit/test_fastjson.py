@@ -130,3 +130,13 @@ def test_circular_value_raises() -> None:
     value.append(value)
     with pytest.raises((TypeError, ValueError)):
         fastjson.dumps(value)
+
+
+@pytest.mark.parametrize("text", ['{"order_id": 123456789012345678901}', "[-9223372036854775809, 18446744073709551615]",
+                                  '{"n": 1234567890123456789, "s": "digits 12345678901234567890 in text"}'])
+def test_loads_keeps_integers_past_64_bits_exact(text: str) -> None:
+    expected = json.loads(text)
+    for data in (text, text.encode(), bytearray(text.encode())):
+        got = fastjson.loads(data)
+        assert got == expected and json.dumps(got) == json.dumps(expected)
+    assert fastjson.has_long_integer(text) and not fastjson.has_long_integer('{"n": 123456789012345678}')
