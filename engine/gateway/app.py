@@ -10,7 +10,6 @@ pass-through (:mod:`.passthrough`).
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import time
 import uuid
@@ -26,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import engine
+from engine import fastjson
 from engine.errors import APIError, redact
 
 from .admin import AdminRoutes
@@ -217,7 +217,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         message = str(getattr(exc, "detail", "")) or "error"
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": str(status)}}
-    return Response(json.dumps(body).encode(), status_code=status, media_type=JSON, headers=getattr(exc, "headers", None))
+    return Response(fastjson.dumps(body), status_code=status, media_type=JSON, headers=getattr(exc, "headers", None))
 
 
 class _Stamp:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from engine import lenient_json
+from engine.fastjson import has_long_integer
 
 from .errors import GatewayError
 
@@ -29,11 +30,6 @@ __all__ = ["loads", "MAX_DEPTH", "MAX_INT_DIGITS"]
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 19
 _SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-# Found in the translated body: a run of 19 digits or more. orjson reads integers beyond 64 bits
-# (and negative ones beyond -2**63) as floats; those bodies go to the standard parser. A regex
-# scan for the run costs 8x the translation.
-_LONG_RUN = b"0" * 19
 
 
 class _Refused(ValueError):
@@ -88,7 +84,7 @@ def _valid(text: Any, path: str) -> None:
 
 def loads(raw: bytes) -> Any:
     """The parsed body; :class:`GatewayError` 400 naming the limit or the fault otherwise."""
-    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
+    if not has_long_integer(raw):  # orjson would read an integer past 64 bits as a float
         try:
             value = orjson.loads(raw)  # refuses NaN, infinities, lone surrogates and depth > 1024 itself
         except orjson.JSONDecodeError:

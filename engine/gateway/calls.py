@@ -22,13 +22,14 @@ from starlette.responses import Response, StreamingResponse
 
 import engine
 from engine.errors import APIConnectionError, APIError, redact
+from engine.fastjson import dumps
 from engine.runtime.token_input import decode_token_input
 from engine.runtime.transport import upstream_clock
 
 from .config import CLIENT_FORBIDDEN, Deployment
 from .errors import GatewayError, error_payload
 from .estimate import billed_prompt, worst_case
-from .pipeline import JSON, Call, EventStream, Pipeline, dumps, tags_of, usage_numbers
+from .pipeline import JSON, Call, EventStream, Pipeline, tags_of, usage_numbers
 from .transcription import transcription_answer
 
 __all__ = ["CallRoutes", "CALLS", "CALL_PATHS"]

@@ -8,7 +8,6 @@ errors look on its wire. Its extra routes (``count_tokens``, stored responses) l
 
 from __future__ import annotations
 
-import json
 import weakref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -17,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import engine
+from engine import fastjson
 from engine.errors import APIError, redact
 from engine.ingress.api import door as door_mapping
 
@@ -53,7 +53,7 @@ class Door:
         raise NotImplementedError
 
     def answer(self, result: Any) -> bytes:
-        return json.dumps(result).encode()
+        return fastjson.dumps(result)
 
     def estimate(self, body: dict[str, Any]) -> dict[str, Any]:
         """A chat-shaped view of ``body`` (``messages`` = everything counted as prompt, ``max_tokens``)
@@ -135,15 +135,15 @@ class AnthropicMessagesDoor(Door):
 
     def answer(self, result: Any) -> bytes:
         raw = (getattr(result, "_hidden_params", None) or {}).get("raw")
-        return raw if isinstance(raw, bytes) else json.dumps(result).encode()  # Claude's own bytes for Claude
+        return raw if isinstance(raw, bytes) else fastjson.dumps(result)  # Claude's own bytes for Claude
 
     def error(self, exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
         status, _, headers = error_payload(exc)
         upstream = getattr(exc, "body", None)
         if isinstance(exc, APIError) and isinstance(upstream, dict) and upstream.get("type") == "error":
-            return status, json.dumps(upstream).encode(), headers  # Claude's own error, as Claude sent it
+            return status, fastjson.dumps(upstream), headers  # Claude's own error, as Claude sent it
         body = door_mapping("messages").run("error", status=status, message=_error_message(exc), kind=None)
-        return status, json.dumps(body).encode(), headers
+        return status, fastjson.dumps(body), headers
 
     def routes(self, pipeline: Pipeline) -> list[Route]:
         async def count_tokens(request: Request) -> Response:
@@ -212,9 +212,9 @@ class ResponsesDoor(Door):
         code = getattr(exc, "code", None)
         if translator is None:
             event = {"type": "error", "sequence_number": 0, "code": code or str(status), "message": _error_message(exc), "param": getattr(exc, "param", None)}
-            return b"event: error\ndata: " + json.dumps(event).encode() + b"\n\n"
+            return b"event: error\ndata: " + fastjson.dumps(event) + b"\n\n"
         return b"".join(
-            f"event: {e['type']}\ndata: ".encode() + json.dumps(e).encode() + b"\n\n"
+            f"event: {e['type']}\ndata: ".encode() + fastjson.dumps(e) + b"\n\n"
             for e in translator.failure_events(status, _error_message(exc), code)
         )
 

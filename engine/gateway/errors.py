@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
 from typing import Any
 
+from engine import fastjson
 from engine.errors import APIError, redact
 
 __all__ = ["GatewayError", "error_payload", "error_status", "database_failure", "database_trouble"]
@@ -94,4 +94,4 @@ def error_payload(exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
     else:
         # Never a traceback to the caller: the log has it, the caller gets the exception kind.
         body = {"error": {"message": f"internal gateway error ({type(exc).__name__}); see the gateway log", "type": "internal_error", "param": None, "code": "500"}}
-    return error_status(exc), json.dumps(body).encode(), headers
+    return error_status(exc), fastjson.dumps(body), headers

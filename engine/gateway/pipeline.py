@@ -9,7 +9,6 @@ Route modules (model calls, admin, health, pass-through, files/batches) use one
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -19,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from engine.errors import APIError, redact
+from engine.fastjson import dumps
 from engine.nodelay import DISCONNECT_WATCH
 
 from . import bounded_json
@@ -36,24 +35,12 @@ from .router import Router
 from .store import SpendRow, SpendWriter, Store
 from .tracing import CallObserver
 
-__all__ = ["Call", "EventStream", "Pipeline", "JSON", "dumps", "tags_of", "usage_numbers", "valid_request_id"]
+__all__ = ["Call", "EventStream", "Pipeline", "JSON", "tags_of", "usage_numbers", "valid_request_id"]
 
 log = logging.getLogger("vertex_engine.gateway")
 
 JSON = "application/json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-def dumps(value: Any) -> bytes:
-    """``value`` as JSON bytes, the way every answer body is written: orjson (about 9x the standard
-    library's speed on answers), the standard library for what orjson refuses (integers beyond 64
-    bits). Unlike :func:`engine.fastjson.dumps`, subclasses of dict (the engine's answers are
-    ``OpenAIObject`` instances) are encoded by orjson as the dicts they are, not handed to the standard
-    library."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        return json.dumps(value).encode()
 
 
 def valid_request_id(value: str | None) -> bool:

@@ -7,12 +7,13 @@ The answer's content type follows ``response_format`` as OpenAI's does: JSON for
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from engine import fastjson
 
 from .errors import GatewayError
 from .multipart import read_form
@@ -55,4 +56,4 @@ def transcription_answer(result: Any) -> tuple[bytes, str]:
     body = dict(result)
     if response_format == "json":
         body = {"text": body.get("text", ""), "usage": body.get("usage")}
-    return json.dumps(body).encode(), "application/json"
+    return fastjson.dumps(body), "application/json"

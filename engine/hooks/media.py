@@ -7,7 +7,6 @@ MIME type of a URL cannot be inferred we ask the caller for ``format`` instead o
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from engine.errors import BadRequestError
@@ -86,32 +85,21 @@ MEDIA_RESOLUTION_LEVELS: dict[str, str | None] = {
 # Only AI Studio's own Files API URIs may be sent as fileData to AI Studio.
 _AI_STUDIO_FILES_PREFIX = "https://generativelanguage.googleapis.com/"
 _DATA_URI_MARKER = ";base64,"
-_GEMINI_MAJOR_VERSION = re.compile(r"gemini-(\d+)")
-_DEFAULT_GEMINI_GENERATION = 2
 
 
 def gemini_generation(ctx: Any) -> int:
-    """The Gemini major version a call targets: ``options.gemini_generation``, else the number in
-    ``gemini-<N>`` of the model id or model string, else 2 (numeric endpoints, unknown ids).
-
-    Lives here rather than in ``gemini.py`` because media parts depend on it too (Gemini 3
-    ``mediaResolution``), and ``gemini.py`` imports this module, not the other way round.
+    """The Gemini major version a call targets: gemini.yaml's ``options.gemini_generation`` (the
+    one place that derives it from the model id; callers override it with ``mapping_options``),
+    as an integer. Media parts read it for Gemini 3's per-part ``mediaResolution``.
     """
     configured = ctx.options.get("gemini_generation") if ctx.options else None
-    if configured is not None:
-        try:
-            return int(configured)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
-            raise BadRequestError(
-                f"options.gemini_generation: expected an integer like 2 or 3, got {configured!r}",
-                param="options.gemini_generation",
-            ) from None
-    for name in (ctx.model, ctx.model_string):
-        if name:
-            found = _GEMINI_MAJOR_VERSION.search(name)
-            if found:
-                return int(found.group(1))
-    return _DEFAULT_GEMINI_GENERATION
+    try:
+        return int(configured)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
+        raise BadRequestError(
+            f"options.gemini_generation: expected an integer like 2 or 3, got {configured!r}",
+            param="options.gemini_generation",
+        ) from None
 
 
 def _extension(url: str) -> str:

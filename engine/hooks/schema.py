@@ -15,6 +15,8 @@ import json as _json
 from collections.abc import Callable
 from typing import Any
 
+import jinja2
+
 from engine import fastjson
 from engine.errors import BadRequestError
 from engine.mapping.hooks import hook
@@ -604,11 +606,20 @@ def _schema_text_filter(schema: Any, field: str) -> str:
     return _json.dumps(inline_refs(schema, field=field))
 
 
+def _tool_parameters_filter(parameters: Any, field: str, target: Any, dialect: Any, json_schema_ok: Any) -> dict[str, Any]:
+    """``parameters | tool_parameters('<field>', options.tool_schema_field, options.schema_dialect,
+    info.supports_json_schema)``: :func:`function_parameters` for a mapping's tool rules."""
+    if isinstance(parameters, jinja2.Undefined):
+        parameters = None  # the function declares no `parameters`
+    return function_parameters(parameters, field=field, target=target or "parameters", dialect=dialect,
+                               json_schema_ok=bool(json_schema_ok))
+
+
 def _register_filters() -> None:
     from engine.mapping.templates import ENV
 
     ENV.filters.update(response_schema=_response_schema_filter, json_schema=_json_schema_filter,
-                       schema_text=_schema_text_filter)
+                       schema_text=_schema_text_filter, tool_parameters=_tool_parameters_filter)
 
 
 _register_filters()

@@ -37,6 +37,7 @@ from engine.mapping.messages import compile_messages
 from engine.mapping.param_rules import compile_value_rules
 from engine.mapping.parts import compile_part_table
 from engine.mapping.shape import compile_shape
+from engine.mapping.entries import compile_entries
 from engine.mapping.paths import compile_getter, compile_setter
 from engine.mapping.templates import compile_expression, compile_leaf, compile_template, is_template
 
@@ -217,6 +218,8 @@ def _compile_param(name: str, spec: Any, where: _Where) -> CompiledParam:
         spec = {"to": spec}
     to = spec.get("to")
     hook = (where / "hook").hook(spec["hook"], spec.get("needs"), where) if "hook" in spec else None
+    if "entries" in spec:  # a list translated entry by entry (engine/mapping/entries.py)
+        hook = compile_entries(name, spec["entries"], where.names.tables, where / "entries")
     if "formula" in spec:  # declared instead of a hook (engine/mapping/formulas.py)
         hook = compile_param_formula(spec["formula"], where / "formula", where.names.tables, name)
     value_map = where.table(spec["map"]) if "map" in spec else None

@@ -13,6 +13,7 @@ from engine.paths import MAPPINGS_DIR
 from engine.mapping.context import ENGINE_KEYS
 from engine.mapping.compile import compile_format, compile_host, forget_likes, resolve_likes
 from engine.mapping.interpreter import CompiledFormat, CompiledHost, CompiledRoute
+from engine.mapping import code_cache
 from engine.mapping.catalog_keys import check_catalog_keys
 from engine.mapping.door import CompiledDoor, compile_door
 from engine.mapping.loader import Document, read_documents, validate
@@ -52,6 +53,7 @@ class Registry:
         for doc in docs:
             validate(doc)
         self._compile(docs)
+        code_cache.save()  # the templates' compiled code, for the next start
 
     def _compile(self, docs: list[Document]) -> None:
         forget_likes()

@@ -11,7 +11,12 @@ import re
 from typing import Any, Callable
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.parser import Parser
+
+from engine.mapping import code_cache
 
 __all__ = ["ENV", "compile_template", "compile_expression", "compile_leaf", "is_template"]
 
@@ -54,6 +59,45 @@ class _Environment(jinja2.Environment):
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
+    # Compiled code is kept between starts (engine/mapping/code_cache.py). Jinja looks filter and
+    # test names up while generating code, so they are part of the key: a template using a
+    # filter that is gone is compiled again and fails as it would have.
+    def _code_key(self, kind: str, source: str) -> bytes:
+        return code_cache.key(kind, source, "\0".join(sorted(self.filters)), "\0".join(sorted(self.tests)),
+                              self.undefined.__name__, repr(self.autoescape), repr(self.keep_trailing_newline),
+                              repr(self.trim_blocks), repr(self.lstrip_blocks), repr(self.optimized),
+                              repr(sorted(self.extensions)), repr((self.block_start_string, self.variable_start_string,
+                                                                   self.comment_start_string, self.newline_sequence)))
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                defer_init: bool = False) -> Any:
+        if raw or not isinstance(source, str):
+            return super().compile(source, name, filename, raw, defer_init)
+        digest = self._code_key(f"template {name} {filename} {defer_init}", source)
+        code = code_cache.lookup(digest)
+        if code is None:
+            code = super().compile(source, name, filename, raw, defer_init)
+            code_cache.store(digest, code)
+        return code
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
+        digest = self._code_key("expression", source)
+        code = code_cache.lookup(digest)
+        if code is None:
+            # jinja2.Environment.compile_expression, keeping the code object
+            parser = Parser(self, source, state="variable")
+            try:
+                expr = parser.parse_expression()
+                if not parser.stream.eos:
+                    raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+                expr.set_environment(self)
+            except TemplateSyntaxError:
+                self.handle_exception(source=source)
+            code = super().compile(nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1))
+            code_cache.store(digest, code)
+        template = self.template_class.from_code(self, code, self.make_globals(None), None)
+        return TemplateExpression(template, undefined_to_none)
+
 
 ENV = _Environment(
     undefined=jinja2.ChainableUndefined,
@@ -71,10 +115,15 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any]], Any]:
     """Compile a Jinja expression (no braces); the callable returns a native value or None."""
     template = ENV.compile_expression(expr, undefined_to_none=True)._template
     # Only the names the expression reads are handed to Jinja: its context is built per call.
-    parsed = ENV.parse("{{ " + expr + " }}")
-    names = tuple(meta.find_undeclared_variables(parsed))  # (Jinja's globals are not among them)
+    digest = ENV._code_key("names", expr)  # what the expression's text reads: kept with the code
+    read = code_cache.lookup(digest)
+    if read is None:
+        parsed = ENV.parse("{{ " + expr + " }}")
+        read = (tuple(meta.find_undeclared_variables(parsed)), tuple({n.name for n in parsed.find_all(jinja2.nodes.Name)}))
+        code_cache.store(digest, read)
+    names = read[0]  # (Jinja's globals are not among them)
     # Jinja's globals the expression reads (range, dict, namespace...), as a context would hold.
-    global_names = {n.name: ENV.globals[n.name] for n in parsed.find_all(jinja2.nodes.Name) if n.name in ENV.globals}
+    global_names = {n: ENV.globals[n] for n in read[1] if n in ENV.globals}
     context_class, render, name = ENV.context_class, template.root_render_func, template.name
     undefined = jinja2.Undefined
 

@@ -1061,10 +1061,10 @@ def test_hooks_are_registered_under_the_names_the_mapping_uses():
     load_builtin_hooks()
     text = (pathlib.Path(__file__).parents[2] / "mappings" / "formats" / "gemini.yaml").read_text()
     named = set(re.findall(r"hook: (gemini\.[a-z_.]+)", text))
-    assert {"gemini.tools", "gemini.signatures", "gemini.media_part"} <= named
+    # The tool list is data now (the `entries` construct); its googleMaps location is a hook.
+    assert {"gemini.retrieval_config", "gemini.signatures", "gemini.media_part"} <= named
     for name in named:
         assert name in HOOKS, name
-    assert HOOKS["gemini.tools"] is gemini.gemini_tools
 
 
 def test_audio_sets_the_voice_and_asks_for_audio_answers() -> None:
@@ -1197,7 +1197,7 @@ def test_tool_entries_with_unhashable_types_or_mixed_keys_are_a_bad_request(entr
 
 @pytest.mark.parametrize("tools", [5, True, "googleSearch"])
 def test_web_search_options_ignores_a_tools_value_that_is_not_a_list(tools):
-    # gemini.tools refuses such a value itself; this hook must not crash iterating it.
+    # The `tools` rule refuses such a value itself; this rule must not crash iterating it.
     ctx = make_ctx(request={"tools": tools, "web_search_options": {}})
     assert gemini_web_search_options({}, ctx) == {"googleSearch": {}}
 

@@ -23,9 +23,7 @@ def _format_options(model: str, host: str, info: dict[str, Any]) -> dict[str, An
     """The options gemini.yaml derives for this model and host (what differs between hosts)."""
     from engine.mapping.registry import get_registry
 
-    templates = get_registry().formats["gemini"].option_templates  # not options_for: it caches per model
-    variables = {"model": model, "host": host, "info": info}
-    return {k: templates[k](variables) for k in ("schema_dialect", "fetches_urls")}
+    return dict(get_registry().formats["gemini"].options_for(model, host, info))
 
 
 def to_part(item: dict[str, Any], ctx: Context | None = None) -> dict[str, Any] | None:
@@ -316,20 +314,28 @@ def test_bad_items_name_the_field(item, where):
 
 
 @pytest.mark.parametrize(
-    "model, model_string, options, expected",
+    "model, overrides, expected",
     [
-        ("gemini-2.5-flash", "vertex_ai/gemini-2.5-flash", {}, 2),
-        ("gemini-3-pro-preview", "vertex_ai/gemini-3-pro-preview", {}, 3),
-        ("1234567890", "vertex_ai/gemini/1234567890", {}, 2),
-        ("1234567890", "vertex_ai/gemini-3-flash-tuned", {}, 3),
-        ("gemini-1.5-pro", "gemini-1.5-pro", {}, 1),
-        ("1234567890", "vertex_ai/gemini/1234567890", {"gemini_generation": 3}, 3),
-        ("gemini-3-pro-preview", "", {"gemini_generation": "2"}, 2),
+        ("gemini-2.5-flash", None, 2),
+        ("gemini-3-pro-preview", None, 3),
+        ("1234567890", None, 2),
+        ("gemini-3-flash-tuned", None, 3),
+        ("gemini-1.5-pro", None, 1),
+        ("1234567890", {"gemini_generation": 3}, 3),
+        ("gemini-3-pro-preview", {"gemini_generation": 2}, 2),
     ],
 )
-def test_gemini_generation(model, model_string, options, expected):
-    ctx = Context(request={}, model=model, model_string=model_string, options=options)
-    assert media.gemini_generation(ctx) == expected
+def test_gemini_generation(model, overrides, expected):
+    # gemini.yaml's option owns the rule; the media parts read it.
+    from engine.mapping.registry import get_registry
+
+    options = get_registry().formats["gemini"].options_for(model, "vertex", {}, overrides)
+    assert options["gemini_generation"] == expected
+    assert media.gemini_generation(Context(request={}, model=model, options=options)) == expected
+
+
+def test_gemini_generation_option_given_as_text_is_read_as_a_number():
+    assert media.gemini_generation(Context(request={}, model="gemini-3-pro-preview", options={"gemini_generation": "2"})) == 2
 
 
 def test_gemini_generation_option_must_be_an_integer():

@@ -27,6 +27,7 @@ options:
   system_role: "{{ 'user' if info.supports_system_messages == false else 'system' }}"
 tables:
   modes: {auto: {mode: AUTO}, required: {mode: ANY}}
+  builtins: {search: search, web_search: search, code: code}
 operations:
   chat:
     method: generate
@@ -55,6 +56,28 @@ operations:
           type: object
           require: {tokens: count}
           value: "{{ value.tokens }}"
+        tools:
+          to: tools
+          entries:
+            of: tool
+            before:
+              - {when: "request.tools | length > 5", error: "tools: at most 5 tools", param: tools}
+            match:
+              - when: "entry.type == 'function'"
+                require: {function: object, function.name: text}
+                with: {fn: "{{ entry.function }}", label: "{{ fn.name | upper }}"}
+                into: declarations
+                value: {name: "{{ fn.name }}", label: "{{ label }}"}
+              - {when: "entry.type == 'computer'", error: "{{ field }}.type: no computer here", param: "{{ field }}.type"}
+              - when: "others | length == 1 and others[0] in tables.builtins"
+                key: "{{ tables.builtins[others[0]] }}"
+                value: "{{ entry[others[0]] or {} }}"
+            refuse: "{{ field }}: unsupported tool {{ others | join(',') }}"
+            after:
+              - when: "groups.declarations and 'search' in keys and options.generation < 2"
+                refuse: "{{ param }}: search cannot go with functions"
+                drop: [search]
+                warning: "{{ param }}: dropped search"
       messages:
         name: Toy
         to: turns
@@ -169,6 +192,38 @@ def test_param_cases_map_refusal_and_drop(toy: Registry) -> None:
         body(toy, budget={"tokens": -1})
 
 
+def test_entries_group_list_entries_into_shared_and_own_objects(toy: Registry) -> None:
+    from engine.runtime.prepare import prepare
+
+    fn = lambda name: {"type": "function", "function": {"name": name}}  # noqa: E731
+    tools = [fn("f"), {"code": None}, fn("g"), {"web_search": {"k": 1}}, {"search": {"k": 2}}]
+    assert body(toy, model="toy/toy-2", tools=tools)["tools"] == [
+        {"declarations": [{"name": "f", "label": "F"}, {"name": "g", "label": "G"}]},  # one shared object, in order
+        {"code": {}},
+        {"search": {"k": 2}},                                                          # one per key: the last wins
+    ]
+    assert body(toy, tools=[])["tools"] == []
+    with pytest.raises(errors.UnsupportedParamsError, match="tools: search cannot go with functions") as caught:
+        body(toy, tools=[fn("f"), {"search": {}}])
+    assert caught.value.param == "tools"
+    call = {"model": "toy/toy-1", "vertex_project": "p", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [fn("f"), {"search": {}}, {"code": {}}], "drop_params": True}
+    prepared = prepare("chat", call, registry=toy, resolve_credentials=False)
+    assert prepared.body["tools"] == [{"declarations": [{"name": "f", "label": "F"}]}, {"code": {}}]
+    assert "tools: dropped search" in prepared.ctx.warnings
+    for tools, param, text in [
+        ({"search": {}}, "tools", "tools: expected a list of tools, got dict"),
+        ([fn("f"), "search"], "tools[1]", "tools[1]: expected a tool object, got str"),
+        ([{"type": "function", "function": {"name": ""}}], "tools[0].function.name", "tools[0].function.name: expected"),
+        ([{"type": "computer"}], "tools[0].type", "tools[0].type: no computer here"),
+        ([{"search": {}, "code": {}}], "tools[0]", "tools[0]: unsupported tool search,code"),
+        ([{"code": {}}] * 6, "tools", "tools: at most 5 tools"),
+    ]:
+        with pytest.raises(errors.BadRequestError) as caught:
+            body(toy, tools=tools)
+        assert caught.value.param == param and caught.value.message.startswith(text), caught.value.message
+
+
 def test_caller_options_reach_the_options_derived_from_them(toy: Registry) -> None:
     messages = [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "f"}}]}]
     turns = body(toy, messages=messages, mapping_options={"generation": 2})["turns"]
@@ -187,6 +242,11 @@ def test_caller_options_reach_the_options_derived_from_them(toy: Registry) -> No
     ("into_when: options", "into_if: options", "operations.chat.request.messages.contents.tool.1.into_if", "unknown key"),
     ("drop_empty: text, part:", "drop_emtpy: text, part:", "operations.chat.request.messages.parts.text.drop_emtpy", "did you mean 'drop_empty'"),
     ("yields_to: budget", "yield_to: budget", "operations.chat.request.params.effort.yield_to", "did you mean 'yields_to'"),
+    ("into: declarations", "key: x\n                into: declarations", "operations.chat.request.params.tools.entries.match.0", "`into`"),
+    ("error: \"{{ field }}.type: no", "value: 1, error: \"{{ field }}.type: no", "operations.chat.request.params.tools.entries.match.1", "`value`"),
+    ("drop: [search]", "error: y", "operations.chat.request.params.tools.entries.after.0", "one of them"),
+    ("label: \"{{ fn.name | upper }}\"", "label: \"{{ fn.name | upper }\"", "operations.chat.request.params.tools.entries.match.0.with.label", "Jinja"),
+    ("into: declarations", "in: declarations", "operations.chat.request.params.tools.entries.match.0.in", "unknown"),
 ])
 def test_mistakes_name_file_and_key_path(tmp_path: Path, old: str, new: str, key_path: str, reason: str) -> None:
     assert old in TOY

@@ -5,7 +5,7 @@ whole ``messages`` list) into the Gemini body fragment a mapping places with ``t
 
 * :mod:`.contents`: thought-signature bookkeeping for the ``messages`` construct of gemini.yaml
   (``gemini.thinking_blocks``, ``gemini.signatures``)
-* :mod:`.tools`: ``gemini.tools`` (``tool_choice`` and ``web_search_options`` are data)
+* :mod:`.tools`: the googleMaps location (``gemini.retrieval_config``); the tool list is data
 * :mod:`.stream`: what one answer carries across stream events (tool-call numbering, open lines);
   the rest of the response side (reference 04, 05) is declared in gemini.yaml
 
@@ -17,10 +17,9 @@ fields ``schema_prompt`` (-> the ``messages`` construct's ``after``) and ``retri
 
 from engine.hooks.gemini import stream  # noqa: F401  (registers the stream hooks)
 from engine.hooks.gemini import contents  # noqa: F401  (registers the signature hooks)
-from engine.hooks.gemini.tools import gemini_tools
+from engine.hooks.gemini import tools  # noqa: F401  (registers the googleMaps location hook)
 from engine.hooks.media import gemini_generation
 
 __all__ = [
-    "gemini_tools",
     "gemini_generation",
 ]
