@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import time
 from typing import Any, Awaitable, Callable
 
@@ -33,6 +34,7 @@ log = logging.getLogger("vertex_engine.gateway")
 _COUNTERS = "vertex_engine_state_counters"
 _SPEND = "vertex_engine_state_spend"
 _HOLDS = "vertex_engine_state_holds"
+_APPLIED = "vertex_engine_state_applied"
 
 _SCHEMA = f"""
 CREATE UNLOGGED TABLE IF NOT EXISTS {_COUNTERS} (name TEXT PRIMARY KEY, wid BIGINT NOT NULL, value BIGINT NOT NULL);
@@ -40,7 +42,9 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {_SPEND} (
     token_hash TEXT PRIMARY KEY, amount DOUBLE PRECISION NOT NULL, held DOUBLE PRECISION NOT NULL DEFAULT 0);
 CREATE UNLOGGED TABLE IF NOT EXISTS {_HOLDS} (
     call_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL, lapses DOUBLE PRECISION NOT NULL);
-CREATE INDEX IF NOT EXISTS {_HOLDS}_lapses ON {_HOLDS} (lapses)
+CREATE INDEX IF NOT EXISTS {_HOLDS}_lapses ON {_HOLDS} (lapses);
+CREATE UNLOGGED TABLE IF NOT EXISTS {_APPLIED} (id TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS {_APPLIED}_at ON {_APPLIED} (at)
 """
 
 # The window id comes from the database's clock, so instances whose clocks differ still agree.
@@ -76,13 +80,22 @@ WITH r AS (
 SELECT total FROM r
 """
 _TOTAL = f"SELECT amount + held FROM {_SPEND} WHERE token_hash = $1"
+# Settlements are idempotent: one that committed but whose reply was lost is also replayed (and
+# the head of a replay is re-run if the connection drops after its commit). Each settlement's id
+# goes into _APPLIED in the same statement; when it is already there, nothing else is changed.
+# The running spend is returned either way.
+_ONCE = f"a AS (INSERT INTO {_APPLIED} (id) VALUES ($2) ON CONFLICT (id) DO NOTHING RETURNING id)"
+_PRUNE_APPLIED = f"DELETE FROM {_APPLIED} WHERE at < now() - interval '1 day'"
 # $1 key, $2 call id, $3 actual cost: the hold (if it has not lapsed) goes, the cost is added.
 _SETTLE_SPEND = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE call_id = $2 RETURNING amount)
-INSERT INTO {_SPEND} AS s (token_hash, amount, held) VALUES ($1, $3, 0)
-ON CONFLICT (token_hash) DO UPDATE
-   SET amount = s.amount + excluded.amount, held = GREATEST(0, s.held - COALESCE((SELECT SUM(amount) FROM d), 0))
-RETURNING amount
+WITH {_ONCE},
+     d AS (DELETE FROM {_HOLDS} WHERE call_id = $2 AND EXISTS (SELECT 1 FROM a) RETURNING amount),
+     u AS (
+  INSERT INTO {_SPEND} AS s (token_hash, amount, held) SELECT $1::text, $3::float8, 0::float8 FROM a
+  ON CONFLICT (token_hash) DO UPDATE
+     SET amount = s.amount + excluded.amount, held = GREATEST(0, s.held - COALESCE((SELECT SUM(amount) FROM d), 0))
+  RETURNING amount)
+SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
 _LAPSE = f"""
 WITH d AS (DELETE FROM {_HOLDS} WHERE lapses <= $1 RETURNING token_hash, amount),
@@ -94,9 +107,13 @@ WITH d AS (DELETE FROM {_HOLDS} WHERE token_hash = $1 AND lapses <= $2 RETURNING
 UPDATE {_SPEND} SET held = GREATEST(0, held - (SELECT SUM(amount) FROM d))
  WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM d)
 """
+# $1 key, $2 settlement id, $3 cost.
 _ADD_SPEND = f"""
-INSERT INTO {_SPEND} AS s (token_hash, amount) VALUES ($1, $2)
-ON CONFLICT (token_hash) DO UPDATE SET amount = s.amount + excluded.amount RETURNING amount
+WITH {_ONCE},
+     u AS (
+  INSERT INTO {_SPEND} AS s (token_hash, amount) SELECT $1::text, $3::float8 FROM a
+  ON CONFLICT (token_hash) DO UPDATE SET amount = s.amount + excluded.amount RETURNING amount)
+SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
 _SET_SPEND = f"""
 INSERT INTO {_SPEND} AS s (token_hash, amount) VALUES ($1, $2)
@@ -255,10 +272,11 @@ class PostgresState(MemoryState):
     # running spend -------------------------------------------------------------------------------
 
     async def add_spend(self, token_hash: str, amount: float) -> float:
+        args = (token_hash, "add:" + os.urandom(16).hex(), float(amount))  # its own id: replayed, it counts once
         return float(await self._shared(
-            lambda conn: conn.fetchval(_ADD_SPEND, token_hash, float(amount)),
+            lambda conn: conn.fetchval(_ADD_SPEND, *args),
             lambda: MemoryState.add_spend(self, token_hash, amount),
-            (_ADD_SPEND, (token_hash, float(amount)))))
+            (_ADD_SPEND, args)))
 
     async def get_spend(self, token_hash: str) -> float | None:
         value = await self._shared(lambda conn: conn.fetchval(_GET_SPEND, token_hash),
@@ -281,6 +299,7 @@ class PostgresState(MemoryState):
             if now >= self._next_lapse:
                 self._next_lapse = now + _LAPSE_EVERY
                 await conn.execute(_LAPSE, now)
+                await conn.execute(_PRUNE_APPLIED)
             args = (token_hash, float(amount), call_id, None if limit is None else float(limit), now + ttl)
             total = await conn.fetchval(_RESERVE, *args)
             if total is None:
@@ -296,7 +315,9 @@ class PostgresState(MemoryState):
         return await self._shared(work, lambda: MemoryState.reserve_spend(self, token_hash, call_id, amount, limit, ttl))
 
     async def settle_spend(self, token_hash: str, call_id: str, actual: float) -> float:
+        # A call's hold is settled once: its id is the settlement's id (add_spend's ids are "add:...").
+        args = (token_hash, call_id, float(actual))
         return float(await self._shared(
-            lambda conn: conn.fetchval(_SETTLE_SPEND, token_hash, call_id, float(actual)),
+            lambda conn: conn.fetchval(_SETTLE_SPEND, *args),
             lambda: MemoryState.settle_spend(self, token_hash, call_id, actual),
-            (_SETTLE_SPEND, (token_hash, call_id, float(actual)))))
+            (_SETTLE_SPEND, args)))
