@@ -66,7 +66,11 @@ _CURRENT = f"SELECT CASE WHEN wid = {_wid('$2')} THEN value ELSE 0 END FROM {_CO
 _WINDOW_NOW = f"SELECT {_wid('$1')}"
 _SETTLE = f"UPDATE {_COUNTERS} SET value = GREATEST(0, value + $2) WHERE name = $1 AND wid = $3"
 
-# $1 key, $2 amount, $3 call id, $4 limit (NULL: none), $5 lapse time. Holds are added to the per-key
+# Holds lapse by the database's clock (epoch seconds), so an instance whose clock runs ahead does
+# not lapse other instances' holds early, nor one running behind keep them late.
+_DB_NOW = "extract(epoch from clock_timestamp())::float8"
+
+# $1 key, $2 amount, $3 call id, $4 limit (NULL: none), $5 seconds until the hold lapses. Holds are added to the per-key
 # sum only if spend plus holds is under the limit; the call's own hold row is written in the same statement.
 _RESERVE = f"""
 WITH r AS (
@@ -74,7 +78,7 @@ WITH r AS (
    WHERE token_hash = $1 AND ($4::float8 IS NULL OR amount + held < $4::float8)
   RETURNING amount + held AS total
 ), h AS (
-  INSERT INTO {_HOLDS} (call_id, token_hash, amount, lapses) SELECT $3, $1, $2, $5 FROM r
+  INSERT INTO {_HOLDS} (call_id, token_hash, amount, lapses) SELECT $3, $1, $2, {_DB_NOW} + $5::float8 FROM r
   ON CONFLICT (call_id) DO NOTHING
 )
 SELECT total FROM r
@@ -98,12 +102,12 @@ WITH {_ONCE},
 SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
 _LAPSE = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE lapses <= $1 RETURNING token_hash, amount),
+WITH d AS (DELETE FROM {_HOLDS} WHERE lapses <= {_DB_NOW} RETURNING token_hash, amount),
      k AS (SELECT token_hash, SUM(amount) AS amount FROM d GROUP BY token_hash)
 UPDATE {_SPEND} AS s SET held = GREATEST(0, s.held - k.amount) FROM k WHERE s.token_hash = k.token_hash
 """
 _LAPSE_KEY = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE token_hash = $1 AND lapses <= $2 RETURNING amount)
+WITH d AS (DELETE FROM {_HOLDS} WHERE token_hash = $1 AND lapses <= {_DB_NOW} RETURNING amount)
 UPDATE {_SPEND} SET held = GREATEST(0, held - (SELECT SUM(amount) FROM d))
  WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM d)
 """
@@ -295,18 +299,18 @@ class PostgresState(MemoryState):
     async def reserve_spend(self, token_hash: str, call_id: str, amount: float, limit: float | None,
                             ttl: float = 3600.0) -> tuple[bool, float]:
         async def work(conn: Any) -> tuple[bool, float]:
-            now = time.time()
+            now = time.monotonic()  # only how often this instance sweeps; lapse times are the database's
             if now >= self._next_lapse:
                 self._next_lapse = now + _LAPSE_EVERY
-                await conn.execute(_LAPSE, now)
+                await conn.execute(_LAPSE)
                 await conn.execute(_PRUNE_APPLIED)
-            args = (token_hash, float(amount), call_id, None if limit is None else float(limit), now + ttl)
+            args = (token_hash, float(amount), call_id, None if limit is None else float(limit), float(ttl))
             total = await conn.fetchval(_RESERVE, *args)
             if total is None:
                 # Refused, or never seeded (starts at 0), or held by calls whose instance died:
                 # clear this key's lapsed holds and try once more.
                 await conn.execute(_SEED_SPEND, token_hash, 0.0)
-                await conn.execute(_LAPSE_KEY, token_hash, now)
+                await conn.execute(_LAPSE_KEY, token_hash)
                 total = await conn.fetchval(_RESERVE, *args)
                 if total is None:
                     return False, float(await conn.fetchval(_TOTAL, token_hash) or 0.0)

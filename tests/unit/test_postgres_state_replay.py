@@ -62,3 +62,13 @@ async def test_an_added_spend_committed_and_replayed_counts_once(state: Postgres
     assert await state.get_spend("k") == pytest.approx(1.5)
     await state.add_spend("k", 0.5)  # a different charge of the same amount still counts
     assert await state.get_spend("k") == pytest.approx(2.0)
+
+
+async def test_holds_lapse_by_the_databases_clock(state: PostgresState, monkeypatch: pytest.MonkeyPatch) -> None:
+    await state.seed_spend("k", 0.0)
+    assert (await state.reserve_spend("k", "long-call", 5.0, 1.0, ttl=3600))[0]
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 7200)  # an instance whose clock runs two hours ahead
+    state._next_lapse = 0.0
+    ok, _ = await state.reserve_spend("k", "next", 0.1, 1.0)
+    assert not ok, "the call under way still holds the budget: its hold has not lapsed by the database's clock"
