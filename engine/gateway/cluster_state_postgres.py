@@ -43,6 +43,7 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {_SPEND} (
 CREATE UNLOGGED TABLE IF NOT EXISTS {_HOLDS} (
     call_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL, lapses DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS {_HOLDS}_lapses ON {_HOLDS} (lapses);
+ALTER TABLE {_SPEND} ADD COLUMN IF NOT EXISTS period DOUBLE PRECISION NOT NULL DEFAULT 0;
 CREATE UNLOGGED TABLE IF NOT EXISTS {_APPLIED} (id TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS {_APPLIED}_at ON {_APPLIED} (at)
 """
@@ -119,9 +120,13 @@ WITH {_ONCE},
   ON CONFLICT (token_hash) DO UPDATE SET amount = s.amount + excluded.amount RETURNING amount)
 SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
+# $1 key, $2 amount, $3 the budget period it starts (NULL: none, set as it is). A reset is queued
+# for replay while the database is away and may arrive after other instances started the same
+# period and settled calls in it: it applies only to a running spend of an older period.
 _SET_SPEND = f"""
-INSERT INTO {_SPEND} AS s (token_hash, amount) VALUES ($1, $2)
-ON CONFLICT (token_hash) DO UPDATE SET amount = excluded.amount
+INSERT INTO {_SPEND} AS s (token_hash, amount, period) VALUES ($1, $2, COALESCE($3::float8, 0))
+ON CONFLICT (token_hash) DO UPDATE SET amount = excluded.amount, period = GREATEST(s.period, excluded.period)
+ WHERE $3::float8 IS NULL OR s.period < $3::float8
 """
 _SEED_SPEND = f"INSERT INTO {_SPEND} (token_hash, amount) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING"
 _GET_SPEND = f"SELECT amount FROM {_SPEND} WHERE token_hash = $1"
@@ -287,10 +292,11 @@ class PostgresState(MemoryState):
                                    lambda: MemoryState.get_spend(self, token_hash))
         return None if value is None else float(value)
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
-        await self._shared(lambda conn: conn.execute(_SET_SPEND, token_hash, float(amount)),
-                           lambda: MemoryState.set_spend(self, token_hash, amount),
-                           (_SET_SPEND, (token_hash, float(amount))))
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
+        args = (token_hash, float(amount), None if period is None else float(period))
+        await self._shared(lambda conn: conn.execute(_SET_SPEND, *args),
+                           lambda: MemoryState.set_spend(self, token_hash, amount, period),
+                           (_SET_SPEND, args))
 
     async def seed_spend(self, token_hash: str, amount: float) -> None:
         await self._shared(lambda conn: conn.execute(_SEED_SPEND, token_hash, float(amount)),

@@ -64,6 +64,26 @@ async def test_an_added_spend_committed_and_replayed_counts_once(state: Postgres
     assert await state.get_spend("k") == pytest.approx(2.0)
 
 
+async def test_a_budget_reset_replayed_late_keeps_the_new_periods_spend(state: PostgresState) -> None:
+    other = PostgresState(state.test_url)  # type: ignore[attr-defined]
+    await state.seed_spend("k", 7.0)
+    # This instance starts the period beginning at 1000.0 while the database is away...
+    entry = await _queued(state, lambda: state.set_spend("k", 0.0, period=1000.0))
+    state._replay.clear()
+    # ...another instance starts the same period, and serves calls in it...
+    await other.open()
+    try:
+        await other.set_spend("k", 0.0, period=1000.0)
+        await other.add_spend("k", 0.4)
+    finally:
+        await other.close()
+    # ...then this instance's reset reaches the database.
+    state._replay.append(entry)
+    assert await state.get_spend("k") == pytest.approx(0.4), "the late reset did not erase the period's spend"
+    await state.set_spend("k", 0.0, period=2000.0)  # the next period does start from zero
+    assert await state.get_spend("k") == 0.0
+
+
 async def test_holds_lapse_by_the_databases_clock(state: PostgresState, monkeypatch: pytest.MonkeyPatch) -> None:
     await state.seed_spend("k", 0.0)
     assert (await state.reserve_spend("k", "long-call", 5.0, 1.0, ttl=3600))[0]
