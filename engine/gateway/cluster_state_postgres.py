@@ -88,9 +88,11 @@ _TOTAL = f"SELECT amount + held FROM {_SPEND} WHERE token_hash = $1"
 # Settlements are idempotent: one that committed but whose reply was lost is also replayed (and
 # the head of a replay is re-run if the connection drops after its commit). Each settlement's id
 # goes into _APPLIED in the same statement; when it is already there, nothing else is changed.
-# The running spend is returned either way.
+# The running spend is returned either way. Ids whose reply arrived cannot be replayed: they are
+# deleted in the periodic sweep, so the table keeps only those of lost replies (pruned by age).
 _ONCE = f"a AS (INSERT INTO {_APPLIED} (id) VALUES ($2) ON CONFLICT (id) DO NOTHING RETURNING id)"
-_PRUNE_APPLIED = f"DELETE FROM {_APPLIED} WHERE at < now() - interval '1 day'"
+_FORGET_APPLIED = f"DELETE FROM {_APPLIED} WHERE id = ANY($1::text[])"
+_PRUNE_APPLIED = f"DELETE FROM {_APPLIED} WHERE at < now() - interval '7 days'"
 # $1 key, $2 call id, $3 actual cost: the hold (if it has not lapsed) goes, the cost is added.
 _SETTLE_SPEND = f"""
 WITH {_ONCE},
@@ -151,6 +153,7 @@ class PostgresState(MemoryState):
         self._replay: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()  # settlements made while the database was away
         self._replay_full = False
         self._next_lapse = 0.0
+        self._answered: list[str] = []  # ids of settlements whose reply arrived: never replayed
 
     def __repr__(self) -> str:
         return f"PostgresState({self._db._safe_url!r})"
@@ -216,6 +219,8 @@ class PostgresState(MemoryState):
             sql, args = self._replay[0]
             await conn.execute(sql, *args)
             self._replay.popleft()
+            if sql in (_SETTLE_SPEND, _ADD_SPEND):
+                self._answered.append(args[1])
         self._replay_full = False
 
     # rate windows --------------------------------------------------------------------------------
@@ -283,7 +288,7 @@ class PostgresState(MemoryState):
     async def add_spend(self, token_hash: str, amount: float) -> float:
         args = (token_hash, "add:" + os.urandom(16).hex(), float(amount))  # its own id: replayed, it counts once
         return float(await self._shared(
-            lambda conn: conn.fetchval(_ADD_SPEND, *args),
+            lambda conn: self._settled(conn, _ADD_SPEND, args),
             lambda: MemoryState.add_spend(self, token_hash, amount),
             (_ADD_SPEND, args)))
 
@@ -305,11 +310,7 @@ class PostgresState(MemoryState):
     async def reserve_spend(self, token_hash: str, call_id: str, amount: float, limit: float | None,
                             ttl: float = 3600.0) -> tuple[bool, float]:
         async def work(conn: Any) -> tuple[bool, float]:
-            now = time.monotonic()  # only how often this instance sweeps; lapse times are the database's
-            if now >= self._next_lapse:
-                self._next_lapse = now + _LAPSE_EVERY
-                await conn.execute(_LAPSE)
-                await conn.execute(_PRUNE_APPLIED)
+            await self._sweep_shared(conn)
             args = (token_hash, float(amount), call_id, None if limit is None else float(limit), float(ttl))
             total = await conn.fetchval(_RESERVE, *args)
             if total is None:
@@ -324,10 +325,28 @@ class PostgresState(MemoryState):
 
         return await self._shared(work, lambda: MemoryState.reserve_spend(self, token_hash, call_id, amount, limit, ttl))
 
+    async def _sweep_shared(self, conn: Any) -> None:
+        """Now and then: drop lapsed holds and the settlement ids no replay can repeat."""
+        now = time.monotonic()  # only how often this instance sweeps; lapse times are the database's
+        if now < self._next_lapse:
+            return
+        self._next_lapse = now + _LAPSE_EVERY
+        await conn.execute(_LAPSE)
+        answered, self._answered = self._answered, []
+        if answered:
+            await conn.execute(_FORGET_APPLIED, answered)
+        await conn.execute(_PRUNE_APPLIED)
+
+    async def _settled(self, conn: Any, sql: str, args: tuple[Any, ...]) -> Any:
+        value = await conn.fetchval(sql, *args)
+        self._answered.append(args[1])
+        await self._sweep_shared(conn)
+        return value
+
     async def settle_spend(self, token_hash: str, call_id: str, actual: float) -> float:
         # A call's hold is settled once: its id is the settlement's id (add_spend's ids are "add:...").
         args = (token_hash, call_id, float(actual))
         return float(await self._shared(
-            lambda conn: conn.fetchval(_SETTLE_SPEND, *args),
+            lambda conn: self._settled(conn, _SETTLE_SPEND, args),
             lambda: MemoryState.settle_spend(self, token_hash, call_id, actual),
             (_SETTLE_SPEND, args)))

@@ -92,3 +92,19 @@ async def test_holds_lapse_by_the_databases_clock(state: PostgresState, monkeypa
     state._next_lapse = 0.0
     ok, _ = await state.reserve_spend("k", "next", 0.1, 1.0)
     assert not ok, "the call under way still holds the budget: its hold has not lapsed by the database's clock"
+
+
+async def test_settlement_ids_are_kept_only_while_a_replay_may_repeat_them(state: PostgresState) -> None:
+    async def applied() -> int:
+        async with state.pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM vertex_engine_state_applied"))
+
+    await state.seed_spend("k", 0.0)
+    state._next_lapse = time.monotonic() + 3600  # no sweep yet
+    await state.add_spend("k", 0.5)
+    await _commit_then_lose_reply(state, lambda: state.add_spend("k", 0.25))
+    assert await applied() == 2
+    state._next_lapse = 0.0  # the periodic sweep is due
+    await state.add_spend("k", 0.125)
+    assert await applied() == 0, "every reply arrived (the lost one's replay answered): no id is needed any more"
+    assert await state.get_spend("k") == pytest.approx(0.875)
