@@ -12,7 +12,9 @@ durable store when lost; it need not cost a WAL write per call.
 
 While the database cannot be reached, every operation falls back to this instance's own counters
 (:class:`MemoryState`), so calls are still served from the key cache; settlements made meanwhile
-are replayed to the database when it is back. Failure counts, cooldowns and in-flight counts stay
+are replayed to the database when it is back. A replayed settlement counts once even if its first
+try committed (each carries an id), and a replayed budget reset applies only to a running spend of an
+older period. Holds lapse by the database's clock. Failure counts, cooldowns and in-flight counts stay
 per instance, as in :class:`WorkersState`: they steer routing, they do not guard money.
 """
 
