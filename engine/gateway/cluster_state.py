@@ -67,8 +67,10 @@ class SharedState(Protocol):
     async def get_spend(self, token_hash: str) -> float | None:
         """The running spend, or None if never set (the caller seeds it from the store)."""
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
-        """Seed or reset the running spend."""
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
+        """Seed or reset the running spend. ``period``: the budget period it starts (its boundary,
+        the key's stored ``budget_reset_at`` when it fell due); a state that may apply the reset late
+        (PostgresState replays it after an outage) applies it only to a spend of an older period."""
 
     async def seed_spend(self, token_hash: str, amount: float) -> None:
         """Set the running spend only if it is not set yet (several workers may seed at once)."""
@@ -177,7 +179,7 @@ class MemoryState:
     async def get_spend(self, token_hash: str) -> float | None:
         return self._spend.get(token_hash)
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
         self._spend[token_hash] = float(amount)
 
     async def seed_spend(self, token_hash: str, amount: float) -> None:
@@ -308,7 +310,7 @@ class WorkersState(MemoryState):
         row = self._tx(lambda db: db.execute("SELECT amount FROM spend WHERE token_hash = ?", (token_hash,)).fetchone())
         return None if row is None else float(row[0])
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
         self._tx(lambda db: db.execute("INSERT INTO spend (token_hash, amount) VALUES (?, ?) ON CONFLICT (token_hash) "
                                        "DO UPDATE SET amount = excluded.amount", (token_hash, float(amount))))
 
@@ -516,7 +518,7 @@ class RedisState:
         value = await self.client.get(f"{self.prefix}spend:{token_hash}")
         return None if value is None else float(value)
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
         await self.client.set(f"{self.prefix}spend:{token_hash}", repr(float(amount)))
 
     async def seed_spend(self, token_hash: str, amount: float) -> None:

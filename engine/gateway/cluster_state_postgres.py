@@ -12,7 +12,9 @@ durable store when lost; it need not cost a WAL write per call.
 
 While the database cannot be reached, every operation falls back to this instance's own counters
 (:class:`MemoryState`), so calls are still served from the key cache; settlements made meanwhile
-are replayed to the database when it is back. Failure counts, cooldowns and in-flight counts stay
+are replayed to the database when it is back. A replayed settlement counts once even if its first
+try committed (each carries an id), and a replayed budget reset applies only to a running spend of an
+older period. Holds lapse by the database's clock. Failure counts, cooldowns and in-flight counts stay
 per instance, as in :class:`WorkersState`: they steer routing, they do not guard money.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import time
 from typing import Any, Awaitable, Callable
 
@@ -33,6 +36,7 @@ log = logging.getLogger("vertex_engine.gateway")
 _COUNTERS = "vertex_engine_state_counters"
 _SPEND = "vertex_engine_state_spend"
 _HOLDS = "vertex_engine_state_holds"
+_APPLIED = "vertex_engine_state_applied"
 
 _SCHEMA = f"""
 CREATE UNLOGGED TABLE IF NOT EXISTS {_COUNTERS} (name TEXT PRIMARY KEY, wid BIGINT NOT NULL, value BIGINT NOT NULL);
@@ -40,7 +44,10 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {_SPEND} (
     token_hash TEXT PRIMARY KEY, amount DOUBLE PRECISION NOT NULL, held DOUBLE PRECISION NOT NULL DEFAULT 0);
 CREATE UNLOGGED TABLE IF NOT EXISTS {_HOLDS} (
     call_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL, lapses DOUBLE PRECISION NOT NULL);
-CREATE INDEX IF NOT EXISTS {_HOLDS}_lapses ON {_HOLDS} (lapses)
+CREATE INDEX IF NOT EXISTS {_HOLDS}_lapses ON {_HOLDS} (lapses);
+ALTER TABLE {_SPEND} ADD COLUMN IF NOT EXISTS period DOUBLE PRECISION NOT NULL DEFAULT 0;
+CREATE UNLOGGED TABLE IF NOT EXISTS {_APPLIED} (id TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS {_APPLIED}_at ON {_APPLIED} (at)
 """
 
 # The window id comes from the database's clock, so instances whose clocks differ still agree.
@@ -62,7 +69,11 @@ _CURRENT = f"SELECT CASE WHEN wid = {_wid('$2')} THEN value ELSE 0 END FROM {_CO
 _WINDOW_NOW = f"SELECT {_wid('$1')}"
 _SETTLE = f"UPDATE {_COUNTERS} SET value = GREATEST(0, value + $2) WHERE name = $1 AND wid = $3"
 
-# $1 key, $2 amount, $3 call id, $4 limit (NULL: none), $5 lapse time. Holds are added to the per-key
+# Holds lapse by the database's clock (epoch seconds), so an instance whose clock runs ahead does
+# not lapse other instances' holds early, nor one running behind keep them late.
+_DB_NOW = "extract(epoch from clock_timestamp())::float8"
+
+# $1 key, $2 amount, $3 call id, $4 limit (NULL: none), $5 seconds until the hold lapses. Holds are added to the per-key
 # sum only if spend plus holds is under the limit; the call's own hold row is written in the same statement.
 _RESERVE = f"""
 WITH r AS (
@@ -70,37 +81,56 @@ WITH r AS (
    WHERE token_hash = $1 AND ($4::float8 IS NULL OR amount + held < $4::float8)
   RETURNING amount + held AS total
 ), h AS (
-  INSERT INTO {_HOLDS} (call_id, token_hash, amount, lapses) SELECT $3, $1, $2, $5 FROM r
+  INSERT INTO {_HOLDS} (call_id, token_hash, amount, lapses) SELECT $3, $1, $2, {_DB_NOW} + $5::float8 FROM r
   ON CONFLICT (call_id) DO NOTHING
 )
 SELECT total FROM r
 """
 _TOTAL = f"SELECT amount + held FROM {_SPEND} WHERE token_hash = $1"
+# Settlements are idempotent: one that committed but whose reply was lost is also replayed (and
+# the head of a replay is re-run if the connection drops after its commit). Each settlement's id
+# goes into _APPLIED in the same statement; when it is already there, nothing else is changed.
+# The running spend is returned either way. Ids whose reply arrived cannot be replayed: they are
+# deleted in the periodic sweep, so the table keeps only those of lost replies (pruned by age).
+_ONCE = f"a AS (INSERT INTO {_APPLIED} (id) VALUES ($2) ON CONFLICT (id) DO NOTHING RETURNING id)"
+_FORGET_APPLIED = f"DELETE FROM {_APPLIED} WHERE id = ANY($1::text[])"
+_PRUNE_APPLIED = f"DELETE FROM {_APPLIED} WHERE at < now() - interval '7 days'"
 # $1 key, $2 call id, $3 actual cost: the hold (if it has not lapsed) goes, the cost is added.
 _SETTLE_SPEND = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE call_id = $2 RETURNING amount)
-INSERT INTO {_SPEND} AS s (token_hash, amount, held) VALUES ($1, $3, 0)
-ON CONFLICT (token_hash) DO UPDATE
-   SET amount = s.amount + excluded.amount, held = GREATEST(0, s.held - COALESCE((SELECT SUM(amount) FROM d), 0))
-RETURNING amount
+WITH {_ONCE},
+     d AS (DELETE FROM {_HOLDS} WHERE call_id = $2 AND EXISTS (SELECT 1 FROM a) RETURNING amount),
+     u AS (
+  INSERT INTO {_SPEND} AS s (token_hash, amount, held) SELECT $1::text, $3::float8, 0::float8 FROM a
+  ON CONFLICT (token_hash) DO UPDATE
+     SET amount = s.amount + excluded.amount, held = GREATEST(0, s.held - COALESCE((SELECT SUM(amount) FROM d), 0))
+  RETURNING amount)
+SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
 _LAPSE = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE lapses <= $1 RETURNING token_hash, amount),
+WITH d AS (DELETE FROM {_HOLDS} WHERE lapses <= {_DB_NOW} RETURNING token_hash, amount),
      k AS (SELECT token_hash, SUM(amount) AS amount FROM d GROUP BY token_hash)
 UPDATE {_SPEND} AS s SET held = GREATEST(0, s.held - k.amount) FROM k WHERE s.token_hash = k.token_hash
 """
 _LAPSE_KEY = f"""
-WITH d AS (DELETE FROM {_HOLDS} WHERE token_hash = $1 AND lapses <= $2 RETURNING amount)
+WITH d AS (DELETE FROM {_HOLDS} WHERE token_hash = $1 AND lapses <= {_DB_NOW} RETURNING amount)
 UPDATE {_SPEND} SET held = GREATEST(0, held - (SELECT SUM(amount) FROM d))
  WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM d)
 """
+# $1 key, $2 settlement id, $3 cost.
 _ADD_SPEND = f"""
-INSERT INTO {_SPEND} AS s (token_hash, amount) VALUES ($1, $2)
-ON CONFLICT (token_hash) DO UPDATE SET amount = s.amount + excluded.amount RETURNING amount
+WITH {_ONCE},
+     u AS (
+  INSERT INTO {_SPEND} AS s (token_hash, amount) SELECT $1::text, $3::float8 FROM a
+  ON CONFLICT (token_hash) DO UPDATE SET amount = s.amount + excluded.amount RETURNING amount)
+SELECT COALESCE((SELECT amount FROM u), (SELECT amount FROM {_SPEND} WHERE token_hash = $1::text), 0)
 """
+# $1 key, $2 amount, $3 the budget period it starts (NULL: none, set as it is). A reset is queued
+# for replay while the database is away and may arrive after other instances started the same
+# period and settled calls in it: it applies only to a running spend of an older period.
 _SET_SPEND = f"""
-INSERT INTO {_SPEND} AS s (token_hash, amount) VALUES ($1, $2)
-ON CONFLICT (token_hash) DO UPDATE SET amount = excluded.amount
+INSERT INTO {_SPEND} AS s (token_hash, amount, period) VALUES ($1, $2, COALESCE($3::float8, 0))
+ON CONFLICT (token_hash) DO UPDATE SET amount = excluded.amount, period = GREATEST(s.period, excluded.period)
+ WHERE $3::float8 IS NULL OR s.period < $3::float8
 """
 _SEED_SPEND = f"INSERT INTO {_SPEND} (token_hash, amount) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING"
 _GET_SPEND = f"SELECT amount FROM {_SPEND} WHERE token_hash = $1"
@@ -125,6 +155,7 @@ class PostgresState(MemoryState):
         self._replay: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()  # settlements made while the database was away
         self._replay_full = False
         self._next_lapse = 0.0
+        self._answered: list[str] = []  # ids of settlements whose reply arrived: never replayed
 
     def __repr__(self) -> str:
         return f"PostgresState({self._db._safe_url!r})"
@@ -190,6 +221,8 @@ class PostgresState(MemoryState):
             sql, args = self._replay[0]
             await conn.execute(sql, *args)
             self._replay.popleft()
+            if sql in (_SETTLE_SPEND, _ADD_SPEND):
+                self._answered.append(args[1])
         self._replay_full = False
 
     # rate windows --------------------------------------------------------------------------------
@@ -255,20 +288,22 @@ class PostgresState(MemoryState):
     # running spend -------------------------------------------------------------------------------
 
     async def add_spend(self, token_hash: str, amount: float) -> float:
+        args = (token_hash, "add:" + os.urandom(16).hex(), float(amount))  # its own id: replayed, it counts once
         return float(await self._shared(
-            lambda conn: conn.fetchval(_ADD_SPEND, token_hash, float(amount)),
+            lambda conn: self._settled(conn, _ADD_SPEND, args),
             lambda: MemoryState.add_spend(self, token_hash, amount),
-            (_ADD_SPEND, (token_hash, float(amount)))))
+            (_ADD_SPEND, args)))
 
     async def get_spend(self, token_hash: str) -> float | None:
         value = await self._shared(lambda conn: conn.fetchval(_GET_SPEND, token_hash),
                                    lambda: MemoryState.get_spend(self, token_hash))
         return None if value is None else float(value)
 
-    async def set_spend(self, token_hash: str, amount: float) -> None:
-        await self._shared(lambda conn: conn.execute(_SET_SPEND, token_hash, float(amount)),
-                           lambda: MemoryState.set_spend(self, token_hash, amount),
-                           (_SET_SPEND, (token_hash, float(amount))))
+    async def set_spend(self, token_hash: str, amount: float, period: float | None = None) -> None:
+        args = (token_hash, float(amount), None if period is None else float(period))
+        await self._shared(lambda conn: conn.execute(_SET_SPEND, *args),
+                           lambda: MemoryState.set_spend(self, token_hash, amount, period),
+                           (_SET_SPEND, args))
 
     async def seed_spend(self, token_hash: str, amount: float) -> None:
         await self._shared(lambda conn: conn.execute(_SEED_SPEND, token_hash, float(amount)),
@@ -277,17 +312,14 @@ class PostgresState(MemoryState):
     async def reserve_spend(self, token_hash: str, call_id: str, amount: float, limit: float | None,
                             ttl: float = 3600.0) -> tuple[bool, float]:
         async def work(conn: Any) -> tuple[bool, float]:
-            now = time.time()
-            if now >= self._next_lapse:
-                self._next_lapse = now + _LAPSE_EVERY
-                await conn.execute(_LAPSE, now)
-            args = (token_hash, float(amount), call_id, None if limit is None else float(limit), now + ttl)
+            await self._sweep_shared(conn)
+            args = (token_hash, float(amount), call_id, None if limit is None else float(limit), float(ttl))
             total = await conn.fetchval(_RESERVE, *args)
             if total is None:
                 # Refused, or never seeded (starts at 0), or held by calls whose instance died:
                 # clear this key's lapsed holds and try once more.
                 await conn.execute(_SEED_SPEND, token_hash, 0.0)
-                await conn.execute(_LAPSE_KEY, token_hash, now)
+                await conn.execute(_LAPSE_KEY, token_hash)
                 total = await conn.fetchval(_RESERVE, *args)
                 if total is None:
                     return False, float(await conn.fetchval(_TOTAL, token_hash) or 0.0)
@@ -295,8 +327,28 @@ class PostgresState(MemoryState):
 
         return await self._shared(work, lambda: MemoryState.reserve_spend(self, token_hash, call_id, amount, limit, ttl))
 
+    async def _sweep_shared(self, conn: Any) -> None:
+        """Now and then: drop lapsed holds and the settlement ids no replay can repeat."""
+        now = time.monotonic()  # only how often this instance sweeps; lapse times are the database's
+        if now < self._next_lapse:
+            return
+        self._next_lapse = now + _LAPSE_EVERY
+        await conn.execute(_LAPSE)
+        answered, self._answered = self._answered, []
+        if answered:
+            await conn.execute(_FORGET_APPLIED, answered)
+        await conn.execute(_PRUNE_APPLIED)
+
+    async def _settled(self, conn: Any, sql: str, args: tuple[Any, ...]) -> Any:
+        value = await conn.fetchval(sql, *args)
+        self._answered.append(args[1])
+        await self._sweep_shared(conn)
+        return value
+
     async def settle_spend(self, token_hash: str, call_id: str, actual: float) -> float:
+        # A call's hold is settled once: its id is the settlement's id (add_spend's ids are "add:...").
+        args = (token_hash, call_id, float(actual))
         return float(await self._shared(
-            lambda conn: conn.fetchval(_SETTLE_SPEND, token_hash, call_id, float(actual)),
+            lambda conn: self._settled(conn, _SETTLE_SPEND, args),
             lambda: MemoryState.settle_spend(self, token_hash, call_id, actual),
-            (_SETTLE_SPEND, (token_hash, call_id, float(actual)))))
+            (_SETTLE_SPEND, args)))

@@ -288,6 +288,7 @@ class KeyManager:
         the database is away the period starts here all the same (calls go on from the key cache,
         their spend journaled) and is written when the database is back (:meth:`_store_late_resets`)."""
         now = time.time()
+        period = record.budget_reset_at  # the period's boundary: the same for every instance that starts it
         next_reset = now + parse_duration(record.budget_duration or "30d")
         try:
             if not await self.store.reset_spend(record.token_hash, next_reset, now):
@@ -305,7 +306,7 @@ class KeyManager:
             self._late_resets[record.token_hash] = (next_reset, now)
         else:
             self.forget(record.token_hash)
-        await self.shared.set_spend(record.token_hash, 0.0)
+        await self.shared.set_spend(record.token_hash, 0.0, period=period)
         record.spend = 0.0  # the cached record too: it serves while the database is away
         record.budget_reset_at = next_reset
         return True
