@@ -149,6 +149,11 @@ def test_lone_surrogate_in_a_key_alias_is_a_400(start_gateway, fake, value):
     ("max_tokens", -1, "max_tokens: must be >= 1"), ("max_completion_tokens", 0, "max_completion_tokens: must be >= 1"),
     ("temperature", 1e308, "temperature: must be between 0 and 2"), ("temperature", -0.5, "temperature: must be between 0 and 2"),
     ("top_p", 1.5, "top_p: must be between 0 and 1"), ("top_k", 0, "top_k: must be >= 1"),
+    # Whole floats pass as integers only within int64 (or the declared range): never sent as 1e+300.
+    ("max_tokens", 1e300, "max_tokens: expected an integer between 1 and 9223372036854775807"),
+    ("top_k", 1e300, "top_k: expected an integer between 1 and 9223372036854775807"),
+    ("seed", -1e300, "seed: expected an integer between -9223372036854775808 and 9223372036854775807"),
+    ("n", 1e300, "n: must be between 1 and 8"),
 ])
 def test_param_ranges_declared_in_the_mappings_are_400s_naming_the_param(start_gateway, fake, param, value, needle):
     gw = start_gateway(two_locations())
