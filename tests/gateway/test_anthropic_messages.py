@@ -205,6 +205,8 @@ def test_async_client(gw, fake):
     ({"model": "gemini", "max_tokens": 5, "messages": [
         {"role": "user", "content": "x"}, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_2", "content": "4"}]}]}, "messages[2].content[0].tool_use_id"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "tags": {"team": "a"}}, "tags"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "metadata": {"tags": "prod"}}, "metadata.tags"),
 ])
 def test_bad_input_gets_anthropic_error(gw, fake, body, field):
     with gw.client() as client:

@@ -175,3 +175,17 @@ def test_temperature_range_is_the_familys(start_gateway, fake):
         claude = c.post("/chat/completions", json={**CHAT, "model": "claude", "temperature": 1.5})
     assert gemini.status_code == 200, gemini.text
     assert claude.status_code == 400 and "temperature: must be between 0 and 1" in claude.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"tags": "prod"}, "tags"), ({"tags": ["prod", 7]}, "tags"), ({"tags": {"team": "a"}}, "tags"),
+    ({"metadata": {"tags": "prod"}}, "metadata.tags"), ({"metadata": {"tags": [None]}}, "metadata.tags"),
+])
+def test_spend_tags_of_the_wrong_type_are_a_400_naming_them(start_gateway, fake, extra, field):
+    gw = start_gateway(two_locations())
+    with gw.client() as c:
+        r = c.post("/chat/completions", json={**CHAT, **extra})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == field and error["message"].startswith(f"{field}: expected a list of strings"), error
+    assert not fake.calls(), "nothing was sent to Google"

@@ -173,6 +173,8 @@ def test_async_client(gw, fake):
     ({"model": "gemini", "input": "x", "parallel_tool_calls": "x"}, "parallel_tool_calls"),
     ({"model": "gemini", "input": "x", "user": 5}, "user"),
     ({"model": "gemini", "input": "x", "background": True}, "background"),
+    ({"model": "gemini", "input": "x", "tags": "prod"}, "tags"),
+    ({"model": "gemini", "input": "x", "metadata": {"tags": [1]}}, "metadata.tags"),
 ])
 def test_bad_input_gets_openai_error(gw, fake, body, field):
     with gw.client() as client:
