@@ -109,13 +109,13 @@ class CallRoutes:
             if required and required not in body:
                 raise GatewayError(400, f"{required}: required for {request.url.path}", param=required)
             _forbidden(body)
+            call.tags = tags_of(body, request.headers)  # before admission: bad tags are refused, nothing reserved
             call.admission = await self._admit(call, model, body if door is None else door.estimate(body))
             if call.caller.record is not None:
                 extra = body.get("extra_body")
                 cache = body.get("cached_content") or (extra.get("cached_content") if isinstance(extra, dict) else None)
                 if cache is not None:
                     await self.pipeline.check_cache_owner(call.caller, cache, "cached_content")
-            call.tags = tags_of(body, request.headers)
             stream = bool(body.get("stream")) and (call_type in ("chat", "text_completion") or door is not None)
             if door is None:
                 kwargs = {k: v for k, v in body.items() if k not in ("model", "tags")}

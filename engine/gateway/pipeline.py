@@ -77,13 +77,20 @@ class Call:
 
 
 def tags_of(body: dict[str, Any], headers: Any) -> list[str]:
-    """The request's spend tags: ``metadata.tags``, ``tags`` and the ``tags`` header, in that order."""
+    """The request's spend tags: ``metadata.tags``, ``tags`` and the ``tags`` header, in that order.
+
+    Tags of the wrong type are a 400 naming the field: a tag silently dropped is spend reported
+    under no tag."""
     tags: list[str] = []
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("tags"), list):
-        tags.extend(str(t) for t in metadata["tags"])
-    if isinstance(body.get("tags"), list):
-        tags.extend(str(t) for t in body["tags"])
+    for field, value in (("metadata.tags", metadata.get("tags") if isinstance(metadata, dict) else None), ("tags", body.get("tags"))):
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            shown = repr(value)
+            raise GatewayError(400, f"{field}: expected a list of strings, got {type(value).__name__} "
+                                    f"{shown if len(shown) <= 60 else shown[:57] + '...'}", param=field)
+        tags.extend(value)
     header = headers.get("tags")
     if header:
         tags.extend(t.strip() for t in header.split(",") if t.strip())

@@ -310,6 +310,8 @@ def _fresh(value: Any) -> Any:
     return value
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 _CASTS = {"str": str, "int": int, "float": float, "bool": bool}
 
 # JSON types a param may declare with `type:` (bool is not a number here, as in JSON Schema).
@@ -336,6 +338,12 @@ def _type_checker(name: str, types: Any, items: Any, minimum: Any = None, maximu
     span = (f"between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
             else f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}" if maximum is not None else "")
 
+    # An integer param must fit int64 (Google's widest integer field) even when it declares no
+    # maximum: a whole float such as 1e300 passes `integer` but is no integer Google can read.
+    integral = "integer" in names and "number" not in names
+    lowest = minimum if minimum is not None else _INT64_MIN
+    highest = maximum if maximum is not None else _INT64_MAX
+
     def check(value: Any) -> None:
         if checks and not any(c(value) for c in checks):
             raise BadRequestError(f"{name}: expected {expected}, got {_describe(value)}", param=name)
@@ -343,6 +351,8 @@ def _type_checker(name: str, types: Any, items: Any, minimum: Any = None, maximu
             (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
         ):
             raise BadRequestError(f"{name}: must be {span}, got {value!r:.40}", param=name)
+        if integral and isinstance(value, (int, float)) and not isinstance(value, bool) and not lowest <= value <= highest:
+            raise BadRequestError(f"{name}: expected an integer between {lowest} and {highest}, got {_describe(value)}", param=name)
         if item_check is not None and isinstance(value, list):
             for i, item in enumerate(value):
                 if not item_check(item):

@@ -196,6 +196,17 @@ def test_async_client(gw, fake):
     ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "bogus": 1}, "bogus"),
     ({"model": "claude", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, "model"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
+    ({"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages[0].content[0].text"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": [{"type": "text"}]}]},
+     "messages[1].content[0].text"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_nope", "content": "4"}]}]},
+     "messages[0].content[0].tool_use_id"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "x"}, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_2", "content": "4"}]}]}, "messages[2].content[0].tool_use_id"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "tags": {"team": "a"}}, "tags"),
+    ({"model": "gemini", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "metadata": {"tags": "prod"}}, "metadata.tags"),
 ])
 def test_bad_input_gets_anthropic_error(gw, fake, body, field):
     with gw.client() as client:
@@ -204,6 +215,7 @@ def test_bad_input_gets_anthropic_error(gw, fake, body, field):
     error = answer.json()
     assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
     assert error["error"]["message"].startswith(field + ":")
+    assert not fake.calls(), "nothing was sent to Google"
 
 
 def test_errors_in_anthropic_shape_from_sdk(gw, fake):

@@ -149,6 +149,11 @@ def test_lone_surrogate_in_a_key_alias_is_a_400(start_gateway, fake, value):
     ("max_tokens", -1, "max_tokens: must be >= 1"), ("max_completion_tokens", 0, "max_completion_tokens: must be >= 1"),
     ("temperature", 1e308, "temperature: must be between 0 and 2"), ("temperature", -0.5, "temperature: must be between 0 and 2"),
     ("top_p", 1.5, "top_p: must be between 0 and 1"), ("top_k", 0, "top_k: must be >= 1"),
+    # Whole floats pass as integers only within int64 (or the declared range): never sent as 1e+300.
+    ("max_tokens", 1e300, "max_tokens: expected an integer between 1 and 9223372036854775807"),
+    ("top_k", 1e300, "top_k: expected an integer between 1 and 9223372036854775807"),
+    ("seed", -1e300, "seed: expected an integer between -9223372036854775808 and 9223372036854775807"),
+    ("n", 1e300, "n: must be between 1 and 8"),
 ])
 def test_param_ranges_declared_in_the_mappings_are_400s_naming_the_param(start_gateway, fake, param, value, needle):
     gw = start_gateway(two_locations())
@@ -170,3 +175,17 @@ def test_temperature_range_is_the_familys(start_gateway, fake):
         claude = c.post("/chat/completions", json={**CHAT, "model": "claude", "temperature": 1.5})
     assert gemini.status_code == 200, gemini.text
     assert claude.status_code == 400 and "temperature: must be between 0 and 1" in claude.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"tags": "prod"}, "tags"), ({"tags": ["prod", 7]}, "tags"), ({"tags": {"team": "a"}}, "tags"),
+    ({"metadata": {"tags": "prod"}}, "metadata.tags"), ({"metadata": {"tags": [None]}}, "metadata.tags"),
+])
+def test_spend_tags_of_the_wrong_type_are_a_400_naming_them(start_gateway, fake, extra, field):
+    gw = start_gateway(two_locations())
+    with gw.client() as c:
+        r = c.post("/chat/completions", json={**CHAT, **extra})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == field and error["message"].startswith(f"{field}: expected a list of strings"), error
+    assert not fake.calls(), "nothing was sent to Google"

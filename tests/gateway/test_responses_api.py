@@ -166,6 +166,15 @@ def test_async_client(gw, fake):
     ({"model": "gemini", "input": "x", "store": "yes"}, "store"),
     ({"model": "gemini", "input": "x", "frobnicate": True}, "frobnicate"),
     ({"input": "x"}, "model"),
+    ({"model": "gemini", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}, "input[0].content[0].text"),
+    ({"model": "gemini", "input": "x", "include": 5}, "include"),
+    ({"model": "gemini", "input": "x", "include": ["a", 5]}, "include"),
+    ({"model": "gemini", "input": "x", "truncation": "bogus"}, "truncation"),
+    ({"model": "gemini", "input": "x", "parallel_tool_calls": "x"}, "parallel_tool_calls"),
+    ({"model": "gemini", "input": "x", "user": 5}, "user"),
+    ({"model": "gemini", "input": "x", "background": True}, "background"),
+    ({"model": "gemini", "input": "x", "tags": "prod"}, "tags"),
+    ({"model": "gemini", "input": "x", "metadata": {"tags": [1]}}, "metadata.tags"),
 ])
 def test_bad_input_gets_openai_error(gw, fake, body, field):
     with gw.client() as client:
@@ -173,6 +182,7 @@ def test_bad_input_gets_openai_error(gw, fake, body, field):
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert error["param"] == field and field in error["message"]
+    assert not fake.calls(), "nothing was sent to Google"
 
 
 def test_stream_failure_is_response_failed(gw, fake):

@@ -233,7 +233,8 @@ def _mutations(body: dict):
         {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c", "output": "o"}],
         "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}], "tool_choice": {"type": "function", "name": "f"},
-        "text": {"format": {"type": "json_schema", "schema": {}, "name": "n"}}, "reasoning": {"effort": "low"}}),
+        "text": {"format": {"type": "json_schema", "schema": {}, "name": "n"}}, "reasoning": {"effort": "low"},
+        "include": ["reasoning.encrypted_content"], "truncation": "auto", "parallel_tool_calls": True, "user": "u", "background": False}),
 ], ids=["messages", "responses"])
 def test_hostile_values_get_an_error_naming_a_field_or_a_valid_translation(spec, body):
     for path, mutated in _mutations(body):
@@ -241,3 +242,39 @@ def test_hostile_values_get_an_error_naming_a_field_or_a_valid_translation(spec,
             json.dumps(spec.request(mutated))
         except IngressError as exc:
             assert exc.param and exc.param != "body", (path, exc)
+
+
+_STRINGS = ("", "x")
+_TOOL_TURNS = [{"role": "user", "content": "q"}, {"role": "assistant", "content": [{"type": "tool_use", "id": "i", "name": "n", "input": {}}]}]
+
+
+@pytest.mark.parametrize(("spec", "base", "path", "valid"), [
+    (RESPONSES, {"input": "q", "include": ["x"]}, ("include",), lambda v: v is None or v == []),
+    (RESPONSES, {"input": "q", "truncation": "auto"}, ("truncation",), lambda v: v is None),
+    (RESPONSES, {"input": "q", "parallel_tool_calls": False}, ("parallel_tool_calls",), lambda v: v is None or v is True),
+    (RESPONSES, {"input": "q", "user": "u"}, ("user",), lambda v: v is None or v in _STRINGS),
+    (RESPONSES, {"input": "q", "background": False}, ("background",), lambda v: v is None),
+    (RESPONSES, {"input": [{"role": "user", "content": [{"type": "input_text", "text": "q"}]}]}, ("input", 0, "content", 0, "text"),
+     lambda v: v in _STRINGS),
+    (MESSAGES, {"max_tokens": 3, "messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}]},
+     ("messages", 0, "content", 0, "text"), lambda v: v in _STRINGS),
+    (MESSAGES, {"max_tokens": 3, "messages": [*_TOOL_TURNS, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "i"}]}]},
+     ("messages", 2, "content", 0, "tool_use_id"), lambda v: False),
+], ids=["include", "truncation", "parallel_tool_calls", "user", "background", "input_text.text", "text.text", "tool_use_id"])
+def test_a_field_of_the_wrong_type_is_refused_by_name_never_dropped(spec, base, path, valid):
+    """Each value of another type (or an unknown id) is an error naming exactly that field."""
+    name = "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else k) for i, k in enumerate(path))
+    refused = 0
+    for mutated_path, mutated in _mutations(base):
+        if mutated_path != path:
+            continue
+        node = mutated
+        for key in path:
+            node = node[key]
+        if valid(node):
+            continue
+        with pytest.raises(IngressError) as info:
+            spec.request(mutated)
+        assert info.value.param == name, (node, info.value)
+        refused += 1
+    assert refused >= 8, "the field was mutated"
