@@ -188,12 +188,24 @@ class Source:
         """``select`` / ``reject`` / ``selectattr`` / ``rejectattr`` with constant arguments: Jinja's
         generator over the items, the attribute read and the test written inline."""
         by_attribute = node.name.endswith("attr")
-        if node.kwargs or node.dyn_args is not None or node.dyn_kwargs is not None or not all(isinstance(a, nodes.Const) for a in node.args):
+        # The attribute and the test's name are constants; the test's arguments may be any
+        # expression (``select('in', tables.x)``), read once as Jinja does: as lambda defaults.
+        fixed = 2 if by_attribute else 1
+        if node.kwargs or node.dyn_args is not None or node.dyn_kwargs is not None or not all(isinstance(a, nodes.Const) for a in node.args[:fixed]):
             raise _Unsupported(node.name)
-        args = [a.value for a in node.args]  # type: ignore[attr-defined]
+        args = [a.value for a in node.args[:fixed]]  # type: ignore[attr-defined]
         self.counter += 1
         item = f"_e{self.counter}"
         value = item
+        defaults = []
+        for a in node.args[fixed:]:
+            if isinstance(a, nodes.Const) and (a.value is None or isinstance(a.value, (bool, int, float, str))):
+                args.append(_Code(repr(a.value)))
+            else:
+                self.counter += 1
+                arg = f"_a{self.counter}"
+                defaults.append(f"{arg}={self.of(a)}")
+                args.append(_Code(arg))
         if by_attribute:
             if not args or not isinstance(args[0], str) or "." in args[0] or args[0].isdigit():
                 raise _Unsupported(node.name)
@@ -206,17 +218,21 @@ class Source:
                 raise _Unsupported(node.name)
             inline = _INLINE_TESTS.get(name)
             if name in ("equalto", "eq", "==") and ENV.tests[name] is _EQUALTO and len(rest) == 1:
-                test = f"({value} == {rest[0]!r})"
+                test = f"({value} == {rest[0]})"
             elif inline is not None and inline[0] is ENV.tests[name] and not rest:
                 self.counter += 1
                 t = f"_t{self.counter}"
                 test = inline[1].replace("{0}", f"({t} := {value})", 1).replace("{0}", t)
             else:
                 fn = self.name(_with_pass_arg(ENV.tests[name]), "_f")
-                test = f"{fn}({', '.join([value, *(repr(r) for r in rest)])})"
+                test = f"{fn}({', '.join([value, *rest])})"
         self.names["_select"], self.names["_reject"] = _select, _reject
         helper = "_reject" if node.name.startswith("reject") else "_select"
-        return f"{helper}({self.of(node.node)}, lambda {item}: {test})"
+        return f"{helper}({self.of(node.node)}, lambda {', '.join([item, *defaults])}: {test})"
+
+
+class _Code(str):
+    """A test argument already written as Python source (a literal's repr or a default's name)."""
 
 
 _SELECTING = ("select", "reject", "selectattr", "rejectattr")
