@@ -74,76 +74,78 @@ def _compile(spec: Any, where: Any) -> Any:
     raise where.fail(f"expected a type name, a mapping of fields or [item], got {spec!r}")
 
 
+# Per leaf type: the Python test of a value ``{0}`` (not None) of that type. A bool is an int to
+# Python but no JSON integer or number; it fails the str / dict / list tests by itself.
+_LEAF_TESTS = {
+    "a string": "isinstance({0}, str)",
+    "an integer": "(isinstance({0}, int) and {0}.__class__ is not bool)",
+    "a number": "(isinstance({0}, (int, float)) and {0}.__class__ is not bool)",
+    "a boolean": "isinstance({0}, bool)",
+    "an object": "isinstance({0}, dict)",
+    "an array": "isinstance({0}, list)",
+}
+
+
 def _checker(spec: Any) -> Callable[[Any], None]:
     """A compiled spec -> a check raising :class:`_Malformed` where a value does not match it.
 
-    One closure per object / array of the spec, made once at load: per value only the type tests
-    (an object's declared leaves are tested inline, as calls cost)."""
-    kind = type(spec)
-    if kind is _Type:
-        kinds, name, boolean = spec.kinds, spec.name, spec.boolean
+    Generated once at load as Python source: one function per object / array of the spec, each
+    object's fields tested by an inline chain on the key (leaves without a call), so per value
+    only the type tests run."""
+    lines: list[str] = []
+    env: dict[str, Any] = {"_M": _Malformed}
+    counter = [0]
 
-        def leaf(value: Any) -> None:
-            if not isinstance(value, kinds) or (value.__class__ is bool and not boolean):
-                raise _Malformed(name, value)
-
-        return leaf
-    if kind is _Object:
-        # A leaf field -> (kinds, name, boolean); an object or array field -> its checker.
-        fields: dict[str, Any] = {
-            key: (sub.kinds, sub.name, sub.boolean) if type(sub) is _Type else _checker(sub)
-            for key, sub in spec.fields.items()
-        }
-        required = spec.required
-
-        def check_object(value: Any) -> None:
-            if not isinstance(value, dict):
-                raise _Malformed("an object", value)
-            for key in required:
-                if not value.get(key):
-                    error = _Malformed("a non-empty string", value.get(key))
-                    error.path.append(key)
-                    raise error
-            for key, item in value.items():
-                sub = fields.get(key)
-                if sub is None or item is None:
-                    continue
-                if sub.__class__ is tuple:
-                    if isinstance(item, sub[0]) and (item.__class__ is not bool or sub[2]):
-                        continue
-                    error = _Malformed(sub[1], item)
+    def emit(node: Any) -> str:
+        counter[0] += 1
+        fn = f"_check{counter[0]}"
+        kind = type(node)
+        if kind is _Type:
+            lines.extend([f"def {fn}(value):", f"    if not ({_LEAF_TESTS[node.name].format('value')}):",
+                          f"        raise _M({node.name!r}, value)", ""])
+            return fn
+        if kind is _Object:
+            body = [f"def {fn}(value):", "    if not isinstance(value, dict):", "        raise _M('an object', value)"]
+            for key in node.required:
+                body += [f"    if not value.get({key!r}):", f"        error = _M('a non-empty string', value.get({key!r}))",
+                         f"        error.path.append({key!r})", "        raise error"]
+            branches: list[str] = []
+            for key, sub in node.fields.items():
+                branches.append(f"        {'if' if not branches else 'elif'} key == {key!r}:")
+                if type(sub) is _Type:
+                    branches += [f"            if {_LEAF_TESTS[sub.name].format('item')}:", "                continue",
+                                 f"            error = _M({sub.name!r}, item)"]
                 else:
-                    try:
-                        sub(item)
-                        continue
-                    except _Malformed as raised:
-                        error = raised
-                error.path.append(key)
-                raise error
+                    inner = emit(sub)
+                    branches += ["            try:", f"                {inner}(item)", "                continue",
+                                 "            except _M as raised:", "                error = raised"]
+            if branches:
+                env[f"_keys{fn}"] = frozenset(node.fields)
+                body += ["    for key, item in value.items():", f"        if item is None or key not in _keys{fn}:",
+                         "            continue", *branches, "        else:", "            continue",
+                         "        error.path.append(key)", "        raise error"]
+            lines.extend([*body, ""])
+            return fn
+        item = node.item
+        null_name = item.name if type(item) is _Type else "an object"
+        body = [f"def {fn}(value):", "    if not isinstance(value, list):", "        raise _M('an array', value)",
+                "    for index, item in enumerate(value):", "        if item is None:"]
+        body += ["            continue"] if node.nullable else [f"            error = _M({null_name!r}, None)"]
+        body += ["        else:"]
+        if type(item) is _Type:
+            body += [f"            if {_LEAF_TESTS[item.name].format('item')}:", "                continue",
+                     f"            error = _M({item.name!r}, item)"]
+        else:
+            inner = emit(item)
+            body += ["            try:", f"                {inner}(item)", "                continue",
+                     "            except _M as raised:", "                error = raised"]
+        body += ["        error.path.append(index)", "        raise error"]
+        lines.extend([*body, ""])
+        return fn
 
-        return check_object
-    item_spec, nullable = spec.item, spec.nullable
-    check_item = _checker(item_spec)
-    null_name = item_spec.name if type(item_spec) is _Type else "an object"
-
-    def check_array(value: Any) -> None:
-        if not isinstance(value, list):
-            raise _Malformed("an array", value)
-        for index, item in enumerate(value):
-            if item is None:
-                if nullable:
-                    continue
-                error = _Malformed(null_name, None)
-            else:
-                try:
-                    check_item(item)
-                    continue
-                except _Malformed as raised:
-                    error = raised
-            error.path.append(index)
-            raise error
-
-    return check_array
+    root = emit(spec)
+    exec(compile("\n".join(lines), "<response shape>", "exec"), env)  # noqa: S102 - generated here from the spec, once at load
+    return env[root]  # type: ignore[no-any-return]
 
 
 _JSON_TYPE_NAMES = (("object", dict), ("array", list), ("string", str), ("boolean", bool), ("number", (int, float)))
