@@ -192,15 +192,26 @@ def _requirer(spec: dict[str, str] | None, where: Any) -> Callable[[Any, str], N
 
         return require_one
 
-    def require(node: Any, field: str) -> None:
-        for path, keys, ok, expected in checks:
-            value = node
-            for key in keys:
-                value = value.get(key) if isinstance(value, dict) else None
-            if not ok(value):
-                raise fail(path, value, expected, field)
-
-    return require
+    # Several checks: one generated function, each path prefix read once (`function` for both
+    # `function: object` and `function.name: text`), the checks in their declared order.
+    env: dict[str, Any] = {"_fail": fail}
+    lines = ["def require(node, field):", "    n0 = node if isinstance(node, dict) else None"]
+    read: dict[tuple[str, ...], str] = {(): "n0"}
+    for i, (path, keys, ok, expected) in enumerate(checks):
+        for depth in range(1, len(keys) + 1):
+            prefix = tuple(keys[:depth])
+            if prefix in read:
+                continue
+            parent, name = read[prefix[:-1]], f"n{len(read)}"
+            # A dict parent gives its key; anything else (absent, not an object) reads as None.
+            lines.append(f"    {name} = {parent}.get({prefix[-1]!r}) if isinstance({parent}, dict) else None")
+            read[prefix] = name
+        env[f"_ok{i}"], env[f"_path{i}"], env[f"_expected{i}"] = ok, path, expected
+        value = read[tuple(keys)]
+        lines.append(f"    if not _ok{i}({value}):")
+        lines.append(f"        raise _fail(_path{i}, {value}, _expected{i}, field)")
+    exec(compile("\n".join(lines), "<require>", "exec"), env)  # noqa: S102 - generated here from the declared paths, once at load
+    return env["require"]  # type: ignore[no-any-return]
 
 
 class _Run:
