@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["cache_folder", "lookup", "store", "save"]
+__all__ = ["cache_folder", "compile_module", "lookup", "store", "save"]
 
 _HEADER = b"vertex-engine jinja code\0" + importlib.util.MAGIC_NUMBER + jinja2.__version__.encode() + b"\0"
 _LIMIT = 4_000  # entries kept (a few MB at most): the shipped mappings have ~600
@@ -77,6 +77,22 @@ def lookup(digest: bytes) -> Any:
     return value
 
 
+def compile_module(source: str, filename: str) -> Any:
+    """``compile(source, filename, "exec")``, kept between starts like the templates' code.
+
+    Compiling a door's generated module costs ~14 MB of short-lived memory (its syntax tree),
+    which the process keeps as resident size afterwards; a stored code object costs none."""
+    digest = key("python-module", filename, source)
+    code = lookup(digest)
+    if type(code) is not type(_CODE):
+        code = compile(source, filename, "exec")
+        store(digest, code)
+    return code
+
+
+_CODE = compile("", "<empty>", "exec")
+
+
 def store(digest: bytes, value: Any) -> None:
     """Keep ``value`` (a code object or plain data) under ``digest`` until :func:`save`."""
     global _added
@@ -87,10 +103,12 @@ def store(digest: bytes, value: Any) -> None:
 
 def save() -> None:
     """Write what was added (atomically); entries unused by this process go first past the limit."""
-    global _added
+    global _added, _entries
     if not _added:
+        _entries = None  # loading is over: the next lookup (a registry loaded later) reads the file again
         return
     entries = dict(_load())  # a snapshot: another thread may be compiling
+    _entries = None
     if len(entries) > _LIMIT:
         entries = {k: v for k, v in entries.items() if k in _used}
     path = _file()

@@ -36,6 +36,7 @@ import jinja2
 
 from engine.errors import MappingError
 from engine.ingress.errors import IngressError
+from engine.mapping import code_cache
 import engine.mapping.messages  # noqa: F401 - registers the `json` filter door specs use
 from engine.mapping.expressions import Source, inline_test
 from engine.mapping.templates import ENV, compile_expression, compile_template, is_template
@@ -184,7 +185,7 @@ class _Compiler:
     def build(self) -> dict[str, Any]:
         """Compile the module generated so far; its namespace."""
         namespace = dict(self.source.names)
-        code = compile("\n".join(self.module), f"<door {self.path}>", "exec")
+        code = code_cache.compile_module("\n".join(self.module), f"<door {self.path}>")
         exec(code, namespace)  # noqa: S102 - source generated here from the validated mapping, once at load
         return namespace
 

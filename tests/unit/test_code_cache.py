@@ -79,3 +79,23 @@ def test_an_unwritable_folder_only_costs_compiling(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(code_cache, "_entries", None)
     assert compile_expression("1 + x")({"x": 1}) == 2
     code_cache.save()  # no error
+
+
+def test_a_generated_module_is_compiled_once_across_starts(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "def double(v):\n    return v * 2\n"
+    namespace: dict[str, object] = {}
+    exec(code_cache.compile_module(source, "<door test>"), namespace)  # noqa: S102
+    assert namespace["double"](21) == 42  # type: ignore[operator]
+    code_cache.save()
+    _restart(monkeypatch)
+    compiled: list[str] = []
+    real = compile
+    monkeypatch.setattr("builtins.compile", lambda src, *a, **k: compiled.append(src) or real(src, *a, **k))
+    again: dict[str, object] = {}
+    exec(code_cache.compile_module(source, "<door test>"), again)  # noqa: S102
+    assert again["double"](21) == 42 and compiled == []  # from the cache, no syntax tree built
+    changed: dict[str, object] = {}
+    exec(code_cache.compile_module(source.replace("* 2", "* 3"), "<door test>"), changed)  # noqa: S102
+    assert changed["double"](2) == 6 and len(compiled) == 1  # another source: compiled again
+    with pytest.raises(SyntaxError):
+        code_cache.compile_module("def broken(:\n", "<door test>")

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -288,6 +289,37 @@ async def test_writer_close_loses_nothing(store: Store) -> None:
     logs = await store.spend_logs(limit=5000)
     assert len(logs) == 1000 and logs[0].request_id == "r0999"
     assert (await store.get_key(a.token_hash)).spend == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+async def test_journal_fsync_runs_off_the_event_loop(store: Store, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow disk's fsync must not stall the calls the loop is serving."""
+    from engine.gateway.store import journal as journal_module
+
+    loop_thread = threading.get_ident()
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        synced.append(threading.get_ident())
+        time.sleep(0.3)  # a busy disk
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_module.os, "fsync", slow_fsync)
+    writer = SpendWriter(store, interval=60.0, max_batch=500, journal=journal_module.SpendJournal(tmp_path / "j"))
+    await writer.start()
+    writer.add(row("r1", None))
+    flush = asyncio.create_task(writer.flush())
+    ticks = 0
+    while not flush.done():  # the loop keeps turning while the fsync sleeps
+        await asyncio.sleep(0.01)
+        ticks += 1
+    await flush
+    assert synced and all(ident != loop_thread for ident in synced)
+    assert ticks >= 10
+    writer.add(row("r2", None))  # rows appended after the sync are journaled and written too
+    await writer.aclose()
+    assert sorted(r.request_id for r in await store.spend_logs()) == ["r1", "r2"]
 
 
 class FlakyStore:

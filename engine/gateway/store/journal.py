@@ -4,7 +4,8 @@ Each gateway process appends every spend row to its own segment file (one ``writ
 line, before the call's last byte goes out) and holds an exclusive ``flock`` on it. The
 operating system keeps written bytes when a process is killed (``kill -9``), so a row in the
 journal is durable against a process crash without an ``fsync`` per call; :meth:`SpendJournal.sync`
-(run by the spend writer once per flush) makes it durable against a power cut too.
+(run by the spend writer once per flush, in a worker thread, never on the event loop) makes it
+durable against a power cut too.
 
 The spend writer rotates to a new segment before each flush and deletes a segment once every
 row in it is in the database. At start a process takes over the segments no live process holds
@@ -17,6 +18,7 @@ operator to inspect, instead of blocking every other row.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import fcntl
 import json
@@ -117,14 +119,24 @@ class SpendJournal:
                 del self._counts[segment]
                 _unlink(segment)
 
-    def sync(self) -> None:
-        """``fsync`` the current segment (durable across a power cut too)."""
-        if self._fd is not None and self._dirty:
-            self._dirty = False
-            try:
-                os.fsync(self._fd)
-            except OSError as exc:  # pragma: no cover - a full disk, say: the rows are still queued
-                log.warning("spend journal fsync failed: %s", exc)
+    async def sync(self) -> None:
+        """``fsync`` the current segment (durable across a power cut too), in a worker thread.
+
+        An ``fsync`` can take milliseconds (more on a busy disk): on the event loop it would stall
+        every call in flight. Rows are already durable against a crash of this process once
+        :meth:`append` returns, so no call waits for this."""
+        if self._fd is None or not self._dirty:
+            return
+        self._dirty = False
+        # A duplicate descriptor: the segment may be rotated or the journal closed meanwhile.
+        fd = os.dup(self._fd)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, os.fsync, fd)
+        except OSError as exc:  # pragma: no cover - a full disk, say: the rows are still queued
+            self._dirty = True
+            log.warning("spend journal fsync failed: %s", exc)
+        finally:
+            os.close(fd)
 
     def close(self, *, keep: bool) -> None:
         """Close; delete every segment unless ``keep`` (rows still unwritten stay for the next start)."""

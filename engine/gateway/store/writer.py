@@ -135,7 +135,7 @@ class SpendWriter:
                     except Exception:  # the rows are committed; a callback bug must not re-send them
                         log.exception("spend on_flush callback failed")
             if self.journal is not None:
-                self.journal.sync()
+                await self.journal.sync()
 
     async def _write(self, rows: list[SpendRow]) -> list[SpendRow]:
         """Write ``rows``; a row the database refuses is set aside and the others written (by
