@@ -185,15 +185,7 @@ def _dotted_lookup(path: str) -> Callable[[dict[str, Any]], Any]:
         return lookup3
 
     def lookup(variables: dict[str, Any]) -> Any:
-        value = variables.get(first)
-        for key in rest:
-            if isinstance(value, dict):
-                value = value.get(key)
-            else:
-                value = getattr(value, key, None) if value is not None else None
-            if value is None:
-                return None
-        return value
+        return _slow_lookup(variables, first, rest)
 
     return lookup
 
