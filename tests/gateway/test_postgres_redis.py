@@ -161,7 +161,7 @@ def test_two_gateway_processes_share_one_budget(fake, shared_backends, tmp_path)
             proc.wait(10)
 
 
-def test_max_tokens_past_int64_is_admitted_like_any_big_call_not_a_500(start_gateway, fake, shared_backends):
+def test_max_tokens_past_int64_is_admitted_like_any_big_call_not_a_500(shared_backends, start_gateway, fake):
     # The worst case of max_tokens 9999999999999999999 (19 digits: the body parser's bound) does not
     # fit PostgreSQL's bigint (nor Redis's or SQLite's integers): admission must treat it as any call
     # above the key's tpm_limit (admitted into an empty window, refused in a full one), not fail
